@@ -1,0 +1,52 @@
+//! `arch/x86/kernel/smpboot.c`: the AP side of bringup (`start_secondary`),
+//! the BP side (`native_cpu_up`), and `native_cpu_disable`/`native_cpu_die`.
+//!
+//! The AP's idle task is a task of its own. `native_cpu_up` asks it to start
+//! and spins until the AP has set itself online; the idle task then runs
+//! `start_secondary` with IRQs off: `notify_cpu_starting` (the STARTING
+//! callbacks, called from `smp_callin`), `set_cpu_online`, IRQs on, and
+//! `cpu_startup_entry(CPUHP_AP_ONLINE_IDLE)`. When the CPU has been taken
+//! down, the idle loop notices it is offline and calls
+//! `cpuhp_report_idle_dead` before `play_dead`. Left out: INIT/SIPI, TSC
+//! sync, microcode, MCE setup, and the `cpu_callin_mask` handshake.
+
+use crate::kernel::{Kernel, Wait};
+
+/// `native_cpu_up()`: start the AP and wait until it is online.
+pub async fn native_cpu_up(k: &Kernel, cpu: usize) -> i32 {
+    k.s().cpu.boot_requested.set(cpu);
+    k.block(Wait::CpuOnline(cpu)).await;
+    0
+}
+
+/// `native_cpu_disable()` → `cpu_disable_common()`: the CPU leaves the
+/// online mask. (Interrupt migration, which can refuse with `-ENOSPC`, is
+/// not modelled.)
+pub fn native_cpu_disable(k: &Kernel, cpu: usize) -> i32 {
+    k.set_cpu_online(cpu, false);
+    0
+}
+
+/// `native_cpu_die()`: the CPU reported itself dead already.
+pub fn native_cpu_die(_k: &Kernel, _cpu: usize) {}
+
+/// The idle task of an AP, from power-on to `play_dead` and back.
+pub async fn idle_task(k: &Kernel, cpu: usize) {
+    loop {
+        k.block(Wait::IdleBoot(cpu)).await;
+        k.s().cpu.boot_requested.clear(cpu);
+        start_secondary(k, cpu).await;
+        k.block(Wait::IdleDie(cpu)).await;
+        k.cpuhp_report_idle_dead(cpu);
+        k.local_irq_disable();
+    }
+}
+
+/// `start_secondary()`: runs on the AP with IRQs disabled until the end.
+async fn start_secondary(k: &Kernel, cpu: usize) {
+    k.local_irq_disable();
+    k.notify_cpu_starting(cpu).await;
+    k.set_cpu_online(cpu, true);
+    k.local_irq_enable();
+    k.cpuhp_online_idle(cpu);
+}

@@ -1,0 +1,371 @@
+//! Case files: the TOML format, strict parsing, and errors that point at the
+//! file, line and column.
+//!
+//! A case is a machine, the modules it loads, a list of operations, the
+//! faults to inject (explicit sites, or a sweep filter over the sites the
+//! plain run reaches) and what to expect. `cases/README.md` documents every
+//! field. Parsing is two steps: serde with `deny_unknown_fields` checks the
+//! shape, then [`Case::load`] resolves every name (states, modules, CPUs,
+//! sites) against the profile, so a typo is an error here and never an empty
+//! or surprising run.
+
+mod ops;
+mod site;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::fault::{self, Site};
+use crate::kernel::cpuhotplug::{Profile, State, PROFILES};
+use crate::kernel::module::{ModuleDecl, StateDecl};
+use crate::kernel::SmtCmdline;
+
+pub use ops::{Op, RemoveKind, SetupKind, SysfsFile};
+pub use site::{parse_site, resolve_state};
+
+/// A case error: where, and what would have been valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub msg: String,
+}
+
+impl fmt::Display for CaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.msg)
+    }
+}
+
+impl std::error::Error for CaseError {}
+
+/// The machine a case runs on.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub cpus: usize,
+    pub threads_per_core: usize,
+    pub hotplug_cpu: bool,
+    pub smt: SmtCmdline,
+    pub steps_max: u64,
+}
+
+/// One operation, as written and as resolved.
+#[derive(Clone, Debug)]
+pub struct OpLine {
+    pub op: Op,
+    /// The operation as written, without its expectation.
+    pub text: String,
+    /// `=> -EAGAIN`: the result the plain run must return.
+    pub expect: Option<i64>,
+    pub span: Range<usize>,
+}
+
+/// An explicit fault: a site and a `fail` action.
+#[derive(Clone, Debug)]
+pub struct FaultLine {
+    pub site: Site,
+    pub action: String,
+    pub span: Range<usize>,
+}
+
+/// The sweep filter: a regex over site names.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    pub regex: Regex,
+    pub span: Range<usize>,
+}
+
+/// A loaded, resolved case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The file as the caller named it.
+    pub path: PathBuf,
+    /// The path under `cases/` without `.toml`: the case's identity.
+    pub id: String,
+    pub source: String,
+    pub description: String,
+    pub see: Option<String>,
+    pub profile: Rc<Profile>,
+    pub machine: Machine,
+    pub modules: Vec<ModuleDecl>,
+    pub ops: Vec<OpLine>,
+    pub sweep: Option<Sweep>,
+    pub faults: Vec<FaultLine>,
+    pub expect_splats: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    description: String,
+    see: Option<String>,
+    profile: Option<Spanned<String>>,
+    machine: MachineFile,
+    #[serde(default)]
+    module: Vec<ModuleFile>,
+    ops: Vec<Spanned<String>>,
+    sweep: Option<Spanned<String>>,
+    #[serde(default)]
+    fault: Vec<FaultFile>,
+    #[serde(default)]
+    expect: ExpectFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MachineFile {
+    cpus: Spanned<usize>,
+    threads_per_core: Option<Spanned<usize>>,
+    hotplug_cpu: Option<bool>,
+    cmdline: Option<Spanned<String>>,
+    steps_max: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModuleFile {
+    name: Spanned<String>,
+    #[serde(default)]
+    state: Vec<StateFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    name: Spanned<String>,
+    at: Spanned<toml::Value>,
+    startup: Option<Spanned<String>>,
+    teardown: Option<Spanned<String>>,
+    startup_fn: Option<String>,
+    teardown_fn: Option<String>,
+    #[serde(default)]
+    multi: bool,
+    #[serde(default)]
+    instances: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultFile {
+    site: Spanned<String>,
+    action: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectFile {
+    #[serde(default)]
+    splats: Vec<String>,
+}
+
+/// Turns byte offsets into line and column, for errors.
+pub struct Source<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    pub fn error(&self, at: usize, msg: impl Into<String>) -> CaseError {
+        let at = at.min(self.text.len());
+        let before = &self.text[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        CaseError { file: self.file.to_string(), line, col, msg: msg.into() }
+    }
+
+    /// An error inside a string value: `offset` counts characters after the
+    /// opening quote.
+    pub fn error_in(&self, span: &Range<usize>, offset: usize, msg: impl Into<String>) -> CaseError {
+        self.error(span.start + 1 + offset, msg)
+    }
+}
+
+impl Case {
+    /// Loads and resolves a case file. `root` is the `cases/` directory its
+    /// identity is relative to.
+    pub fn load(path: &Path, root: &Path) -> Result<Case, CaseError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CaseError { file: file.clone(), line: 1, col: 1, msg: format!("cannot read: {e}") })?;
+        let id = case_id(path, root);
+        Case::parse(&file, &id, &text)
+    }
+
+    /// Parses case text; `file` names it in errors.
+    pub fn parse(file: &str, id: &str, text: &str) -> Result<Case, CaseError> {
+        let src = Source { file, text };
+        let f: CaseFile = toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            src.error(at, e.message().trim().to_string())
+        })?;
+        let profile = load_profile(&src, f.profile.as_ref())?;
+        let machine = load_machine(&src, &f.machine)?;
+        let modules = f.module.iter().map(|m| load_module(&src, &profile, m)).collect::<Result<Vec<_>, _>>()?;
+        check_unique_names(&src, &f.module)?;
+        let env = ops::Env { src: &src, machine: &machine, modules: &modules };
+        let ops = f.ops.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
+        if ops.is_empty() {
+            return Err(src.error(0, "`ops` is empty: a case needs at least one operation, such as \"cpu_down 1\""));
+        }
+        let faults = f.fault.iter().map(|x| load_fault(&src, &profile, &machine, x)).collect::<Result<Vec<_>, _>>()?;
+        let sweep = f.sweep.as_ref().map(|s| load_sweep(&src, s)).transpose()?;
+        Ok(Case {
+            path: PathBuf::from(file),
+            id: id.to_string(),
+            source: text.to_string(),
+            description: f.description,
+            see: f.see,
+            profile: Rc::new(profile),
+            machine,
+            modules,
+            ops,
+            sweep,
+            faults,
+            expect_splats: f.expect.splats,
+        })
+    }
+
+    /// An error at the sweep filter (for a filter that matches no site).
+    pub fn sweep_error(&self, msg: String) -> CaseError {
+        let src = Source { file: &self.path.display().to_string(), text: &self.source };
+        let at = self.sweep.as_ref().map_or(0, |s| s.span.start);
+        src.error(at, msg)
+    }
+
+    /// An error at an explicit fault (for one that never fired).
+    pub fn fault_error(&self, idx: usize, msg: String) -> CaseError {
+        let src = Source { file: &self.path.display().to_string(), text: &self.source };
+        src.error(self.faults[idx].span.start, msg)
+    }
+}
+
+/// `cases/cpu/updown.toml` under `cases/` is `cpu/updown`.
+pub fn case_id(path: &Path, root: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let s = rel.with_extension("").to_string_lossy().replace('\\', "/");
+    s.trim_start_matches("./").to_string()
+}
+
+fn load_profile(src: &Source, p: Option<&Spanned<String>>) -> Result<Profile, CaseError> {
+    let Some(p) = p else {
+        return Ok(Profile::builtin("debian-6.1").expect("the default profile exists"));
+    };
+    Profile::builtin(p.get_ref()).ok_or_else(|| {
+        src.error(p.span().start, format!("unknown profile `{}`; expected one of {}", p.get_ref(), PROFILES.join(", ")))
+    })
+}
+
+fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
+    let cpus = *m.cpus.get_ref();
+    if !(1..=crate::sim::cpumask::CPUS_MAX).contains(&cpus) {
+        return Err(src.error(m.cpus.span().start, format!("`cpus = {cpus}`: expected 1 to {}", crate::sim::cpumask::CPUS_MAX)));
+    }
+    let tpc = m.threads_per_core.as_ref().map_or(1, |t| *t.get_ref());
+    if tpc == 0 || cpus % tpc != 0 {
+        let at = m.threads_per_core.as_ref().map_or(0, |t| t.span().start);
+        return Err(src.error(at, format!("`threads_per_core = {tpc}` must be at least 1 and divide `cpus = {cpus}`")));
+    }
+    let smt = match &m.cmdline {
+        None => SmtCmdline::None,
+        Some(c) => parse_cmdline(src, c)?,
+    };
+    Ok(Machine { cpus, threads_per_core: tpc, hotplug_cpu: m.hotplug_cpu.unwrap_or(true), smt, steps_max: m.steps_max.unwrap_or(1_000_000) })
+}
+
+fn parse_cmdline(src: &Source, c: &Spanned<String>) -> Result<SmtCmdline, CaseError> {
+    let mut smt = SmtCmdline::None;
+    let mut offset = 0;
+    for word in c.get_ref().split(' ') {
+        match word {
+            "" => {}
+            "nosmt" => smt = SmtCmdline::Nosmt,
+            "nosmt=force" => smt = SmtCmdline::Force,
+            other => {
+                return Err(src.error_in(
+                    &c.span(),
+                    offset,
+                    format!("unknown kernel parameter `{other}`; the model knows `nosmt` and `nosmt=force`"),
+                ));
+            }
+        }
+        offset += word.chars().count() + 1;
+    }
+    Ok(smt)
+}
+
+fn load_module(src: &Source, profile: &Profile, m: &ModuleFile) -> Result<ModuleDecl, CaseError> {
+    let states = m.state.iter().map(|s| load_state_decl(src, profile, s)).collect::<Result<Vec<_>, _>>()?;
+    Ok(ModuleDecl { name: m.name.get_ref().clone(), states })
+}
+
+fn load_state_decl(src: &Source, profile: &Profile, s: &StateFile) -> Result<StateDecl, CaseError> {
+    let at = match s.at.get_ref() {
+        toml::Value::Integer(n) => i64::to_string(n),
+        toml::Value::String(t) => t.clone(),
+        _ => return Err(src.error(s.at.span().start, "`at` is a state number or name")),
+    };
+    let at = resolve_state(profile, &at).map_err(|m| src.error(s.at.span().start, m))?;
+    let behaviour = |b: &Option<Spanned<String>>| {
+        b.as_ref().map(|b| ops::parse_behaviour(b.get_ref()).map_err(|(o, m)| src.error_in(&b.span(), o, m))).transpose()
+    };
+    let slug: String = s.name.get_ref().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    Ok(StateDecl {
+        name: s.name.get_ref().clone(),
+        at,
+        startup: behaviour(&s.startup)?,
+        teardown: behaviour(&s.teardown)?,
+        startup_fn: s.startup_fn.clone().unwrap_or_else(|| format!("{slug}_startup")),
+        teardown_fn: s.teardown_fn.clone().unwrap_or_else(|| format!("{slug}_teardown")),
+        multi: s.multi,
+        instances: s.instances.clone(),
+    })
+}
+
+fn check_unique_names(src: &Source, modules: &[ModuleFile]) -> Result<(), CaseError> {
+    let mut mods = BTreeSet::new();
+    let mut states = BTreeSet::new();
+    for m in modules {
+        if !mods.insert(m.name.get_ref()) {
+            return Err(src.error(m.name.span().start, format!("module `{}` is declared twice", m.name.get_ref())));
+        }
+        for s in &m.state {
+            if !states.insert(s.name.get_ref()) {
+                return Err(src.error(s.name.span().start, format!("state `{}` is declared twice; operations name states by it", s.name.get_ref())));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_fault(src: &Source, profile: &Profile, machine: &Machine, f: &FaultFile) -> Result<FaultLine, CaseError> {
+    let site = site::parse_site(profile, machine.cpus, f.site.get_ref()).map_err(|m| src.error(f.site.span().start, m))?;
+    let (action, span) = match &f.action {
+        Some(a) => (a.get_ref().clone(), a.span()),
+        None => ("return".to_string(), f.site.span()),
+    };
+    fault::check_action(&action).map_err(|m| src.error(span.start, m))?;
+    Ok(FaultLine { site, action, span: f.site.span() })
+}
+
+fn load_sweep(src: &Source, s: &Spanned<String>) -> Result<Sweep, CaseError> {
+    let regex = Regex::new(&format!("^(?:{})$", s.get_ref()))
+        .map_err(|e| src.error(s.span().start, format!("`sweep` is not a valid regex: {e}")))?;
+    Ok(Sweep { regex, span: s.span() })
+}
+
+/// Whether a state number is known by some name to the profile, for
+/// messages.
+pub fn state_label(profile: &Profile, s: State) -> String {
+    match profile.steps.iter().find(|p| p.nr == s) {
+        Some(p) => format!("{s} ({})", p.name),
+        None => s.to_string(),
+    }
+}

@@ -1,0 +1,360 @@
+//! The operation and callback-behaviour grammars of case files.
+//!
+//! Operations are one string each, written as a kernel developer would type
+//! or call them: `cpu_down 1`, `echo 197 > cpu1/hotplug/fail`,
+//! `insmod demo`, `cpuhp_setup_state demo:online`, optionally followed by
+//! `=> -EAGAIN`, the result the plain run must return. Callback behaviours
+//! are comma-separated effects: `alloc`, `free`, `sleep`, `cpus_read_lock`,
+//! `lock NAME`, `fail -ENOMEM [on cpu N] [on call N]`, or `ok`.
+
+use toml::Spanned;
+
+use crate::errno;
+
+use crate::kernel::module::{Behaviour, Effect, FailRule, ModuleDecl};
+
+use super::{CaseError, Machine, OpLine, Source};
+
+/// A case operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Boot the secondary CPUs (`bringup_nonboot_cpus`) inside the traced
+    /// run; without it the machine boots untraced before the first operation.
+    Boot,
+    /// `cpu_up(cpu, CPUHP_ONLINE)`.
+    CpuUp(usize),
+    /// `cpu_down(cpu, CPUHP_OFFLINE)`.
+    CpuDown(usize),
+    /// `echo VALUE > FILE`.
+    Write { file: SysfsFile, value: String },
+    /// Load a module and run its init: register each state it declares.
+    Insmod(usize),
+    /// Run a module's exit (remove what it registered) and unload it.
+    Rmmod(usize),
+    Setup { module: usize, decl: usize, kind: SetupKind },
+    Remove { module: usize, decl: usize, kind: RemoveKind },
+    AddInstance { module: usize, decl: usize, name: String, invoke: bool },
+    RemoveInstance { module: usize, decl: usize, name: String, invoke: bool },
+    CpuHotplugDisable,
+    CpuHotplugEnable,
+    /// `freeze_secondary_cpus(primary)`.
+    Freeze(usize),
+    /// `thaw_secondary_cpus()`.
+    Thaw,
+}
+
+/// Which `cpuhp_setup_state*` variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupKind {
+    Calls,
+    Nocalls,
+    Multi,
+}
+
+/// Which `cpuhp_remove_state*` variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoveKind {
+    Calls,
+    Nocalls,
+    Multi,
+}
+
+/// A sysfs file under `/sys/devices/system/cpu/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SysfsFile {
+    Online(usize),
+    Fail(usize),
+    Target(usize),
+    SmtControl,
+}
+
+const OPS: &str = "boot, cpu_up N, cpu_down N, echo V > FILE, insmod M, rmmod M, cpuhp_setup_state[_nocalls|_multi] S, \
+cpuhp_remove_state[_nocalls] S, cpuhp_remove_multi_state S, cpuhp_state_add_instance[_nocalls] S I, \
+cpuhp_state_remove_instance[_nocalls] S I, cpu_hotplug_disable, cpu_hotplug_enable, freeze_secondary_cpus N, thaw_secondary_cpus";
+
+const FILES: &str = "cpuN/online, cpuN/hotplug/fail, cpuN/hotplug/target, smt/control";
+
+/// What op parsing needs to resolve names.
+pub(super) struct Env<'a> {
+    pub src: &'a Source<'a>,
+    pub machine: &'a Machine,
+    pub modules: &'a [ModuleDecl],
+}
+
+/// A word of an operation and its character offset in the string.
+struct Word<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+fn words(s: &str) -> Vec<Word<'_>> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, usize)> = None;
+    for (ci, (b, c)) in s.char_indices().enumerate() {
+        if c.is_whitespace() {
+            if let Some((sc, sb)) = start.take() {
+                out.push(Word { text: &s[sb..b], at: sc });
+            }
+        } else if start.is_none() {
+            start = Some((ci, b));
+        }
+    }
+    if let Some((sc, sb)) = start {
+        out.push(Word { text: &s[sb..], at: sc });
+    }
+    out
+}
+
+impl Env<'_> {
+    fn err(&self, span: &std::ops::Range<usize>, at: usize, msg: impl Into<String>) -> CaseError {
+        self.src.error_in(span, at, msg)
+    }
+
+    pub fn op_line(&self, line: &Spanned<String>) -> Result<OpLine, CaseError> {
+        let span = line.span();
+        let full = line.get_ref();
+        let (text, expect) = match full.split_once("=>") {
+            Some((t, e)) => {
+                let at = t.chars().count() + 2;
+                let e = e.trim();
+                let v = errno::parse(e).map(i64::from).or_else(|| e.parse::<i64>().ok()).ok_or_else(|| {
+                    self.err(&span, at, format!("expected result `{e}` is not a number or an errno such as -EAGAIN"))
+                })?;
+                (t, Some(v))
+            }
+            None => (full.as_str(), None),
+        };
+        let w = words(text);
+        let op = self.op(&span, &w)?;
+        Ok(OpLine { op, text: text.trim().to_string(), expect, span })
+    }
+
+    fn op(&self, span: &std::ops::Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        let Some(first) = w.first() else {
+            return Err(self.err(span, 0, format!("empty operation; expected one of: {OPS}")));
+        };
+        let arity = |n: usize| -> Result<(), CaseError> {
+            if w.len() == n + 1 {
+                return Ok(());
+            }
+            let at = w.get(n + 1).map_or(first.at, |x| x.at);
+            Err(self.err(span, at, format!("`{}` takes {n} argument(s), got {}", first.text, w.len() - 1)))
+        };
+        let op = match first.text {
+            "boot" => {
+                arity(0)?;
+                Op::Boot
+            }
+            "cpu_up" | "cpu_down" | "freeze_secondary_cpus" => {
+                arity(1)?;
+                let cpu = self.cpu(span, &w[1])?;
+                match first.text {
+                    "cpu_up" => Op::CpuUp(cpu),
+                    "cpu_down" => Op::CpuDown(cpu),
+                    _ => Op::Freeze(cpu),
+                }
+            }
+            "thaw_secondary_cpus" => {
+                arity(0)?;
+                Op::Thaw
+            }
+            "cpu_hotplug_disable" => {
+                arity(0)?;
+                Op::CpuHotplugDisable
+            }
+            "cpu_hotplug_enable" => {
+                arity(0)?;
+                Op::CpuHotplugEnable
+            }
+            "echo" => self.echo(span, w)?,
+            "insmod" | "rmmod" => {
+                arity(1)?;
+                let m = self.module(span, &w[1])?;
+                if first.text == "insmod" { Op::Insmod(m) } else { Op::Rmmod(m) }
+            }
+            other => return self.registration(span, w, other),
+        };
+        self.check_built(span, first, &op)?;
+        Ok(op)
+    }
+
+    /// Functions that do not exist without `CONFIG_HOTPLUG_CPU`.
+    fn check_built(&self, span: &std::ops::Range<usize>, first: &Word, op: &Op) -> Result<(), CaseError> {
+        let needs_hotplug = matches!(op, Op::CpuDown(_) | Op::Freeze(_) | Op::Thaw);
+        if needs_hotplug && !self.machine.hotplug_cpu {
+            return Err(self.err(
+                span,
+                first.at,
+                format!("`{}` is not built with `hotplug_cpu = false` (CONFIG_HOTPLUG_CPU=n)", first.text),
+            ));
+        }
+        Ok(())
+    }
+
+    fn registration(&self, span: &std::ops::Range<usize>, w: &[Word], name: &str) -> Result<Op, CaseError> {
+        let first = &w[0];
+        let want = if name.starts_with("cpuhp_state_") { 2 } else { 1 };
+        let known = [
+            "cpuhp_setup_state",
+            "cpuhp_setup_state_nocalls",
+            "cpuhp_setup_state_multi",
+            "cpuhp_remove_state",
+            "cpuhp_remove_state_nocalls",
+            "cpuhp_remove_multi_state",
+            "cpuhp_state_add_instance",
+            "cpuhp_state_add_instance_nocalls",
+            "cpuhp_state_remove_instance",
+            "cpuhp_state_remove_instance_nocalls",
+        ];
+        if !known.contains(&name) {
+            let mut msg = format!("unknown operation `{name}`; expected one of: {OPS}");
+            let all = ["boot", "cpu_up", "cpu_down", "echo", "insmod", "rmmod", "cpu_hotplug_disable", "cpu_hotplug_enable", "freeze_secondary_cpus", "thaw_secondary_cpus"];
+            if let Some(n) = super::site::nearest(name, known.iter().chain(all.iter()).copied()) {
+                msg = format!("unknown operation `{name}`; did you mean `{n}`? Operations: {OPS}");
+            }
+            return Err(self.err(span, first.at, msg));
+        }
+        if w.len() != want + 1 {
+            return Err(self.err(span, first.at, format!("`{name}` takes {want} argument(s), got {}", w.len() - 1)));
+        }
+        let (module, decl) = self.state_decl(span, &w[1])?;
+        let op = match name {
+            "cpuhp_setup_state" => Op::Setup { module, decl, kind: SetupKind::Calls },
+            "cpuhp_setup_state_nocalls" => Op::Setup { module, decl, kind: SetupKind::Nocalls },
+            "cpuhp_setup_state_multi" => Op::Setup { module, decl, kind: SetupKind::Multi },
+            "cpuhp_remove_state" => Op::Remove { module, decl, kind: RemoveKind::Calls },
+            "cpuhp_remove_state_nocalls" => Op::Remove { module, decl, kind: RemoveKind::Nocalls },
+            "cpuhp_remove_multi_state" => Op::Remove { module, decl, kind: RemoveKind::Multi },
+            _ => {
+                let inst = w[2].text.to_string();
+                let invoke = !name.ends_with("_nocalls");
+                if name.starts_with("cpuhp_state_add") {
+                    Op::AddInstance { module, decl, name: inst, invoke }
+                } else {
+                    Op::RemoveInstance { module, decl, name: inst, invoke }
+                }
+            }
+        };
+        Ok(op)
+    }
+
+    fn echo(&self, span: &std::ops::Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        if w.len() != 4 || w[2].text != ">" {
+            return Err(self.err(span, w[0].at, format!("expected `echo VALUE > FILE` with FILE one of {FILES}")));
+        }
+        let path = w[3].text.trim_start_matches("/sys/devices/system/cpu/");
+        let bad = || self.err(span, w[3].at, format!("unknown file `{}`; expected one of {FILES}", w[3].text));
+        let file = if path == "smt/control" {
+            SysfsFile::SmtControl
+        } else {
+            let (cpu, rest) = path.split_once('/').ok_or_else(bad)?;
+            let cpu = cpu.strip_prefix("cpu").and_then(|c| c.parse::<usize>().ok()).ok_or_else(bad)?;
+            if cpu >= self.machine.cpus {
+                return Err(self.err(span, w[3].at, format!("the machine has CPUs 0 to {}", self.machine.cpus - 1)));
+            }
+            match rest {
+                "online" => SysfsFile::Online(cpu),
+                "hotplug/fail" => SysfsFile::Fail(cpu),
+                "hotplug/target" => SysfsFile::Target(cpu),
+                _ => return Err(bad()),
+            }
+        };
+        Ok(Op::Write { file, value: w[1].text.to_string() })
+    }
+
+    fn cpu(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {
+        match w.text.parse::<usize>() {
+            Ok(c) if c < self.machine.cpus => Ok(c),
+            _ => Err(self.err(span, w.at, format!("`{}` is not a CPU; the machine has CPUs 0 to {}", w.text, self.machine.cpus - 1))),
+        }
+    }
+
+    fn module(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {
+        self.modules.iter().position(|m| m.name == w.text).ok_or_else(|| {
+            let names: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
+            self.err(span, w.at, format!("unknown module `{}`; declared modules: {}", w.text, list(&names)))
+        })
+    }
+
+    fn state_decl(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<(usize, usize), CaseError> {
+        for (mi, m) in self.modules.iter().enumerate() {
+            if let Some(di) = m.states.iter().position(|s| s.name == w.text) {
+                return Ok((mi, di));
+            }
+        }
+        let names: Vec<&str> = self.modules.iter().flat_map(|m| m.states.iter().map(|s| s.name.as_str())).collect();
+        Err(self.err(span, w.at, format!("unknown module state `{}`; declared states: {}", w.text, list(&names))))
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+}
+
+/// Parses a behaviour; errors carry the character offset in the string.
+pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
+    const FORMS: &str = "ok, alloc, free, sleep, cpus_read_lock, lock NAME, fail -ERRNO [on cpu N] [on call N]";
+    let mut b = Behaviour::default();
+    let mut offset = 0;
+    for part in s.split(',') {
+        let lead = part.chars().take_while(|c| c.is_whitespace()).count();
+        let w = words(part);
+        let at = offset + lead;
+        match w.first().map(|x| x.text) {
+            Some("ok") if w.len() == 1 => {}
+            Some("alloc") if w.len() == 1 => b.effects.push(Effect::Alloc),
+            Some("free") if w.len() == 1 => b.effects.push(Effect::Free),
+            Some("sleep") if w.len() == 1 => b.effects.push(Effect::Sleep),
+            Some("cpus_read_lock") if w.len() == 1 => b.effects.push(Effect::CpusReadLock),
+            Some("lock") if w.len() == 2 => b.effects.push(Effect::Lock(w[1].text.to_string())),
+            Some("fail") if w.len() >= 2 => b.fail = Some(parse_fail(&w, offset)?),
+            _ => return Err((at, format!("unknown behaviour `{}`; expected comma-separated {FORMS}", part.trim()))),
+        }
+        offset += part.chars().count() + 1;
+    }
+    Ok(b)
+}
+
+fn parse_fail(w: &[Word], offset: usize) -> Result<FailRule, (usize, String)> {
+    let errno = errno::parse(w[1].text)
+        .ok_or_else(|| (offset + w[1].at, format!("`{}` is not an errno; use one of {}", w[1].text, errno::known())))?;
+    let mut rule = FailRule { errno, on_cpu: None, on_call: None };
+    let mut rest = &w[2..];
+    while !rest.is_empty() {
+        let bad = || (offset + rest[0].at, "after `fail -ERRNO`, expected `on cpu N` or `on call N`".to_string());
+        if rest.len() < 3 || rest[0].text != "on" {
+            return Err(bad());
+        }
+        let n: u32 = rest[2].text.parse().map_err(|_| bad())?;
+        match rest[1].text {
+            "cpu" => rule.on_cpu = Some(n as usize),
+            "call" if n > 0 => rule.on_call = Some(n),
+            _ => return Err(bad()),
+        }
+        rest = &rest[3..];
+    }
+    Ok(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviours() {
+        let b = parse_behaviour("alloc, fail -ENOMEM on cpu 2 on call 3").unwrap();
+        assert_eq!(b.effects, vec![Effect::Alloc]);
+        assert_eq!(b.fail, Some(FailRule { errno: -12, on_cpu: Some(2), on_call: Some(3) }));
+        let (at, msg) = parse_behaviour("alloc, frée").unwrap_err();
+        assert_eq!(at, 7);
+        assert!(msg.contains("unknown behaviour"));
+        assert!(parse_behaviour("fail -EWHAT").is_err());
+    }
+
+    #[test]
+    fn word_offsets() {
+        let w = words("  echo 1 >  cpu1/online");
+        let at: Vec<usize> = w.iter().map(|x| x.at).collect();
+        assert_eq!(at, vec![2, 7, 9, 12]);
+    }
+}

@@ -1,0 +1,168 @@
+//! The invariants checked after every scenario. Each check is named; a
+//! violation names its check and what broke.
+//!
+//! - `at-rest`: every CPU has `state == target`, except where the kernel
+//!   itself leaves one elsewhere: the boot CPU (6.1 leaves its target at 0),
+//!   a CPU parked because `can_rollback_cpu` said no, the half-up CPU after a
+//!   "DEAD callback error", and a CPU whose rollback failed ("up a creek").
+//! - `masks`: `active ⊆ online ⊆ present ⊆ possible`; a CPU at rest is online
+//!   exactly when its state is at least `CPUHP_AP_ONLINE`, and active exactly
+//!   when it is at least `CPUHP_AP_ACTIVE`.
+//! - `balance`: every startup is balanced by one teardown: per state,
+//!   instance and CPU the count of successful startups minus teardowns is 0
+//!   or 1, and it is 1 only where the CPU's state is at or above the state
+//!   (so a rollback undid everything it had to).
+//! - `locks`: no lock is held at rest, unless its holder died.
+//! - `leaks`: an unloaded module left no per-CPU data behind.
+//! - `finished`: the run ended with every operation returned, unless a task
+//!   died (a BUG or oops stops it where it was).
+//! - `splats`: every splat is expected, either listed in the case's
+//!   `expect.splats` or the kernel's own reaction to an error this scenario
+//!   injected. In the plain run, every expected splat must happen.
+//! - `results`: in the plain run, each operation with `=> RESULT` returned it.
+
+use crate::case::Case;
+use crate::engine::RunResult;
+use crate::errno;
+use crate::report;
+use crate::sim::executor::RunEnd;
+use crate::sim::trace::SplatKind;
+
+/// Checks one scenario. `injected` says whether a failpoint of this
+/// scenario fired; `plain` whether it is the plain run.
+pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<String> {
+    let mut v = Vec::new();
+    let died = res.state.tasks.iter().any(|t| t.died);
+    finished(res, died, &mut v);
+    let settled = matches!(res.end, RunEnd::Finished) && !died;
+    if settled {
+        at_rest(case, res, &mut v);
+        masks(case, res, &mut v);
+        balance(res, &mut v);
+        locks(res, &mut v);
+    }
+    leaks(res, &mut v);
+    splats(case, res, injected, plain, &mut v);
+    if plain {
+        results(case, res, &mut v);
+    }
+    v
+}
+
+fn finished(res: &RunResult, died: bool, v: &mut Vec<String>) {
+    match &res.end {
+        RunEnd::Finished => {}
+        _ if died => {}
+        RunEnd::Deadlock(_) | RunEnd::StepLimit(_) => {
+            let end = report::outcome_end(res);
+            v.push(format!("finished: the run did not finish: {end}"));
+        }
+    }
+}
+
+fn at_rest(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+    let a = case.profile.a;
+    let c = &res.state.cpu;
+    for (cpu, st) in c.cpuhp.iter().enumerate() {
+        if st.state == st.target || c.creek.test(cpu) {
+            continue;
+        }
+        let boot_cpu = cpu == 0 && st.state == a.online && st.target == a.offline;
+        let parked = !res.cfg.hotplug_cpu && st.rollback && st.state > a.bringup_cpu;
+        let dead_error = st.state == a.ap_online_idle
+            && st.target == a.teardown_cpu
+            && res.state.trace.splats.iter().any(|s| s.title == format!("DEAD callback error for CPU{cpu}"));
+        if !(boot_cpu || parked || dead_error) {
+            v.push(format!("at-rest: CPU{cpu} is at state {} with target {}", st.state, st.target));
+        }
+    }
+}
+
+fn masks(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+    let a = case.profile.a;
+    let c = &res.state.cpu;
+    if !(c.active.is_subset_of(c.online) && c.online.is_subset_of(c.present) && c.present.is_subset_of(c.possible)) {
+        v.push(format!(
+            "masks: active {} / online {} / present {} / possible {} are not nested",
+            c.active, c.online, c.present, c.possible
+        ));
+    }
+    for (cpu, st) in c.cpuhp.iter().enumerate() {
+        if c.creek.test(cpu) {
+            continue;
+        }
+        if c.online.test(cpu) != (st.state >= a.ap_online) {
+            v.push(format!("masks: CPU{cpu} online={} at state {}", u8::from(c.online.test(cpu)), st.state));
+        }
+        if c.active.test(cpu) != (st.state >= a.ap_active) {
+            v.push(format!("masks: CPU{cpu} active={} at state {}", u8::from(c.active.test(cpu)), st.state));
+        }
+    }
+}
+
+fn balance(res: &RunResult, v: &mut Vec<String>) {
+    let c = &res.state.cpu;
+    for (&(state, inst, cpu), &n) in &c.balance {
+        if c.creek.test(cpu) {
+            continue;
+        }
+        let inst = inst.map(|i| format!("/{}", c.instances[i].name)).unwrap_or_default();
+        let name = c.steps[state as usize].name.as_deref().unwrap_or("(removed)").to_string();
+        if !(0..=1).contains(&n) {
+            v.push(format!("balance: state {state} {name}{inst} on CPU{cpu}: {n} more startups than teardowns"));
+        } else if n == 1 && c.cpuhp[cpu].state < state && c.steps[state as usize].name.is_some() {
+            v.push(format!(
+                "balance: state {state} {name}{inst} was started on CPU{cpu} and never torn down, but the CPU is at state {}",
+                c.cpuhp[cpu].state
+            ));
+        }
+    }
+}
+
+fn locks(res: &RunResult, v: &mut Vec<String>) {
+    for l in &res.state.locks.locks {
+        for h in l.holders() {
+            v.push(format!("locks: {} is still held by {} at rest", l.name, res.state.tasks[h].kind.comm()));
+        }
+    }
+}
+
+fn leaks(res: &RunResult, v: &mut Vec<String>) {
+    for m in res.state.modules.iter().filter(|m| !m.loaded) {
+        for &(d, _, cpu) in m.percpu.keys() {
+            v.push(format!(
+                "leaks: kmemleak: per-CPU data of {} on CPU{cpu} outlived module {}",
+                m.decls[d].name, m.name
+            ));
+        }
+    }
+}
+
+fn splats(case: &Case, res: &RunResult, injected: bool, plain: bool, v: &mut Vec<String>) {
+    let s = &res.state;
+    for sp in &s.trace.splats {
+        let listed = case.expect_splats.iter().any(|e| sp.title.contains(e.as_str()));
+        let reaction = injected && sp.reaction;
+        if !listed && !reaction {
+            let what = if sp.kind == SplatKind::Warning { "unexpected warning" } else { "unexpected splat" };
+            v.push(format!("splats: {what}: {}", report::splat_line(s, sp)));
+        }
+    }
+    if plain {
+        for e in &case.expect_splats {
+            if !s.trace.splats.iter().any(|sp| sp.title.contains(e.as_str())) {
+                v.push(format!("splats: expected splat `{e}` did not happen"));
+            }
+        }
+    }
+}
+
+fn results(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+    for (line, got) in case.ops.iter().zip(res.results()) {
+        let Some(want) = line.expect else { continue };
+        if *got != Some(want) {
+            let got = got.map_or("nothing (it did not return)".to_string(), errno::name);
+            v.push(format!("results: `{}` returned {got}, expected {}", line.text, errno::name(want)));
+        }
+    }
+}

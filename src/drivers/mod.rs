@@ -1,0 +1,2 @@
+//! Device-model code on the hotplug paths.
+pub mod base;

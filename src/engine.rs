@@ -1,0 +1,289 @@
+//! Runs one scenario: a case's operations on a fresh machine, under a fault
+//! plan, on the deterministic executor. The single entry point tests and the
+//! CLI share (through [`crate::explore`]).
+//!
+//! The tasks are created in a fixed order: the control task, then for each
+//! CPU its `cpuhp/N` thread, its idle task and its stopper. Without a `boot`
+//! operation the machine boots the secondary CPUs untraced, with no
+//! failpoint consulted, before the first operation.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use crate::arch::x86::smpboot;
+use crate::case::{Case, Op, OpLine, RemoveKind, SetupKind, SysfsFile};
+use crate::drivers::base::cpu as cpu_dev;
+use crate::errno::*;
+use crate::fault::{Armed, FailGuard, Site};
+use crate::kernel::cpu::{Cb, CbBody, Instance};
+use crate::kernel::module::ModuleState;
+use crate::kernel::stop_machine;
+use crate::kernel::{Config, KState, Kernel, Regression};
+use crate::sim::executor::{DefaultStrategy, Executor, RunEnd, Strategy};
+use crate::sim::trace::Event;
+use crate::sim::TaskKind;
+
+/// How to run: which regressions are switched on, and whether to record the
+/// sites reached.
+#[derive(Clone, Debug, Default)]
+pub struct RunOpts {
+    pub regressions: BTreeSet<Regression>,
+    pub record_sites: bool,
+}
+
+/// Everything a run leaves behind.
+pub struct RunResult {
+    pub state: KState,
+    pub cfg: Config,
+    pub end: RunEnd,
+    pub steps: u64,
+    pub decisions: Vec<u32>,
+    /// Whether every failpoint of the plan fired at least once.
+    pub fired: BTreeSet<Site>,
+}
+
+impl RunResult {
+    /// The operations' results; `None` for one that never returned.
+    pub fn results(&self) -> &[Option<i64>] {
+        &self.state.op_results
+    }
+}
+
+/// Runs `case` with `faults` armed (site, `fail` action).
+pub fn run(case: &Case, faults: &[(Site, String)], opts: &RunOpts) -> Result<RunResult, String> {
+    let guard = (!faults.is_empty()).then(FailGuard::take);
+    let armed = match &guard {
+        Some(g) => g.arm(faults)?,
+        None => Armed::default(),
+    };
+    let cfg = Config {
+        cpus: case.machine.cpus,
+        threads_per_core: case.machine.threads_per_core,
+        hotplug_cpu: case.machine.hotplug_cpu,
+        smt: case.machine.smt,
+        regressions: opts.regressions.clone(),
+        steps_max: case.machine.steps_max,
+        record_sites: opts.record_sites,
+    };
+    let result = run_with(case, cfg, armed, Box::new(DefaultStrategy));
+    drop(guard);
+    Ok(result)
+}
+
+/// Runs `case` on a machine built from `cfg`, with a given strategy.
+pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strategy>) -> RunResult {
+    let k = Rc::new(Kernel::new(case.profile.clone(), cfg.clone(), armed));
+    {
+        let mut s = k.s();
+        s.modules = case.modules.iter().map(ModuleState::new).collect();
+        s.op_results = vec![None; case.ops.len()];
+    }
+    let mut ex = Executor::new(strategy, cfg.steps_max);
+    spawn(&k, &mut ex, TaskKind::Control(0), 0, control(k.clone(), case.ops.clone()));
+    for cpu in 0..cfg.cpus {
+        spawn(&k, &mut ex, TaskKind::Cpuhp(cpu), cpu, cpuhp_thread(k.clone(), cpu));
+        spawn(&k, &mut ex, TaskKind::Idle(cpu), cpu, idle(k.clone(), cpu));
+        spawn(&k, &mut ex, TaskKind::Stopper(cpu), cpu, stopper(k.clone(), cpu));
+    }
+    let end = ex.run(&*k);
+    let steps = ex.steps();
+    let decisions = std::mem::take(&mut ex.decisions);
+    drop(ex);
+    let k = Rc::try_unwrap(k).unwrap_or_else(|_| panic!("model bug: a task outlived the executor"));
+    let state = k.into_state();
+    let fired = state.fired.clone();
+    RunResult { state, cfg, end, steps, decisions, fired }
+}
+
+fn spawn<F: std::future::Future<Output = ()> + 'static>(k: &Kernel, ex: &mut Executor, kind: TaskKind, cpu: usize, f: F) {
+    let id = k.add_task(kind, cpu);
+    let spawned = ex.spawn(Box::pin(f));
+    assert_eq!(id, spawned, "task table and executor out of step");
+}
+
+async fn cpuhp_thread(k: Rc<Kernel>, cpu: usize) {
+    k.cpuhp_thread(cpu).await;
+}
+
+async fn idle(k: Rc<Kernel>, cpu: usize) {
+    // The idle task runs with preemption disabled.
+    k.preempt_disable();
+    if cpu == 0 {
+        // The boot CPU is already up: its idle task waits in the idle loop.
+        k.block(crate::kernel::Wait::IdleDie(0)).await;
+        k.cpuhp_report_idle_dead(0);
+    }
+    smpboot::idle_task(&k, cpu).await;
+}
+
+async fn stopper(k: Rc<Kernel>, cpu: usize) {
+    stop_machine::cpu_stopper_thread(&k, cpu).await;
+}
+
+/// The control task: boot, then each operation in order.
+async fn control(k: Rc<Kernel>, ops: Vec<OpLine>) {
+    let traced_boot = matches!(ops.first().map(|o| &o.op), Some(Op::Boot));
+    if !traced_boot {
+        boot(&k).await;
+    }
+    k.s().trace.enabled = true;
+    for (i, line) in ops.iter().enumerate() {
+        k.trace(Event::Op(i));
+        let ret = exec(&k, &line.op).await;
+        k.s().op_results[i] = Some(ret);
+        k.trace(Event::OpRet(i, ret));
+    }
+}
+
+/// `bringup_nonboot_cpus`, then the CPU devices register with `offline` set
+/// for every CPU that did not come up (`register_cpu` runs after SMP init).
+async fn boot(k: &Kernel) {
+    k.bringup_nonboot_cpus().await;
+    let mut s = k.s();
+    let offline = s.cpu.possible.iter().filter(|&c| !s.cpu.online.test(c)).collect::<Vec<_>>();
+    for c in offline {
+        s.cpu.dev_offline.set(c);
+    }
+}
+
+async fn exec(k: &Kernel, op: &Op) -> i64 {
+    let a = k.profile.a;
+    let ret = match op {
+        Op::Boot => {
+            boot(k).await;
+            0
+        }
+        Op::CpuUp(c) => k.cpu_up(*c, a.online).await,
+        Op::CpuDown(c) => k.cpu_down(*c, a.offline).await,
+        Op::Write { file, value } => write(k, *file, value).await,
+        Op::Insmod(m) => insmod(k, *m).await,
+        Op::Rmmod(m) => rmmod(k, *m).await,
+        Op::Setup { module, decl, kind } => setup(k, *module, *decl, *kind).await,
+        Op::Remove { module, decl, kind } => remove(k, *module, *decl, *kind).await,
+        Op::AddInstance { module, decl, name, invoke } => add_instance(k, *module, *decl, name, *invoke).await,
+        Op::RemoveInstance { module, decl, name, invoke } => remove_instance(k, *module, *decl, name, *invoke).await,
+        Op::CpuHotplugDisable => {
+            k.cpu_hotplug_disable().await;
+            0
+        }
+        Op::CpuHotplugEnable => {
+            k.cpu_hotplug_enable().await;
+            0
+        }
+        Op::Freeze(primary) => k.freeze_secondary_cpus(*primary).await,
+        Op::Thaw => {
+            k.thaw_secondary_cpus().await;
+            0
+        }
+    };
+    i64::from(ret)
+}
+
+async fn write(k: &Kernel, file: SysfsFile, value: &str) -> i32 {
+    match file {
+        SysfsFile::Online(c) => cpu_dev::online_store(k, c, value).await,
+        SysfsFile::Fail(c) => k.fail_store(c, value).await,
+        SysfsFile::Target(c) => k.target_store(c, value).await,
+        SysfsFile::SmtControl => k.smt_control_store(value).await,
+    }
+}
+
+/// A module's init: register each declared state and add its instances. On
+/// failure it unwinds what it registered, and the module stays unloaded.
+async fn insmod(k: &Kernel, m: usize) -> i32 {
+    k.s().modules[m].loaded = true;
+    let decls = k.s().modules[m].decls.clone();
+    for (d, decl) in decls.iter().enumerate() {
+        let kind = if decl.multi { SetupKind::Multi } else { SetupKind::Calls };
+        let mut ret = setup(k, m, d, kind).await;
+        if ret >= 0 {
+            for name in &decl.instances {
+                ret = add_instance(k, m, d, name, true).await;
+                if ret != 0 {
+                    break;
+                }
+            }
+        }
+        if ret < 0 {
+            rmmod(k, m).await;
+            return ret;
+        }
+    }
+    0
+}
+
+/// A module's exit: remove its instances and states, newest first, then
+/// unload it.
+async fn rmmod(k: &Kernel, m: usize) -> i32 {
+    let decls = k.s().modules[m].decls.clone();
+    for (d, decl) in decls.iter().enumerate().rev() {
+        let names: Vec<String> =
+            k.s().modules[m].instances.keys().filter(|(di, _)| *di == d).map(|(_, n)| n.clone()).collect();
+        for name in names.iter().rev() {
+            remove_instance(k, m, d, name, true).await;
+        }
+        while !k.s().modules[m].registered[d].is_empty() {
+            let kind = if decl.multi { RemoveKind::Multi } else { RemoveKind::Calls };
+            remove(k, m, d, kind).await;
+        }
+    }
+    k.s().modules[m].loaded = false;
+    0
+}
+
+async fn setup(k: &Kernel, m: usize, d: usize, kind: SetupKind) -> i32 {
+    let decl = k.s().modules[m].decls[d].clone();
+    let cb = |b: &Option<_>, func: &str| {
+        b.as_ref().map(|_| Cb { func: Rc::from(func), body: CbBody::Module { module: m, decl: d } })
+    };
+    let startup = cb(&decl.startup, &decl.startup_fn);
+    let teardown = cb(&decl.teardown, &decl.teardown_fn);
+    let (invoke, multi) = match kind {
+        SetupKind::Calls => (true, false),
+        SetupKind::Nocalls => (false, false),
+        SetupKind::Multi => (false, true),
+    };
+    let ret = k.__cpuhp_setup_state(decl.at as i32, &decl.name, invoke, startup, teardown, multi).await;
+    if ret >= 0 {
+        let slot = if ret > 0 { ret as u16 } else { decl.at };
+        k.s().modules[m].registered[d].push(slot);
+    }
+    ret
+}
+
+/// Removes the declaration's most recent registration; `-ENOENT` if it has
+/// none (the module never registered it, or the registration failed).
+async fn remove(k: &Kernel, m: usize, d: usize, kind: RemoveKind) -> i32 {
+    let Some(slot) = k.s().modules[m].registered[d].pop() else { return -ENOENT };
+    k.__cpuhp_remove_state(slot as i32, kind == RemoveKind::Calls).await;
+    0
+}
+
+async fn add_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) -> i32 {
+    let Some(&state) = k.s().modules[m].registered[d].last() else { return -ENOENT };
+    let inst = {
+        let mut s = k.s();
+        match s.modules[m].instances.get(&(d, name.to_string())) {
+            Some(&i) => i,
+            None => {
+                let no = s.cpu.instances.iter().filter(|i| i.state == state).count() as u16;
+                s.cpu.instances.push(Instance { state, no, name: name.to_string(), module: Some(m) });
+                let id = s.cpu.instances.len() - 1;
+                s.modules[m].instances.insert((d, name.to_string()), id);
+                id
+            }
+        }
+    };
+    k.__cpuhp_state_add_instance(state, inst, invoke).await
+}
+
+async fn remove_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) -> i32 {
+    let Some(&state) = k.s().modules[m].registered[d].last() else { return -ENOENT };
+    let inst = k.s().modules[m].instances.get(&(d, name.to_string())).copied();
+    let Some(inst) = inst else { return -ENOENT };
+    let ret = k.__cpuhp_state_remove_instance(state, inst, invoke).await;
+    if ret == 0 {
+        k.s().modules[m].instances.remove(&(d, name.to_string()));
+    }
+    ret
+}

@@ -1,0 +1,157 @@
+//! Turns a case into scenarios, runs them, checks each, and groups them by
+//! outcome.
+//!
+//! The plain scenario runs first and records every failpoint site it
+//! reaches. Then come the case's explicit faults, one scenario each, and its
+//! sweep: one scenario per reached site that matches the filter, with the
+//! site failing once (`1*return`, an `-EAGAIN`, as the kernel's own knob
+//! does). Scenarios with the same outcome (results, final state, splats)
+//! form one group; a change in behaviour shows up as a site moving between
+//! groups.
+
+use std::collections::BTreeMap;
+
+use crate::case::{Case, CaseError};
+use crate::check;
+use crate::engine::{self, RunOpts, RunResult};
+use crate::fault::Site;
+use crate::report;
+
+/// One scenario: what is armed, and a label that names it.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub label: String,
+    pub faults: Vec<(Site, String)>,
+}
+
+/// A scenario after it ran.
+pub struct ScenarioRun {
+    pub scenario: Scenario,
+    pub result: RunResult,
+    pub violations: Vec<String>,
+    /// The outcome text, which is the grouping key.
+    pub outcome: String,
+}
+
+/// Scenarios with one outcome.
+pub struct Outcome {
+    /// Indexes into [`CaseRun::runs`], in scenario order.
+    pub runs: Vec<usize>,
+}
+
+/// A whole case after it ran.
+pub struct CaseRun {
+    pub plain: ScenarioRun,
+    pub runs: Vec<ScenarioRun>,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl CaseRun {
+    /// Every violation, each with the scenario it happened in.
+    pub fn violations(&self) -> Vec<(&ScenarioRun, &String)> {
+        std::iter::once(&self.plain)
+            .chain(&self.runs)
+            .flat_map(|r| r.violations.iter().map(move |v| (r, v)))
+            .collect()
+    }
+}
+
+/// The sweep action: fail once, with `-EAGAIN`.
+pub const SWEEP_ACTION: &str = "1*return";
+
+/// Runs a case: the plain scenario, then its faults and sweep. `only`
+/// narrows the run to the scenario with that label (`HOTPLUG_SCENARIO`).
+pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseRun, CaseError> {
+    let plain_opts = RunOpts { record_sites: true, ..opts.clone() };
+    let plain = run_one(case, Scenario { label: "plain".into(), faults: vec![] }, &plain_opts, true)?;
+    let mut scenarios = explicit(case);
+    scenarios.extend(sweep(case, &plain.result.state.reached)?);
+    if let Some(only) = only {
+        scenarios.retain(|s| s.label == only || s.faults.iter().any(|(site, _)| site.to_string() == only));
+    }
+    let mut runs = Vec::with_capacity(scenarios.len());
+    for (i, sc) in scenarios.into_iter().enumerate() {
+        let explicit_idx = (i < case.faults.len() && only.is_none()).then_some(i);
+        let run = run_one(case, sc, opts, false)?;
+        if let Some(idx) = explicit_idx {
+            let site = case.faults[idx].site;
+            if !run.result.fired.contains(&site) {
+                let msg = format!(
+                    "failpoint `{site}` ({}) was armed but never fired: the plain run does not reach it; `hotplug-fi failpoints {}` lists the sites it reaches",
+                    site_label(case, site),
+                    case.path.display()
+                );
+                return Err(case.fault_error(idx, msg));
+            }
+        }
+        runs.push(run);
+    }
+    let outcomes = group(&runs);
+    Ok(CaseRun { plain, runs, outcomes })
+}
+
+fn run_one(case: &Case, scenario: Scenario, opts: &RunOpts, plain: bool) -> Result<ScenarioRun, CaseError> {
+    let result = engine::run(case, &scenario.faults, opts).map_err(|m| case.fault_error(0, m))?;
+    let injected = !result.fired.is_empty();
+    let violations = check::check(case, &result, injected, plain);
+    let outcome = report::outcome(case, &result);
+    Ok(ScenarioRun { scenario, result, violations, outcome })
+}
+
+fn explicit(case: &Case) -> Vec<Scenario> {
+    case.faults
+        .iter()
+        .map(|f| Scenario { label: format!("{}={}", f.site, f.action), faults: vec![(f.site, f.action.clone())] })
+        .collect()
+}
+
+fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {
+    let Some(sw) = &case.sweep else { return Ok(Vec::new()) };
+    let matched: Vec<Scenario> = reached
+        .iter()
+        .filter(|s| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&named(case, **s)))
+        .map(|s| Scenario { label: s.to_string(), faults: vec![(*s, SWEEP_ACTION.to_string())] })
+        .collect();
+    if matched.is_empty() {
+        let examples: Vec<String> = reached.iter().take(4).map(|s| format!("{s} ({})", site_label(case, *s))).collect();
+        let msg = if reached.is_empty() {
+            "`sweep` matches no site: the plain run reaches no failpoint site at all".to_string()
+        } else {
+            format!(
+                "`sweep` matches none of the {} sites the plain run reaches, for example {}",
+                reached.len(),
+                examples.join(", ")
+            )
+        };
+        return Err(case.sweep_error(msg));
+    }
+    Ok(matched)
+}
+
+/// The site with its step name in place of the number.
+pub fn named(case: &Case, site: Site) -> String {
+    let Site::Cpuhp { cpu, bringup, inst, .. } = site;
+    let dir = if bringup { "up" } else { "down" };
+    let inst = inst.map(|i| format!("/inst{i}")).unwrap_or_default();
+    format!("cpuhp/cpu{cpu}/{dir}/{}{inst}", site_label(case, site))
+}
+
+/// The step name of a site's state as the profile (or the enum) knows it.
+pub fn site_label(case: &Case, site: Site) -> String {
+    let Site::Cpuhp { state, .. } = site;
+    case.profile
+        .steps
+        .iter()
+        .find(|p| p.nr == state)
+        .map_or_else(|| case.profile.enum_name(state), |p| p.name.clone())
+}
+
+fn group(runs: &[ScenarioRun]) -> Vec<Outcome> {
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in runs.iter().enumerate() {
+        by_key.entry(r.outcome.as_str()).or_default().push(i);
+    }
+    let mut outcomes: Vec<Outcome> = by_key.into_values().map(|runs| Outcome { runs }).collect();
+    outcomes.sort_by_key(|o| o.runs[0]);
+    outcomes
+}

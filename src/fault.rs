@@ -1,0 +1,154 @@
+//! Fault injection glue: failpoint site names, and the one place that talks
+//! to the `fail` crate.
+//!
+//! A site is a place where the modelled kernel can fail: for CPU hotplug,
+//! every callback invocation, in each direction, on each CPU, for each
+//! instance. Site names are stable and `/`-separated, subsystem first:
+//! `cpuhp/cpu1/up/197`, `cpuhp/cpu1/down/62/inst2`. The state is written as
+//! its number because step names contain `/` and `:`; a case may write it as
+//! a step name or an enum name instead, and [`crate::case`] resolves it.
+//!
+//! The `fail` registry is global to the process, so runs that arm sites hold
+//! [`FailGuard`], which wraps `fail::FailScenario` and its global lock. The
+//! engine never scans the registry while it runs: [`Armed`] is read once at
+//! scenario start, and `fail::eval` is called only at those sites.
+//!
+//! Left out: actions other than `return`, `N*`, `->` and `off`. `N%` needs
+//! fail's random source, which cannot be seeded; `sleep`, `delay`, `pause`,
+//! `yield` and `panic` act on the real thread, not on the model.
+
+use std::fmt;
+
+use crate::errno;
+
+/// Where a fault can be injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Site {
+    /// A hotplug callback invocation.
+    Cpuhp { cpu: u16, bringup: bool, state: u16, inst: Option<u16> },
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Site::Cpuhp { cpu, bringup, state, inst } => {
+                let dir = if bringup { "up" } else { "down" };
+                write!(f, "cpuhp/cpu{cpu}/{dir}/{state}")?;
+                if let Some(i) = inst {
+                    write!(f, "/inst{i}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The sites one run consults, with their registry names precomputed.
+#[derive(Clone, Debug, Default)]
+pub struct Armed {
+    sites: Vec<(Site, String)>,
+}
+
+impl Armed {
+    pub fn new(sites: &[Site]) -> Self {
+        Armed { sites: sites.iter().map(|s| (*s, s.to_string())).collect() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+
+    /// Evaluates the failpoint at `site` if this run armed it: `Some(errno)`
+    /// when it fires. A bare `return` is `-EAGAIN`, the error the kernel's own
+    /// fail knob injects; `return(-ENOMEM)` picks another.
+    pub fn eval(&self, site: Site) -> Option<i32> {
+        let (_, name) = self.sites.iter().find(|(s, _)| *s == site)?;
+        fail::eval(name, |arg| arg.and_then(|a| errno::parse(&a)).unwrap_or(-errno::EAGAIN))
+    }
+}
+
+/// Why an action string is refused.
+pub fn check_action(action: &str) -> Result<(), String> {
+    for task in action.split("->") {
+        let task = task.trim();
+        let body = match task.split_once('*') {
+            Some((n, rest)) => {
+                if n.trim().parse::<u64>().is_err() {
+                    return Err(format!("`{n}*` needs a whole number of times"));
+                }
+                rest.trim()
+            }
+            None => task,
+        };
+        if let Some((pct, _)) = body.split_once('%') {
+            return Err(format!(
+                "`{pct}%` is refused: fail's random source cannot be seeded, so the run would not be deterministic"
+            ));
+        }
+        let verb = body.split('(').next().unwrap_or("").trim();
+        match verb {
+            "off" => {}
+            "return" => {
+                if let Some(arg) = body.strip_prefix("return(").and_then(|r| r.strip_suffix(')')) {
+                    if errno::parse(arg).is_none() {
+                        return Err(format!("`{arg}` is not an errno; use one of {}", errno::known()));
+                    }
+                } else if body != "return" {
+                    return Err(format!("`{body}` is not `return` or `return(-E...)`"));
+                }
+            }
+            other => {
+                return Err(format!(
+                    "`{other}` is not allowed; actions are `return`, `return(-E...)`, `N*action`, `a->b` and `off`"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Holds the `fail` registry for one thread of runs. Dropping it clears every
+/// failpoint it configured.
+pub struct FailGuard {
+    _scenario: fail::FailScenario<'static>,
+}
+
+impl FailGuard {
+    /// Takes the process-wide failpoint lock; waits while another run holds it.
+    pub fn take() -> Self {
+        FailGuard { _scenario: fail::FailScenario::setup() }
+    }
+
+    /// Configures `actions` for this run and returns what the engine consults.
+    pub fn arm(&self, actions: &[(Site, String)]) -> Result<Armed, String> {
+        for (site, action) in actions {
+            check_action(action)?;
+            fail::cfg(site.to_string(), action)?;
+        }
+        let listed: Vec<String> = fail::list().into_iter().map(|(n, _)| n).collect();
+        let sites: Vec<Site> =
+            actions.iter().map(|(s, _)| *s).filter(|s| listed.contains(&s.to_string())).collect();
+        Ok(Armed::new(&sites))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions() {
+        assert!(check_action("return").is_ok());
+        assert!(check_action("1*return(-ENOMEM)->off").is_ok());
+        assert!(check_action("off").is_ok());
+        assert!(check_action("50%return").unwrap_err().contains("refused"));
+        assert!(check_action("sleep(10)").is_err());
+        assert!(check_action("return(-EWHAT)").is_err());
+    }
+
+    #[test]
+    fn site_names() {
+        let s = Site::Cpuhp { cpu: 1, bringup: false, state: 62, inst: Some(2) };
+        assert_eq!(s.to_string(), "cpuhp/cpu1/down/62/inst2");
+    }
+}

@@ -1,0 +1,1108 @@
+//! `kernel/cpu.c`: the CPU hotplug state machine, with the semantics of
+//! Debian's 6.1.192.
+//!
+//! The functions keep the kernel's names and order. Bringup: `cpu_up` →
+//! `_cpu_up` → `cpuhp_up_callbacks` (PREPARE on the control task) →
+//! `bringup_cpu` wakes the AP, whose idle task runs the STARTING callbacks
+//! with IRQs off (`notify_cpu_starting`) and reaches `CPUHP_AP_ONLINE_IDLE` →
+//! `bringup_wait_for_ap` kicks `cpuhp/N`, which runs the ONLINE section one
+//! state per invocation (`cpuhp_thread_fun`). Teardown mirrors it through
+//! `_cpu_down`, `takedown_cpu` and `take_cpu_down`. Rollback is the kernel's:
+//! `cpuhp_set_state`/`cpuhp_reset_state`, `cpuhp_next_state` skipping empty
+//! steps, `st->last` for partial multi-instance rollback, `can_rollback_cpu`.
+//!
+//! Registration is in [`register`], the sysfs knobs and SMT control in
+//! [`sysfs`]. Left out: `CPU_HOTPLUG_STATE_CONTROL` (off on Debian),
+//! `try_online_node` (one node), `cpu_up_down_serialize_trainwrecks` (cpusets
+//! are not modelled), hibernation's `bringup_hibernate_cpu`, and
+//! `smp_shutdown_nonboot_cpus`.
+
+pub mod register;
+pub mod sysfs;
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::arch::x86::smpboot;
+use crate::errno::*;
+use crate::fault::Site;
+use crate::sim::lock::{CompletionId, Locks, Mode};
+use crate::sim::trace::{CbEvent, CbHow, Event, MaskName, SplatKind};
+use crate::sim::CpuMask;
+
+use super::cpuhotplug::{Profile, Section, State};
+use super::{stop_machine, Config, Kernel, Regression, SmtCmdline, SmtControl};
+
+/// `CPUHP_INVALID`.
+pub const CPUHP_INVALID: i32 = -1;
+
+/// Index into [`CpuState::instances`]: a `struct hlist_node` of a
+/// multi-instance state.
+pub type InstId = usize;
+
+/// `struct cpuhp_cpu_state`.
+#[derive(Clone, Debug)]
+pub struct CpuhpCpuState {
+    pub state: State,
+    pub target: State,
+    pub fail: i32,
+    pub should_run: bool,
+    pub rollback: bool,
+    pub single: bool,
+    pub bringup: bool,
+    pub node: Option<InstId>,
+    pub last: Option<InstId>,
+    pub cb_state: State,
+    pub result: i32,
+    pub done_up: CompletionId,
+    pub done_down: CompletionId,
+    /// `kthread_park(st->thread)`.
+    pub thread_parked: bool,
+}
+
+/// What a callback does when it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    BringupCpu,
+    FinishCpu,
+    TakedownCpu,
+    SchedCpuActivate,
+    SchedCpuDeactivate,
+    /// Any other built-in callback: it succeeds and touches nothing the
+    /// model tracks.
+    Nop,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CbBody {
+    Builtin(Builtin),
+    /// A callback of a loaded module: its behaviour is in the module's
+    /// declaration.
+    Module { module: usize, decl: usize },
+}
+
+/// A startup or teardown function pointer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cb {
+    /// The C function name, for the trace.
+    pub func: Rc<str>,
+    pub body: CbBody,
+}
+
+/// `struct cpuhp_step`.
+#[derive(Clone, Debug, Default)]
+pub struct CpuhpStep {
+    pub name: Option<Rc<str>>,
+    pub startup: Option<Cb>,
+    pub teardown: Option<Cb>,
+    pub cant_stop: bool,
+    pub multi: bool,
+    /// The instance list, head first (`hlist_add_head`: newest first).
+    pub list: Vec<InstId>,
+}
+
+impl CpuhpStep {
+    pub fn cb(&self, bringup: bool) -> Option<&Cb> {
+        if bringup { self.startup.as_ref() } else { self.teardown.as_ref() }
+    }
+
+    /// `cpuhp_step_empty`.
+    pub fn empty(&self, bringup: bool) -> bool {
+        self.cb(bringup).is_none()
+    }
+}
+
+/// A node on a multi-instance state's list.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub state: State,
+    /// Its number within the state, for site names (`/inst2`).
+    pub no: u16,
+    pub name: String,
+    /// The module that added it; `None` for built-in instances.
+    pub module: Option<usize>,
+}
+
+/// The CPU hotplug half of the kernel's state.
+#[derive(Clone, Debug)]
+pub struct CpuState {
+    pub cpuhp: Vec<CpuhpCpuState>,
+    /// `cpuhp_hp_states[]`, indexed by state number.
+    pub steps: Vec<CpuhpStep>,
+    pub instances: Vec<Instance>,
+    pub possible: CpuMask,
+    pub present: CpuMask,
+    pub online: CpuMask,
+    pub active: CpuMask,
+    pub dying: CpuMask,
+    /// `cpus_booted_once_mask`.
+    pub booted_once: CpuMask,
+    pub cpu_hotplug_disabled: u32,
+    pub tasks_frozen: bool,
+    pub smt_control: SmtControl,
+    pub frozen_cpus: CpuMask,
+    /// `dev->offline` of each CPU device: what `cpuN/online` reads.
+    pub dev_offline: CpuMask,
+    /// `__cpu_up` asked the AP's idle task to start.
+    pub boot_requested: CpuMask,
+    /// Successful startups minus teardowns, per (state, instance, CPU), for
+    /// states that have both.
+    pub balance: BTreeMap<(State, Option<InstId>, usize), i32>,
+    /// A callback returned an error while its state machine was rolling back
+    /// ("up a creek"): the kernel leaves such a CPU where it stopped.
+    pub creek: CpuMask,
+}
+
+impl CpuState {
+    pub fn new(profile: &Profile, cfg: &Config, locks: &mut Locks) -> CpuState {
+        let a = profile.a;
+        let mut steps = vec![CpuhpStep::default(); a.online as usize + 1];
+        let mut instances = Vec::new();
+        for p in &profile.steps {
+            let builtin = |f: &Option<String>| {
+                f.as_ref().map(|f| Cb { func: Rc::from(f.as_str()), body: CbBody::Builtin(builtin_of(f)) })
+            };
+            let st = &mut steps[p.nr as usize];
+            st.name = Some(Rc::from(p.name.as_str()));
+            st.startup = builtin(&p.startup);
+            st.teardown = builtin(&p.teardown);
+            st.cant_stop = p.cant_stop;
+            st.multi = p.multi;
+            for no in 0..p.instances {
+                instances.push(Instance { state: p.nr, no, name: format!("inst{no}"), module: None });
+                st.list.insert(0, instances.len() - 1);
+            }
+        }
+        if !cfg.hotplug_cpu {
+            // `#define takedown_cpu NULL` without CONFIG_HOTPLUG_CPU.
+            steps[a.teardown_cpu as usize].teardown = None;
+        }
+        let cpuhp = (0..cfg.cpus)
+            .map(|_| CpuhpCpuState {
+                state: a.offline,
+                target: a.offline,
+                fail: CPUHP_INVALID,
+                should_run: false,
+                rollback: false,
+                single: false,
+                bringup: false,
+                node: None,
+                last: None,
+                cb_state: 0,
+                result: 0,
+                done_up: locks.add_completion(),
+                done_down: locks.add_completion(),
+                thread_parked: true,
+            })
+            .collect();
+        let all = CpuMask::first_n(cfg.cpus);
+        let smt_control = if cfg.threads_per_core < 2 {
+            SmtControl::NotSupported
+        } else {
+            match cfg.smt {
+                SmtCmdline::None => SmtControl::Enabled,
+                SmtCmdline::Nosmt => SmtControl::Disabled,
+                SmtCmdline::Force => SmtControl::ForceDisabled,
+            }
+        };
+        let mut s = CpuState {
+            cpuhp,
+            steps,
+            instances,
+            possible: all,
+            present: all,
+            online: CpuMask::empty(),
+            active: CpuMask::empty(),
+            dying: CpuMask::empty(),
+            booted_once: CpuMask::empty(),
+            cpu_hotplug_disabled: 0,
+            tasks_frozen: false,
+            smt_control,
+            frozen_cpus: CpuMask::empty(),
+            dev_offline: CpuMask::empty(),
+            boot_requested: CpuMask::empty(),
+            balance: BTreeMap::new(),
+            creek: CpuMask::empty(),
+        };
+        s.boot_cpu_init(profile);
+        s
+    }
+
+    /// `boot_cpu_init` and `boot_cpu_hotplug_init`: CPU 0 is online and at
+    /// `CPUHP_ONLINE`, with `target` left at 0 as in 6.1. Its startups never
+    /// ran, so the balance starts at one for every state below ONLINE.
+    fn boot_cpu_init(&mut self, profile: &Profile) {
+        self.online.set(0);
+        self.active.set(0);
+        self.booted_once.set(0);
+        self.cpuhp[0].state = profile.a.online;
+        self.cpuhp[0].thread_parked = false;
+        for nr in 0..self.steps.len() {
+            let st = &self.steps[nr];
+            if st.startup.is_none() || st.teardown.is_none() {
+                continue;
+            }
+            if st.multi {
+                for &i in &st.list {
+                    self.balance.insert((nr as State, Some(i), 0), 1);
+                }
+            } else {
+                self.balance.insert((nr as State, None, 0), 1);
+            }
+        }
+    }
+
+    /// `cpuhp/N` has work and is not parked.
+    pub fn threads_ready(&self, cpu: usize) -> bool {
+        let st = &self.cpuhp[cpu];
+        st.should_run && !st.thread_parked
+    }
+
+    /// The state number of a step name, if it is registered.
+    pub fn state_named(&self, name: &str) -> Option<State> {
+        self.steps.iter().position(|s| s.name.as_deref() == Some(name)).map(|p| p as State)
+    }
+}
+
+fn builtin_of(func: &str) -> Builtin {
+    match func {
+        "bringup_cpu" => Builtin::BringupCpu,
+        "finish_cpu" => Builtin::FinishCpu,
+        "takedown_cpu" => Builtin::TakedownCpu,
+        "sched_cpu_activate" => Builtin::SchedCpuActivate,
+        "sched_cpu_deactivate" => Builtin::SchedCpuDeactivate,
+        _ => Builtin::Nop,
+    }
+}
+
+/// How a callback is being invoked, which decides the checks that apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Part of a CPU's state walk (up, down or rollback).
+    Walk,
+    /// A single invocation from state (un)registration.
+    Single,
+}
+
+impl Kernel {
+    /// `cpus_read_lock()`; an empty stub without `CONFIG_HOTPLUG_CPU`.
+    pub async fn cpus_read_lock(&self) {
+        if self.cfg.hotplug_cpu {
+            self.lock(self.lock_ids.cpu_hotplug_lock, Mode::Shared).await;
+        }
+    }
+
+    pub async fn cpus_read_unlock(&self) {
+        if self.cfg.hotplug_cpu {
+            self.unlock(self.lock_ids.cpu_hotplug_lock).await;
+        }
+    }
+
+    async fn cpus_write_lock(&self) {
+        if self.cfg.hotplug_cpu {
+            self.lock(self.lock_ids.cpu_hotplug_lock, Mode::Exclusive).await;
+        }
+    }
+
+    async fn cpus_write_unlock(&self) {
+        if self.cfg.hotplug_cpu {
+            self.unlock(self.lock_ids.cpu_hotplug_lock).await;
+        }
+    }
+
+    /// `cpu_maps_update_begin()`.
+    pub async fn cpu_maps_update_begin(&self) {
+        self.lock(self.lock_ids.cpu_add_remove_lock, Mode::Exclusive).await;
+    }
+
+    pub async fn cpu_maps_update_done(&self) {
+        self.unlock(self.lock_ids.cpu_add_remove_lock).await;
+    }
+
+    /// `set_cpu_online()`.
+    pub fn set_cpu_online(&self, cpu: usize, on: bool) {
+        let mut s = self.s();
+        if s.cpu.online.test(cpu) != on {
+            s.cpu.online.assign(cpu, on);
+            s.trace.push(Event::Mask { cpu: cpu as u16, mask: MaskName::Online, set: on });
+        }
+    }
+
+    fn set_cpu_active(&self, cpu: usize, on: bool) {
+        let mut s = self.s();
+        if s.cpu.active.test(cpu) != on {
+            s.cpu.active.assign(cpu, on);
+            s.trace.push(Event::Mask { cpu: cpu as u16, mask: MaskName::Active, set: on });
+        }
+    }
+
+    /// `cpu_bootable()` (6.1.192's name for `cpu_smt_allowed()`).
+    pub fn cpu_bootable(&self, cpu: usize) -> bool {
+        let s = self.s();
+        match s.cpu.smt_control {
+            SmtControl::Enabled | SmtControl::NotSupported => true,
+            _ => self.topology_is_primary_thread(cpu) || !s.cpu.booted_once.test(cpu),
+        }
+    }
+
+    pub fn topology_is_primary_thread(&self, cpu: usize) -> bool {
+        cpu % self.cfg.threads_per_core.max(1) == 0
+    }
+
+    /// `cpuhp_set_state()`: returns the previous state.
+    fn cpuhp_set_state(&self, cpu: usize, target: State) -> State {
+        let mut s = self.s();
+        let st = &mut s.cpu.cpuhp[cpu];
+        let prev = st.state;
+        let bringup = st.state < target;
+        st.rollback = false;
+        st.last = None;
+        st.target = target;
+        st.single = false;
+        st.bringup = bringup;
+        s.cpu.dying.assign(cpu, !bringup);
+        prev
+    }
+
+    /// `cpuhp_reset_state()`: turn around, starting at the neighbour unless a
+    /// multi-instance state was left half done (`st->last`).
+    fn cpuhp_reset_state(&self, cpu: usize, prev_state: State) {
+        let mut s = self.s();
+        let st = &mut s.cpu.cpuhp[cpu];
+        let bringup = !st.bringup;
+        st.target = prev_state;
+        if st.rollback {
+            return;
+        }
+        st.rollback = true;
+        if st.last.is_none() {
+            if st.bringup {
+                st.state -= 1;
+            } else {
+                st.state += 1;
+            }
+        }
+        st.bringup = bringup;
+        s.cpu.dying.assign(cpu, !bringup);
+    }
+
+    /// `__cpuhp_kick_ap()`: hand the work to `cpuhp/N` and wait for it.
+    async fn __cpuhp_kick_ap(&self, cpu: usize) {
+        let (done, bringup) = {
+            let mut s = self.s();
+            let st = &mut s.cpu.cpuhp[cpu];
+            if !st.single && st.state == st.target {
+                return;
+            }
+            st.result = 0;
+            st.should_run = true;
+            (if st.bringup { st.done_up } else { st.done_down }, st.bringup)
+        };
+        let _ = bringup;
+        self.wait_for_completion(done).await;
+    }
+
+    /// `cpuhp_kick_ap()`: the AP rolls itself back to where it was on error.
+    async fn cpuhp_kick_ap(&self, cpu: usize, target: State) -> i32 {
+        let prev_state = self.cpuhp_set_state(cpu, target);
+        self.__cpuhp_kick_ap(cpu).await;
+        let ret = self.s().cpu.cpuhp[cpu].result;
+        if ret != 0 {
+            self.cpuhp_reset_state(cpu, prev_state);
+            self.__cpuhp_kick_ap(cpu).await;
+        }
+        ret
+    }
+
+    /// `bringup_wait_for_ap()`.
+    async fn bringup_wait_for_ap(&self, cpu: usize) -> i32 {
+        let done = self.s().cpu.cpuhp[cpu].done_up;
+        self.wait_for_completion(done).await;
+        if !self.s().cpu.online.test(cpu) {
+            self.warn_reaction("kernel/cpu.c:bringup_wait_for_ap", "WARN_ON_ONCE(!cpu_online(cpu))".into());
+            return -ECANCELED;
+        }
+        self.s().cpu.cpuhp[cpu].thread_parked = false;
+        if !self.cpu_bootable(cpu) {
+            return -ECANCELED;
+        }
+        let target = self.s().cpu.cpuhp[cpu].target;
+        if target <= self.profile.a.ap_online_idle {
+            return 0;
+        }
+        self.cpuhp_kick_ap(cpu, target).await
+    }
+
+    /// `bringup_cpu()`: the `CPUHP_BRINGUP_CPU` startup.
+    async fn bringup_cpu(&self, cpu: usize) -> i32 {
+        let ret = smpboot::native_cpu_up(self, cpu).await;
+        if ret != 0 {
+            return ret;
+        }
+        self.bringup_wait_for_ap(cpu).await
+    }
+
+    /// `cpuhp_next_state()`: the next state with a callback for the
+    /// direction, moving `st->state` ahead of time as if it had run.
+    fn cpuhp_next_state(&self, bringup: bool, cpu: usize, target: State) -> Option<State> {
+        let mut s = self.s();
+        let cs = &mut s.cpu;
+        loop {
+            let st = &mut cs.cpuhp[cpu];
+            let run = if bringup {
+                if st.state >= target {
+                    return None;
+                }
+                st.state += 1;
+                st.state
+            } else {
+                if st.state <= target {
+                    return None;
+                }
+                st.state -= 1;
+                st.state + 1
+            };
+            if !cs.steps[run as usize].empty(bringup) {
+                return Some(run);
+            }
+        }
+    }
+
+    /// `__cpuhp_invoke_callback_range()`; `nofail` for STARTING/DYING.
+    async fn cpuhp_invoke_callback_range(&self, bringup: bool, cpu: usize, target: State, nofail: bool) -> i32 {
+        let mut ret = 0;
+        while let Some(state) = self.cpuhp_next_state(bringup, cpu, target) {
+            let err = self.cpuhp_invoke_callback(cpu, state, bringup, None, false, Via::Walk).await;
+            if err == 0 {
+                continue;
+            }
+            if nofail {
+                // The kernel names the step at st->state, which going down is
+                // already one below the state that failed.
+                let at = self.s().cpu.cpuhp[cpu].state;
+                let name = self.s().cpu.steps[at as usize].name.clone();
+                let name = name.as_deref().unwrap_or("(null)").to_string();
+                let dir = if bringup { "UP" } else { "DOWN" };
+                self.log(format!("CPU {cpu} {dir} state {name} ({at}) failed ({err})"));
+                ret = -1;
+            } else {
+                ret = err;
+                break;
+            }
+        }
+        ret
+    }
+
+    /// `can_rollback_cpu()`.
+    fn can_rollback_cpu(&self, cpu: usize) -> bool {
+        if self.cfg.hotplug_cpu || self.cfg.has(Regression::CpuhpRollbackWithoutHotplugCpu) {
+            // cpuhp-rollback-without-hotplug-cpu: before 206b92353c83 there
+            // was no such check, and the rollback always ran.
+            return true;
+        }
+        self.s().cpu.cpuhp[cpu].state <= self.profile.a.bringup_cpu
+    }
+
+    /// `cpuhp_up_callbacks()`: the BP walk up to `CPUHP_BRINGUP_CPU`.
+    async fn cpuhp_up_callbacks(&self, cpu: usize, target: State) -> i32 {
+        let prev_state = self.s().cpu.cpuhp[cpu].state;
+        let ret = self.cpuhp_invoke_callback_range(true, cpu, target, false).await;
+        if ret != 0 {
+            self.cpuhp_reset_state(cpu, prev_state);
+            if self.can_rollback_cpu(cpu)
+                && self.cpuhp_invoke_callback_range(false, cpu, prev_state, false).await != 0
+            {
+                self.warn_reaction("kernel/cpu.c:cpuhp_up_callbacks", "WARN_ON(cpuhp_invoke_callback_range(false, ...))".into());
+            }
+        }
+        ret
+    }
+
+    /// The `cpuhp/N` smpboot thread: sleep until kicked, run one step.
+    pub async fn cpuhp_thread(&self, cpu: usize) {
+        loop {
+            self.block(super::Wait::CpuhpWork(cpu)).await;
+            self.cpuhp_thread_fun(cpu).await;
+        }
+    }
+
+    /// `cpuhp_thread_fun()`: one callback per invocation.
+    async fn cpuhp_thread_fun(&self, cpu: usize) {
+        let (bringup, single) = {
+            let s = self.s();
+            (s.cpu.cpuhp[cpu].bringup, s.cpu.cpuhp[cpu].single)
+        };
+        let state = if single {
+            let mut s = self.s();
+            s.cpu.cpuhp[cpu].should_run = false;
+            Some(s.cpu.cpuhp[cpu].cb_state)
+        } else {
+            let target = self.s().cpu.cpuhp[cpu].target;
+            let next = self.cpuhp_next_state(bringup, cpu, target);
+            self.s().cpu.cpuhp[cpu].should_run = next.is_some();
+            next
+        };
+        if let Some(state) = state {
+            let node = self.s().cpu.cpuhp[cpu].node;
+            let atomic = self.profile.is_atomic(state);
+            if atomic {
+                self.local_irq_disable();
+            }
+            let result = self.cpuhp_invoke_callback(cpu, state, bringup, node, true, Via::Walk).await;
+            if atomic {
+                self.local_irq_enable();
+                if result != 0 {
+                    self.warn_reaction("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->result)".into());
+                }
+            }
+            self.s().cpu.cpuhp[cpu].result = result;
+            if result != 0 {
+                if self.s().cpu.cpuhp[cpu].rollback {
+                    // "If we fail on a rollback, we're up a creek without no paddle"
+                    self.s().cpu.creek.set(cpu);
+                    self.warn_reaction("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->rollback)".into());
+                }
+                self.s().cpu.cpuhp[cpu].should_run = false;
+            }
+        }
+        let mut s = self.s();
+        let st = &s.cpu.cpuhp[cpu];
+        if !st.should_run {
+            let done = if bringup { st.done_up } else { st.done_down };
+            s.locks.completions[done] += 1;
+        }
+    }
+
+    /// `cpuhp_invoke_ap_callback()`: one callback on `cpuhp/N`, for
+    /// (un)registration.
+    async fn cpuhp_invoke_ap_callback(&self, cpu: usize, state: State, bringup: bool, node: Option<InstId>) -> i32 {
+        if !self.s().cpu.online.test(cpu) {
+            return 0;
+        }
+        {
+            let mut s = self.s();
+            let st = &mut s.cpu.cpuhp[cpu];
+            st.rollback = false;
+            st.last = None;
+            st.node = node;
+            st.bringup = bringup;
+            st.cb_state = state;
+            st.single = true;
+        }
+        self.__cpuhp_kick_ap(cpu).await;
+        let (ret, last) = {
+            let s = self.s();
+            (s.cpu.cpuhp[cpu].result, s.cpu.cpuhp[cpu].last)
+        };
+        if ret != 0 && last.is_some() {
+            {
+                let mut s = self.s();
+                let st = &mut s.cpu.cpuhp[cpu];
+                st.rollback = true;
+                st.bringup = !bringup;
+            }
+            self.__cpuhp_kick_ap(cpu).await;
+        }
+        let mut s = self.s();
+        s.cpu.cpuhp[cpu].node = None;
+        s.cpu.cpuhp[cpu].last = None;
+        ret
+    }
+
+    /// `cpuhp_kick_ap_work()`.
+    async fn cpuhp_kick_ap_work(&self, cpu: usize) -> i32 {
+        let (prev_state, target) = {
+            let s = self.s();
+            (s.cpu.cpuhp[cpu].state, s.cpu.cpuhp[cpu].target)
+        };
+        self.trace(Event::Kick { cpu: cpu as u16, state: prev_state });
+        let ret = self.cpuhp_kick_ap(cpu, target).await;
+        self.trace(Event::KickRet { cpu: cpu as u16, ret });
+        ret
+    }
+
+    /// `take_cpu_down()`: runs on the dying CPU's stopper with IRQs off.
+    pub async fn take_cpu_down(&self, cpu: usize) -> i32 {
+        let target = self.s().cpu.cpuhp[cpu].target.max(self.profile.a.ap_offline);
+        let err = smpboot::native_cpu_disable(self, cpu);
+        if err < 0 {
+            return err;
+        }
+        let state = self.s().cpu.cpuhp[cpu].state;
+        if state != self.profile.a.teardown_cpu - 1 {
+            self.splat(
+                SplatKind::Warning,
+                "kernel/cpu.c:take_cpu_down",
+                format!("WARN_ON(st->state != (CPUHP_TEARDOWN_CPU - 1)): state is {state}"),
+                false,
+            );
+        }
+        self.cpuhp_invoke_callback_range(false, cpu, target, true).await;
+        stop_machine::stop_machine_park(self, cpu);
+        0
+    }
+
+    /// `takedown_cpu()`: the `CPUHP_TEARDOWN_CPU` teardown.
+    async fn takedown_cpu(&self, cpu: usize) -> i32 {
+        self.s().cpu.cpuhp[cpu].thread_parked = true;
+        let err = stop_machine::stop_machine_cpuslocked(self, cpu).await;
+        if err != 0 {
+            self.s().cpu.cpuhp[cpu].thread_parked = false;
+            return err;
+        }
+        if self.s().cpu.online.test(cpu) {
+            self.splat(SplatKind::Bug, "kernel/cpu.c:takedown_cpu", "kernel BUG: BUG_ON(cpu_online(cpu))".into(), false);
+            self.die().await;
+        }
+        let done = self.s().cpu.cpuhp[cpu].done_down;
+        self.wait_for_completion(done).await;
+        let state = self.s().cpu.cpuhp[cpu].state;
+        if state != self.profile.a.ap_idle_dead {
+            self.splat(
+                SplatKind::Bug,
+                "kernel/cpu.c:takedown_cpu",
+                format!("kernel BUG: BUG_ON(st->state != CPUHP_AP_IDLE_DEAD): state is {state}"),
+                false,
+            );
+            self.die().await;
+        }
+        smpboot::native_cpu_die(self, cpu);
+        0
+    }
+
+    /// `cpuhp_report_idle_dead()`: the dying CPU's idle task reports in. The
+    /// kernel completes `done_down` through an IPI to the first online CPU;
+    /// until IPIs are modelled, it completes directly.
+    pub fn cpuhp_report_idle_dead(&self, cpu: usize) {
+        let state = self.s().cpu.cpuhp[cpu].state;
+        if state != self.profile.a.ap_offline {
+            self.splat(
+                SplatKind::Bug,
+                "kernel/cpu.c:cpuhp_report_idle_dead",
+                format!("kernel BUG: BUG_ON(st->state != CPUHP_AP_OFFLINE): state is {state}"),
+                false,
+            );
+        }
+        let done = {
+            let mut s = self.s();
+            s.cpu.cpuhp[cpu].state = self.profile.a.ap_idle_dead;
+            s.trace.push(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_idle_dead });
+            s.cpu.cpuhp[cpu].done_down
+        };
+        self.complete(done);
+    }
+
+    /// `cpuhp_down_callbacks()`: the BP walk down from `CPUHP_TEARDOWN_CPU`.
+    async fn cpuhp_down_callbacks(&self, cpu: usize, target: State) -> i32 {
+        let prev_state = self.s().cpu.cpuhp[cpu].state;
+        let ret = self.cpuhp_invoke_callback_range(false, cpu, target, false).await;
+        if ret != 0 {
+            self.cpuhp_reset_state(cpu, prev_state);
+            let state = self.s().cpu.cpuhp[cpu].state;
+            if state < prev_state && self.cpuhp_invoke_callback_range(true, cpu, prev_state, false).await != 0 {
+                self.warn_reaction("kernel/cpu.c:cpuhp_down_callbacks", "WARN_ON(cpuhp_invoke_callback_range(true, ...))".into());
+            }
+        }
+        ret
+    }
+
+    /// `_cpu_down()`. Requires `cpu_add_remove_lock`.
+    pub async fn _cpu_down(&self, cpu: usize, tasks_frozen: bool, target: State) -> i32 {
+        debug_assert!(self.holds(self.lock_ids.cpu_add_remove_lock));
+        if self.s().cpu.online.weight() == 1 {
+            return -EBUSY;
+        }
+        if !self.s().cpu.present.test(cpu) {
+            return -EINVAL;
+        }
+        self.cpus_write_lock().await;
+        self.s().cpu.tasks_frozen = tasks_frozen;
+        let prev_state = self.cpuhp_set_state(cpu, target);
+        let ret = self.cpu_down_walk(cpu, target, prev_state).await;
+        self.cpus_write_unlock().await;
+        ret
+    }
+
+    /// The part of `_cpu_down()` under `cpus_write_lock()`.
+    async fn cpu_down_walk(&self, cpu: usize, target: State, prev_state: State) -> i32 {
+        let a = self.profile.a;
+        if self.s().cpu.cpuhp[cpu].state > a.teardown_cpu {
+            self.s().cpu.cpuhp[cpu].target = target.max(a.teardown_cpu);
+            let ret = self.cpuhp_kick_ap_work(cpu).await;
+            if ret != 0 {
+                return ret;
+            }
+            if self.s().cpu.cpuhp[cpu].state > a.teardown_cpu {
+                return 0;
+            }
+            self.s().cpu.cpuhp[cpu].target = target;
+        }
+        let ret = self.cpuhp_down_callbacks(cpu, target).await;
+        let state = self.s().cpu.cpuhp[cpu].state;
+        if ret != 0 && state < prev_state {
+            if state == a.teardown_cpu {
+                self.cpuhp_reset_state(cpu, prev_state);
+                self.__cpuhp_kick_ap(cpu).await;
+            } else {
+                self.warn_reaction("kernel/cpu.c:_cpu_down", format!("DEAD callback error for CPU{cpu}"));
+            }
+        }
+        ret
+    }
+
+    /// `cpu_down_maps_locked()`: runs `_cpu_down` on another online CPU
+    /// (`work_on_cpu`), so the control task never offlines its own CPU.
+    pub async fn cpu_down_maps_locked(&self, cpu: usize, target: State) -> i32 {
+        if self.s().cpu.cpu_hotplug_disabled > 0 {
+            return -EBUSY;
+        }
+        let other = self.s().cpu.online.iter().find(|&c| c != cpu);
+        let Some(other) = other else { return -EBUSY };
+        let home = self.ctx().cpu;
+        self.migrate(other);
+        let ret = self._cpu_down(cpu, false, target).await;
+        self.migrate(home);
+        ret
+    }
+
+    /// `cpu_down()`; only built with `CONFIG_HOTPLUG_CPU`.
+    pub async fn cpu_down(&self, cpu: usize, target: State) -> i32 {
+        self.cpu_maps_update_begin().await;
+        let ret = self.cpu_down_maps_locked(cpu, target).await;
+        self.cpu_maps_update_done().await;
+        ret
+    }
+
+    /// `notify_cpu_starting()`: on the AP, IRQs off, before it is online.
+    pub async fn notify_cpu_starting(&self, cpu: usize) {
+        let target = self.s().cpu.cpuhp[cpu].target.min(self.profile.a.ap_online);
+        self.s().cpu.booted_once.set(cpu);
+        self.cpuhp_invoke_callback_range(true, cpu, target, true).await;
+    }
+
+    /// `cpuhp_online_idle()`: the AP's idle task reached
+    /// `CPUHP_AP_ONLINE_IDLE` and wakes the control task.
+    pub fn cpuhp_online_idle(&self, cpu: usize) {
+        stop_machine::stop_machine_unpark(self, cpu);
+        let done = {
+            let mut s = self.s();
+            s.cpu.cpuhp[cpu].state = self.profile.a.ap_online_idle;
+            s.trace.push(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_online_idle });
+            s.cpu.cpuhp[cpu].done_up
+        };
+        self.complete(done);
+    }
+
+    /// `_cpu_up()`. Requires `cpu_add_remove_lock`.
+    pub async fn _cpu_up(&self, cpu: usize, tasks_frozen: bool, target: State) -> i32 {
+        debug_assert!(self.holds(self.lock_ids.cpu_add_remove_lock));
+        self.cpus_write_lock().await;
+        let ret = self.cpu_up_walk(cpu, tasks_frozen, target).await;
+        self.cpus_write_unlock().await;
+        ret
+    }
+
+    async fn cpu_up_walk(&self, cpu: usize, tasks_frozen: bool, target: State) -> i32 {
+        if !self.s().cpu.present.test(cpu) {
+            return -EINVAL;
+        }
+        if self.s().cpu.cpuhp[cpu].state >= target {
+            return 0;
+        }
+        self.s().cpu.tasks_frozen = tasks_frozen;
+        self.cpuhp_set_state(cpu, target);
+        if self.s().cpu.cpuhp[cpu].state > self.profile.a.bringup_cpu {
+            let ret = self.cpuhp_kick_ap_work(cpu).await;
+            if ret != 0 {
+                return ret;
+            }
+        }
+        self.cpuhp_up_callbacks(cpu, target.min(self.profile.a.bringup_cpu)).await
+    }
+
+    /// `cpu_up()`.
+    pub async fn cpu_up(&self, cpu: usize, target: State) -> i32 {
+        if !self.s().cpu.possible.test(cpu) {
+            return -EINVAL;
+        }
+        self.cpu_maps_update_begin().await;
+        let ret = if self.s().cpu.cpu_hotplug_disabled > 0 {
+            -EBUSY
+        } else if !self.cpu_bootable(cpu) {
+            -EPERM
+        } else {
+            self._cpu_up(cpu, false, target).await
+        };
+        self.cpu_maps_update_done().await;
+        ret
+    }
+
+    /// `bringup_nonboot_cpus()`: boot every present CPU; errors are ignored.
+    pub async fn bringup_nonboot_cpus(&self) {
+        let present = self.s().cpu.present;
+        for cpu in present.iter() {
+            if !self.s().cpu.online.test(cpu) {
+                self.cpu_up(cpu, self.profile.a.online).await;
+            }
+        }
+    }
+
+    /// `cpu_hotplug_disable()`.
+    pub async fn cpu_hotplug_disable(&self) {
+        self.cpu_maps_update_begin().await;
+        self.s().cpu.cpu_hotplug_disabled += 1;
+        self.cpu_maps_update_done().await;
+    }
+
+    /// `cpu_hotplug_enable()`.
+    pub async fn cpu_hotplug_enable(&self) {
+        self.cpu_maps_update_begin().await;
+        self.__cpu_hotplug_enable();
+        self.cpu_maps_update_done().await;
+    }
+
+    fn __cpu_hotplug_enable(&self) {
+        if self.s().cpu.cpu_hotplug_disabled == 0 {
+            self.splat(SplatKind::Warning, "kernel/cpu.c:__cpu_hotplug_enable", "Unbalanced cpu hotplug enable".into(), false);
+            return;
+        }
+        self.s().cpu.cpu_hotplug_disabled -= 1;
+    }
+
+    /// `freeze_secondary_cpus()`: down every online CPU but `primary`, then
+    /// disable hotplug, even on failure.
+    pub async fn freeze_secondary_cpus(&self, primary: usize) -> i32 {
+        self.cpu_maps_update_begin().await;
+        let primary = if self.s().cpu.online.test(primary) {
+            primary
+        } else {
+            self.s().cpu.online.first().unwrap_or(0)
+        };
+        self.s().cpu.frozen_cpus = CpuMask::empty();
+        let mut error = 0;
+        let online = self.s().cpu.online;
+        for cpu in online.iter().filter(|&c| c != primary) {
+            error = self._cpu_down(cpu, true, self.profile.a.offline).await;
+            if error != 0 {
+                self.log(format!("Error taking CPU{cpu} down: {error}"));
+                break;
+            }
+            self.s().cpu.frozen_cpus.set(cpu);
+        }
+        if error == 0 && self.s().cpu.online.weight() > 1 {
+            self.splat(SplatKind::Bug, "kernel/cpu.c:freeze_secondary_cpus", "kernel BUG: BUG_ON(num_online_cpus() > 1)".into(), false);
+        }
+        self.s().cpu.cpu_hotplug_disabled += 1;
+        self.cpu_maps_update_done().await;
+        error
+    }
+
+    /// `thaw_secondary_cpus()`.
+    pub async fn thaw_secondary_cpus(&self) {
+        self.cpu_maps_update_begin().await;
+        self.__cpu_hotplug_enable();
+        let frozen = self.s().cpu.frozen_cpus;
+        for cpu in frozen.iter() {
+            let error = self._cpu_up(cpu, true, self.profile.a.online).await;
+            if error != 0 {
+                self.log(format!("Error taking CPU{cpu} up: {error}"));
+            }
+        }
+        self.s().cpu.frozen_cpus = CpuMask::empty();
+        self.cpu_maps_update_done().await;
+    }
+
+    /// `cpuhp_invoke_callback()`: the one place callbacks are called from.
+    /// `use_last` is `lastp == &st->last` (the AP thread); `Via` says which
+    /// checks apply.
+    pub(crate) async fn cpuhp_invoke_callback(
+        &self,
+        cpu: usize,
+        state: State,
+        bringup: bool,
+        node: Option<InstId>,
+        use_last: bool,
+        via: Via,
+    ) -> i32 {
+        let (cb, multi, list) = {
+            let mut s = self.s();
+            if s.cpu.cpuhp[cpu].fail == state as i32 {
+                s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
+                let ev = self.cb_event(&s, cpu, state, bringup, node);
+                s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
+                return -EAGAIN;
+            }
+            let step = &s.cpu.steps[state as usize];
+            match step.cb(bringup) {
+                Some(cb) => (cb.clone(), step.multi, step.list.clone()),
+                None => {
+                    drop(s);
+                    self.splat(SplatKind::Warning, "kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(cpuhp_step_empty(bringup, step))".into(), false);
+                    return 0;
+                }
+            }
+        };
+        if !multi {
+            return self.invoke_one(cpu, state, bringup, &cb, None, via).await;
+        }
+        if node.is_some() {
+            return self.invoke_one(cpu, state, bringup, &cb, node, via).await;
+        }
+        let last = if use_last { self.s().cpu.cpuhp[cpu].last } else { None };
+        let mut cnt = 0;
+        for &n in &list {
+            if use_last && Some(n) == last {
+                break;
+            }
+            let ret = self.invoke_one(cpu, state, bringup, &cb, Some(n), via).await;
+            if ret != 0 {
+                if !use_last {
+                    return self.undo_instances(cpu, state, bringup, &list[..cnt], ret, via).await;
+                }
+                self.s().cpu.cpuhp[cpu].last = Some(n);
+                return ret;
+            }
+            cnt += 1;
+        }
+        if use_last {
+            self.s().cpu.cpuhp[cpu].last = None;
+        }
+        0
+    }
+
+    /// The `err:` path of `cpuhp_invoke_callback`: undo the instances done.
+    /// (6.1.192 keeps the error in `ret`; the rollback result only WARNs.)
+    async fn undo_instances(&self, cpu: usize, state: State, bringup: bool, done: &[InstId], ret: i32, via: Via) -> i32 {
+        let cb = self.s().cpu.steps[state as usize].cb(!bringup).cloned();
+        let Some(cb) = cb else { return ret };
+        for &n in done {
+            if self.invoke_one(cpu, state, !bringup, &cb, Some(n), via).await != 0 {
+                self.warn_reaction("kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(rollback_ret)".into());
+            }
+        }
+        ret
+    }
+
+    fn cb_event(&self, s: &super::KState, cpu: usize, state: State, bringup: bool, inst: Option<InstId>) -> CbEvent {
+        let task = s.current;
+        CbEvent {
+            cpu: cpu as u16,
+            state,
+            inst: inst.map(|i| s.cpu.instances[i].no),
+            bringup,
+            rollback: s.cpu.cpuhp[cpu].rollback,
+            task,
+            ctx: s.tasks[task].ctx,
+        }
+    }
+
+    /// Calls one callback function (one instance), with every check the
+    /// model makes around it.
+    async fn invoke_one(&self, cpu: usize, state: State, bringup: bool, cb: &Cb, inst: Option<InstId>, via: Via) -> i32 {
+        self.check_context(cpu, state, bringup, cb, via);
+        if let CbBody::Module { module, .. } = cb.body {
+            if !self.s().modules[module].loaded {
+                self.unloaded_callback(cpu, state, cb, module).await;
+            }
+        }
+        let ev = {
+            let s = self.s();
+            self.cb_event(&s, cpu, state, bringup, inst)
+        };
+        let site = Site::Cpuhp { cpu: cpu as u16, bringup, state, inst: ev.inst };
+        if let Some(err) = self.failpoint(site) {
+            self.trace(Event::CbExit(ev, CbHow::Injected, err));
+            return err;
+        }
+        self.trace(Event::CbEnter(ev));
+        let ret = match cb.body {
+            CbBody::Builtin(b) => self.run_builtin(b, cpu, bringup).await,
+            CbBody::Module { module, decl } => self.run_module_cb(module, decl, bringup, cpu, inst, &cb.func).await,
+        };
+        self.account(cpu, state, bringup, inst, ret);
+        self.trace(Event::CbExit(ev, CbHow::Ran, ret));
+        ret
+    }
+
+    /// A callback whose module is gone: its text is unmapped, so the call
+    /// faults and the calling task dies.
+    async fn unloaded_callback(&self, cpu: usize, state: State, cb: &Cb, module: usize) {
+        let name = self.s().modules[module].name.clone();
+        let title = format!(
+            "BUG: unable to handle page fault for address {} (RIP: {}+0x0/0x40 [{name}], a callback of unloaded module {name}, state {state} for CPU{cpu})",
+            fake_address(&cb.func),
+            cb.func
+        );
+        self.splat(SplatKind::Oops, "arch/x86/mm/fault.c:page_fault_oops", title, false);
+        self.die().await;
+    }
+
+    /// Tracks startups against teardowns for states that have both.
+    fn account(&self, cpu: usize, state: State, bringup: bool, inst: Option<InstId>, ret: i32) {
+        if ret != 0 {
+            return;
+        }
+        let mut s = self.s();
+        let step = &s.cpu.steps[state as usize];
+        if step.startup.is_none() || step.teardown.is_none() {
+            return;
+        }
+        *s.cpu.balance.entry((state, inst, cpu)).or_insert(0) += if bringup { 1 } else { -1 };
+    }
+
+    async fn run_builtin(&self, b: Builtin, cpu: usize, _bringup: bool) -> i32 {
+        match b {
+            Builtin::BringupCpu => self.bringup_cpu(cpu).await,
+            Builtin::TakedownCpu => self.takedown_cpu(cpu).await,
+            Builtin::FinishCpu | Builtin::Nop => 0,
+            Builtin::SchedCpuActivate => {
+                self.set_cpu_active(cpu, true);
+                0
+            }
+            Builtin::SchedCpuDeactivate => {
+                self.set_cpu_active(cpu, false);
+                0
+            }
+        }
+    }
+
+    /// Checks the invocation against the rules of the state's section. The
+    /// kernel does not check this itself; a callback in the wrong context is
+    /// how seed bug 2 corrupted state.
+    fn check_context(&self, cpu: usize, state: State, bringup: bool, cb: &Cb, via: Via) {
+        let (ctx, comm, task_kind) = {
+            let s = self.s();
+            let t = &s.tasks[s.current];
+            (t.ctx, t.kind.comm(), t.kind)
+        };
+        let func = &cb.func;
+        let irqs = if ctx.irqs_disabled { "disabled" } else { "enabled" };
+        let problem = match self.profile.section(state) {
+            Section::Atomic if ctx.cpu != cpu || !ctx.irqs_disabled => Some(format!(
+                "BUG: {func}() for CPU{cpu} called on CPU{} with IRQs {irqs} (STARTING/DYING callbacks run on CPU{cpu} with IRQs disabled)",
+                ctx.cpu
+            )),
+            Section::Online if task_kind != crate::sim::TaskKind::Cpuhp(cpu) || !ctx.sleepable() => Some(format!(
+                "BUG: {func}() for CPU{cpu} called from {comm} on CPU{} with IRQs {irqs} (ONLINE callbacks run on cpuhp/{cpu})",
+                ctx.cpu
+            )),
+            Section::Prepare | Section::Bp if !ctx.sleepable() => Some(format!(
+                "BUG: {func}() for CPU{cpu} called with IRQs {irqs}, preempt_count {} (PREPARE/DEAD callbacks may sleep)",
+                ctx.preempt_count
+            )),
+            Section::Prepare if via == Via::Walk && !bringup && self.s().cpu.online.test(cpu) => Some(format!(
+                "BUG: {func}() for CPU{cpu} called while CPU{cpu} is still online (DEAD callbacks run after the CPU is dead)"
+            )),
+            _ => None,
+        };
+        if let Some(title) = problem {
+            self.splat(SplatKind::Context, "kernel/cpu.c:cpuhp_invoke_callback", title, false);
+        }
+    }
+}
+
+/// A stable, made-up address for a function of an unloaded module.
+fn fake_address(func: &str) -> String {
+    let h = func.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    format!("ffffffffc0{:06x}", h & 0xff_ffff)
+}

@@ -1,0 +1,493 @@
+//! The kernel model: the state every modelled kernel file shares, and the
+//! primitives they are written with.
+//!
+//! One submodule per modelled kernel file: [`cpu`] is `kernel/cpu.c`,
+//! [`cpuhotplug`] is `include/linux/cpuhotplug.h`, [`stop_machine`] is
+//! `kernel/stop_machine.c`, [`module`] stands for a loadable module with
+//! hotplug callbacks. The arch side of bringup lives in
+//! [`crate::arch::x86::smpboot`], the sysfs `online` attribute in
+//! [`crate::drivers::base::cpu`].
+//!
+//! This file holds [`Kernel`], the shared state behind one `RefCell`, and the
+//! primitives the model is written with: sleeping locks, completions,
+//! preemption points, IRQ and preemption state, and splats. Every function
+//! that can sleep in the kernel is an `async fn` here, and every `.await` is a
+//! point where the executor may pick another task. A borrow of the state is
+//! never held across an `.await`.
+//!
+//! Left out: the rest of the kernel. What is modelled is what hotplug code
+//! touches.
+
+pub mod cpu;
+pub mod cpuhotplug;
+pub mod module;
+pub mod stop_machine;
+
+use std::cell::{RefCell, RefMut};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as PollContext, Poll};
+
+use crate::fault::{Armed, Site};
+use crate::sim::executor::World;
+use crate::sim::lock::{CompletionId, LockId, LockKind, Locks, Mode};
+use crate::sim::trace::{Event, Splat, SplatKind, Trace};
+use crate::sim::{Context, TaskId, TaskKind};
+
+use cpuhotplug::Profile;
+use module::ModuleState;
+
+/// A historical bug the engine can switch back on, by its stable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Regression {
+    /// 4.10–4.12: `cpuhp_store_callbacks` reserves a new dynamic slot on
+    /// removal too, so the base slot keeps its callbacks. Fixed by
+    /// 0c96b27305fa "smp/hotplug: Handle removal correctly in
+    /// cpuhp_store_callbacks()".
+    CpuhpDynRemoveMisfire,
+    /// Up to 5.0.5 with `HOTPLUG_CPU=n`: a bringup failure after the AP passed
+    /// `CPUHP_BRINGUP_CPU` is rolled back on the control CPU, running the
+    /// AP's DYING and the DEAD teardowns while the AP is alive. Fixed by
+    /// 206b92353c83 "cpu/hotplug: Prevent crash when CPU bringup fails on
+    /// CONFIG_HOTPLUG_CPU=n" (`can_rollback_cpu`).
+    CpuhpRollbackWithoutHotplugCpu,
+}
+
+impl Regression {
+    pub const ALL: &'static [Regression] =
+        &[Regression::CpuhpDynRemoveMisfire, Regression::CpuhpRollbackWithoutHotplugCpu];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Regression::CpuhpDynRemoveMisfire => "cpuhp-dyn-remove-misfire",
+            Regression::CpuhpRollbackWithoutHotplugCpu => "cpuhp-rollback-without-hotplug-cpu",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Regression> {
+        Regression::ALL.iter().copied().find(|r| r.name() == name)
+    }
+
+    /// The kernels that had the bug and the commit that fixed it.
+    pub fn history(self) -> &'static str {
+        match self {
+            Regression::CpuhpDynRemoveMisfire => {
+                "4.10 to 4.12; fixed by 0c96b27305fa (smp/hotplug: Handle removal correctly in cpuhp_store_callbacks())"
+            }
+            Regression::CpuhpRollbackWithoutHotplugCpu => {
+                "SMP=y, HOTPLUG_CPU=n, up to 5.0.5; fixed by 206b92353c83 (cpu/hotplug: Prevent crash when CPU bringup fails on CONFIG_HOTPLUG_CPU=n)"
+            }
+        }
+    }
+}
+
+/// The `nosmt` kernel parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SmtCmdline {
+    #[default]
+    None,
+    /// `nosmt`: `CPU_SMT_DISABLED`.
+    Nosmt,
+    /// `nosmt=force`: `CPU_SMT_FORCE_DISABLED`.
+    Force,
+}
+
+/// The machine and the kernel build a run uses.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub cpus: usize,
+    /// SMT threads per core; CPU `c` is a primary thread when
+    /// `c % threads_per_core == 0`.
+    pub threads_per_core: usize,
+    /// `CONFIG_HOTPLUG_CPU`.
+    pub hotplug_cpu: bool,
+    pub smt: SmtCmdline,
+    pub regressions: BTreeSet<Regression>,
+    /// Executor steps before the run is declared a livelock.
+    pub steps_max: u64,
+    /// Record every failpoint site the run reaches (the baseline does).
+    pub record_sites: bool,
+}
+
+impl Config {
+    pub fn has(&self, r: Regression) -> bool {
+        self.regressions.contains(&r)
+    }
+}
+
+/// `enum cpuhp_smt_control`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtControl {
+    Enabled,
+    Disabled,
+    ForceDisabled,
+    NotSupported,
+}
+
+impl SmtControl {
+    /// What `smt/control` reads.
+    pub fn show(self) -> &'static str {
+        match self {
+            SmtControl::Enabled => "on",
+            SmtControl::Disabled => "off",
+            SmtControl::ForceDisabled => "forceoff",
+            SmtControl::NotSupported => "notsupported",
+        }
+    }
+}
+
+/// What a sleeping task waits for. The executor re-evaluates it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// A preemption point: runnable at once.
+    Yield,
+    Lock(LockId, Mode),
+    Completion(CompletionId),
+    /// `cpuhp/N` sleeps until `should_run` and not parked.
+    CpuhpWork(usize),
+    /// The idle task of an offline CPU waits for `__cpu_up` to start it.
+    IdleBoot(usize),
+    /// The idle task of a dying CPU waits until the stopper has taken it down.
+    IdleDie(usize),
+    /// The stopper waits for work while it is enabled.
+    StopperWork(usize),
+    /// `native_cpu_up` spins until the AP has marked itself online.
+    CpuOnline(usize),
+    /// A dead task.
+    Never,
+}
+
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub kind: TaskKind,
+    pub ctx: Context,
+    pub wait: Option<Wait>,
+    pub finished: bool,
+    /// Killed by a modelled BUG or oops; its locks stay held.
+    pub died: bool,
+    pub held: Vec<LockId>,
+}
+
+/// The hotplug lock ids, created in this order by [`Kernel::new`].
+#[derive(Clone, Copy, Debug)]
+pub struct LockIds {
+    pub cpu_add_remove_lock: LockId,
+    pub cpu_hotplug_lock: LockId,
+    pub cpuhp_state_mutex: LockId,
+    pub device_hotplug_lock: LockId,
+}
+
+/// Everything the model mutates.
+pub struct KState {
+    pub tasks: Vec<Task>,
+    pub current: TaskId,
+    pub locks: Locks,
+    pub trace: Trace,
+    pub cpu: cpu::CpuState,
+    pub modules: Vec<ModuleState>,
+    pub stop: stop_machine::StopState,
+    /// Failpoint sites reached, in first-reach order (when recording).
+    pub reached: Vec<Site>,
+    reached_set: BTreeSet<Site>,
+    /// Failpoint sites that fired.
+    pub fired: BTreeSet<Site>,
+    /// Each case operation's result; `None` until it returns.
+    pub op_results: Vec<Option<i64>>,
+}
+
+/// One modelled machine running one kernel.
+pub struct Kernel {
+    s: RefCell<KState>,
+    pub profile: Rc<Profile>,
+    pub cfg: Config,
+    pub lock_ids: LockIds,
+    pub armed: Armed,
+}
+
+impl Kernel {
+    /// Builds the machine as `start_kernel` leaves it before SMP bringup:
+    /// only the boot CPU online, every task created, no failpoint armed.
+    pub fn new(profile: Rc<Profile>, cfg: Config, armed: Armed) -> Kernel {
+        let mut locks = Locks::default();
+        let lock_ids = LockIds {
+            cpu_add_remove_lock: locks.add("cpu_add_remove_lock", LockKind::Mutex),
+            cpu_hotplug_lock: locks.add("cpu_hotplug_lock", LockKind::RwSem),
+            cpuhp_state_mutex: locks.add("cpuhp_state_mutex", LockKind::Mutex),
+            device_hotplug_lock: locks.add("device_hotplug_lock", LockKind::Mutex),
+        };
+        let cpu = cpu::CpuState::new(&profile, &cfg, &mut locks);
+        let stop = stop_machine::StopState::new(cfg.cpus, &mut locks);
+        let s = KState {
+            tasks: Vec::new(),
+            current: 0,
+            locks,
+            trace: Trace::default(),
+            cpu,
+            modules: Vec::new(),
+            stop,
+            reached: Vec::new(),
+            reached_set: BTreeSet::new(),
+            fired: BTreeSet::new(),
+            op_results: Vec::new(),
+        };
+        Kernel { s: RefCell::new(s), profile, cfg, lock_ids, armed }
+    }
+
+    /// The model's state. Never hold the borrow across an `.await`.
+    pub fn s(&self) -> RefMut<'_, KState> {
+        self.s.borrow_mut()
+    }
+
+    /// Consumes the kernel after a run, for reporting.
+    pub fn into_state(self) -> KState {
+        self.s.into_inner()
+    }
+
+    /// Adds a task; the executor must spawn its body at the same index.
+    pub fn add_task(&self, kind: TaskKind, cpu: usize) -> TaskId {
+        let mut s = self.s();
+        let ctx = Context { cpu, irqs_disabled: false, preempt_count: 0 };
+        s.tasks.push(Task { kind, ctx, wait: None, finished: false, died: false, held: Vec::new() });
+        s.tasks.len() - 1
+    }
+
+    pub fn current(&self) -> TaskId {
+        self.s().current
+    }
+
+    pub fn ctx(&self) -> Context {
+        let s = self.s();
+        s.tasks[s.current].ctx
+    }
+
+    /// Moves the current task to another CPU (`work_on_cpu`, a bound kthread).
+    pub fn migrate(&self, cpu: usize) {
+        let mut s = self.s();
+        let cur = s.current;
+        s.tasks[cur].ctx.cpu = cpu;
+    }
+
+    pub fn trace(&self, e: Event) {
+        self.s().trace.push(e);
+    }
+
+    pub fn log(&self, msg: String) {
+        self.s().trace.push(Event::Log(msg));
+    }
+
+    /// `local_irq_disable()`.
+    pub fn local_irq_disable(&self) {
+        let mut s = self.s();
+        let cur = s.current;
+        s.tasks[cur].ctx.irqs_disabled = true;
+    }
+
+    /// `local_irq_enable()`.
+    pub fn local_irq_enable(&self) {
+        let mut s = self.s();
+        let cur = s.current;
+        s.tasks[cur].ctx.irqs_disabled = false;
+    }
+
+    pub fn preempt_disable(&self) {
+        let mut s = self.s();
+        let cur = s.current;
+        s.tasks[cur].ctx.preempt_count += 1;
+    }
+
+    /// Records a splat in the current context. Returns whether it kills the
+    /// task; the caller then awaits [`Kernel::die`].
+    pub fn splat(&self, kind: SplatKind, site: &'static str, title: String, reaction: bool) -> bool {
+        let mut s = self.s();
+        let task = s.current;
+        let ctx = s.tasks[task].ctx;
+        s.trace.splat(Splat { kind, title, site, task, ctx, reaction });
+        kind.kills()
+    }
+
+    /// `WARN(cond, ...)` as the kernel's reaction to a failed callback.
+    pub fn warn_reaction(&self, site: &'static str, title: String) {
+        self.splat(SplatKind::Warning, site, title, true);
+    }
+
+    /// The current task dies, as after an oops: it never runs again and keeps
+    /// whatever locks it holds.
+    pub async fn die(&self) {
+        {
+            let mut s = self.s();
+            let cur = s.current;
+            s.tasks[cur].died = true;
+        }
+        self.block(Wait::Never).await;
+    }
+
+    /// A preemption point.
+    pub async fn yield_now(&self) {
+        self.block(Wait::Yield).await;
+    }
+
+    /// Sleeps until `wait` is satisfied (at once if it already is, except a
+    /// `Yield`, which always gives the executor a choice).
+    pub fn block(&self, wait: Wait) -> Block<'_> {
+        Block { k: self, wait, slept: false }
+    }
+
+    /// Whether `wait` is over.
+    fn ready(&self, s: &KState, wait: Wait) -> bool {
+        match wait {
+            Wait::Yield => true,
+            Wait::Never => false,
+            Wait::Lock(l, mode) => s.locks.locks[l].can_take(mode),
+            Wait::Completion(c) => s.locks.completions[c] > 0,
+            Wait::CpuhpWork(cpu) => s.cpu.threads_ready(cpu),
+            Wait::IdleBoot(cpu) => s.cpu.boot_requested.test(cpu),
+            Wait::IdleDie(cpu) => !s.cpu.online.test(cpu) && s.stop.idle(cpu),
+            Wait::StopperWork(cpu) => s.stop.has_work(cpu),
+            Wait::CpuOnline(cpu) => s.cpu.online.test(cpu),
+        }
+    }
+
+    /// `mutex_lock()` / `percpu_down_read()` / `percpu_down_write()`.
+    pub async fn lock(&self, lock: LockId, mode: Mode) {
+        self.yield_now().await;
+        let free = self.s().locks.locks[lock].can_take(mode);
+        if !free {
+            let writer = mode == Mode::Exclusive && self.s().locks.locks[lock].kind == LockKind::RwSem;
+            if writer {
+                self.s().locks.locks[lock].writers_waiting += 1;
+            }
+            self.block(Wait::Lock(lock, mode)).await;
+            if writer {
+                self.s().locks.locks[lock].writers_waiting -= 1;
+            }
+        }
+        let mut s = self.s();
+        let cur = s.current;
+        let held = std::mem::take(&mut s.tasks[cur].held);
+        s.locks.take(lock, mode, cur, &held);
+        s.tasks[cur].held = held;
+        s.tasks[cur].held.push(lock);
+    }
+
+    /// `mutex_unlock()` / `percpu_up_read()` / `percpu_up_write()`.
+    pub async fn unlock(&self, lock: LockId) {
+        {
+            let mut s = self.s();
+            let cur = s.current;
+            let released = s.locks.release(lock, cur);
+            assert!(released, "model bug: {} released by a task that does not hold it", s.locks.locks[lock].name);
+            let held = &mut s.tasks[cur].held;
+            if let Some(i) = held.iter().rposition(|&h| h == lock) {
+                held.remove(i);
+            }
+        }
+        self.yield_now().await;
+    }
+
+    /// Whether the current task holds `lock`.
+    pub fn holds(&self, lock: LockId) -> bool {
+        let s = self.s();
+        s.locks.locks[lock].held_by(s.current)
+    }
+
+    /// `complete()`.
+    pub fn complete(&self, c: CompletionId) {
+        self.s().locks.completions[c] += 1;
+    }
+
+    /// `wait_for_completion()`.
+    pub async fn wait_for_completion(&self, c: CompletionId) {
+        self.block(Wait::Completion(c)).await;
+        self.s().locks.completions[c] -= 1;
+    }
+
+    /// Records that the run reached `site`, and fires it if it is armed.
+    pub fn failpoint(&self, site: Site) -> Option<i32> {
+        if self.cfg.record_sites {
+            let mut s = self.s();
+            if s.trace.enabled && s.reached_set.insert(site) {
+                s.reached.push(site);
+            }
+        }
+        if self.armed.is_empty() || !self.s().trace.enabled {
+            return None;
+        }
+        let fired = self.armed.eval(site);
+        if fired.is_some() {
+            self.s().fired.insert(site);
+        }
+        fired
+    }
+}
+
+/// The future behind [`Kernel::block`].
+pub struct Block<'a> {
+    k: &'a Kernel,
+    wait: Wait,
+    slept: bool,
+}
+
+impl Future for Block<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut PollContext<'_>) -> Poll<()> {
+        if self.slept {
+            return Poll::Ready(());
+        }
+        let mut s = self.k.s();
+        if self.wait != Wait::Yield && self.k.ready(&s, self.wait) {
+            return Poll::Ready(());
+        }
+        let cur = s.current;
+        s.tasks[cur].wait = Some(self.wait);
+        drop(s);
+        self.slept = true;
+        Poll::Pending
+    }
+}
+
+impl World for Kernel {
+    fn task_count(&self) -> usize {
+        self.s().tasks.len()
+    }
+
+    fn runnable(&self, task: TaskId) -> bool {
+        let s = self.s();
+        let t = &s.tasks[task];
+        if t.finished || t.died {
+            return false;
+        }
+        match t.wait {
+            None => true,
+            Some(w) => self.ready(&s, w),
+        }
+    }
+
+    fn finished(&self, task: TaskId) -> bool {
+        let s = self.s();
+        s.tasks[task].finished || s.tasks[task].died
+    }
+
+    fn daemon(&self, task: TaskId) -> bool {
+        self.s().tasks[task].kind.is_daemon()
+    }
+
+    fn begin_poll(&self, task: TaskId) {
+        let mut s = self.s();
+        s.current = task;
+        s.tasks[task].wait = None;
+    }
+
+    fn end_poll(&self, task: TaskId, done: bool) {
+        if done {
+            self.s().tasks[task].finished = true;
+        }
+    }
+
+    fn yielded(&self, task: TaskId) -> bool {
+        let s = self.s();
+        s.tasks[task].wait == Some(Wait::Yield) && !s.tasks[task].died
+    }
+}

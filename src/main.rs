@@ -1,0 +1,239 @@
+//! The `hotplug-fi` command line: run, sweep, list failpoints.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use hotplug_fi::case::{Case, CaseError};
+use hotplug_fi::engine::{self, RunOpts};
+use hotplug_fi::explore::{self, Scenario, ScenarioRun};
+use hotplug_fi::kernel::Regression;
+use hotplug_fi::{check, report};
+
+#[derive(Parser)]
+#[command(name = "hotplug-fi", about = "Fault injection for a model of the Linux 6.1 hotplug engine")]
+struct Cli {
+    /// Switch a historical bug back on (repeatable; also HOTPLUG_REGRESSIONS=a,b).
+    #[arg(long = "regression", global = true)]
+    regressions: Vec<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one case's plain scenario, or one fault, and print the trace and final state.
+    Run {
+        case: PathBuf,
+        /// Arm a failpoint: SITE or SITE=ACTION (default action: fail once with -EAGAIN).
+        #[arg(long)]
+        fault: Vec<String>,
+    },
+    /// Run every case under every failpoint it asks for, and summarise.
+    Sweep {
+        /// Case files or directories (default: cases/).
+        paths: Vec<PathBuf>,
+    },
+    /// List the failpoint sites a case's plain run reaches.
+    Failpoints { case: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let regressions = match regressions(&cli.regressions) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = RunOpts { regressions, record_sites: false };
+    let res = match &cli.cmd {
+        Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
+        Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
+        Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn regressions(args: &[String]) -> Result<BTreeSet<Regression>, String> {
+    let env = std::env::var("HOTPLUG_REGRESSIONS").unwrap_or_default();
+    let mut set = BTreeSet::new();
+    for name in args.iter().map(String::as_str).chain(env.split(',')).filter(|n| !n.is_empty()) {
+        let r = Regression::parse(name.trim()).ok_or_else(|| {
+            let all: Vec<&str> = Regression::ALL.iter().map(|r| r.name()).collect();
+            format!("unknown regression `{name}`; known: {}", all.join(", "))
+        })?;
+        set.insert(r);
+    }
+    Ok(set)
+}
+
+fn load(path: &Path) -> Result<Case, CaseError> {
+    let root = path.ancestors().find(|a| a.file_name().is_some_and(|n| n == "cases")).unwrap_or(Path::new(""));
+    Case::load(path, root)
+}
+
+fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, String> {
+    let case = load(path).map_err(|e| e.to_string())?;
+    let mut plan = Vec::new();
+    for f in faults {
+        let (site, action) = f.split_once('=').unwrap_or((f.as_str(), explore::SWEEP_ACTION));
+        let site = hotplug_fi::case::parse_site(&case.profile, case.machine.cpus, site)?;
+        hotplug_fi::fault::check_action(action)?;
+        plan.push((site, action.to_string()));
+    }
+    let run_opts = RunOpts { record_sites: true, ..opts.clone() };
+    let result = engine::run(&case, &plan, &run_opts)?;
+    let plain = plan.is_empty();
+    for (site, _) in &plan {
+        if !result.fired.contains(site) {
+            return Err(format!("failpoint `{site}` was armed but never fired: the run does not reach it"));
+        }
+    }
+    let violations = check::check(&case, &result, !result.fired.is_empty(), plain);
+    let outcome = report::outcome(&case, &result);
+    let run = ScenarioRun { scenario: Scenario { label: String::new(), faults: plan }, result, violations, outcome };
+    print!("{}", report::scenario(&case, &run, &names(opts)));
+    println!("steps: {}", run.result.steps);
+    if run.violations.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("violations:");
+    for v in &run.violations {
+        println!("  {v}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+fn names(opts: &RunOpts) -> Vec<&'static str> {
+    opts.regressions.iter().map(|r| r.name()).collect()
+}
+
+fn cmd_failpoints(path: &Path, opts: &RunOpts) -> Result<ExitCode, String> {
+    let case = load(path).map_err(|e| e.to_string())?;
+    let run_opts = RunOpts { record_sites: true, ..opts.clone() };
+    let result = engine::run(&case, &[], &run_opts)?;
+    for site in &result.state.reached {
+        println!("{:<28} {}", site.to_string(), explore::site_label(&case, *site));
+    }
+    println!("{} sites", result.state.reached.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every `.toml` under the paths, sorted.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "toml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
+    let paths = if paths.is_empty() { vec![PathBuf::from("cases")] } else { paths.to_vec() };
+    let files = discover(&paths)?;
+    if files.is_empty() {
+        return Err("no case files found".into());
+    }
+    let start = Instant::now();
+    let bar = progress(files.len() as u64);
+    let mut summary = Summary::default();
+    for f in &files {
+        bar.set_message(f.display().to_string());
+        match load(f).and_then(|c| explore::run_case(&c, opts, None).map(|r| (c, r))) {
+            Ok((case, run)) => summary.add(&case, &run, opts),
+            Err(e) => summary.errors.push(e.to_string()),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    summary.print(files.len(), start.elapsed().as_secs_f64());
+    Ok(if summary.failures.is_empty() && summary.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn progress(n: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed} [{bar:30}] {pos}/{len} {msg}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    // Only draw once the sweep has run for a second.
+    bar.enable_steady_tick(std::time::Duration::from_millis(1000));
+    bar
+}
+
+#[derive(Default)]
+struct Summary {
+    scenarios: usize,
+    outcomes: usize,
+    rollbacks: usize,
+    splats: std::collections::BTreeMap<&'static str, usize>,
+    failures: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl Summary {
+    fn add(&mut self, case: &Case, run: &explore::CaseRun, opts: &RunOpts) {
+        self.scenarios += 1 + run.runs.len();
+        self.outcomes += run.outcomes.len();
+        for r in std::iter::once(&run.plain).chain(&run.runs) {
+            let rolled = r.result.state.trace.events.iter().any(|e| {
+                matches!(e, hotplug_fi::sim::trace::Event::CbExit(ev, _, _) | hotplug_fi::sim::trace::Event::CbEnter(ev) if ev.rollback)
+            });
+            self.rollbacks += usize::from(rolled);
+            for sp in &r.result.state.trace.splats {
+                *self.splats.entry(sp.kind.label()).or_default() += 1;
+            }
+        }
+        for (r, v) in run.violations() {
+            self.failures.push(format!("{}: {v}\n    reproduce: {}", case.id, report::repro(case, &r.scenario.faults, &names(opts))));
+        }
+    }
+
+    fn print(&self, cases: usize, secs: f64) {
+        println!("cases:      {cases}");
+        println!("scenarios:  {}", self.scenarios);
+        println!("outcomes:   {}", self.outcomes);
+        println!("rollbacks:  {} scenarios rolled back", self.rollbacks);
+        let splats: Vec<String> = self.splats.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("splats:     {}", if splats.is_empty() { "none".into() } else { splats.join(", ") });
+        println!("failures:   {}", self.failures.len());
+        for f in &self.failures {
+            println!("  {f}");
+        }
+        for e in &self.errors {
+            println!("  error: {e}");
+        }
+        println!("time:       {secs:.2} s");
+    }
+}

@@ -1,0 +1,365 @@
+//! Snapshot text and CLI reports: the trace in kernel notation, the
+//! operation results as errnos, the final state as sysfs shows it, and the
+//! splats.
+//!
+//! Everything here is a pure function of a run's result: the same run gives
+//! the same bytes. Trace lines follow the notation of
+//! `Documentation/core-api/cpu_hotplug.rst`, one callback per line:
+//! `CPU1 [197 workqueue:online]->teardown()  workqueue_offline_cpu  on cpuhp/1  = 0`.
+//! Nested events (the AP's callbacks inside `bringup_cpu`) are indented.
+
+use std::fmt::Write;
+
+use crate::case::Case;
+use crate::errno;
+use crate::kernel::cpuhotplug::State;
+use crate::kernel::{KState, Wait};
+use crate::sim::executor::RunEnd;
+use crate::sim::trace::{CbEvent, CbHow, Event, MaskName, Splat};
+use crate::engine::RunResult;
+
+/// The trace, one event per line.
+pub fn trace(case: &Case, res: &RunResult) -> String {
+    let s = &res.state;
+    let events = &s.trace.events;
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < events.len() {
+        let e = &events[i];
+        let pad = "  ".repeat(depth + 1);
+        match e {
+            Event::Op(n) => {
+                depth = 0;
+                let _ = writeln!(out, "# {}", case.ops[*n].text);
+            }
+            Event::OpRet(_, ret) => {
+                depth = 0;
+                let _ = writeln!(out, "  => {}", errno::name(*ret));
+            }
+            Event::CbEnter(ev) => {
+                let head = cb_head(case, s, ev);
+                if let Some(Event::CbExit(x, CbHow::Ran, ret)) = events.get(i + 1) {
+                    if x == ev {
+                        let _ = writeln!(out, "{pad}{head}  = {}{}", errno::name(i64::from(*ret)), rb(ev));
+                        i += 2;
+                        continue;
+                    }
+                }
+                let _ = writeln!(out, "{pad}{head}{}", rb(ev));
+                depth += 1;
+            }
+            Event::CbExit(ev, how, ret) => {
+                let r = errno::name(i64::from(*ret));
+                match how {
+                    CbHow::Ran => {
+                        depth = depth.saturating_sub(1);
+                        let pad = "  ".repeat(depth + 1);
+                        let _ = writeln!(out, "{pad}{}  = {r}{}", cb_name(case, s, ev), rb(ev));
+                    }
+                    CbHow::Knob => {
+                        let _ = writeln!(out, "{pad}{}  = {r}  (hotplug/fail knob){}", cb_name(case, s, ev), rb(ev));
+                    }
+                    CbHow::Injected => {
+                        let _ = writeln!(out, "{pad}{}  = {r}  (failpoint){}", cb_name(case, s, ev), rb(ev));
+                    }
+                }
+            }
+            Event::Kick { cpu, state } => {
+                let _ = writeln!(out, "{pad}cpuhp_kick_ap_work(CPU{cpu}) at {}", state_label(case, *state));
+                depth += 1;
+            }
+            Event::KickRet { cpu, ret } => {
+                depth = depth.saturating_sub(1);
+                let pad = "  ".repeat(depth + 1);
+                let _ = writeln!(out, "{pad}cpuhp_kick_ap_work(CPU{cpu})  = {}", errno::name(i64::from(*ret)));
+            }
+            Event::Mask { cpu, mask, set } => {
+                let f = match mask {
+                    MaskName::Online => "set_cpu_online",
+                    MaskName::Active => "set_cpu_active",
+                };
+                let _ = writeln!(out, "{pad}{f}({cpu}, {set})");
+            }
+            Event::Reached { cpu, state } => {
+                let _ = writeln!(out, "{pad}CPU{cpu} st->state = {}", state_label(case, *state));
+            }
+            Event::Log(m) => {
+                let _ = writeln!(out, "{pad}pr_warn: {m}");
+            }
+            Event::Splat(n) => {
+                let _ = writeln!(out, "{pad}!! {}", splat_line(s, &s.trace.splats[*n]));
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn rb(ev: &CbEvent) -> &'static str {
+    if ev.rollback { "  [rollback]" } else { "" }
+}
+
+fn state_label(case: &Case, st: State) -> String {
+    format!("{st} ({})", case.profile.enum_name(st))
+}
+
+/// `CPU1 [197 workqueue:online]->teardown()/inst0`.
+fn cb_name(case: &Case, s: &KState, ev: &CbEvent) -> String {
+    let name = s.cpu.steps[ev.state as usize].name.as_deref().map(str::to_string);
+    let name = name.unwrap_or_else(|| case.profile.enum_name(ev.state));
+    let dir = if ev.bringup { "startup" } else { "teardown" };
+    let inst = ev.inst.map(|i| format!("/inst{i}")).unwrap_or_default();
+    format!("CPU{} [{:>3} {}]->{dir}(){inst}", ev.cpu, ev.state, name)
+}
+
+/// The line of an entered callback: name, function and context.
+fn cb_head(case: &Case, s: &KState, ev: &CbEvent) -> String {
+    let step = &s.cpu.steps[ev.state as usize];
+    let func = step.cb(ev.bringup).map(|c| c.func.to_string()).unwrap_or_else(|| "?".into());
+    let comm = s.tasks[ev.task].kind.comm();
+    let irqs = if ev.ctx.irqs_disabled { ", irqs off" } else { "" };
+    format!("{}  {func}  on {comm} CPU{}{irqs}", cb_name(case, s, ev), ev.ctx.cpu)
+}
+
+/// One line per splat, as the kernel would title it.
+pub fn splat_line(s: &KState, sp: &Splat) -> String {
+    let comm = s.tasks[sp.task].kind.comm();
+    let why = if sp.reaction { " [reaction to a failed callback]" } else { "" };
+    format!("{} [{}] (CPU: {} Comm: {comm} at {}){why}", sp.title, sp.kind.label(), sp.ctx.cpu, sp.site)
+}
+
+/// The operation results, the run's end, the final state and the splats:
+/// what identifies an outcome.
+pub fn outcome(case: &Case, res: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "results:");
+    for (line, r) in case.ops.iter().zip(res.results()) {
+        let r = r.map_or("(did not return)".to_string(), errno::name);
+        let _ = writeln!(out, "  {:<40} = {r}", line.text);
+    }
+    let _ = writeln!(out, "end: {}", outcome_end(res));
+    out.push_str(&final_state(case, res));
+    let _ = writeln!(out, "splats:");
+    if res.state.trace.splats.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for sp in &res.state.trace.splats {
+        let _ = writeln!(out, "  {}", splat_line(&res.state, sp));
+    }
+    out
+}
+
+pub fn outcome_end(res: &RunResult) -> String {
+    let s = &res.state;
+    match &res.end {
+        RunEnd::Finished => "finished".to_string(),
+        RunEnd::StepLimit(n) => format!("livelock: step limit reached after {n} steps"),
+        RunEnd::Deadlock(tasks) => {
+            let who: Vec<String> = tasks.iter().map(|&t| blocked_line(s, t)).collect();
+            format!("deadlock: {}", who.join("; "))
+        }
+    }
+}
+
+fn blocked_line(s: &KState, t: usize) -> String {
+    let task = &s.tasks[t];
+    let comm = task.kind.comm();
+    if task.died {
+        return format!("{comm} died");
+    }
+    let what = match task.wait {
+        Some(Wait::Lock(l, _)) => {
+            let lock = &s.locks.locks[l];
+            let holders: Vec<String> = lock.holders().iter().map(|&h| s.tasks[h].kind.comm()).collect();
+            format!("{} held by {}", lock.name, holders.join(", "))
+        }
+        Some(Wait::Completion(c)) => completion_name(s, c),
+        Some(w) => format!("{w:?}"),
+        None => "nothing".to_string(),
+    };
+    format!("{comm} blocked on {what}")
+}
+
+fn completion_name(s: &KState, c: usize) -> String {
+    for (cpu, st) in s.cpu.cpuhp.iter().enumerate() {
+        if st.done_up == c {
+            return format!("CPU{cpu} st->done_up");
+        }
+        if st.done_down == c {
+            return format!("CPU{cpu} st->done_down");
+        }
+    }
+    format!("completion {c}")
+}
+
+/// The final state, as sysfs (or, without hotplug sysfs, the model) shows it.
+pub fn final_state(case: &Case, res: &RunResult) -> String {
+    let s = &res.state;
+    let c = &s.cpu;
+    let mut out = String::new();
+    let _ = writeln!(out, "final state:");
+    let _ = writeln!(out, "  possible: {}", c.possible);
+    let _ = writeln!(out, "  present:  {}", c.present);
+    let _ = writeln!(out, "  online:   {}", c.online);
+    let _ = writeln!(out, "  active:   {}", c.active);
+    let _ = writeln!(out, "  dying:    {}", c.dying);
+    for (cpu, st) in c.cpuhp.iter().enumerate() {
+        let online = if res.cfg.hotplug_cpu && cpu != 0 {
+            format!("  online {}", u8::from(!c.dev_offline.test(cpu)))
+        } else {
+            String::new()
+        };
+        if res.cfg.hotplug_cpu {
+            let _ = writeln!(
+                out,
+                "  cpu{cpu}: hotplug/state {}  target {}  fail {}{online}",
+                st.state, st.target, st.fail
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  cpu{cpu}: cpuhp_cpu_state {{ state {} ({}), target {}, rollback {} }} (no hotplug sysfs)",
+                st.state,
+                case.profile.enum_name(st.state),
+                st.target,
+                u8::from(st.rollback)
+            );
+        }
+    }
+    let _ = writeln!(out, "  smt/control: {}", c.smt_control.show());
+    if c.cpu_hotplug_disabled > 0 {
+        let _ = writeln!(out, "  cpu_hotplug_disabled: {}", c.cpu_hotplug_disabled);
+    }
+    out.push_str(&states_diff(case, s));
+    out.push_str(&modules(s));
+    out.push_str(&held_locks(s));
+    out
+}
+
+/// `hotplug/states` lines that differ from the profile.
+fn states_diff(case: &Case, s: &KState) -> String {
+    let mut out = String::new();
+    for (nr, step) in s.cpu.steps.iter().enumerate() {
+        let now = step.name.as_deref();
+        let was = case.profile.steps.iter().find(|p| p.nr as usize == nr).map(|p| p.name.as_str());
+        if now == was {
+            continue;
+        }
+        if let Some(w) = was {
+            let _ = writeln!(out, "    -{nr:3}: {w}");
+        }
+        if let Some(n) = now {
+            let _ = writeln!(out, "    +{nr:3}: {n}");
+        }
+    }
+    if out.is_empty() {
+        "  hotplug/states: as the profile\n".to_string()
+    } else {
+        format!("  hotplug/states, changes from the profile:\n{out}")
+    }
+}
+
+fn modules(s: &KState) -> String {
+    let mut out = String::new();
+    for m in &s.modules {
+        let loaded = if m.loaded { "loaded" } else { "not loaded" };
+        let _ = write!(out, "  module {}: {loaded}", m.name);
+        for (d, slots) in m.registered.iter().enumerate() {
+            for slot in slots {
+                let _ = write!(out, ", {}@{slot}", m.decls[d].name);
+            }
+        }
+        let _ = writeln!(out);
+        for ((d, name), &id) in &m.instances {
+            let on: Vec<String> = s.cpu.steps.iter().enumerate().filter(|(_, st)| st.list.contains(&id)).map(|(n, _)| n.to_string()).collect();
+            let _ = writeln!(out, "    instance {}/{name}: on state {}", m.decls[*d].name, if on.is_empty() { "none".into() } else { on.join(",") });
+        }
+        let mut per: Vec<String> = Vec::new();
+        for ((d, inst, cpu), n) in &m.percpu {
+            let inst = inst.map(|i| format!("/{}", s.cpu.instances[i].name)).unwrap_or_default();
+            let times = if *n > 1 { format!(" x{n}") } else { String::new() };
+            per.push(format!("{}{inst}@cpu{cpu}{times}", m.decls[*d].name));
+        }
+        if !per.is_empty() {
+            let _ = writeln!(out, "    per-CPU data: {}", per.join(" "));
+        }
+    }
+    out
+}
+
+fn held_locks(s: &KState) -> String {
+    let mut out = String::new();
+    for l in &s.locks.locks {
+        for h in l.holders() {
+            let t = &s.tasks[h];
+            let died = if t.died { " (died)" } else { "" };
+            let _ = writeln!(out, "  lock held: {} by {}{died}", l.name, t.kind.comm());
+        }
+    }
+    out
+}
+
+/// The one-line command that reproduces a scenario.
+pub fn repro(case: &Case, faults: &[(crate::fault::Site, String)], regressions: &[&str]) -> String {
+    let mut cmd = String::new();
+    if !regressions.is_empty() {
+        let _ = write!(cmd, "HOTPLUG_REGRESSIONS={} ", regressions.join(","));
+    }
+    let _ = write!(cmd, "cargo run --release -- run {}", case.path.display());
+    for (site, action) in faults {
+        let _ = write!(cmd, " --fault {site}");
+        if action != crate::explore::SWEEP_ACTION {
+            let _ = write!(cmd, "={action}");
+        }
+    }
+    cmd
+}
+
+/// One scenario in full: how to reproduce it, its trace and its outcome.
+pub fn scenario(case: &Case, run: &crate::explore::ScenarioRun, regressions: &[&str]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "reproduce: {}", repro(case, &run.scenario.faults, regressions));
+    let _ = writeln!(out, "trace:");
+    out.push_str(&trace(case, &run.result));
+    out.push_str(&run.outcome);
+    out
+}
+
+/// The snapshot of a case: the plain run in full, then each distinct outcome
+/// with the scenarios that lead to it and the first one's trace.
+pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "case: {}", case.id);
+    let _ = writeln!(out, "description: {}", case.description.trim());
+    if let Some(see) = &case.see {
+        let _ = writeln!(out, "see: {see}");
+    }
+    let m = &case.machine;
+    let _ = writeln!(
+        out,
+        "machine: {} CPUs, {} thread(s) per core, hotplug_cpu={}, cmdline={:?}; profile {} ({})",
+        m.cpus,
+        m.threads_per_core,
+        if m.hotplug_cpu { "y" } else { "n" },
+        m.smt,
+        case.profile.name,
+        case.profile.kernel
+    );
+    let _ = writeln!(out, "scenarios: 1 plain + {} injected, {} distinct outcome(s)", run.runs.len(), run.outcomes.len());
+    let _ = writeln!(out, "\n== plain run ==");
+    out.push_str(&scenario(case, &run.plain, &[]));
+    for (n, o) in run.outcomes.iter().enumerate() {
+        let first = &run.runs[o.runs[0]];
+        let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };
+        let _ = writeln!(out, "\n== outcome {} of {}: {} scenario(s){same} ==", n + 1, run.outcomes.len(), o.runs.len());
+        for &i in &o.runs {
+            let sc = &run.runs[i].scenario;
+            let names: Vec<String> =
+                sc.faults.iter().map(|(s, _)| format!("{s}  {}", crate::explore::site_label(case, *s))).collect();
+            let _ = writeln!(out, "  {}", names.join(" + "));
+        }
+        out.push_str(&scenario(case, first, &[]));
+    }
+    out
+}

@@ -1,0 +1,145 @@
+//! The trace of a run: what ran, where, in which context, and what it
+//! returned, plus the splats.
+//!
+//! Events are small and pushed in execution order; names are resolved only
+//! when a report renders them, so tracing stays on in every run. A splat is
+//! the model of a kernel `WARN`, `BUG` or oops: data in the trace, never a
+//! Rust panic. Left out: timestamps (there is no clock) and `printk` levels
+//! other than the ones a report shows.
+
+use super::{Context, TaskId};
+
+/// How a hotplug callback invocation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CbHow {
+    /// The callback ran and returned this value.
+    Ran,
+    /// The sysfs `fail` knob fired: `cpuhp_invoke_callback` returned
+    /// `-EAGAIN` without calling anything.
+    Knob,
+    /// A `fail` crate failpoint fired: the callback was not called.
+    Injected,
+}
+
+/// One hotplug callback invocation, or its refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CbEvent {
+    /// The CPU the callback is for (not necessarily the one it runs on).
+    pub cpu: u16,
+    pub state: u16,
+    /// The instance id for multi-instance states.
+    pub inst: Option<u16>,
+    pub bringup: bool,
+    /// `st->rollback` was set, or an install was being rolled back.
+    pub rollback: bool,
+    pub task: TaskId,
+    pub ctx: Context,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A case operation starts (index into the case's operations).
+    Op(usize),
+    /// A case operation returned.
+    OpRet(usize, i64),
+    /// A callback is entered.
+    CbEnter(CbEvent),
+    /// A callback returned, or was failed without being called.
+    CbExit(CbEvent, CbHow, i32),
+    /// `cpuhp_kick_ap_work` entered with the AP at `state` (the `K` of the
+    /// oracle's notation), and returned.
+    Kick { cpu: u16, state: u16 },
+    KickRet { cpu: u16, ret: i32 },
+    /// A mask changed.
+    Mask { cpu: u16, mask: MaskName, set: bool },
+    /// A CPU reached a state outside the callback walk (AP_ONLINE_IDLE, AP_IDLE_DEAD).
+    Reached { cpu: u16, state: u16 },
+    /// A kernel log line that is not a splat (`pr_warn`, `pr_info`).
+    Log(String),
+    /// Index into the run's splats.
+    Splat(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MaskName {
+    Online,
+    Active,
+}
+
+/// What kind of kernel report a splat models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SplatKind {
+    /// `WARN()`, `WARN_ON()`, `WARN_ON_ONCE()`.
+    Warning,
+    /// `BUG()` / `BUG_ON()`: the task dies.
+    Bug,
+    /// A page fault in kernel mode: the task dies.
+    Oops,
+    /// `might_sleep()` in atomic context.
+    SleepInAtomic,
+    /// A lockdep report (`lockdep_assert_held`, recursive locking).
+    Lockdep,
+    /// A KASAN report (double free).
+    Kasan,
+    /// A callback invoked in a context its section forbids. The kernel does
+    /// not check this itself; the model does, because running there corrupts
+    /// state (this is what seed bug 2 looked like).
+    Context,
+}
+
+impl SplatKind {
+    /// Whether the task that hit it dies, as after a kernel oops.
+    pub fn kills(self) -> bool {
+        matches!(self, SplatKind::Bug | SplatKind::Oops)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SplatKind::Warning => "warning",
+            SplatKind::Bug => "bug",
+            SplatKind::Oops => "oops",
+            SplatKind::SleepInAtomic => "sleep-in-atomic",
+            SplatKind::Lockdep => "lockdep",
+            SplatKind::Kasan => "kasan",
+            SplatKind::Context => "context",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Splat {
+    pub kind: SplatKind,
+    /// The first line, in the kernel's words.
+    pub title: String,
+    /// Where: `kernel/cpu.c:_cpu_down`.
+    pub site: &'static str,
+    pub task: TaskId,
+    pub ctx: Context,
+    /// The kernel's own reaction to a callback that returned an error (a
+    /// rollback WARN, "DEAD callback error"). Such a splat is expected in a
+    /// scenario that injected the error; any other splat is not.
+    pub reaction: bool,
+}
+
+/// Events and splats of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    pub enabled: bool,
+    pub events: Vec<Event>,
+    pub splats: Vec<Splat>,
+}
+
+impl Trace {
+    pub fn push(&mut self, e: Event) {
+        if self.enabled {
+            self.events.push(e);
+        }
+    }
+
+    /// Splats are recorded even while tracing is off (during a silent boot).
+    pub fn splat(&mut self, s: Splat) {
+        self.splats.push(s);
+        let idx = self.splats.len() - 1;
+        self.push(Event::Splat(idx));
+    }
+}
