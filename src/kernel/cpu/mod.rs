@@ -151,6 +151,9 @@ pub struct CpuState {
     /// A callback returned an error while its state machine was rolling back
     /// ("up a creek"): the kernel leaves such a CPU where it stopped.
     pub creek: CpuMask,
+    /// STARTING/DYING callbacks that failed: the kernel carries on, so their
+    /// startups and teardowns no longer pair up.
+    pub nofail_failed: std::collections::BTreeSet<(State, usize)>,
 }
 
 impl CpuState {
@@ -223,6 +226,7 @@ impl CpuState {
             boot_requested: CpuMask::empty(),
             balance: BTreeMap::new(),
             creek: CpuMask::empty(),
+            nofail_failed: Default::default(),
         };
         s.boot_cpu_init(profile);
         s
@@ -477,6 +481,7 @@ impl Kernel {
                 continue;
             }
             if nofail {
+                self.s().cpu.nofail_failed.insert((state, cpu));
                 // The kernel names the step at st->state, which going down is
                 // already one below the state that failed.
                 let at = self.s().cpu.cpuhp[cpu].state;
@@ -1037,12 +1042,15 @@ impl Kernel {
         self.die().await;
     }
 
-    /// Tracks startups against teardowns for states that have both.
+    /// Tracks startups against teardowns for states that have both. A failed
+    /// startup counts when the CPU moved past the state anyway: `bringup_cpu`
+    /// returning an error after the AP reached `CPUHP_AP_ONLINE_IDLE`, whose
+    /// teardown (`finish_cpu`) the rollback then runs.
     fn account(&self, cpu: usize, state: State, bringup: bool, inst: Option<InstId>, ret: i32) {
-        if ret != 0 {
+        let mut s = self.s();
+        if ret != 0 && !(bringup && s.cpu.cpuhp[cpu].state > state) {
             return;
         }
-        let mut s = self.s();
         let step = &s.cpu.steps[state as usize];
         if step.startup.is_none() || step.teardown.is_none() {
             return;
@@ -1096,7 +1104,10 @@ impl Kernel {
             _ => None,
         };
         if let Some(title) = problem {
-            self.splat(SplatKind::Context, "kernel/cpu.c:cpuhp_invoke_callback", title, false);
+            // Inside a rollback, the wrong context is where the kernel's own
+            // error handling took the CPU (a failure where it "cannot fail").
+            let rollback = self.s().cpu.cpuhp[cpu].rollback;
+            self.splat(SplatKind::Context, "kernel/cpu.c:cpuhp_invoke_callback", title, rollback);
         }
     }
 }

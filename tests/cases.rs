@@ -1,0 +1,74 @@
+//! The case harness: one trial per file under `cases/`, each running the
+//! plain scenario and every scenario the case asks for, checking the
+//! invariants after each, and comparing one snapshot per case.
+//!
+//! Environment: `HOTPLUG_CASES` (another cases directory),
+//! `HOTPLUG_SCENARIO` (run one scenario of each case, print it, skip the
+//! snapshot), `HOTPLUG_REGRESSIONS` (switch historical bugs back on),
+//! `INSTA_UPDATE` (insta's own).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let dir = common::cases_dir();
+    let files = common::discover(&dir);
+    if files.is_empty() {
+        eprintln!("error: no case files under {}", dir.display());
+        std::process::exit(101);
+    }
+    let mut trials: Vec<Trial> = files.iter().map(|f| trial(&dir, f)).collect();
+    trials.push(Trial::test("snapshots::no_orphans", move || orphans(&files)));
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn trial(dir: &Path, file: &Path) -> Trial {
+    let id = hotplug_fi::case::case_id(file, dir);
+    let name = id.replace('/', "::");
+    let file = file.to_path_buf();
+    Trial::test(name, move || run_trial(&file, &id))
+}
+
+fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
+    let regressions = common::regressions_from_env();
+    let (case, run) = common::run(file, &regressions).map_err(Failed::from)?;
+    if std::env::var_os("HOTPLUG_SCENARIO").is_some() {
+        for r in std::iter::once(&run.plain).chain(&run.runs) {
+            println!("{}", hotplug_fi::report::scenario(&case, r, &[]));
+        }
+        return Ok(());
+    }
+    let text = hotplug_fi::report::case_snapshot(&case, &run);
+    let snap = common::snapshot_file(id);
+    let dir = snap.parent().expect("a snapshot has a directory").to_path_buf();
+    let name = snap.file_stem().expect("a snapshot has a name").to_string_lossy().to_string();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_input_file(file);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+    Ok(())
+}
+
+/// A snapshot whose case is gone is a failure, not clutter.
+fn orphans(files: &[PathBuf]) -> Result<(), Failed> {
+    let dir = common::cases_dir();
+    let ids: Vec<String> = files.iter().map(|f| hotplug_fi::case::case_id(f, &dir)).collect();
+    let mut snaps = Vec::new();
+    common::walk(&common::snapshots_dir(), "snap", &mut snaps);
+    let orphans: Vec<String> = snaps
+        .iter()
+        .map(|s| hotplug_fi::case::case_id(s, &common::snapshots_dir()))
+        .filter(|id| !ids.contains(id))
+        .collect();
+    if orphans.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("snapshots without a case (delete them or restore the case): {}", orphans.join(", ")).into())
+    }
+}

@@ -1,0 +1,84 @@
+//! What the test binaries share: finding cases, running one through the
+//! library's single entry point, and reading stored snapshots.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use hotplug_fi::case::Case;
+use hotplug_fi::engine::RunOpts;
+use hotplug_fi::explore::{self, CaseRun};
+use hotplug_fi::kernel::Regression;
+use hotplug_fi::report;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// `HOTPLUG_CASES` or `cases/`.
+pub fn cases_dir() -> PathBuf {
+    std::env::var_os("HOTPLUG_CASES").map_or_else(|| root().join("cases"), PathBuf::from)
+}
+
+pub fn snapshots_dir() -> PathBuf {
+    root().join("snapshots")
+}
+
+/// Every case file, sorted by path.
+pub fn discover(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, "toml", &mut out);
+    out.sort();
+    out
+}
+
+pub fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, ext, out);
+        } else if p.extension().is_some_and(|x| x == ext) {
+            out.push(p);
+        }
+    }
+}
+
+/// `HOTPLUG_REGRESSIONS=a,b`.
+pub fn regressions_from_env() -> BTreeSet<Regression> {
+    let env = std::env::var("HOTPLUG_REGRESSIONS").unwrap_or_default();
+    env.split(',')
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| Regression::parse(n.trim()).unwrap_or_else(|| panic!("HOTPLUG_REGRESSIONS: unknown regression `{n}`")))
+        .collect()
+}
+
+/// Runs a case; on any violation, a message naming each scenario with its
+/// reproduction line.
+pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, CaseRun), String> {
+    let case = Case::load(path, &cases_dir()).map_err(|e| e.to_string())?;
+    let opts = RunOpts { regressions: regressions.clone(), record_sites: false };
+    let only = std::env::var("HOTPLUG_SCENARIO").ok();
+    let run = explore::run_case(&case, &opts, only.as_deref()).map_err(|e| e.to_string())?;
+    let names: Vec<&str> = regressions.iter().map(|r| r.name()).collect();
+    let mut msg = String::new();
+    for (sc, v) in run.violations() {
+        let label = if sc.scenario.faults.is_empty() { "plain run".to_string() } else { sc.scenario.label.clone() };
+        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", report::repro(&case, &sc.scenario.faults, &names)));
+    }
+    if msg.is_empty() { Ok((case, run)) } else { Err(format!("{}:\n{msg}", case.path.display())) }
+}
+
+/// The snapshot file of a case id.
+pub fn snapshot_file(id: &str) -> PathBuf {
+    snapshots_dir().join(format!("{id}.snap"))
+}
+
+/// The body of a stored insta snapshot (after its `---` header).
+pub fn read_snapshot(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let rest = text.strip_prefix("---\n")?;
+    let end = rest.find("\n---\n")?;
+    Some(rest[end + 5..].to_string())
+}
