@@ -21,7 +21,7 @@
 //!   injected. In the plain run, every expected splat must happen.
 //! - `results`: in the plain run, each operation with `=> RESULT` returned it.
 
-use crate::case::Case;
+use crate::case::{Case, ExpectEnd};
 use crate::engine::RunResult;
 use crate::errno;
 use crate::report;
@@ -29,12 +29,17 @@ use crate::sim::executor::RunEnd;
 use crate::sim::trace::SplatKind;
 
 /// Checks one scenario. `injected` says whether a failpoint of this
-/// scenario fired; `plain` whether it is the plain run.
-pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<String> {
+/// scenario fired; `primary` whether the case's expectations describe it.
+pub fn check(case: &Case, res: &RunResult, injected: bool, primary: bool) -> Vec<String> {
+    let plain = primary;
     let mut v = Vec::new();
     let died = res.state.tasks.iter().any(|t| t.died);
     let reacted = injected && res.state.trace.splats.iter().any(|s| s.reaction);
-    finished(res, died || reacted, &mut v);
+    if plain && case.expect_end != ExpectEnd::Finished {
+        expected_end(case, res, &mut v);
+    } else {
+        finished(res, died || reacted, &mut v);
+    }
     let settled = matches!(res.end, RunEnd::Finished) && !died;
     // `cpuhp_cpu_state` of a stuck run is mid-operation; the at-rest checks
     // do not apply to it.
@@ -62,6 +67,17 @@ fn finished(res: &RunResult, excused: bool, v: &mut Vec<String>) {
             let end = report::outcome_end(res);
             v.push(format!("finished: the run did not finish: {end}"));
         }
+    }
+}
+
+/// A case that exists to show a deadlock or livelock declares it.
+fn expected_end(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+    let ok = matches!(
+        (case.expect_end, &res.end),
+        (ExpectEnd::Deadlock, RunEnd::Deadlock(_)) | (ExpectEnd::Livelock, RunEnd::StepLimit(_))
+    );
+    if !ok {
+        v.push(format!("finished: expected the run to end in {:?}, it ended: {}", case.expect_end, report::outcome_end(res)));
     }
 }
 

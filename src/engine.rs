@@ -158,6 +158,14 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
         Op::Write { file, value } => write(k, *file, value).await,
         Op::Insmod(m) => insmod(k, *m).await,
         Op::Rmmod(m) => rmmod(k, *m).await,
+        Op::Setup { module, .. } | Op::Remove { module, .. } | Op::AddInstance { module, .. } | Op::RemoveInstance { module, .. }
+            if !k.s().modules[*module].loaded =>
+        {
+            // The call stands for the module's own code, which is not there.
+            let name = k.s().modules[*module].name.clone();
+            k.trace(Event::Note(format!("module {name} is not loaded: its code cannot call into cpuhp")));
+            -ENOENT
+        }
         Op::Setup { module, decl, kind } => setup(k, *module, *decl, *kind).await,
         Op::Remove { module, decl, kind } => remove(k, *module, *decl, *kind).await,
         Op::AddInstance { module, decl, name, invoke } => add_instance(k, *module, *decl, name, *invoke).await,
@@ -274,7 +282,12 @@ async fn add_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) 
             }
         }
     };
-    k.__cpuhp_state_add_instance(state, inst, invoke).await
+    let ret = k.__cpuhp_state_add_instance(state, inst, invoke).await;
+    if ret != 0 {
+        // A failed add leaves no node behind, so the module forgets it too.
+        k.s().modules[m].instances.remove(&(d, name.to_string()));
+    }
+    ret
 }
 
 async fn remove_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) -> i32 {

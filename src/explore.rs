@@ -41,7 +41,11 @@ pub struct Outcome {
 
 /// A whole case after it ran.
 pub struct CaseRun {
+    /// No fault armed.
     pub plain: ScenarioRun,
+    /// Every explicit `[[fault]]` armed together, if the case has any.
+    pub faulted: Option<ScenarioRun>,
+    /// The sweep, one scenario per matching site.
     pub runs: Vec<ScenarioRun>,
     pub outcomes: Vec<Outcome>,
 }
@@ -50,59 +54,74 @@ impl CaseRun {
     /// Every violation, each with the scenario it happened in.
     pub fn violations(&self) -> Vec<(&ScenarioRun, &String)> {
         std::iter::once(&self.plain)
+            .chain(&self.faulted)
             .chain(&self.runs)
             .flat_map(|r| r.violations.iter().map(move |v| (r, v)))
             .collect()
+    }
+
+    /// The scenario the case's expectations describe.
+    pub fn primary(&self) -> &ScenarioRun {
+        self.faulted.as_ref().unwrap_or(&self.plain)
     }
 }
 
 /// The sweep action: fail once, with `-EAGAIN`.
 pub const SWEEP_ACTION: &str = "1*return";
 
-/// Runs a case: the plain scenario, then its faults and sweep. `only`
-/// narrows the run to the scenario with that label (`HOTPLUG_SCENARIO`).
+/// Runs a case: the plain scenario, its explicit faults, then its sweep.
+/// The case's expectations (`=> RESULT`, `expect`) describe the faulted
+/// scenario if there is one, else the plain one. `only` narrows the sweep to
+/// the scenario with that label (`HOTPLUG_SCENARIO`).
 pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseRun, CaseError> {
     let plain_opts = RunOpts { record_sites: true, ..opts.clone() };
-    let plain = run_one(case, Scenario { label: "plain".into(), faults: vec![] }, &plain_opts, true)?;
-    let mut scenarios = explicit(case);
-    scenarios.extend(sweep(case, &plain.result.state.reached)?);
+    let primary_is_plain = case.faults.is_empty();
+    let plain = run_one(case, Scenario { label: "plain".into(), faults: vec![] }, &plain_opts, primary_is_plain)?;
+    let faulted = match explicit(case) {
+        Some(sc) => Some(run_faulted(case, sc, opts)?),
+        None => None,
+    };
+    let mut scenarios = sweep(case, &plain.result.state.reached)?;
     if let Some(only) = only {
-        scenarios.retain(|s| s.label == only || s.faults.iter().any(|(site, _)| site.to_string() == only));
+        scenarios.retain(|s| s.label == only);
     }
-    let mut runs = Vec::with_capacity(scenarios.len());
-    for (i, sc) in scenarios.into_iter().enumerate() {
-        let explicit_idx = (i < case.faults.len() && only.is_none()).then_some(i);
-        let run = run_one(case, sc, opts, false)?;
-        if let Some(idx) = explicit_idx {
-            let site = case.faults[idx].site;
-            if !run.result.fired.contains(&site) {
-                let msg = format!(
-                    "failpoint `{site}` ({}) was armed but never fired: the plain run does not reach it; `hotplug-fi failpoints {}` lists the sites it reaches",
-                    site_label(case, site),
-                    case.path.display()
-                );
-                return Err(case.fault_error(idx, msg));
-            }
-        }
-        runs.push(run);
-    }
+    let runs = scenarios.into_iter().map(|sc| run_one(case, sc, opts, false)).collect::<Result<Vec<_>, _>>()?;
     let outcomes = group(&runs);
-    Ok(CaseRun { plain, runs, outcomes })
+    Ok(CaseRun { plain, faulted, runs, outcomes })
 }
 
-fn run_one(case: &Case, scenario: Scenario, opts: &RunOpts, plain: bool) -> Result<ScenarioRun, CaseError> {
+/// Runs the explicit faults; a fault that never fired is an error in the case.
+fn run_faulted(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<ScenarioRun, CaseError> {
+    let run = run_one(case, sc, opts, true)?;
+    for (idx, f) in case.faults.iter().enumerate() {
+        if !run.result.fired.contains(&f.site) {
+            let msg = format!(
+                "failpoint `{}` ({}) was armed but never fired: this run does not reach it; `hotplug-fi failpoints {}` lists the sites the plain run reaches",
+                f.site,
+                site_label(case, f.site),
+                case.path.display()
+            );
+            return Err(case.fault_error(idx, msg));
+        }
+    }
+    Ok(run)
+}
+
+fn run_one(case: &Case, scenario: Scenario, opts: &RunOpts, primary: bool) -> Result<ScenarioRun, CaseError> {
     let result = engine::run(case, &scenario.faults, opts).map_err(|m| case.fault_error(0, m))?;
     let injected = !result.fired.is_empty();
-    let violations = check::check(case, &result, injected, plain);
+    let violations = check::check(case, &result, injected, primary);
     let outcome = report::outcome(case, &result);
     Ok(ScenarioRun { scenario, result, violations, outcome })
 }
 
-fn explicit(case: &Case) -> Vec<Scenario> {
-    case.faults
-        .iter()
-        .map(|f| Scenario { label: format!("{}={}", f.site, f.action), faults: vec![(f.site, f.action.clone())] })
-        .collect()
+fn explicit(case: &Case) -> Option<Scenario> {
+    if case.faults.is_empty() {
+        return None;
+    }
+    let faults: Vec<(Site, String)> = case.faults.iter().map(|f| (f.site, f.action.clone())).collect();
+    let label = faults.iter().map(|(s, a)| format!("{s}={a}")).collect::<Vec<_>>().join(" ");
+    Some(Scenario { label, faults })
 }
 
 fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {

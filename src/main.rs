@@ -204,9 +204,9 @@ struct Summary {
 
 impl Summary {
     fn add(&mut self, case: &Case, run: &explore::CaseRun, opts: &RunOpts) {
-        self.scenarios += 1 + run.runs.len();
+        self.scenarios += 1 + usize::from(run.faulted.is_some()) + run.runs.len();
         self.outcomes += run.outcomes.len();
-        for r in std::iter::once(&run.plain).chain(&run.runs) {
+        for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
             let rolled = r.result.state.trace.events.iter().any(|e| {
                 matches!(e, hotplug_fi::sim::trace::Event::CbExit(ev, _, _) | hotplug_fi::sim::trace::Event::CbEnter(ev) if ev.rollback)
             });

@@ -87,6 +87,9 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
             Event::Log(m) => {
                 let _ = writeln!(out, "{pad}pr_warn: {m}");
             }
+            Event::Note(m) => {
+                let _ = writeln!(out, "{pad}-- {m}");
+            }
             Event::Splat(n) => {
                 let _ = writeln!(out, "{pad}!! {}", splat_line(s, &s.trace.splats[*n]));
             }
@@ -125,7 +128,7 @@ fn cb_head(case: &Case, s: &KState, ev: &CbEvent) -> String {
 /// One line per splat, as the kernel would title it.
 pub fn splat_line(s: &KState, sp: &Splat) -> String {
     let comm = s.tasks[sp.task].kind.comm();
-    let why = if sp.reaction { " [reaction to a failed callback]" } else { "" };
+    let why = if sp.reaction { " [in the kernel's error path]" } else { "" };
     format!("{} [{}] (CPU: {} Comm: {comm} at {}){why}", sp.title, sp.kind.label(), sp.ctx.cpu, sp.site)
 }
 
@@ -201,9 +204,9 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
     let _ = writeln!(out, "final state:");
     let _ = writeln!(out, "  possible: {}", c.possible);
     let _ = writeln!(out, "  present:  {}", c.present);
-    let _ = writeln!(out, "  online:   {}", c.online);
-    let _ = writeln!(out, "  active:   {}", c.active);
-    let _ = writeln!(out, "  dying:    {}", c.dying);
+    let _ = writeln!(out, "  online:   {}", mask(c.online));
+    let _ = writeln!(out, "  active:   {}", mask(c.active));
+    let _ = writeln!(out, "  dying:    {}", mask(c.dying));
     for (cpu, st) in c.cpuhp.iter().enumerate() {
         let online = if res.cfg.hotplug_cpu && cpu != 0 {
             format!("  online {}", u8::from(!c.dev_offline.test(cpu)))
@@ -346,9 +349,19 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
         case.profile.name,
         case.profile.kernel
     );
-    let _ = writeln!(out, "scenarios: 1 plain + {} injected, {} distinct outcome(s)", run.runs.len(), run.outcomes.len());
+    let faulted = if run.faulted.is_some() { " + 1 with the case's faults" } else { "" };
+    let _ = writeln!(
+        out,
+        "scenarios: 1 plain{faulted} + {} swept, {} distinct sweep outcome(s)",
+        run.runs.len(),
+        run.outcomes.len()
+    );
     let _ = writeln!(out, "\n== plain run ==");
     out.push_str(&scenario(case, &run.plain, &[]));
+    if let Some(f) = &run.faulted {
+        let _ = writeln!(out, "\n== with the case's faults: {} ==", f.scenario.label);
+        out.push_str(&scenario(case, f, &[]));
+    }
     for (n, o) in run.outcomes.iter().enumerate() {
         let first = &run.runs[o.runs[0]];
         let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };
@@ -362,4 +375,9 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
         out.push_str(&scenario(case, first, &[]));
     }
     out
+}
+
+/// A cpulist, with `(none)` for an empty mask.
+fn mask(m: crate::sim::CpuMask) -> String {
+    if m.is_empty() { "(none)".to_string() } else { m.to_string() }
 }

@@ -37,7 +37,7 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
     let regressions = common::regressions_from_env();
     let (case, run) = common::run(file, &regressions).map_err(Failed::from)?;
     if std::env::var_os("HOTPLUG_SCENARIO").is_some() {
-        for r in std::iter::once(&run.plain).chain(&run.runs) {
+        for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
             println!("{}", hotplug_fi::report::scenario(&case, r, &[]));
         }
         return Ok(());

@@ -100,6 +100,7 @@ pub struct Case {
     pub sweep: Option<Sweep>,
     pub faults: Vec<FaultLine>,
     pub expect_splats: Vec<String>,
+    pub expect_end: ExpectEnd,
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,6 +165,16 @@ struct FaultFile {
 struct ExpectFile {
     #[serde(default)]
     splats: Vec<String>,
+    end: Option<Spanned<String>>,
+}
+
+/// How the plain run must end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExpectEnd {
+    #[default]
+    Finished,
+    Deadlock,
+    Livelock,
 }
 
 /// Turns byte offsets into line and column, for errors.
@@ -217,6 +228,17 @@ impl Case {
         }
         let faults = f.fault.iter().map(|x| load_fault(&src, &profile, &machine, x)).collect::<Result<Vec<_>, _>>()?;
         let sweep = f.sweep.as_ref().map(|s| load_sweep(&src, s)).transpose()?;
+        let expect_end = match &f.expect.end {
+            None => ExpectEnd::Finished,
+            Some(e) => match e.get_ref().as_str() {
+                "finished" => ExpectEnd::Finished,
+                "deadlock" => ExpectEnd::Deadlock,
+                "livelock" => ExpectEnd::Livelock,
+                other => {
+                    return Err(src.error(e.span().start, format!("unknown end `{other}`; expected finished, deadlock or livelock")));
+                }
+            },
+        };
         Ok(Case {
             path: PathBuf::from(file),
             id: id.to_string(),
@@ -230,6 +252,7 @@ impl Case {
             sweep,
             faults,
             expect_splats: f.expect.splats,
+            expect_end,
         })
     }
 

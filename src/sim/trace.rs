@@ -56,6 +56,9 @@ pub enum Event {
     Reached { cpu: u16, state: u16 },
     /// A kernel log line that is not a splat (`pr_warn`, `pr_info`).
     Log(String),
+    /// A result the kernel drops on the floor, shown for the reader
+    /// (`bringup_nonboot_cpus` ignores each `cpu_up`'s).
+    Note(String),
     /// Index into the run's splats.
     Splat(usize),
 }

@@ -847,7 +847,9 @@ impl Kernel {
         let present = self.s().cpu.present;
         for cpu in present.iter() {
             if !self.s().cpu.online.test(cpu) {
-                self.cpu_up(cpu, self.profile.a.online).await;
+                let ret = self.cpu_up(cpu, self.profile.a.online).await;
+                let ret = crate::errno::name(i64::from(ret));
+                self.trace(Event::Note(format!("bringup_nonboot_cpus: cpu_up({cpu}, CPUHP_ONLINE) = {ret}")));
             }
         }
     }
