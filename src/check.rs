@@ -123,7 +123,7 @@ fn masks(case: &Case, res: &RunResult, v: &mut Vec<String>) {
 
 fn balance(res: &RunResult, v: &mut Vec<String>) {
     let c = &res.state.cpu;
-    for (&(state, inst, cpu), &n) in &c.balance {
+    for ((state, inst, cpu), n) in c.balance.nonzero() {
         if c.creek.test(cpu) || c.nofail_failed.contains(&(state, cpu)) {
             continue;
         }

@@ -115,7 +115,7 @@ impl Env<'_> {
         let full = line.get_ref();
         let (text, expect) = match full.split_once("=>") {
             Some((t, e)) => {
-                let at = t.chars().count() + 2;
+                let at = t.chars().count() + 2 + e.chars().take_while(|c| c.is_whitespace()).count();
                 let e = e.trim();
                 let v = errno::parse(e).map(i64::from).or_else(|| e.parse::<i64>().ok()).ok_or_else(|| {
                     self.err(&span, at, format!("expected result `{e}` is not a number or an errno such as -EAGAIN"))

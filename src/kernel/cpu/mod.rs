@@ -147,7 +147,10 @@ pub struct CpuState {
     pub boot_requested: CpuMask,
     /// Successful startups minus teardowns, per (state, instance, CPU), for
     /// states that have both.
-    pub balance: BTreeMap<(State, Option<InstId>, usize), i32>,
+    pub balance: Balance,
+    /// Which states have a startup (`[1]`) or a teardown (`[0]`): a bitmap
+    /// `cpuhp_next_state` can skip empty steps with.
+    nonempty: [Vec<u64>; 2],
     /// A callback returned an error while its state machine was rolling back
     /// ("up a creek"): the kernel leaves such a CPU where it stopped.
     pub creek: CpuMask,
@@ -224,12 +227,39 @@ impl CpuState {
             frozen_cpus: CpuMask::empty(),
             dev_offline: CpuMask::empty(),
             boot_requested: CpuMask::empty(),
-            balance: BTreeMap::new(),
+            balance: Balance::new(cfg.cpus, a.online as usize + 1),
+            nonempty: [Vec::new(), Vec::new()],
             creek: CpuMask::empty(),
             nofail_failed: Default::default(),
         };
         s.boot_cpu_init(profile);
+        s.refresh_nonempty();
         s
+    }
+
+    /// Recomputes the empty-step bitmaps after callbacks changed.
+    pub fn refresh_nonempty(&mut self) {
+        for (dir, bits) in self.nonempty.iter_mut().enumerate() {
+            bits.clear();
+            bits.resize(self.steps.len().div_ceil(64), 0);
+            for (nr, step) in self.steps.iter().enumerate() {
+                if !step.empty(dir == 1) {
+                    bits[nr / 64] |= 1 << (nr % 64);
+                }
+            }
+        }
+    }
+
+    /// The lowest state in `lo..=hi` with a callback for the direction.
+    fn next_nonempty(&self, bringup: bool, lo: usize, hi: usize) -> Option<usize> {
+        let bits = &self.nonempty[usize::from(bringup)];
+        (lo..=hi).find(|&nr| bits[nr / 64] & (1 << (nr % 64)) != 0)
+    }
+
+    /// The highest state in `lo..=hi` with a callback for the direction.
+    fn prev_nonempty(&self, bringup: bool, lo: usize, hi: usize) -> Option<usize> {
+        let bits = &self.nonempty[usize::from(bringup)];
+        (lo..=hi).rev().find(|&nr| bits[nr / 64] & (1 << (nr % 64)) != 0)
     }
 
     /// `boot_cpu_init` and `boot_cpu_hotplug_init`: CPU 0 is online and at
@@ -248,10 +278,10 @@ impl CpuState {
             }
             if st.multi {
                 for &i in &st.list {
-                    self.balance.insert((nr as State, Some(i), 0), 1);
+                    self.balance.add(nr as State, Some(i), 0, 1);
                 }
             } else {
-                self.balance.insert((nr as State, None, 0), 1);
+                self.balance.add(nr as State, None, 0, 1);
             }
         }
     }
@@ -447,28 +477,27 @@ impl Kernel {
     }
 
     /// `cpuhp_next_state()`: the next state with a callback for the
-    /// direction, moving `st->state` ahead of time as if it had run.
+    /// direction, moving `st->state` ahead of time as if it had run. (The
+    /// kernel steps one state at a time; the bitmap finds the same state.)
     fn cpuhp_next_state(&self, bringup: bool, cpu: usize, target: State) -> Option<State> {
         let mut s = self.s();
         let cs = &mut s.cpu;
-        loop {
-            let st = &mut cs.cpuhp[cpu];
-            let run = if bringup {
-                if st.state >= target {
-                    return None;
-                }
-                st.state += 1;
-                st.state
-            } else {
-                if st.state <= target {
-                    return None;
-                }
-                st.state -= 1;
-                st.state + 1
-            };
-            if !cs.steps[run as usize].empty(bringup) {
-                return Some(run);
+        let state = cs.cpuhp[cpu].state as usize;
+        let target = target as usize;
+        if bringup {
+            if state >= target {
+                return None;
             }
+            let run = cs.next_nonempty(true, state + 1, target);
+            cs.cpuhp[cpu].state = run.unwrap_or(target) as State;
+            run.map(|r| r as State)
+        } else {
+            if state <= target {
+                return None;
+            }
+            let run = cs.prev_nonempty(false, target + 1, state);
+            cs.cpuhp[cpu].state = run.map_or(target, |r| r - 1) as State;
+            run.map(|r| r as State)
         }
     }
 
@@ -1022,9 +1051,15 @@ impl Kernel {
             return err;
         }
         self.trace(Event::CbEnter(ev));
+        // The bodies that sleep are boxed: their futures are large, and
+        // keeping them out of this one keeps every other call cheap.
         let ret = match cb.body {
-            CbBody::Builtin(b) => self.run_builtin(b, cpu, bringup).await,
-            CbBody::Module { module, decl } => self.run_module_cb(module, decl, bringup, cpu, inst, &cb.func).await,
+            CbBody::Builtin(Builtin::BringupCpu) => Box::pin(self.bringup_cpu(cpu)).await,
+            CbBody::Builtin(Builtin::TakedownCpu) => Box::pin(self.takedown_cpu(cpu)).await,
+            CbBody::Builtin(b) => self.run_builtin(b, cpu),
+            CbBody::Module { module, decl } => {
+                Box::pin(self.run_module_cb(module, decl, bringup, cpu, inst, &cb.func)).await
+            }
         };
         self.account(cpu, state, bringup, inst, ret);
         self.trace(Event::CbExit(ev, CbHow::Ran, ret));
@@ -1057,34 +1092,29 @@ impl Kernel {
         if step.startup.is_none() || step.teardown.is_none() {
             return;
         }
-        *s.cpu.balance.entry((state, inst, cpu)).or_insert(0) += if bringup { 1 } else { -1 };
+        s.cpu.balance.add(state, inst, cpu, if bringup { 1 } else { -1 });
     }
 
-    async fn run_builtin(&self, b: Builtin, cpu: usize, _bringup: bool) -> i32 {
+    /// The built-in callbacks that do not sleep.
+    fn run_builtin(&self, b: Builtin, cpu: usize) -> i32 {
         match b {
-            Builtin::BringupCpu => self.bringup_cpu(cpu).await,
-            Builtin::TakedownCpu => self.takedown_cpu(cpu).await,
-            Builtin::FinishCpu | Builtin::Nop => 0,
-            Builtin::SchedCpuActivate => {
-                self.set_cpu_active(cpu, true);
-                0
-            }
-            Builtin::SchedCpuDeactivate => {
-                self.set_cpu_active(cpu, false);
-                0
-            }
+            Builtin::SchedCpuActivate => self.set_cpu_active(cpu, true),
+            Builtin::SchedCpuDeactivate => self.set_cpu_active(cpu, false),
+            Builtin::BringupCpu | Builtin::TakedownCpu | Builtin::FinishCpu | Builtin::Nop => {}
         }
+        0
     }
 
     /// Checks the invocation against the rules of the state's section. The
     /// kernel does not check this itself; a callback in the wrong context is
     /// how seed bug 2 corrupted state.
     fn check_context(&self, cpu: usize, state: State, bringup: bool, cb: &Cb, via: Via) {
-        let (ctx, comm, task_kind) = {
+        let (ctx, task_kind) = {
             let s = self.s();
             let t = &s.tasks[s.current];
-            (t.ctx, t.kind.comm(), t.kind)
+            (t.ctx, t.kind)
         };
+        let comm = || task_kind.comm();
         let func = &cb.func;
         let irqs = if ctx.irqs_disabled { "disabled" } else { "enabled" };
         let problem = match self.profile.section(state) {
@@ -1093,7 +1123,8 @@ impl Kernel {
                 ctx.cpu
             )),
             Section::Online if task_kind != crate::sim::TaskKind::Cpuhp(cpu) || !ctx.sleepable() => Some(format!(
-                "BUG: {func}() for CPU{cpu} called from {comm} on CPU{} with IRQs {irqs} (ONLINE callbacks run on cpuhp/{cpu})",
+                "BUG: {func}() for CPU{cpu} called from {} on CPU{} with IRQs {irqs} (ONLINE callbacks run on cpuhp/{cpu})",
+                comm(),
                 ctx.cpu
             )),
             Section::Prepare | Section::Bp if !ctx.sleepable() => Some(format!(
@@ -1118,4 +1149,34 @@ impl Kernel {
 fn fake_address(func: &str) -> String {
     let h = func.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
     format!("ffffffffc0{:06x}", h & 0xff_ffff)
+}
+
+/// Startups minus teardowns per (state, instance, CPU).
+#[derive(Clone, Debug)]
+pub struct Balance {
+    cpus: usize,
+    single: Vec<i32>,
+    inst: BTreeMap<(State, InstId, usize), i32>,
+}
+
+impl Balance {
+    fn new(cpus: usize, states: usize) -> Balance {
+        Balance { cpus, single: vec![0; cpus * states], inst: BTreeMap::new() }
+    }
+
+    fn add(&mut self, state: State, inst: Option<InstId>, cpu: usize, d: i32) {
+        match inst {
+            None => self.single[state as usize * self.cpus + cpu] += d,
+            Some(i) => *self.inst.entry((state, i, cpu)).or_insert(0) += d,
+        }
+    }
+
+    /// Every non-zero count, single-instance states first, in order.
+    pub fn nonzero(&self) -> impl Iterator<Item = ((State, Option<InstId>, usize), i32)> + '_ {
+        let singles = self.single.iter().enumerate().filter(|(_, n)| **n != 0).map(|(i, &n)| {
+            (((i / self.cpus) as State, None, i % self.cpus), n)
+        });
+        let insts = self.inst.iter().filter(|(_, n)| **n != 0).map(|(&(s, i, c), &n)| ((s, Some(i), c), n));
+        singles.chain(insts)
+    }
 }

@@ -84,6 +84,7 @@ impl Kernel {
         sp.name = name.map(Rc::from);
         sp.multi = multi;
         sp.list.clear();
+        s.cpu.refresh_nonempty();
         ret
     }
 

@@ -1,0 +1,104 @@
+//! Bad input gets a clear error with the file, line and column and what
+//! would have been valid; never a panic, never a silently empty run.
+
+use hotplug_fi::case::Case;
+use hotplug_fi::engine::RunOpts;
+use hotplug_fi::explore;
+use rstest::rstest;
+
+const MACHINE: &str = "\n[machine]\ncpus = 2\n";
+
+fn error_of(text: &str) -> String {
+    let case = match Case::parse("bad.toml", "bad", text) {
+        Err(e) => return e.to_string(),
+        Ok(c) => c,
+    };
+    match explore::run_case(&case, &RunOpts::default(), None) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("expected an error for:\n{text}"),
+    }
+}
+
+#[rstest]
+#[case::mistyped_key(
+    "description = \"x\"\nops = [\"cpu_down 1\"]\n\n[machine]\ncpu = 2\n",
+    "bad.toml:5:1:",
+    &["unknown field `cpu`", "`cpus`"]
+)]
+#[case::unknown_top_level_key(
+    "description = \"x\"\nopps = [\"cpu_down 1\"]\n[machine]\ncpus = 2\n",
+    "bad.toml:2:1:",
+    &["unknown field `opps`", "`ops`"]
+)]
+#[case::unknown_state_name(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"cpuhp/cpu1/down/workqueue:onlin\"\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["unknown state `workqueue:onlin`", "did you mean `workqueue:online`", "CPUHP_AP_WORKQUEUE_ONLINE"]
+)]
+#[case::unknown_op(
+    &format!("description = \"x\"\nops = [\"cpu_donw 1\"]\n{MACHINE}"),
+    "bad.toml:2:9:",
+    &["unknown operation `cpu_donw`", "did you mean `cpu_down`"]
+)]
+#[case::cpu_out_of_range(
+    &format!("description = \"x\"\nops = [\"cpu_down 7\"]\n{MACHINE}"),
+    "bad.toml:2:18:",
+    &["`7` is not a CPU", "CPUs 0 to 1"]
+)]
+#[case::percent_action(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"cpuhp/cpu1/down/197\"\naction = \"50%return\"\n{MACHINE}"),
+    "bad.toml:5:10:",
+    &["`50%` is refused", "cannot be seeded"]
+)]
+#[case::sweep_matches_no_site(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\nsweep = \"cpuhp/cpu7/.*\"\n{MACHINE}"),
+    "bad.toml:3:9:",
+    &["`sweep` matches none of the", "sites the plain run reaches", "cpuhp/cpu1/down/235 (sched:active)"]
+)]
+#[case::failpoint_never_fired(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"cpuhp/cpu1/up/197\"\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["`cpuhp/cpu1/up/197` (workqueue:online) was armed but never fired", "hotplug-fi failpoints"]
+)]
+#[case::bad_behaviour(
+    &format!("description = \"x\"\nops = [\"insmod m\"]\n{MACHINE}\n[[module]]\nname = \"m\"\n[[module.state]]\nname = \"m:online\"\nat = \"CPUHP_AP_ONLINE_DYN\"\nstartup = \"alloc, sleeep\"\n"),
+    "bad.toml:12:19:",
+    &["unknown behaviour `sleeep`", "alloc, free, sleep"]
+)]
+#[case::cpu_down_without_hotplug(
+    "description = \"x\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 2\nhotplug_cpu = false\n",
+    "bad.toml:2:9:",
+    &["`cpu_down` is not built with `hotplug_cpu = false`"]
+)]
+#[case::unknown_cmdline(
+    "description = \"x\"\nops = [\"boot\"]\n[machine]\ncpus = 2\ncmdline = \"nosmt nohz=off\"\n",
+    "bad.toml:5:18:",
+    &["unknown kernel parameter `nohz=off`", "`nosmt`"]
+)]
+#[case::bad_expectation(
+    &format!("description = \"x\"\nops = [\"cpu_down 1 => -EWHAT\"]\n{MACHINE}"),
+    "bad.toml:2:23:",
+    &["expected result `-EWHAT`"]
+)]
+fn bad_input_is_reported_with_its_place(#[case] text: &str, #[case] place: &str, #[case] says: &[&str]) {
+    let err = error_of(text);
+    assert!(err.starts_with(place), "error should start with {place}: {err}");
+    for s in says {
+        assert!(err.contains(s), "error should say `{s}`: {err}");
+    }
+}
+
+#[test]
+fn an_empty_ops_list_is_an_error() {
+    let err = error_of(&format!("description = \"x\"\nops = []\n{MACHINE}"));
+    assert!(err.contains("`ops` is empty"), "{err}");
+}
+
+/// The kernel refusing a write is an outcome, not bad input.
+#[test]
+fn a_kernel_refusal_is_an_outcome() {
+    let text = format!("description = \"x\"\nops = [\"echo 92 > cpu1/hotplug/fail => -EINVAL\"]\n{MACHINE}");
+    let case = Case::parse("ok.toml", "ok", &text).unwrap();
+    let run = explore::run_case(&case, &RunOpts::default(), None).unwrap();
+    assert!(run.violations().is_empty());
+}

@@ -1,0 +1,50 @@
+//! The meta-test: switching a historical bug back on makes the shipped suite
+//! fail, with a message that names the problem; switched off, it passes.
+//! This is the evidence that the suite catches each regression.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use hotplug_fi::kernel::Regression;
+use hotplug_fi::report;
+
+/// What the failure must say for each regression.
+fn problem(r: Regression) -> &'static str {
+    match r {
+        Regression::CpuhpDynRemoveMisfire => "a callback of unloaded module",
+        Regression::CpuhpRollbackWithoutHotplugCpu => "called on CPU0 with IRQs enabled (STARTING/DYING callbacks run on CPU",
+    }
+}
+
+/// Runs every case with `regressions` on; returns each failing case's message.
+fn suite(regressions: &BTreeSet<Regression>) -> Vec<String> {
+    let files = common::discover(&common::cases_dir());
+    assert!(!files.is_empty(), "no cases found");
+    let mut failures = Vec::new();
+    for f in &files {
+        match common::run(f, regressions) {
+            Err(msg) => failures.push(msg),
+            Ok((case, run)) => {
+                let text = report::case_snapshot(&case, &run);
+                let stored = common::read_snapshot(&common::snapshot_file(&case.id));
+                if stored.as_deref().map(str::trim_end) != Some(text.trim_end()) {
+                    failures.push(format!("{}: snapshot differs", case.id));
+                }
+            }
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_regression_is_caught_and_the_fixed_kernel_passes() {
+    let off = suite(&BTreeSet::new());
+    assert!(off.is_empty(), "with every regression off the suite must pass:\n{}", off.join("\n"));
+    for &r in Regression::ALL {
+        let failures = suite(&BTreeSet::from([r]));
+        assert!(!failures.is_empty(), "{}: the suite passes with the regression on", r.name());
+        let named = failures.iter().any(|f| f.contains(problem(r)));
+        assert!(named, "{}: no failure names the problem `{}`:\n{}", r.name(), problem(r), failures.join("\n"));
+    }
+}
