@@ -59,7 +59,11 @@ pub fn parse(s: &str) -> Option<i32> {
 
 /// The names `parse` accepts, for error messages.
 pub fn known() -> String {
-    NAMES.iter().map(|(_, n)| format!("-{n}")).collect::<Vec<_>>().join(", ")
+    NAMES
+        .iter()
+        .map(|(_, n)| format!("-{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

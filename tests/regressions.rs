@@ -13,7 +13,9 @@ use hotplug_fi::report;
 fn problem(r: Regression) -> &'static str {
     match r {
         Regression::CpuhpDynRemoveMisfire => "a callback of unloaded module",
-        Regression::CpuhpRollbackWithoutHotplugCpu => "called on CPU0 with IRQs enabled (STARTING/DYING callbacks run on CPU",
+        Regression::CpuhpRollbackWithoutHotplugCpu => {
+            "called on CPU0 with IRQs enabled (STARTING/DYING callbacks run on CPU"
+        }
     }
 }
 
@@ -40,11 +42,25 @@ fn suite(regressions: &BTreeSet<Regression>) -> Vec<String> {
 #[test]
 fn every_regression_is_caught_and_the_fixed_kernel_passes() {
     let off = suite(&BTreeSet::new());
-    assert!(off.is_empty(), "with every regression off the suite must pass:\n{}", off.join("\n"));
+    assert!(
+        off.is_empty(),
+        "with every regression off the suite must pass:\n{}",
+        off.join("\n")
+    );
     for &r in Regression::ALL {
         let failures = suite(&BTreeSet::from([r]));
-        assert!(!failures.is_empty(), "{}: the suite passes with the regression on", r.name());
+        assert!(
+            !failures.is_empty(),
+            "{}: the suite passes with the regression on",
+            r.name()
+        );
         let named = failures.iter().any(|f| f.contains(problem(r)));
-        assert!(named, "{}: no failure names the problem `{}`:\n{}", r.name(), problem(r), failures.join("\n"));
+        assert!(
+            named,
+            "{}: no failure names the problem `{}`:\n{}",
+            r.name(),
+            problem(r),
+            failures.join("\n")
+        );
     }
 }

@@ -88,7 +88,13 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(strategy: Box<dyn Strategy>, steps_max: u64) -> Self {
-        Executor { futures: Vec::new(), strategy, steps_max, steps: 0, decisions: Vec::new() }
+        Executor {
+            futures: Vec::new(),
+            strategy,
+            steps_max,
+            steps: 0,
+            decisions: Vec::new(),
+        }
     }
 
     /// Adds a task body; its id is its position, which the world must match.
@@ -147,7 +153,11 @@ impl Executor {
         let blocked: Vec<TaskId> = (0..world.task_count())
             .filter(|&t| !world.finished(t) && !world.daemon(t))
             .collect();
-        if blocked.is_empty() { RunEnd::Finished } else { RunEnd::Deadlock(blocked) }
+        if blocked.is_empty() {
+            RunEnd::Finished
+        } else {
+            RunEnd::Deadlock(blocked)
+        }
     }
 }
 

@@ -9,6 +9,9 @@
 
 use super::{Context, TaskId};
 
+/// Index into [`Trace::texts`].
+pub type TextId = u32;
+
 /// How a hotplug callback invocation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CbHow {
@@ -32,11 +35,15 @@ pub struct CbEvent {
     pub bringup: bool,
     /// `st->rollback` was set, or an install was being rolled back.
     pub rollback: bool,
-    pub task: TaskId,
-    pub ctx: Context,
+    /// The task it ran on, and that task's CPU and IRQ state.
+    pub task: u16,
+    pub on_cpu: u16,
+    pub irqs_off: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Events are `Copy` (texts live beside them), so a long trace is cheap to
+/// build and to drop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A case operation starts (index into the case's operations).
     Op(usize),
@@ -48,17 +55,30 @@ pub enum Event {
     CbExit(CbEvent, CbHow, i32),
     /// `cpuhp_kick_ap_work` entered with the AP at `state` (the `K` of the
     /// oracle's notation), and returned.
-    Kick { cpu: u16, state: u16 },
-    KickRet { cpu: u16, ret: i32 },
+    Kick {
+        cpu: u16,
+        state: u16,
+    },
+    KickRet {
+        cpu: u16,
+        ret: i32,
+    },
     /// A mask changed.
-    Mask { cpu: u16, mask: MaskName, set: bool },
+    Mask {
+        cpu: u16,
+        mask: MaskName,
+        set: bool,
+    },
     /// A CPU reached a state outside the callback walk (AP_ONLINE_IDLE, AP_IDLE_DEAD).
-    Reached { cpu: u16, state: u16 },
+    Reached {
+        cpu: u16,
+        state: u16,
+    },
     /// A kernel log line that is not a splat (`pr_warn`, `pr_info`).
-    Log(String),
+    Log(TextId),
     /// A result the kernel drops on the floor, shown for the reader
     /// (`bringup_nonboot_cpus` ignores each `cpu_up`'s).
-    Note(String),
+    Note(TextId),
     /// Index into the run's splats.
     Splat(usize),
 }
@@ -130,12 +150,22 @@ pub struct Trace {
     pub enabled: bool,
     pub events: Vec<Event>,
     pub splats: Vec<Splat>,
+    pub texts: Vec<String>,
 }
 
 impl Trace {
     pub fn push(&mut self, e: Event) {
         if self.enabled {
             self.events.push(e);
+        }
+    }
+
+    /// Records a text for a `Log` or `Note` event.
+    pub fn text(&mut self, t: String, make: fn(TextId) -> Event) {
+        if self.enabled {
+            self.texts.push(t);
+            let id = (self.texts.len() - 1) as TextId;
+            self.events.push(make(id));
         }
     }
 

@@ -65,7 +65,8 @@ impl Kernel {
         let dyn_base = state == a.ap_online_dyn || state == a.bp_prepare_dyn;
         // cpuhp-dyn-remove-misfire: 4.10–4.12 reserved here on removal too,
         // and so cleared the next free slot instead of this one.
-        let reserve = dyn_base && (name.is_some() || self.cfg.has(Regression::CpuhpDynRemoveMisfire));
+        let reserve =
+            dyn_base && (name.is_some() || self.cfg.has(Regression::CpuhpDynRemoveMisfire));
         let mut ret = 0;
         if reserve {
             ret = self.cpuhp_reserve_state(state);
@@ -90,14 +91,22 @@ impl Kernel {
 
     /// `cpuhp_issue_call()`: AP states go through `cpuhp/N`, the others run
     /// here. A failing teardown is a `BUG()`.
-    async fn cpuhp_issue_call(&self, cpu: usize, state: State, bringup: bool, node: Option<InstId>) -> i32 {
+    async fn cpuhp_issue_call(
+        &self,
+        cpu: usize,
+        state: State,
+        bringup: bool,
+        node: Option<InstId>,
+    ) -> i32 {
         if self.s().cpu.steps[state as usize].empty(bringup) {
             return 0;
         }
         let ret = if self.profile.is_ap(state) {
-            self.cpuhp_invoke_ap_callback(cpu, state, bringup, node).await
+            self.cpuhp_invoke_ap_callback(cpu, state, bringup, node)
+                .await
         } else {
-            self.cpuhp_invoke_callback(cpu, state, bringup, node, false, Via::Single).await
+            self.cpuhp_invoke_callback(cpu, state, bringup, node, false, Via::Single)
+                .await
         };
         if ret != 0 && !bringup {
             self.splat(
@@ -149,7 +158,9 @@ impl Kernel {
         multi: bool,
     ) -> i32 {
         self.cpus_read_lock().await;
-        let ret = self.__cpuhp_setup_state_cpuslocked(state, name, invoke, startup, teardown, multi).await;
+        let ret = self
+            .__cpuhp_setup_state_cpuslocked(state, name, invoke, startup, teardown, multi)
+            .await;
         self.cpus_read_unlock().await;
         ret
     }
@@ -189,13 +200,22 @@ impl Kernel {
             }
         }
         self.unlock(mutex).await;
-        if ret == 0 && dynstate { state as i32 } else { ret }
+        if ret == 0 && dynstate {
+            state as i32
+        } else {
+            ret
+        }
     }
 
     /// `__cpuhp_remove_state()`: teardowns never fail here.
     pub async fn __cpuhp_remove_state(&self, state: i32, invoke: bool) {
         if !self.cpuhp_cb_check(state) {
-            self.splat(SplatKind::Bug, "kernel/cpu.c:__cpuhp_remove_state", "kernel BUG: BUG_ON(cpuhp_cb_check(state))".into(), false);
+            self.splat(
+                SplatKind::Bug,
+                "kernel/cpu.c:__cpuhp_remove_state",
+                "kernel BUG: BUG_ON(cpuhp_cb_check(state))".into(),
+                false,
+            );
             self.die().await;
         }
         let state = state as State;
@@ -231,7 +251,12 @@ impl Kernel {
     }
 
     /// `__cpuhp_state_add_instance()`: a failed add does not add the node.
-    pub async fn __cpuhp_state_add_instance(&self, state: State, node: InstId, invoke: bool) -> i32 {
+    pub async fn __cpuhp_state_add_instance(
+        &self,
+        state: State,
+        node: InstId,
+        invoke: bool,
+    ) -> i32 {
         self.cpus_read_lock().await;
         let ret = self.add_instance_cpuslocked(state, node, invoke).await;
         self.cpus_read_unlock().await;
@@ -267,9 +292,19 @@ impl Kernel {
     }
 
     /// `__cpuhp_state_remove_instance()`.
-    pub async fn __cpuhp_state_remove_instance(&self, state: State, node: InstId, invoke: bool) -> i32 {
+    pub async fn __cpuhp_state_remove_instance(
+        &self,
+        state: State,
+        node: InstId,
+        invoke: bool,
+    ) -> i32 {
         if !self.cpuhp_cb_check(state as i32) {
-            self.splat(SplatKind::Bug, "kernel/cpu.c:__cpuhp_state_remove_instance", "kernel BUG: BUG_ON(cpuhp_cb_check(state))".into(), false);
+            self.splat(
+                SplatKind::Bug,
+                "kernel/cpu.c:__cpuhp_state_remove_instance",
+                "kernel BUG: BUG_ON(cpuhp_cb_check(state))".into(),
+                false,
+            );
             self.die().await;
         }
         if !self.s().cpu.steps[state as usize].multi {
@@ -286,7 +321,9 @@ impl Kernel {
                 }
             }
         }
-        self.s().cpu.steps[state as usize].list.retain(|&n| n != node);
+        self.s().cpu.steps[state as usize]
+            .list
+            .retain(|&n| n != node);
         self.unlock(mutex).await;
         self.cpus_read_unlock().await;
         0
