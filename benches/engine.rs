@@ -25,13 +25,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn cycle_case(cycles: usize) -> Case {
-    let ops: Vec<String> = (0..cycles)
-        .flat_map(|_| ["\"cpu_down 1\"".to_string(), "\"cpu_up 1\"".to_string()])
-        .collect();
-    let text = format!(
-        "description = \"bench\"\nops = [{}]\n[machine]\ncpus = 2\n",
-        ops.join(", ")
-    );
+    let ops: Vec<String> =
+        (0..cycles).flat_map(|_| ["\"cpu_down 1\"".to_string(), "\"cpu_up 1\"".to_string()]).collect();
+    let text = format!("description = \"bench\"\nops = [{}]\n[machine]\ncpus = 2\n", ops.join(", "));
     Case::parse("bench-a.toml", "bench-a", &text).expect("the bench case parses")
 }
 
@@ -47,10 +43,7 @@ fn bench_a() {
         let t = Instant::now();
         let res = engine::run(&many, &[], &opts).expect("runs");
         let t_many = t.elapsed().as_secs_f64();
-        assert!(
-            res.results().iter().all(|r| *r == Some(0)),
-            "a cycle failed"
-        );
+        assert!(res.results().iter().all(|r| *r == Some(0)), "a cycle failed");
         assert!(res.state.trace.events.len() > base.state.trace.events.len() * (CYCLES / 2));
         per_cycle.push((t_many - t_one) / (CYCLES - 1) as f64);
     }
@@ -61,13 +54,8 @@ fn bench_a() {
 }
 
 fn bench_b() {
-    let ops: Vec<String> = (1..8)
-        .flat_map(|c| [format!("\"cpu_down {c}\""), format!("\"cpu_up {c}\"")])
-        .collect();
-    let text = format!(
-        "description = \"bench\"\nops = [{}]\nsweep = \".*\"\n[machine]\ncpus = 8\n",
-        ops.join(", ")
-    );
+    let ops: Vec<String> = (1..8).flat_map(|c| [format!("\"cpu_down {c}\""), format!("\"cpu_up {c}\"")]).collect();
+    let text = format!("description = \"bench\"\nops = [{}]\nsweep = \".*\"\n[machine]\ncpus = 8\n", ops.join(", "));
     let case = Case::parse("bench-b.toml", "bench-b", &text).expect("the bench case parses");
     let opts = RunOpts::default();
     let mut times = Vec::new();
@@ -77,11 +65,7 @@ fn bench_b() {
         let run = explore::run_case(&case, &opts, None).expect("the sweep runs");
         times.push(t.elapsed().as_secs_f64());
         scenarios = run.runs.len();
-        assert!(
-            run.runs
-                .iter()
-                .all(|r| r.scenario.faults[0].1 == SWEEP_ACTION)
-        );
+        assert!(run.runs.iter().all(|r| r.scenario.faults[0].1 == SWEEP_ACTION));
     }
     println!(
         "bench (b) 8-CPU sweep, every site of cpu_down+cpu_up of CPUs 1-7: {scenarios} scenarios, median {:.3} s total ({:.1} us/scenario)",

@@ -96,17 +96,9 @@ fn at_rest(case: &Case, res: &RunResult, v: &mut Vec<String>) {
         let parked = !res.cfg.hotplug_cpu && st.rollback && st.state > a.bringup_cpu;
         let dead_error = st.state == a.ap_online_idle
             && st.target == a.teardown_cpu
-            && res
-                .state
-                .trace
-                .splats
-                .iter()
-                .any(|s| s.title == format!("DEAD callback error for CPU{cpu}"));
+            && res.state.trace.splats.iter().any(|s| s.title == format!("DEAD callback error for CPU{cpu}"));
         if !(boot_cpu || parked || dead_error) {
-            v.push(format!(
-                "at-rest: CPU{cpu} is at state {} with target {}",
-                st.state, st.target
-            ));
+            v.push(format!("at-rest: CPU{cpu} is at state {} with target {}", st.state, st.target));
         }
     }
 }
@@ -114,10 +106,7 @@ fn at_rest(case: &Case, res: &RunResult, v: &mut Vec<String>) {
 fn masks(case: &Case, res: &RunResult, v: &mut Vec<String>) {
     let a = case.profile.a;
     let c = &res.state.cpu;
-    if !(c.active.is_subset_of(c.online)
-        && c.online.is_subset_of(c.present)
-        && c.present.is_subset_of(c.possible))
-    {
+    if !(c.active.is_subset_of(c.online) && c.online.is_subset_of(c.present) && c.present.is_subset_of(c.possible)) {
         v.push(format!(
             "masks: active {} / online {} / present {} / possible {} are not nested",
             c.active, c.online, c.present, c.possible
@@ -128,18 +117,10 @@ fn masks(case: &Case, res: &RunResult, v: &mut Vec<String>) {
             continue;
         }
         if c.online.test(cpu) != (st.state >= a.ap_online) {
-            v.push(format!(
-                "masks: CPU{cpu} online={} at state {}",
-                u8::from(c.online.test(cpu)),
-                st.state
-            ));
+            v.push(format!("masks: CPU{cpu} online={} at state {}", u8::from(c.online.test(cpu)), st.state));
         }
         if c.active.test(cpu) != (st.state >= a.ap_active) {
-            v.push(format!(
-                "masks: CPU{cpu} active={} at state {}",
-                u8::from(c.active.test(cpu)),
-                st.state
-            ));
+            v.push(format!("masks: CPU{cpu} active={} at state {}", u8::from(c.active.test(cpu)), st.state));
         }
     }
 }
@@ -150,18 +131,10 @@ fn balance(res: &RunResult, v: &mut Vec<String>) {
         if c.creek.test(cpu) || c.nofail_failed.contains(&(state, cpu)) {
             continue;
         }
-        let inst = inst
-            .map(|i| format!("/{}", c.instances[i].name))
-            .unwrap_or_default();
-        let name = c.steps[state as usize]
-            .name
-            .as_deref()
-            .unwrap_or("(removed)")
-            .to_string();
+        let inst = inst.map(|i| format!("/{}", c.instances[i].name)).unwrap_or_default();
+        let name = c.steps[state as usize].name.as_deref().unwrap_or("(removed)").to_string();
         if !(0..=1).contains(&n) {
-            v.push(format!(
-                "balance: state {state} {name}{inst} on CPU{cpu}: {n} more startups than teardowns"
-            ));
+            v.push(format!("balance: state {state} {name}{inst} on CPU{cpu}: {n} more startups than teardowns"));
         } else if n == 1 && c.cpuhp[cpu].state < state && c.steps[state as usize].name.is_some() {
             v.push(format!(
                 "balance: state {state} {name}{inst} was started on CPU{cpu} and never torn down, but the CPU is at state {}",
@@ -174,11 +147,7 @@ fn balance(res: &RunResult, v: &mut Vec<String>) {
 fn locks(res: &RunResult, v: &mut Vec<String>) {
     for l in &res.state.locks.locks {
         for h in l.holders() {
-            v.push(format!(
-                "locks: {} is still held by {} at rest",
-                l.name,
-                res.state.tasks[h].kind.comm()
-            ));
+            v.push(format!("locks: {} is still held by {} at rest", l.name, res.state.tasks[h].kind.comm()));
         }
     }
 }
@@ -197,28 +166,16 @@ fn leaks(res: &RunResult, v: &mut Vec<String>) {
 fn splats(case: &Case, res: &RunResult, injected: bool, plain: bool, v: &mut Vec<String>) {
     let s = &res.state;
     for sp in &s.trace.splats {
-        let listed = case
-            .expect_splats
-            .iter()
-            .any(|e| sp.title.contains(e.as_str()));
+        let listed = case.expect_splats.iter().any(|e| sp.title.contains(e.as_str()));
         let reaction = injected && sp.reaction;
         if !listed && !reaction {
-            let what = if sp.kind == SplatKind::Warning {
-                "unexpected warning"
-            } else {
-                "unexpected splat"
-            };
+            let what = if sp.kind == SplatKind::Warning { "unexpected warning" } else { "unexpected splat" };
             v.push(format!("splats: {what}: {}", report::splat_line(s, sp)));
         }
     }
     if plain {
         for e in &case.expect_splats {
-            if !s
-                .trace
-                .splats
-                .iter()
-                .any(|sp| sp.title.contains(e.as_str()))
-            {
+            if !s.trace.splats.iter().any(|sp| sp.title.contains(e.as_str())) {
                 v.push(format!("splats: expected splat `{e}` did not happen"));
             }
         }
@@ -230,11 +187,7 @@ fn results(case: &Case, res: &RunResult, v: &mut Vec<String>) {
         let Some(want) = line.expect else { continue };
         if *got != Some(want) {
             let got = got.map_or("nothing (it did not return)".to_string(), errno::name);
-            v.push(format!(
-                "results: `{}` returned {got}, expected {}",
-                line.text,
-                errno::name(want)
-            ));
+            v.push(format!("results: `{}` returned {got}, expected {}", line.text, errno::name(want)));
         }
     }
 }

@@ -79,29 +79,11 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         s.op_results = vec![None; case.ops.len()];
     }
     let mut ex = Executor::new(strategy, cfg.steps_max);
-    spawn(
-        &k,
-        &mut ex,
-        TaskKind::Control(0),
-        0,
-        control(k.clone(), case.ops.clone()),
-    );
+    spawn(&k, &mut ex, TaskKind::Control(0), 0, control(k.clone(), case.ops.clone()));
     for cpu in 0..cfg.cpus {
-        spawn(
-            &k,
-            &mut ex,
-            TaskKind::Cpuhp(cpu),
-            cpu,
-            cpuhp_thread(k.clone(), cpu),
-        );
+        spawn(&k, &mut ex, TaskKind::Cpuhp(cpu), cpu, cpuhp_thread(k.clone(), cpu));
         spawn(&k, &mut ex, TaskKind::Idle(cpu), cpu, idle(k.clone(), cpu));
-        spawn(
-            &k,
-            &mut ex,
-            TaskKind::Stopper(cpu),
-            cpu,
-            stopper(k.clone(), cpu),
-        );
+        spawn(&k, &mut ex, TaskKind::Stopper(cpu), cpu, stopper(k.clone(), cpu));
     }
     let end = ex.run(&*k);
     let steps = ex.steps();
@@ -110,14 +92,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
     let k = Rc::try_unwrap(k).unwrap_or_else(|_| panic!("model bug: a task outlived the executor"));
     let state = k.into_state();
     let fired = state.fired.clone();
-    RunResult {
-        state,
-        cfg,
-        end,
-        steps,
-        decisions,
-        fired,
-    }
+    RunResult { state, cfg, end, steps, decisions, fired }
 }
 
 fn spawn<F: std::future::Future<Output = ()> + 'static>(
@@ -171,12 +146,7 @@ async fn control(k: Rc<Kernel>, ops: Vec<OpLine>) {
 async fn boot(k: &Kernel) {
     k.bringup_nonboot_cpus().await;
     let mut s = k.s();
-    let offline = s
-        .cpu
-        .possible
-        .iter()
-        .filter(|&c| !s.cpu.online.test(c))
-        .collect::<Vec<_>>();
+    let offline = s.cpu.possible.iter().filter(|&c| !s.cpu.online.test(c)).collect::<Vec<_>>();
     for c in offline {
         s.cpu.dev_offline.set(c);
     }
@@ -202,25 +172,13 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
         {
             // The call stands for the module's own code, which is not there.
             let name = k.s().modules[*module].name.clone();
-            k.note(format!(
-                "module {name} is not loaded: its code cannot call into cpuhp"
-            ));
+            k.note(format!("module {name} is not loaded: its code cannot call into cpuhp"));
             -ENOENT
         }
         Op::Setup { module, decl, kind } => setup(k, *module, *decl, *kind).await,
         Op::Remove { module, decl, kind } => remove(k, *module, *decl, *kind).await,
-        Op::AddInstance {
-            module,
-            decl,
-            name,
-            invoke,
-        } => add_instance(k, *module, *decl, name, *invoke).await,
-        Op::RemoveInstance {
-            module,
-            decl,
-            name,
-            invoke,
-        } => remove_instance(k, *module, *decl, name, *invoke).await,
+        Op::AddInstance { module, decl, name, invoke } => add_instance(k, *module, *decl, name, *invoke).await,
+        Op::RemoveInstance { module, decl, name, invoke } => remove_instance(k, *module, *decl, name, *invoke).await,
         Op::CpuHotplugDisable => {
             k.cpu_hotplug_disable().await;
             0
@@ -253,11 +211,7 @@ async fn insmod(k: &Kernel, m: usize) -> i32 {
     k.s().modules[m].loaded = true;
     let decls = k.s().modules[m].decls.clone();
     for (d, decl) in decls.iter().enumerate() {
-        let kind = if decl.multi {
-            SetupKind::Multi
-        } else {
-            SetupKind::Calls
-        };
+        let kind = if decl.multi { SetupKind::Multi } else { SetupKind::Calls };
         let mut ret = setup(k, m, d, kind).await;
         if ret >= 0 {
             for name in &decl.instances {
@@ -280,21 +234,13 @@ async fn insmod(k: &Kernel, m: usize) -> i32 {
 async fn rmmod(k: &Kernel, m: usize) -> i32 {
     let decls = k.s().modules[m].decls.clone();
     for (d, decl) in decls.iter().enumerate().rev() {
-        let names: Vec<String> = k.s().modules[m]
-            .instances
-            .keys()
-            .filter(|(di, _)| *di == d)
-            .map(|(_, n)| n.clone())
-            .collect();
+        let names: Vec<String> =
+            k.s().modules[m].instances.keys().filter(|(di, _)| *di == d).map(|(_, n)| n.clone()).collect();
         for name in names.iter().rev() {
             remove_instance(k, m, d, name, true).await;
         }
         while !k.s().modules[m].registered[d].is_empty() {
-            let kind = if decl.multi {
-                RemoveKind::Multi
-            } else {
-                RemoveKind::Calls
-            };
+            let kind = if decl.multi { RemoveKind::Multi } else { RemoveKind::Calls };
             remove(k, m, d, kind).await;
         }
     }
@@ -305,10 +251,7 @@ async fn rmmod(k: &Kernel, m: usize) -> i32 {
 async fn setup(k: &Kernel, m: usize, d: usize, kind: SetupKind) -> i32 {
     let decl = k.s().modules[m].decls[d].clone();
     let cb = |b: &Option<_>, func: &str| {
-        b.as_ref().map(|_| Cb {
-            func: Rc::from(func),
-            body: CbBody::Module { module: m, decl: d },
-        })
+        b.as_ref().map(|_| Cb { func: Rc::from(func), body: CbBody::Module { module: m, decl: d } })
     };
     let startup = cb(&decl.startup, &decl.startup_fn);
     let teardown = cb(&decl.teardown, &decl.teardown_fn);
@@ -317,9 +260,7 @@ async fn setup(k: &Kernel, m: usize, d: usize, kind: SetupKind) -> i32 {
         SetupKind::Nocalls => (false, false),
         SetupKind::Multi => (false, true),
     };
-    let ret = k
-        .__cpuhp_setup_state(decl.at as i32, &decl.name, invoke, startup, teardown, multi)
-        .await;
+    let ret = k.__cpuhp_setup_state(decl.at as i32, &decl.name, invoke, startup, teardown, multi).await;
     if ret >= 0 {
         let slot = if ret > 0 { ret as u16 } else { decl.at };
         k.s().modules[m].registered[d].push(slot);
@@ -333,8 +274,7 @@ async fn remove(k: &Kernel, m: usize, d: usize, kind: RemoveKind) -> i32 {
     let Some(slot) = k.s().modules[m].registered[d].pop() else {
         return -ENOENT;
     };
-    k.__cpuhp_remove_state(slot as i32, kind == RemoveKind::Calls)
-        .await;
+    k.__cpuhp_remove_state(slot as i32, kind == RemoveKind::Calls).await;
     0
 }
 
@@ -348,12 +288,7 @@ async fn add_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) 
             Some(&i) => i,
             None => {
                 let no = s.cpu.instances.iter().filter(|i| i.state == state).count() as u16;
-                s.cpu.instances.push(Instance {
-                    state,
-                    no,
-                    name: name.to_string(),
-                    module: Some(m),
-                });
+                s.cpu.instances.push(Instance { state, no, name: name.to_string(), module: Some(m) });
                 let id = s.cpu.instances.len() - 1;
                 s.modules[m].instances.insert((d, name.to_string()), id);
                 id
@@ -372,10 +307,7 @@ async fn remove_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: boo
     let Some(&state) = k.s().modules[m].registered[d].last() else {
         return -ENOENT;
     };
-    let inst = k.s().modules[m]
-        .instances
-        .get(&(d, name.to_string()))
-        .copied();
+    let inst = k.s().modules[m].instances.get(&(d, name.to_string())).copied();
     let Some(inst) = inst else { return -ENOENT };
     let ret = k.__cpuhp_state_remove_instance(state, inst, invoke).await;
     if ret == 0 {

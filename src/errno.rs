@@ -36,10 +36,10 @@ const NAMES: &[(i32, &str)] = &[
 
 /// `-EAGAIN` for -11, the number itself otherwise.
 pub fn name(ret: i64) -> String {
-    if ret < 0 {
-        if let Some((_, n)) = NAMES.iter().find(|(v, _)| -(*v as i64) == ret) {
-            return format!("-{n}");
-        }
+    if ret < 0
+        && let Some((_, n)) = NAMES.iter().find(|(v, _)| -(*v as i64) == ret)
+    {
+        return format!("-{n}");
     }
     ret.to_string()
 }
@@ -52,18 +52,14 @@ pub fn parse(s: &str) -> Option<i32> {
         return Some(-v);
     }
     match t.parse::<i32>() {
-        Ok(v) if v < 0 && v >= -4095 => Some(v),
+        Ok(v) if (-4095..0).contains(&v) => Some(v),
         _ => None,
     }
 }
 
 /// The names `parse` accepts, for error messages.
 pub fn known() -> String {
-    NAMES
-        .iter()
-        .map(|(_, n)| format!("-{n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    NAMES.iter().map(|(_, n)| format!("-{n}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -74,20 +74,9 @@ pub const SWEEP_ACTION: &str = "1*return";
 /// scenario if there is one, else the plain one. `only` narrows the sweep to
 /// the scenario with that label (`HOTPLUG_SCENARIO`).
 pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseRun, CaseError> {
-    let plain_opts = RunOpts {
-        record_sites: true,
-        ..opts.clone()
-    };
+    let plain_opts = RunOpts { record_sites: true, ..opts.clone() };
     let primary_is_plain = case.faults.is_empty();
-    let plain = run_one(
-        case,
-        Scenario {
-            label: "plain".into(),
-            faults: vec![],
-        },
-        &plain_opts,
-        primary_is_plain,
-    )?;
+    let plain = run_one(case, Scenario { label: "plain".into(), faults: vec![] }, &plain_opts, primary_is_plain)?;
     let faulted = match explicit(case) {
         Some(sc) => Some(run_faulted(case, sc, opts)?),
         None => None,
@@ -96,17 +85,9 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
     if let Some(only) = only {
         scenarios.retain(|s| s.label == only);
     }
-    let runs = scenarios
-        .into_iter()
-        .map(|sc| run_one(case, sc, opts, false))
-        .collect::<Result<Vec<_>, _>>()?;
+    let runs = scenarios.into_iter().map(|sc| run_one(case, sc, opts, false)).collect::<Result<Vec<_>, _>>()?;
     let outcomes = group(&runs);
-    Ok(CaseRun {
-        plain,
-        faulted,
-        runs,
-        outcomes,
-    })
+    Ok(CaseRun { plain, faulted, runs, outcomes })
 }
 
 /// Runs the explicit faults; a fault that never fired is an error in the case.
@@ -126,38 +107,20 @@ fn run_faulted(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<ScenarioRun,
     Ok(run)
 }
 
-fn run_one(
-    case: &Case,
-    scenario: Scenario,
-    opts: &RunOpts,
-    primary: bool,
-) -> Result<ScenarioRun, CaseError> {
+fn run_one(case: &Case, scenario: Scenario, opts: &RunOpts, primary: bool) -> Result<ScenarioRun, CaseError> {
     let result = engine::run(case, &scenario.faults, opts).map_err(|m| case.fault_error(0, m))?;
     let injected = !result.fired.is_empty();
     let violations = check::check(case, &result, injected, primary);
     let outcome = report::outcome(case, &result);
-    Ok(ScenarioRun {
-        scenario,
-        result,
-        violations,
-        outcome,
-    })
+    Ok(ScenarioRun { scenario, result, violations, outcome })
 }
 
 fn explicit(case: &Case) -> Option<Scenario> {
     if case.faults.is_empty() {
         return None;
     }
-    let faults: Vec<(Site, String)> = case
-        .faults
-        .iter()
-        .map(|f| (f.site, f.action.clone()))
-        .collect();
-    let label = faults
-        .iter()
-        .map(|(s, a)| format!("{s}={a}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let faults: Vec<(Site, String)> = case.faults.iter().map(|f| (f.site, f.action.clone())).collect();
+    let label = faults.iter().map(|(s, a)| format!("{s}={a}")).collect::<Vec<_>>().join(" ");
     Some(Scenario { label, faults })
 }
 
@@ -168,17 +131,10 @@ fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {
     let matched: Vec<Scenario> = reached
         .iter()
         .filter(|s| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&named(case, **s)))
-        .map(|s| Scenario {
-            label: s.to_string(),
-            faults: vec![(*s, SWEEP_ACTION.to_string())],
-        })
+        .map(|s| Scenario { label: s.to_string(), faults: vec![(*s, SWEEP_ACTION.to_string())] })
         .collect();
     if matched.is_empty() {
-        let examples: Vec<String> = reached
-            .iter()
-            .take(4)
-            .map(|s| format!("{s} ({})", site_label(case, *s)))
-            .collect();
+        let examples: Vec<String> = reached.iter().take(4).map(|s| format!("{s} ({})", site_label(case, *s))).collect();
         let msg = if reached.is_empty() {
             "`sweep` matches no site: the plain run reaches no failpoint site at all".to_string()
         } else {
@@ -195,9 +151,7 @@ fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {
 
 /// The site with its step name in place of the number.
 pub fn named(case: &Case, site: Site) -> String {
-    let Site::Cpuhp {
-        cpu, bringup, inst, ..
-    } = site;
+    let Site::Cpuhp { cpu, bringup, inst, .. } = site;
     let dir = if bringup { "up" } else { "down" };
     let inst = inst.map(|i| format!("/inst{i}")).unwrap_or_default();
     format!("cpuhp/cpu{cpu}/{dir}/{}{inst}", site_label(case, site))
@@ -206,11 +160,7 @@ pub fn named(case: &Case, site: Site) -> String {
 /// The step name of a site's state as the profile (or the enum) knows it.
 pub fn site_label(case: &Case, site: Site) -> String {
     let Site::Cpuhp { state, .. } = site;
-    case.profile
-        .steps
-        .iter()
-        .find(|p| p.nr == state)
-        .map_or_else(|| case.profile.enum_name(state), |p| p.name.clone())
+    case.profile.steps.iter().find(|p| p.nr == state).map_or_else(|| case.profile.enum_name(state), |p| p.name.clone())
 }
 
 fn group(runs: &[ScenarioRun]) -> Vec<Outcome> {

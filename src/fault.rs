@@ -25,23 +25,13 @@ use crate::errno;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Site {
     /// A hotplug callback invocation.
-    Cpuhp {
-        cpu: u16,
-        bringup: bool,
-        state: u16,
-        inst: Option<u16>,
-    },
+    Cpuhp { cpu: u16, bringup: bool, state: u16, inst: Option<u16> },
 }
 
 impl fmt::Display for Site {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Site::Cpuhp {
-                cpu,
-                bringup,
-                state,
-                inst,
-            } => {
+            Site::Cpuhp { cpu, bringup, state, inst } => {
                 let dir = if bringup { "up" } else { "down" };
                 write!(f, "cpuhp/cpu{cpu}/{dir}/{state}")?;
                 if let Some(i) = inst {
@@ -61,9 +51,7 @@ pub struct Armed {
 
 impl Armed {
     pub fn new(sites: &[Site]) -> Self {
-        Armed {
-            sites: sites.iter().map(|s| (*s, s.to_string())).collect(),
-        }
+        Armed { sites: sites.iter().map(|s| (*s, s.to_string())).collect() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,9 +63,7 @@ impl Armed {
     /// fail knob injects; `return(-ENOMEM)` picks another.
     pub fn eval(&self, site: Site) -> Option<i32> {
         let (_, name) = self.sites.iter().find(|(s, _)| *s == site)?;
-        fail::eval(name, |arg| {
-            arg.and_then(|a| errno::parse(&a)).unwrap_or(-errno::EAGAIN)
-        })
+        fail::eval(name, |arg| arg.and_then(|a| errno::parse(&a)).unwrap_or(-errno::EAGAIN))
     }
 }
 
@@ -103,15 +89,9 @@ pub fn check_action(action: &str) -> Result<(), String> {
         match verb {
             "off" => {}
             "return" => {
-                if let Some(arg) = body
-                    .strip_prefix("return(")
-                    .and_then(|r| r.strip_suffix(')'))
-                {
+                if let Some(arg) = body.strip_prefix("return(").and_then(|r| r.strip_suffix(')')) {
                     if errno::parse(arg).is_none() {
-                        return Err(format!(
-                            "`{arg}` is not an errno; use one of {}",
-                            errno::known()
-                        ));
+                        return Err(format!("`{arg}` is not an errno; use one of {}", errno::known()));
                     }
                 } else if body != "return" {
                     return Err(format!("`{body}` is not `return` or `return(-E...)`"));
@@ -136,9 +116,7 @@ pub struct FailGuard {
 impl FailGuard {
     /// Takes the process-wide failpoint lock; waits while another run holds it.
     pub fn take() -> Self {
-        FailGuard {
-            _scenario: fail::FailScenario::setup(),
-        }
+        FailGuard { _scenario: fail::FailScenario::setup() }
     }
 
     /// Configures `actions` for this run and returns what the engine consults.
@@ -148,11 +126,7 @@ impl FailGuard {
             fail::cfg(site.to_string(), action)?;
         }
         let listed: Vec<String> = fail::list().into_iter().map(|(n, _)| n).collect();
-        let sites: Vec<Site> = actions
-            .iter()
-            .map(|(s, _)| *s)
-            .filter(|s| listed.contains(&s.to_string()))
-            .collect();
+        let sites: Vec<Site> = actions.iter().map(|(s, _)| *s).filter(|s| listed.contains(&s.to_string())).collect();
         Ok(Armed::new(&sites))
     }
 }
@@ -173,12 +147,7 @@ mod tests {
 
     #[test]
     fn site_names() {
-        let s = Site::Cpuhp {
-            cpu: 1,
-            bringup: false,
-            state: 62,
-            inst: Some(2),
-        };
+        let s = Site::Cpuhp { cpu: 1, bringup: false, state: 62, inst: Some(2) };
         assert_eq!(s.to_string(), "cpuhp/cpu1/down/62/inst2");
     }
 }

@@ -14,10 +14,7 @@ use hotplug_fi::kernel::Regression;
 use hotplug_fi::{check, report};
 
 #[derive(Parser)]
-#[command(
-    name = "hotplug-fi",
-    about = "Fault injection for a model of the Linux 6.1 hotplug engine"
-)]
+#[command(name = "hotplug-fi", about = "Fault injection for a model of the Linux 6.1 hotplug engine")]
 struct Cli {
     /// Switch a historical bug back on (repeatable; also HOTPLUG_REGRESSIONS=a,b).
     #[arg(long = "regression", global = true)]
@@ -53,10 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opts = RunOpts {
-        regressions,
-        record_sites: false,
-    };
+    let opts = RunOpts { regressions, record_sites: false };
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
@@ -74,12 +68,7 @@ fn main() -> ExitCode {
 fn regressions(args: &[String]) -> Result<BTreeSet<Regression>, String> {
     let env = std::env::var("HOTPLUG_REGRESSIONS").unwrap_or_default();
     let mut set = BTreeSet::new();
-    for name in args
-        .iter()
-        .map(String::as_str)
-        .chain(env.split(','))
-        .filter(|n| !n.is_empty())
-    {
+    for name in args.iter().map(String::as_str).chain(env.split(',')).filter(|n| !n.is_empty()) {
         let r = Regression::parse(name.trim()).ok_or_else(|| {
             let all: Vec<&str> = Regression::ALL.iter().map(|r| r.name()).collect();
             format!("unknown regression `{name}`; known: {}", all.join(", "))
@@ -90,10 +79,7 @@ fn regressions(args: &[String]) -> Result<BTreeSet<Regression>, String> {
 }
 
 fn load(path: &Path) -> Result<Case, CaseError> {
-    let root = path
-        .ancestors()
-        .find(|a| a.file_name().is_some_and(|n| n == "cases"))
-        .unwrap_or(Path::new(""));
+    let root = path.ancestors().find(|a| a.file_name().is_some_and(|n| n == "cases")).unwrap_or(Path::new(""));
     Case::load(path, root)
 }
 
@@ -101,37 +87,22 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
     let case = load(path).map_err(|e| e.to_string())?;
     let mut plan = Vec::new();
     for f in faults {
-        let (site, action) = f
-            .split_once('=')
-            .unwrap_or((f.as_str(), explore::SWEEP_ACTION));
+        let (site, action) = f.split_once('=').unwrap_or((f.as_str(), explore::SWEEP_ACTION));
         let site = hotplug_fi::case::parse_site(&case.profile, case.machine.cpus, site)?;
         hotplug_fi::fault::check_action(action)?;
         plan.push((site, action.to_string()));
     }
-    let run_opts = RunOpts {
-        record_sites: true,
-        ..opts.clone()
-    };
+    let run_opts = RunOpts { record_sites: true, ..opts.clone() };
     let result = engine::run(&case, &plan, &run_opts)?;
     let plain = plan.is_empty();
     for (site, _) in &plan {
         if !result.fired.contains(site) {
-            return Err(format!(
-                "failpoint `{site}` was armed but never fired: the run does not reach it"
-            ));
+            return Err(format!("failpoint `{site}` was armed but never fired: the run does not reach it"));
         }
     }
     let violations = check::check(&case, &result, !result.fired.is_empty(), plain);
     let outcome = report::outcome(&case, &result);
-    let run = ScenarioRun {
-        scenario: Scenario {
-            label: String::new(),
-            faults: plan,
-        },
-        result,
-        violations,
-        outcome,
-    };
+    let run = ScenarioRun { scenario: Scenario { label: String::new(), faults: plan }, result, violations, outcome };
     print!("{}", report::scenario(&case, &run, &names(opts)));
     println!("steps: {}", run.result.steps);
     if run.violations.is_empty() {
@@ -150,17 +121,10 @@ fn names(opts: &RunOpts) -> Vec<&'static str> {
 
 fn cmd_failpoints(path: &Path, opts: &RunOpts) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
-    let run_opts = RunOpts {
-        record_sites: true,
-        ..opts.clone()
-    };
+    let run_opts = RunOpts { record_sites: true, ..opts.clone() };
     let result = engine::run(&case, &[], &run_opts)?;
     for site in &result.state.reached {
-        println!(
-            "{:<28} {}",
-            site.to_string(),
-            explore::site_label(&case, *site)
-        );
+        println!("{:<28} {}", site.to_string(), explore::site_label(&case, *site));
     }
     println!("{} sites", result.state.reached.len());
     Ok(ExitCode::SUCCESS)
@@ -195,11 +159,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
-    let paths = if paths.is_empty() {
-        vec![PathBuf::from("cases")]
-    } else {
-        paths.to_vec()
-    };
+    let paths = if paths.is_empty() { vec![PathBuf::from("cases")] } else { paths.to_vec() };
     let files = discover(&paths)?;
     if files.is_empty() {
         return Err("no case files found".into());
@@ -217,18 +177,11 @@ fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
     }
     bar.finish_and_clear();
     summary.print(files.len(), start.elapsed().as_secs_f64());
-    Ok(
-        if summary.failures.is_empty() && summary.errors.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        },
-    )
+    Ok(if summary.failures.is_empty() && summary.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn progress(n: u64) -> indicatif::ProgressBar {
-    let bar =
-        indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::stderr());
+    let bar = indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed} [{bar:30}] {pos}/{len} {msg}")
             .expect("the template is valid")
@@ -253,10 +206,7 @@ impl Summary {
     fn add(&mut self, case: &Case, run: &explore::CaseRun, opts: &RunOpts) {
         self.scenarios += 1 + usize::from(run.faulted.is_some()) + run.runs.len();
         self.outcomes += run.outcomes.len();
-        for r in std::iter::once(&run.plain)
-            .chain(&run.faulted)
-            .chain(&run.runs)
-        {
+        for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
             let rolled = r.result.state.trace.events.iter().any(|e| {
                 matches!(e, hotplug_fi::sim::trace::Event::CbExit(ev, _, _) | hotplug_fi::sim::trace::Event::CbEnter(ev) if ev.rollback)
             });
@@ -279,19 +229,8 @@ impl Summary {
         println!("scenarios:  {}", self.scenarios);
         println!("outcomes:   {}", self.outcomes);
         println!("rollbacks:  {} scenarios rolled back", self.rollbacks);
-        let splats: Vec<String> = self
-            .splats
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        println!(
-            "splats:     {}",
-            if splats.is_empty() {
-                "none".into()
-            } else {
-                splats.join(", ")
-            }
-        );
+        let splats: Vec<String> = self.splats.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("splats:     {}", if splats.is_empty() { "none".into() } else { splats.join(", ") });
         println!("failures:   {}", self.failures.len());
         for f in &self.failures {
             println!("  {f}");

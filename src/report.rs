@@ -39,17 +39,12 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
             }
             Event::CbEnter(ev) => {
                 let head = cb_head(case, s, ev);
-                if let Some(Event::CbExit(x, CbHow::Ran, ret)) = events.get(i + 1) {
-                    if x == ev {
-                        let _ = writeln!(
-                            out,
-                            "{pad}{head}  = {}{}",
-                            errno::name(i64::from(*ret)),
-                            rb(ev)
-                        );
-                        i += 2;
-                        continue;
-                    }
+                if let Some(Event::CbExit(x, CbHow::Ran, ret)) = events.get(i + 1)
+                    && x == ev
+                {
+                    let _ = writeln!(out, "{pad}{head}  = {}{}", errno::name(i64::from(*ret)), rb(ev));
+                    i += 2;
+                    continue;
                 }
                 let _ = writeln!(out, "{pad}{head}{}", rb(ev));
                 depth += 1;
@@ -63,39 +58,21 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
                         let _ = writeln!(out, "{pad}{}  = {r}{}", cb_name(case, s, ev), rb(ev));
                     }
                     CbHow::Knob => {
-                        let _ = writeln!(
-                            out,
-                            "{pad}{}  = {r}  (hotplug/fail knob){}",
-                            cb_name(case, s, ev),
-                            rb(ev)
-                        );
+                        let _ = writeln!(out, "{pad}{}  = {r}  (hotplug/fail knob){}", cb_name(case, s, ev), rb(ev));
                     }
                     CbHow::Injected => {
-                        let _ = writeln!(
-                            out,
-                            "{pad}{}  = {r}  (failpoint){}",
-                            cb_name(case, s, ev),
-                            rb(ev)
-                        );
+                        let _ = writeln!(out, "{pad}{}  = {r}  (failpoint){}", cb_name(case, s, ev), rb(ev));
                     }
                 }
             }
             Event::Kick { cpu, state } => {
-                let _ = writeln!(
-                    out,
-                    "{pad}cpuhp_kick_ap_work(CPU{cpu}) at {}",
-                    state_label(case, *state)
-                );
+                let _ = writeln!(out, "{pad}cpuhp_kick_ap_work(CPU{cpu}) at {}", state_label(case, *state));
                 depth += 1;
             }
             Event::KickRet { cpu, ret } => {
                 depth = depth.saturating_sub(1);
                 let pad = "  ".repeat(depth + 1);
-                let _ = writeln!(
-                    out,
-                    "{pad}cpuhp_kick_ap_work(CPU{cpu})  = {}",
-                    errno::name(i64::from(*ret))
-                );
+                let _ = writeln!(out, "{pad}cpuhp_kick_ap_work(CPU{cpu})  = {}", errno::name(i64::from(*ret)));
             }
             Event::Mask { cpu, mask, set } => {
                 let f = match mask {
@@ -105,11 +82,7 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
                 let _ = writeln!(out, "{pad}{f}({cpu}, {set})");
             }
             Event::Reached { cpu, state } => {
-                let _ = writeln!(
-                    out,
-                    "{pad}CPU{cpu} st->state = {}",
-                    state_label(case, *state)
-                );
+                let _ = writeln!(out, "{pad}CPU{cpu} st->state = {}", state_label(case, *state));
             }
             Event::Log(m) => {
                 let _ = writeln!(out, "{pad}pr_warn: {}", s.trace.texts[*m as usize]);
@@ -136,10 +109,7 @@ fn state_label(case: &Case, st: State) -> String {
 
 /// `CPU1 [197 workqueue:online]->teardown()/inst0`.
 fn cb_name(case: &Case, s: &KState, ev: &CbEvent) -> String {
-    let name = s.cpu.steps[ev.state as usize]
-        .name
-        .as_deref()
-        .map(str::to_string);
+    let name = s.cpu.steps[ev.state as usize].name.as_deref().map(str::to_string);
     let name = name.unwrap_or_else(|| case.profile.enum_name(ev.state));
     let dir = if ev.bringup { "startup" } else { "teardown" };
     let inst = ev.inst.map(|i| format!("/inst{i}")).unwrap_or_default();
@@ -149,34 +119,17 @@ fn cb_name(case: &Case, s: &KState, ev: &CbEvent) -> String {
 /// The line of an entered callback: name, function and context.
 fn cb_head(case: &Case, s: &KState, ev: &CbEvent) -> String {
     let step = &s.cpu.steps[ev.state as usize];
-    let func = step
-        .cb(ev.bringup)
-        .map(|c| c.func.to_string())
-        .unwrap_or_else(|| "?".into());
+    let func = step.cb(ev.bringup).map(|c| c.func.to_string()).unwrap_or_else(|| "?".into());
     let comm = s.tasks[ev.task as usize].kind.comm();
     let irqs = if ev.irqs_off { ", irqs off" } else { "" };
-    format!(
-        "{}  {func}  on {comm} CPU{}{irqs}",
-        cb_name(case, s, ev),
-        ev.on_cpu
-    )
+    format!("{}  {func}  on {comm} CPU{}{irqs}", cb_name(case, s, ev), ev.on_cpu)
 }
 
 /// One line per splat, as the kernel would title it.
 pub fn splat_line(s: &KState, sp: &Splat) -> String {
     let comm = s.tasks[sp.task].kind.comm();
-    let why = if sp.reaction {
-        " [in the kernel's error path]"
-    } else {
-        ""
-    };
-    format!(
-        "{} [{}] (CPU: {} Comm: {comm} at {}){why}",
-        sp.title,
-        sp.kind.label(),
-        sp.ctx.cpu,
-        sp.site
-    )
+    let why = if sp.reaction { " [in the kernel's error path]" } else { "" };
+    format!("{} [{}] (CPU: {} Comm: {comm} at {}){why}", sp.title, sp.kind.label(), sp.ctx.cpu, sp.site)
 }
 
 /// The operation results, the run's end, the final state and the splats:
@@ -221,11 +174,7 @@ fn blocked_line(s: &KState, t: usize) -> String {
     let what = match task.wait {
         Some(Wait::Lock(l, _)) => {
             let lock = &s.locks.locks[l];
-            let holders: Vec<String> = lock
-                .holders()
-                .iter()
-                .map(|&h| s.tasks[h].kind.comm())
-                .collect();
+            let holders: Vec<String> = lock.holders().iter().map(|&h| s.tasks[h].kind.comm()).collect();
             format!("{} held by {}", lock.name, holders.join(", "))
         }
         Some(Wait::Completion(c)) => completion_name(s, c),
@@ -265,11 +214,8 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
             String::new()
         };
         if res.cfg.hotplug_cpu {
-            let _ = writeln!(
-                out,
-                "  cpu{cpu}: hotplug/state {}  target {}  fail {}{online}",
-                st.state, st.target, st.fail
-            );
+            let _ =
+                writeln!(out, "  cpu{cpu}: hotplug/state {}  target {}  fail {}{online}", st.state, st.target, st.fail);
         } else {
             let _ = writeln!(
                 out,
@@ -296,12 +242,7 @@ fn states_diff(case: &Case, s: &KState) -> String {
     let mut out = String::new();
     for (nr, step) in s.cpu.steps.iter().enumerate() {
         let now = step.name.as_deref();
-        let was = case
-            .profile
-            .steps
-            .iter()
-            .find(|p| p.nr as usize == nr)
-            .map(|p| p.name.as_str());
+        let was = case.profile.steps.iter().find(|p| p.nr as usize == nr).map(|p| p.name.as_str());
         if now == was {
             continue;
         }
@@ -343,23 +284,13 @@ fn modules(s: &KState) -> String {
                 out,
                 "    instance {}/{name}: on state {}",
                 m.decls[*d].name,
-                if on.is_empty() {
-                    "none".into()
-                } else {
-                    on.join(",")
-                }
+                if on.is_empty() { "none".into() } else { on.join(",") }
             );
         }
         let mut per: Vec<String> = Vec::new();
         for ((d, inst, cpu), n) in &m.percpu {
-            let inst = inst
-                .map(|i| format!("/{}", s.cpu.instances[i].name))
-                .unwrap_or_default();
-            let times = if *n > 1 {
-                format!(" x{n}")
-            } else {
-                String::new()
-            };
+            let inst = inst.map(|i| format!("/{}", s.cpu.instances[i].name)).unwrap_or_default();
+            let times = if *n > 1 { format!(" x{n}") } else { String::new() };
             per.push(format!("{}{inst}@cpu{cpu}{times}", m.decls[*d].name));
         }
         if !per.is_empty() {
@@ -400,11 +331,7 @@ pub fn repro(case: &Case, faults: &[(crate::fault::Site, String)], regressions: 
 /// One scenario in full: how to reproduce it, its trace and its outcome.
 pub fn scenario(case: &Case, run: &crate::explore::ScenarioRun, regressions: &[&str]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "reproduce: {}",
-        repro(case, &run.scenario.faults, regressions)
-    );
+    let _ = writeln!(out, "reproduce: {}", repro(case, &run.scenario.faults, regressions));
     let _ = writeln!(out, "trace:");
     out.push_str(&trace(case, &run.result));
     out.push_str(&run.outcome);
@@ -431,11 +358,7 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
         case.profile.name,
         case.profile.kernel
     );
-    let faulted = if run.faulted.is_some() {
-        " + 1 with the case's faults"
-    } else {
-        ""
-    };
+    let faulted = if run.faulted.is_some() { " + 1 with the case's faults" } else { "" };
     let _ = writeln!(
         out,
         "scenarios: 1 plain{faulted} + {} swept, {} distinct sweep outcome(s)",
@@ -450,25 +373,13 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
     }
     for (n, o) in run.outcomes.iter().enumerate() {
         let first = &run.runs[o.runs[0]];
-        let same = if first.outcome == run.plain.outcome {
-            " (same as the plain run)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "\n== outcome {} of {}: {} scenario(s){same} ==",
-            n + 1,
-            run.outcomes.len(),
-            o.runs.len()
-        );
+        let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };
+        let _ =
+            writeln!(out, "\n== outcome {} of {}: {} scenario(s){same} ==", n + 1, run.outcomes.len(), o.runs.len());
         for &i in &o.runs {
             let sc = &run.runs[i].scenario;
-            let names: Vec<String> = sc
-                .faults
-                .iter()
-                .map(|(s, _)| format!("{s}  {}", crate::explore::site_label(case, *s)))
-                .collect();
+            let names: Vec<String> =
+                sc.faults.iter().map(|(s, _)| format!("{s}  {}", crate::explore::site_label(case, *s))).collect();
             let _ = writeln!(out, "  {}", names.join(" + "));
         }
         out.push_str(&scenario(case, first, &[]));
@@ -478,9 +389,5 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
 
 /// A cpulist, with `(none)` for an empty mask.
 fn mask(m: crate::sim::CpuMask) -> String {
-    if m.is_empty() {
-        "(none)".to_string()
-    } else {
-        m.to_string()
-    }
+    if m.is_empty() { "(none)".to_string() } else { m.to_string() }
 }

@@ -80,16 +80,9 @@ fn error_of(text: &str) -> String {
     "bad.toml:2:23:",
     &["expected result `-EWHAT`"]
 )]
-fn bad_input_is_reported_with_its_place(
-    #[case] text: &str,
-    #[case] place: &str,
-    #[case] says: &[&str],
-) {
+fn bad_input_is_reported_with_its_place(#[case] text: &str, #[case] place: &str, #[case] says: &[&str]) {
     let err = error_of(text);
-    assert!(
-        err.starts_with(place),
-        "error should start with {place}: {err}"
-    );
+    assert!(err.starts_with(place), "error should start with {place}: {err}");
     for s in says {
         assert!(err.contains(s), "error should say `{s}`: {err}");
     }
@@ -104,9 +97,7 @@ fn an_empty_ops_list_is_an_error() {
 /// The kernel refusing a write is an outcome, not bad input.
 #[test]
 fn a_kernel_refusal_is_an_outcome() {
-    let text = format!(
-        "description = \"x\"\nops = [\"echo 92 > cpu1/hotplug/fail => -EINVAL\"]\n{MACHINE}"
-    );
+    let text = format!("description = \"x\"\nops = [\"echo 92 > cpu1/hotplug/fail => -EINVAL\"]\n{MACHINE}");
     let case = Case::parse("ok.toml", "ok", &text).unwrap();
     let run = explore::run_case(&case, &RunOpts::default(), None).unwrap();
     assert!(run.violations().is_empty());

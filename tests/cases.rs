@@ -22,9 +22,7 @@ fn main() {
         std::process::exit(101);
     }
     let mut trials: Vec<Trial> = files.iter().map(|f| trial(&dir, f)).collect();
-    trials.push(Trial::test("snapshots::no_orphans", move || {
-        orphans(&files)
-    }));
+    trials.push(Trial::test("snapshots::no_orphans", move || orphans(&files)));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -39,25 +37,15 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
     let regressions = common::regressions_from_env();
     let (case, run) = common::run(file, &regressions).map_err(Failed::from)?;
     if std::env::var_os("HOTPLUG_SCENARIO").is_some() {
-        for r in std::iter::once(&run.plain)
-            .chain(&run.faulted)
-            .chain(&run.runs)
-        {
+        for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
             println!("{}", hotplug_fi::report::scenario(&case, r, &[]));
         }
         return Ok(());
     }
     let text = hotplug_fi::report::case_snapshot(&case, &run);
     let snap = common::snapshot_file(id);
-    let dir = snap
-        .parent()
-        .expect("a snapshot has a directory")
-        .to_path_buf();
-    let name = snap
-        .file_stem()
-        .expect("a snapshot has a name")
-        .to_string_lossy()
-        .to_string();
+    let dir = snap.parent().expect("a snapshot has a directory").to_path_buf();
+    let name = snap.file_stem().expect("a snapshot has a name").to_string_lossy().to_string();
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(dir);
     settings.set_prepend_module_to_snapshot(false);
@@ -70,10 +58,7 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
 /// A snapshot whose case is gone is a failure, not clutter.
 fn orphans(files: &[PathBuf]) -> Result<(), Failed> {
     let dir = common::cases_dir();
-    let ids: Vec<String> = files
-        .iter()
-        .map(|f| hotplug_fi::case::case_id(f, &dir))
-        .collect();
+    let ids: Vec<String> = files.iter().map(|f| hotplug_fi::case::case_id(f, &dir)).collect();
     let mut snaps = Vec::new();
     common::walk(&common::snapshots_dir(), "snap", &mut snaps);
     let orphans: Vec<String> = snaps
@@ -84,10 +69,6 @@ fn orphans(files: &[PathBuf]) -> Result<(), Failed> {
     if orphans.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "snapshots without a case (delete them or restore the case): {}",
-            orphans.join(", ")
-        )
-        .into())
+        Err(format!("snapshots without a case (delete them or restore the case): {}", orphans.join(", ")).into())
     }
 }

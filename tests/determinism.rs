@@ -4,11 +4,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hotplug_fi::report;
 
-fn render(f: &PathBuf) -> String {
+fn render(f: &Path) -> String {
     let (case, run) = common::run(f, &BTreeSet::new()).unwrap_or_else(|e| panic!("{e}"));
     report::case_snapshot(&case, &run)
 }
@@ -16,44 +16,21 @@ fn render(f: &PathBuf) -> String {
 #[test]
 fn snapshots_are_byte_identical_across_runs_and_thread_counts() {
     let files = common::discover(&common::cases_dir());
-    assert!(
-        files.len() >= 25,
-        "expected the shipped cases, found {}",
-        files.len()
-    );
-    let first: Vec<String> = files.iter().map(render).collect();
-    let second: Vec<String> = files.iter().map(render).collect();
+    assert!(files.len() >= 25, "expected the shipped cases, found {}", files.len());
+    let first: Vec<String> = files.iter().map(|f| render(f)).collect();
+    let second: Vec<String> = files.iter().map(|f| render(f)).collect();
     assert_eq!(first, second, "two sequential runs differ");
     for threads in [2usize, 4] {
         let chunks: Vec<Vec<(usize, PathBuf)>> = (0..threads)
-            .map(|t| {
-                files
-                    .iter()
-                    .cloned()
-                    .enumerate()
-                    .filter(|(i, _)| i % threads == t)
-                    .collect()
-            })
+            .map(|t| files.iter().cloned().enumerate().filter(|(i, _)| i % threads == t).collect())
             .collect();
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| {
-                std::thread::spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(i, f)| (*i, render(f)))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|chunk| std::thread::spawn(move || chunk.iter().map(|(i, f)| (*i, render(f))).collect::<Vec<_>>()))
             .collect();
         for h in handles {
             for (i, text) in h.join().expect("a rendering thread panicked") {
-                assert_eq!(
-                    text,
-                    first[i],
-                    "{} differs with {threads} threads",
-                    files[i].display()
-                );
+                assert_eq!(text, first[i], "{} differs with {threads} threads", files[i].display());
             }
         }
     }

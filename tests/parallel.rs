@@ -14,68 +14,34 @@ use hotplug_fi::fault::Site;
 use hotplug_fi::report;
 
 fn case() -> Case {
-    Case::load(
-        &common::cases_dir().join("cpu/updown.toml"),
-        &common::cases_dir(),
-    )
-    .expect("cpu/updown loads")
+    Case::load(&common::cases_dir().join("cpu/updown.toml"), &common::cases_dir()).expect("cpu/updown loads")
 }
 
 fn outcome(site: Site) -> String {
     let case = case();
-    let res = engine::run(
-        &case,
-        &[(site, SWEEP_ACTION.to_string())],
-        &RunOpts::default(),
-    )
-    .expect("runs");
+    let res = engine::run(&case, &[(site, SWEEP_ACTION.to_string())], &RunOpts::default()).expect("runs");
     assert!(res.fired.contains(&site), "{site} did not fire");
-    format!(
-        "{}{}",
-        report::trace(&case, &res),
-        report::outcome(&case, &res)
-    )
+    format!("{}{}", report::trace(&case, &res), report::outcome(&case, &res))
 }
 
 #[test]
 fn concurrent_fault_runs_do_not_interfere() {
-    let plain = engine::run(
-        &case(),
-        &[],
-        &RunOpts {
-            record_sites: true,
-            ..RunOpts::default()
-        },
-    )
-    .expect("runs");
+    let plain = engine::run(&case(), &[], &RunOpts { record_sites: true, ..RunOpts::default() }).expect("runs");
     let sites: Vec<Site> = plain.state.reached.clone();
-    assert!(
-        sites.len() > 50,
-        "the plain run reaches {} sites",
-        sites.len()
-    );
+    assert!(sites.len() > 50, "the plain run reaches {} sites", sites.len());
     let sequential: Vec<String> = sites.iter().map(|s| outcome(*s)).collect();
     let sites = Arc::new(sites);
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let sites = Arc::clone(&sites);
             std::thread::spawn(move || {
-                sites
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| i % 4 == t)
-                    .map(|(i, s)| (i, outcome(*s)))
-                    .collect::<Vec<_>>()
+                sites.iter().enumerate().filter(|(i, _)| i % 4 == t).map(|(i, s)| (i, outcome(*s))).collect::<Vec<_>>()
             })
         })
         .collect();
     for h in handles {
         for (i, text) in h.join().expect("a thread panicked") {
-            assert_eq!(
-                text, sequential[i],
-                "{} differs when run concurrently",
-                sites[i]
-            );
+            assert_eq!(text, sequential[i], "{} differs when run concurrently", sites[i]);
         }
     }
 }

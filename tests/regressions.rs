@@ -42,25 +42,11 @@ fn suite(regressions: &BTreeSet<Regression>) -> Vec<String> {
 #[test]
 fn every_regression_is_caught_and_the_fixed_kernel_passes() {
     let off = suite(&BTreeSet::new());
-    assert!(
-        off.is_empty(),
-        "with every regression off the suite must pass:\n{}",
-        off.join("\n")
-    );
+    assert!(off.is_empty(), "with every regression off the suite must pass:\n{}", off.join("\n"));
     for &r in Regression::ALL {
         let failures = suite(&BTreeSet::from([r]));
-        assert!(
-            !failures.is_empty(),
-            "{}: the suite passes with the regression on",
-            r.name()
-        );
+        assert!(!failures.is_empty(), "{}: the suite passes with the regression on", r.name());
         let named = failures.iter().any(|f| f.contains(problem(r)));
-        assert!(
-            named,
-            "{}: no failure names the problem `{}`:\n{}",
-            r.name(),
-            problem(r),
-            failures.join("\n")
-        );
+        assert!(named, "{}: no failure names the problem `{}`:\n{}", r.name(), problem(r), failures.join("\n"));
     }
 }

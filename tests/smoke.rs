@@ -24,14 +24,8 @@ fn knob_failure_rolls_the_ap_forward_again() {
     let v: Vec<&String> = run.violations().into_iter().map(|(_, v)| v).collect();
     assert!(v.is_empty(), "{v:?}");
     let out = report::outcome(&case, &run.plain.result);
-    assert!(
-        out.contains("cpu1: hotplug/state 236  target 236  fail -1  online 1"),
-        "{out}"
-    );
+    assert!(out.contains("cpu1: hotplug/state 236  target 236  fail -1  online 1"), "{out}");
     let trace = report::trace(&case, &run.plain.result);
-    assert!(
-        trace.contains("CPU1 [197 workqueue:online]->teardown()  = -EAGAIN  (hotplug/fail knob)"),
-        "{trace}"
-    );
+    assert!(trace.contains("CPU1 [197 workqueue:online]->teardown()  = -EAGAIN  (hotplug/fail knob)"), "{trace}");
     assert!(trace.contains("[rollback]"), "{trace}");
 }

@@ -189,22 +189,12 @@ impl Source<'_> {
         let before = &self.text[..at];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        CaseError {
-            file: self.file.to_string(),
-            line,
-            col,
-            msg: msg.into(),
-        }
+        CaseError { file: self.file.to_string(), line, col, msg: msg.into() }
     }
 
     /// An error inside a string value: `offset` counts characters after the
     /// opening quote.
-    pub fn error_in(
-        &self,
-        span: &Range<usize>,
-        offset: usize,
-        msg: impl Into<String>,
-    ) -> CaseError {
+    pub fn error_in(&self, span: &Range<usize>, offset: usize, msg: impl Into<String>) -> CaseError {
         self.error(span.start + 1 + offset, msg)
     }
 }
@@ -233,33 +223,14 @@ impl Case {
         })?;
         let profile = load_profile(&src, f.profile.as_ref())?;
         let machine = load_machine(&src, &f.machine)?;
-        let modules = f
-            .module
-            .iter()
-            .map(|m| load_module(&src, &profile, m))
-            .collect::<Result<Vec<_>, _>>()?;
+        let modules = f.module.iter().map(|m| load_module(&src, &profile, m)).collect::<Result<Vec<_>, _>>()?;
         check_unique_names(&src, &f.module)?;
-        let env = ops::Env {
-            src: &src,
-            machine: &machine,
-            modules: &modules,
-        };
-        let ops = f
-            .ops
-            .iter()
-            .map(|o| env.op_line(o))
-            .collect::<Result<Vec<_>, _>>()?;
+        let env = ops::Env { src: &src, machine: &machine, modules: &modules };
+        let ops = f.ops.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
         if ops.is_empty() {
-            return Err(src.error(
-                0,
-                "`ops` is empty: a case needs at least one operation, such as \"cpu_down 1\"",
-            ));
+            return Err(src.error(0, "`ops` is empty: a case needs at least one operation, such as \"cpu_down 1\""));
         }
-        let faults = f
-            .fault
-            .iter()
-            .map(|x| load_fault(&src, &profile, &machine, x))
-            .collect::<Result<Vec<_>, _>>()?;
+        let faults = f.fault.iter().map(|x| load_fault(&src, &profile, &machine, x)).collect::<Result<Vec<_>, _>>()?;
         let sweep = f.sweep.as_ref().map(|s| load_sweep(&src, s)).transpose()?;
         let expect_end = match &f.expect.end {
             None => ExpectEnd::Finished,
@@ -294,20 +265,14 @@ impl Case {
 
     /// An error at the sweep filter (for a filter that matches no site).
     pub fn sweep_error(&self, msg: String) -> CaseError {
-        let src = Source {
-            file: &self.path.display().to_string(),
-            text: &self.source,
-        };
+        let src = Source { file: &self.path.display().to_string(), text: &self.source };
         let at = self.sweep.as_ref().map_or(0, |s| s.span.start);
         src.error(at, msg)
     }
 
     /// An error at an explicit fault (for one that never fired).
     pub fn fault_error(&self, idx: usize, msg: String) -> CaseError {
-        let src = Source {
-            file: &self.path.display().to_string(),
-            text: &self.source,
-        };
+        let src = Source { file: &self.path.display().to_string(), text: &self.source };
         src.error(self.faults[idx].span.start, msg)
     }
 }
@@ -324,35 +289,21 @@ fn load_profile(src: &Source, p: Option<&Spanned<String>>) -> Result<Profile, Ca
         return Ok(Profile::builtin("debian-6.1").expect("the default profile exists"));
     };
     Profile::builtin(p.get_ref()).ok_or_else(|| {
-        src.error(
-            p.span().start,
-            format!(
-                "unknown profile `{}`; expected one of {}",
-                p.get_ref(),
-                PROFILES.join(", ")
-            ),
-        )
+        src.error(p.span().start, format!("unknown profile `{}`; expected one of {}", p.get_ref(), PROFILES.join(", ")))
     })
 }
 
 fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
     let cpus = *m.cpus.get_ref();
     if !(1..=crate::sim::cpumask::CPUS_MAX).contains(&cpus) {
-        return Err(src.error(
-            m.cpus.span().start,
-            format!(
-                "`cpus = {cpus}`: expected 1 to {}",
-                crate::sim::cpumask::CPUS_MAX
-            ),
-        ));
+        return Err(
+            src.error(m.cpus.span().start, format!("`cpus = {cpus}`: expected 1 to {}", crate::sim::cpumask::CPUS_MAX))
+        );
     }
     let tpc = m.threads_per_core.as_ref().map_or(1, |t| *t.get_ref());
-    if tpc == 0 || cpus % tpc != 0 {
+    if tpc == 0 || !cpus.is_multiple_of(tpc) {
         let at = m.threads_per_core.as_ref().map_or(0, |t| t.span().start);
-        return Err(src.error(
-            at,
-            format!("`threads_per_core = {tpc}` must be at least 1 and divide `cpus = {cpus}`"),
-        ));
+        return Err(src.error(at, format!("`threads_per_core = {tpc}` must be at least 1 and divide `cpus = {cpus}`")));
     }
     let smt = match &m.cmdline {
         None => SmtCmdline::None,
@@ -389,15 +340,8 @@ fn parse_cmdline(src: &Source, c: &Spanned<String>) -> Result<SmtCmdline, CaseEr
 }
 
 fn load_module(src: &Source, profile: &Profile, m: &ModuleFile) -> Result<ModuleDecl, CaseError> {
-    let states = m
-        .state
-        .iter()
-        .map(|s| load_state_decl(src, profile, s))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ModuleDecl {
-        name: m.name.get_ref().clone(),
-        states,
-    })
+    let states = m.state.iter().map(|s| load_state_decl(src, profile, s)).collect::<Result<Vec<_>, _>>()?;
+    Ok(ModuleDecl { name: m.name.get_ref().clone(), states })
 }
 
 fn load_state_decl(src: &Source, profile: &Profile, s: &StateFile) -> Result<StateDecl, CaseError> {
@@ -409,30 +353,17 @@ fn load_state_decl(src: &Source, profile: &Profile, s: &StateFile) -> Result<Sta
     let at = resolve_state(profile, &at).map_err(|m| src.error(s.at.span().start, m))?;
     let behaviour = |b: &Option<Spanned<String>>| {
         b.as_ref()
-            .map(|b| {
-                ops::parse_behaviour(b.get_ref()).map_err(|(o, m)| src.error_in(&b.span(), o, m))
-            })
+            .map(|b| ops::parse_behaviour(b.get_ref()).map_err(|(o, m)| src.error_in(&b.span(), o, m)))
             .transpose()
     };
-    let slug: String = s
-        .name
-        .get_ref()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    let slug: String = s.name.get_ref().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     Ok(StateDecl {
         name: s.name.get_ref().clone(),
         at,
         startup: behaviour(&s.startup)?,
         teardown: behaviour(&s.teardown)?,
-        startup_fn: s
-            .startup_fn
-            .clone()
-            .unwrap_or_else(|| format!("{slug}_startup")),
-        teardown_fn: s
-            .teardown_fn
-            .clone()
-            .unwrap_or_else(|| format!("{slug}_teardown")),
+        startup_fn: s.startup_fn.clone().unwrap_or_else(|| format!("{slug}_startup")),
+        teardown_fn: s.teardown_fn.clone().unwrap_or_else(|| format!("{slug}_teardown")),
         multi: s.multi,
         instances: s.instances.clone(),
     })
@@ -443,19 +374,13 @@ fn check_unique_names(src: &Source, modules: &[ModuleFile]) -> Result<(), CaseEr
     let mut states = BTreeSet::new();
     for m in modules {
         if !mods.insert(m.name.get_ref()) {
-            return Err(src.error(
-                m.name.span().start,
-                format!("module `{}` is declared twice", m.name.get_ref()),
-            ));
+            return Err(src.error(m.name.span().start, format!("module `{}` is declared twice", m.name.get_ref())));
         }
         for s in &m.state {
             if !states.insert(s.name.get_ref()) {
                 return Err(src.error(
                     s.name.span().start,
-                    format!(
-                        "state `{}` is declared twice; operations name states by it",
-                        s.name.get_ref()
-                    ),
+                    format!("state `{}` is declared twice; operations name states by it", s.name.get_ref()),
                 ));
             }
         }
@@ -463,33 +388,21 @@ fn check_unique_names(src: &Source, modules: &[ModuleFile]) -> Result<(), CaseEr
     Ok(())
 }
 
-fn load_fault(
-    src: &Source,
-    profile: &Profile,
-    machine: &Machine,
-    f: &FaultFile,
-) -> Result<FaultLine, CaseError> {
-    let site = site::parse_site(profile, machine.cpus, f.site.get_ref())
-        .map_err(|m| src.error(f.site.span().start, m))?;
+fn load_fault(src: &Source, profile: &Profile, machine: &Machine, f: &FaultFile) -> Result<FaultLine, CaseError> {
+    let site =
+        site::parse_site(profile, machine.cpus, f.site.get_ref()).map_err(|m| src.error(f.site.span().start, m))?;
     let (action, span) = match &f.action {
         Some(a) => (a.get_ref().clone(), a.span()),
         None => ("return".to_string(), f.site.span()),
     };
     fault::check_action(&action).map_err(|m| src.error(span.start, m))?;
-    Ok(FaultLine {
-        site,
-        action,
-        span: f.site.span(),
-    })
+    Ok(FaultLine { site, action, span: f.site.span() })
 }
 
 fn load_sweep(src: &Source, s: &Spanned<String>) -> Result<Sweep, CaseError> {
     let regex = Regex::new(&format!("^(?:{})$", s.get_ref()))
         .map_err(|e| src.error(s.span().start, format!("`sweep` is not a valid regex: {e}")))?;
-    Ok(Sweep {
-        regex,
-        span: s.span(),
-    })
+    Ok(Sweep { regex, span: s.span() })
 }
 
 /// Whether a state number is known by some name to the profile, for

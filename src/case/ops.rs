@@ -114,20 +114,14 @@ fn words(s: &str) -> Vec<Word<'_>> {
     for (ci, (b, c)) in s.char_indices().enumerate() {
         if c.is_whitespace() {
             if let Some((sc, sb)) = start.take() {
-                out.push(Word {
-                    text: &s[sb..b],
-                    at: sc,
-                });
+                out.push(Word { text: &s[sb..b], at: sc });
             }
         } else if start.is_none() {
             start = Some((ci, b));
         }
     }
     if let Some((sc, sb)) = start {
-        out.push(Word {
-            text: &s[sb..],
-            at: sc,
-        });
+        out.push(Word { text: &s[sb..], at: sc });
     }
     out
 }
@@ -142,33 +136,18 @@ impl Env<'_> {
         let full = line.get_ref();
         let (text, expect) = match full.split_once("=>") {
             Some((t, e)) => {
-                let at =
-                    t.chars().count() + 2 + e.chars().take_while(|c| c.is_whitespace()).count();
+                let at = t.chars().count() + 2 + e.chars().take_while(|c| c.is_whitespace()).count();
                 let e = e.trim();
-                let v = errno::parse(e)
-                    .map(i64::from)
-                    .or_else(|| e.parse::<i64>().ok())
-                    .ok_or_else(|| {
-                        self.err(
-                            &span,
-                            at,
-                            format!(
-                                "expected result `{e}` is not a number or an errno such as -EAGAIN"
-                            ),
-                        )
-                    })?;
+                let v = errno::parse(e).map(i64::from).or_else(|| e.parse::<i64>().ok()).ok_or_else(|| {
+                    self.err(&span, at, format!("expected result `{e}` is not a number or an errno such as -EAGAIN"))
+                })?;
                 (t, Some(v))
             }
             None => (full.as_str(), None),
         };
         let w = words(text);
         let op = self.op(&span, &w)?;
-        Ok(OpLine {
-            op,
-            text: text.trim().to_string(),
-            expect,
-            span,
-        })
+        Ok(OpLine { op, text: text.trim().to_string(), expect, span })
     }
 
     fn op(&self, span: &std::ops::Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
@@ -180,15 +159,7 @@ impl Env<'_> {
                 return Ok(());
             }
             let at = w.get(n + 1).map_or(first.at, |x| x.at);
-            Err(self.err(
-                span,
-                at,
-                format!(
-                    "`{}` takes {n} argument(s), got {}",
-                    first.text,
-                    w.len() - 1
-                ),
-            ))
+            Err(self.err(span, at, format!("`{}` takes {n} argument(s), got {}", first.text, w.len() - 1)))
         };
         let op = match first.text {
             "boot" => {
@@ -220,11 +191,7 @@ impl Env<'_> {
             "insmod" | "rmmod" => {
                 arity(1)?;
                 let m = self.module(span, &w[1])?;
-                if first.text == "insmod" {
-                    Op::Insmod(m)
-                } else {
-                    Op::Rmmod(m)
-                }
+                if first.text == "insmod" { Op::Insmod(m) } else { Op::Rmmod(m) }
             }
             other => return self.registration(span, w, other),
         };
@@ -233,38 +200,21 @@ impl Env<'_> {
     }
 
     /// Functions that do not exist without `CONFIG_HOTPLUG_CPU`.
-    fn check_built(
-        &self,
-        span: &std::ops::Range<usize>,
-        first: &Word,
-        op: &Op,
-    ) -> Result<(), CaseError> {
+    fn check_built(&self, span: &std::ops::Range<usize>, first: &Word, op: &Op) -> Result<(), CaseError> {
         let needs_hotplug = matches!(op, Op::CpuDown(_) | Op::Freeze(_) | Op::Thaw);
         if needs_hotplug && !self.machine.hotplug_cpu {
             return Err(self.err(
                 span,
                 first.at,
-                format!(
-                    "`{}` is not built with `hotplug_cpu = false` (CONFIG_HOTPLUG_CPU=n)",
-                    first.text
-                ),
+                format!("`{}` is not built with `hotplug_cpu = false` (CONFIG_HOTPLUG_CPU=n)", first.text),
             ));
         }
         Ok(())
     }
 
-    fn registration(
-        &self,
-        span: &std::ops::Range<usize>,
-        w: &[Word],
-        name: &str,
-    ) -> Result<Op, CaseError> {
+    fn registration(&self, span: &std::ops::Range<usize>, w: &[Word], name: &str) -> Result<Op, CaseError> {
         let first = &w[0];
-        let want = if name.starts_with("cpuhp_state_") {
-            2
-        } else {
-            1
-        };
+        let want = if name.starts_with("cpuhp_state_") { 2 } else { 1 };
         let known = [
             "cpuhp_setup_state",
             "cpuhp_setup_state_nocalls",
@@ -297,61 +247,23 @@ impl Env<'_> {
             return Err(self.err(span, first.at, msg));
         }
         if w.len() != want + 1 {
-            return Err(self.err(
-                span,
-                first.at,
-                format!("`{name}` takes {want} argument(s), got {}", w.len() - 1),
-            ));
+            return Err(self.err(span, first.at, format!("`{name}` takes {want} argument(s), got {}", w.len() - 1)));
         }
         let (module, decl) = self.state_decl(span, &w[1])?;
         let op = match name {
-            "cpuhp_setup_state" => Op::Setup {
-                module,
-                decl,
-                kind: SetupKind::Calls,
-            },
-            "cpuhp_setup_state_nocalls" => Op::Setup {
-                module,
-                decl,
-                kind: SetupKind::Nocalls,
-            },
-            "cpuhp_setup_state_multi" => Op::Setup {
-                module,
-                decl,
-                kind: SetupKind::Multi,
-            },
-            "cpuhp_remove_state" => Op::Remove {
-                module,
-                decl,
-                kind: RemoveKind::Calls,
-            },
-            "cpuhp_remove_state_nocalls" => Op::Remove {
-                module,
-                decl,
-                kind: RemoveKind::Nocalls,
-            },
-            "cpuhp_remove_multi_state" => Op::Remove {
-                module,
-                decl,
-                kind: RemoveKind::Multi,
-            },
+            "cpuhp_setup_state" => Op::Setup { module, decl, kind: SetupKind::Calls },
+            "cpuhp_setup_state_nocalls" => Op::Setup { module, decl, kind: SetupKind::Nocalls },
+            "cpuhp_setup_state_multi" => Op::Setup { module, decl, kind: SetupKind::Multi },
+            "cpuhp_remove_state" => Op::Remove { module, decl, kind: RemoveKind::Calls },
+            "cpuhp_remove_state_nocalls" => Op::Remove { module, decl, kind: RemoveKind::Nocalls },
+            "cpuhp_remove_multi_state" => Op::Remove { module, decl, kind: RemoveKind::Multi },
             _ => {
                 let inst = w[2].text.to_string();
                 let invoke = !name.ends_with("_nocalls");
                 if name.starts_with("cpuhp_state_add") {
-                    Op::AddInstance {
-                        module,
-                        decl,
-                        name: inst,
-                        invoke,
-                    }
+                    Op::AddInstance { module, decl, name: inst, invoke }
                 } else {
-                    Op::RemoveInstance {
-                        module,
-                        decl,
-                        name: inst,
-                        invoke,
-                    }
+                    Op::RemoveInstance { module, decl, name: inst, invoke }
                 }
             }
         };
@@ -360,34 +272,17 @@ impl Env<'_> {
 
     fn echo(&self, span: &std::ops::Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
         if w.len() != 4 || w[2].text != ">" {
-            return Err(self.err(
-                span,
-                w[0].at,
-                format!("expected `echo VALUE > FILE` with FILE one of {FILES}"),
-            ));
+            return Err(self.err(span, w[0].at, format!("expected `echo VALUE > FILE` with FILE one of {FILES}")));
         }
         let path = w[3].text.trim_start_matches("/sys/devices/system/cpu/");
-        let bad = || {
-            self.err(
-                span,
-                w[3].at,
-                format!("unknown file `{}`; expected one of {FILES}", w[3].text),
-            )
-        };
+        let bad = || self.err(span, w[3].at, format!("unknown file `{}`; expected one of {FILES}", w[3].text));
         let file = if path == "smt/control" {
             SysfsFile::SmtControl
         } else {
             let (cpu, rest) = path.split_once('/').ok_or_else(bad)?;
-            let cpu = cpu
-                .strip_prefix("cpu")
-                .and_then(|c| c.parse::<usize>().ok())
-                .ok_or_else(bad)?;
+            let cpu = cpu.strip_prefix("cpu").and_then(|c| c.parse::<usize>().ok()).ok_or_else(bad)?;
             if cpu >= self.machine.cpus {
-                return Err(self.err(
-                    span,
-                    w[3].at,
-                    format!("the machine has CPUs 0 to {}", self.machine.cpus - 1),
-                ));
+                return Err(self.err(span, w[3].at, format!("the machine has CPUs 0 to {}", self.machine.cpus - 1)));
             }
             match rest {
                 "online" => SysfsFile::Online(cpu),
@@ -396,10 +291,7 @@ impl Env<'_> {
                 _ => return Err(bad()),
             }
         };
-        Ok(Op::Write {
-            file,
-            value: w[1].text.to_string(),
-        })
+        Ok(Op::Write { file, value: w[1].text.to_string() })
     }
 
     fn cpu(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {
@@ -408,72 +300,36 @@ impl Env<'_> {
             _ => Err(self.err(
                 span,
                 w.at,
-                format!(
-                    "`{}` is not a CPU; the machine has CPUs 0 to {}",
-                    w.text,
-                    self.machine.cpus - 1
-                ),
+                format!("`{}` is not a CPU; the machine has CPUs 0 to {}", w.text, self.machine.cpus - 1),
             )),
         }
     }
 
     fn module(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {
-        self.modules
-            .iter()
-            .position(|m| m.name == w.text)
-            .ok_or_else(|| {
-                let names: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
-                self.err(
-                    span,
-                    w.at,
-                    format!(
-                        "unknown module `{}`; declared modules: {}",
-                        w.text,
-                        list(&names)
-                    ),
-                )
-            })
+        self.modules.iter().position(|m| m.name == w.text).ok_or_else(|| {
+            let names: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
+            self.err(span, w.at, format!("unknown module `{}`; declared modules: {}", w.text, list(&names)))
+        })
     }
 
-    fn state_decl(
-        &self,
-        span: &std::ops::Range<usize>,
-        w: &Word,
-    ) -> Result<(usize, usize), CaseError> {
+    fn state_decl(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<(usize, usize), CaseError> {
         for (mi, m) in self.modules.iter().enumerate() {
             if let Some(di) = m.states.iter().position(|s| s.name == w.text) {
                 return Ok((mi, di));
             }
         }
-        let names: Vec<&str> = self
-            .modules
-            .iter()
-            .flat_map(|m| m.states.iter().map(|s| s.name.as_str()))
-            .collect();
-        Err(self.err(
-            span,
-            w.at,
-            format!(
-                "unknown module state `{}`; declared states: {}",
-                w.text,
-                list(&names)
-            ),
-        ))
+        let names: Vec<&str> = self.modules.iter().flat_map(|m| m.states.iter().map(|s| s.name.as_str())).collect();
+        Err(self.err(span, w.at, format!("unknown module state `{}`; declared states: {}", w.text, list(&names))))
     }
 }
 
 fn list(names: &[&str]) -> String {
-    if names.is_empty() {
-        "(none)".to_string()
-    } else {
-        names.join(", ")
-    }
+    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
 }
 
 /// Parses a behaviour; errors carry the character offset in the string.
 pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
-    const FORMS: &str =
-        "ok, alloc, free, sleep, cpus_read_lock, lock NAME, fail -ERRNO [on cpu N] [on call N]";
+    const FORMS: &str = "ok, alloc, free, sleep, cpus_read_lock, lock NAME, fail -ERRNO [on cpu N] [on call N]";
     let mut b = Behaviour::default();
     let mut offset = 0;
     for part in s.split(',') {
@@ -489,13 +345,7 @@ pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
             Some("lock") if w.len() == 2 => b.effects.push(Effect::Lock(w[1].text.to_string())),
             Some("fail") if w.len() >= 2 => b.fail = Some(parse_fail(&w, offset)?),
             _ => {
-                return Err((
-                    at,
-                    format!(
-                        "unknown behaviour `{}`; expected comma-separated {FORMS}",
-                        part.trim()
-                    ),
-                ));
+                return Err((at, format!("unknown behaviour `{}`; expected comma-separated {FORMS}", part.trim())));
             }
         }
         offset += part.chars().count() + 1;
@@ -504,29 +354,12 @@ pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
 }
 
 fn parse_fail(w: &[Word], offset: usize) -> Result<FailRule, (usize, String)> {
-    let errno = errno::parse(w[1].text).ok_or_else(|| {
-        (
-            offset + w[1].at,
-            format!(
-                "`{}` is not an errno; use one of {}",
-                w[1].text,
-                errno::known()
-            ),
-        )
-    })?;
-    let mut rule = FailRule {
-        errno,
-        on_cpu: None,
-        on_call: None,
-    };
+    let errno = errno::parse(w[1].text)
+        .ok_or_else(|| (offset + w[1].at, format!("`{}` is not an errno; use one of {}", w[1].text, errno::known())))?;
+    let mut rule = FailRule { errno, on_cpu: None, on_call: None };
     let mut rest = &w[2..];
     while !rest.is_empty() {
-        let bad = || {
-            (
-                offset + rest[0].at,
-                "after `fail -ERRNO`, expected `on cpu N` or `on call N`".to_string(),
-            )
-        };
+        let bad = || (offset + rest[0].at, "after `fail -ERRNO`, expected `on cpu N` or `on call N`".to_string());
         if rest.len() < 3 || rest[0].text != "on" {
             return Err(bad());
         }
@@ -549,14 +382,7 @@ mod tests {
     fn behaviours() {
         let b = parse_behaviour("alloc, fail -ENOMEM on cpu 2 on call 3").unwrap();
         assert_eq!(b.effects, vec![Effect::Alloc]);
-        assert_eq!(
-            b.fail,
-            Some(FailRule {
-                errno: -12,
-                on_cpu: Some(2),
-                on_call: Some(3)
-            })
-        );
+        assert_eq!(b.fail, Some(FailRule { errno: -12, on_cpu: Some(2), on_call: Some(3) }));
         let (at, msg) = parse_behaviour("alloc, frée").unwrap_err();
         assert_eq!(at, 7);
         assert!(msg.contains("unknown behaviour"));

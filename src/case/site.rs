@@ -15,10 +15,7 @@ pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
         if (0..=profile.a.online as i64).contains(&n) {
             return Ok(n as State);
         }
-        return Err(format!(
-            "state {n} is out of range; expected 0 to {} (CPUHP_ONLINE)",
-            profile.a.online
-        ));
+        return Err(format!("state {n} is out of range; expected 0 to {} (CPUHP_ONLINE)", profile.a.online));
     }
     if let Some(&s) = profile.enums.get(t) {
         return Ok(s);
@@ -30,14 +27,9 @@ pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
         "unknown state `{t}`; expected a number 0 to {}, an enum name such as CPUHP_AP_WORKQUEUE_ONLINE, or a step name such as workqueue:online (profile {})",
         profile.a.online, profile.name
     );
-    if let Some(near) = nearest(
-        t,
-        profile
-            .enums
-            .keys()
-            .map(String::as_str)
-            .chain(profile.steps.iter().map(|p| p.name.as_str())),
-    ) {
+    if let Some(near) =
+        nearest(t, profile.enums.keys().map(String::as_str).chain(profile.steps.iter().map(|p| p.name.as_str())))
+    {
         msg.push_str(&format!("; did you mean `{near}`?"));
     }
     Err(msg)
@@ -46,49 +38,33 @@ pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
 /// Parses a site name, resolving the state part.
 pub fn parse_site(profile: &Profile, cpus: usize, text: &str) -> Result<Site, String> {
     const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online";
-    let rest = text
-        .strip_prefix("cpuhp/")
-        .ok_or_else(|| format!("unknown site `{text}`; {FORM}"))?;
-    let (cpu, rest) = rest
-        .split_once('/')
-        .ok_or_else(|| format!("incomplete site `{text}`; {FORM}"))?;
+    let rest = text.strip_prefix("cpuhp/").ok_or_else(|| format!("unknown site `{text}`; {FORM}"))?;
+    let (cpu, rest) = rest.split_once('/').ok_or_else(|| format!("incomplete site `{text}`; {FORM}"))?;
     let cpu: usize = cpu
         .strip_prefix("cpu")
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("`{cpu}` in site `{text}` is not cpu<N>; {FORM}"))?;
     if cpu >= cpus {
-        return Err(format!(
-            "site `{text}` names CPU{cpu}, but the machine has CPUs 0 to {}",
-            cpus - 1
-        ));
+        return Err(format!("site `{text}` names CPU{cpu}, but the machine has CPUs 0 to {}", cpus - 1));
     }
-    let (dir, rest) = rest
-        .split_once('/')
-        .ok_or_else(|| format!("incomplete site `{text}`; {FORM}"))?;
+    let (dir, rest) = rest.split_once('/').ok_or_else(|| format!("incomplete site `{text}`; {FORM}"))?;
     let bringup = match dir {
         "up" => true,
         "down" => false,
         _ => {
-            return Err(format!(
-                "direction `{dir}` in site `{text}` is not `up` or `down`"
-            ));
+            return Err(format!("direction `{dir}` in site `{text}` is not `up` or `down`"));
         }
     };
     let (state, inst) = split_inst(rest);
     let state = resolve_state(profile, state)?;
-    Ok(Site::Cpuhp {
-        cpu: cpu as u16,
-        bringup,
-        state,
-        inst,
-    })
+    Ok(Site::Cpuhp { cpu: cpu as u16, bringup, state, inst })
 }
 
 fn split_inst(rest: &str) -> (&str, Option<u16>) {
-    if let Some((state, inst)) = rest.rsplit_once("/inst") {
-        if let Ok(k) = inst.parse::<u16>() {
-            return (state, Some(k));
-        }
+    if let Some((state, inst)) = rest.rsplit_once("/inst")
+        && let Ok(k) = inst.parse::<u16>()
+    {
+        return (state, Some(k));
     }
     (rest, None)
 }
@@ -96,11 +72,7 @@ fn split_inst(rest: &str) -> (&str, Option<u16>) {
 /// The closest candidate by edit distance, if it is close.
 pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.len() / 3).max(2);
-    candidates
-        .map(|c| (levenshtein(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
+    candidates.map(|c| (levenshtein(word, c), c)).filter(|(d, _)| *d <= limit).min().map(|(_, c)| c)
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -143,11 +115,7 @@ mod tests {
         assert_eq!(s.to_string(), "cpuhp/cpu1/down/201");
         let s = parse_site(&p, 4, "cpuhp/cpu2/up/trace/RB:prepare/inst1").unwrap();
         assert_eq!(s.to_string(), "cpuhp/cpu2/up/62/inst1");
-        assert!(
-            parse_site(&p, 4, "cpuhp/cpu9/up/1")
-                .unwrap_err()
-                .contains("CPUs 0 to 3")
-        );
+        assert!(parse_site(&p, 4, "cpuhp/cpu9/up/1").unwrap_err().contains("CPUs 0 to 3"));
         assert!(parse_site(&p, 4, "cpuhp/cpu1/sideways/1").is_err());
     }
 }

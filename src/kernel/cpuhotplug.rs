@@ -152,14 +152,7 @@ impl Profile {
         if let Some(s) = steps.iter().find(|s| s.nr > a.online) {
             return Err(format!("state {} is above CPUHP_ONLINE", s.nr));
         }
-        Ok(Profile {
-            name: f.name,
-            kernel: f.kernel,
-            a,
-            enums,
-            enum_of,
-            steps,
-        })
+        Ok(Profile { name: f.name, kernel: f.kernel, a, enums, enum_of, steps })
     }
 
     /// Only the static entries of `cpuhp_hp_states[]`, with no instances.
@@ -272,10 +265,6 @@ mod tests {
     fn minimal_has_empty_dynamic_ranges() {
         let p = Profile::builtin("minimal").unwrap();
         assert!(p.steps.iter().all(|s| s.core));
-        assert!(
-            !p.steps
-                .iter()
-                .any(|s| (70..=90).contains(&s.nr) || (201..=231).contains(&s.nr))
-        );
+        assert!(!p.steps.iter().any(|s| (70..=90).contains(&s.nr) || (201..=231).contains(&s.nr)));
     }
 }

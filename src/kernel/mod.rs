@@ -56,10 +56,8 @@ pub enum Regression {
 }
 
 impl Regression {
-    pub const ALL: &'static [Regression] = &[
-        Regression::CpuhpDynRemoveMisfire,
-        Regression::CpuhpRollbackWithoutHotplugCpu,
-    ];
+    pub const ALL: &'static [Regression] =
+        &[Regression::CpuhpDynRemoveMisfire, Regression::CpuhpRollbackWithoutHotplugCpu];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -234,13 +232,7 @@ impl Kernel {
             fired: BTreeSet::new(),
             op_results: Vec::new(),
         };
-        Kernel {
-            s: RefCell::new(s),
-            profile,
-            cfg,
-            lock_ids,
-            armed,
-        }
+        Kernel { s: RefCell::new(s), profile, cfg, lock_ids, armed }
     }
 
     /// The model's state. Never hold the borrow across an `.await`.
@@ -256,19 +248,8 @@ impl Kernel {
     /// Adds a task; the executor must spawn its body at the same index.
     pub fn add_task(&self, kind: TaskKind, cpu: usize) -> TaskId {
         let mut s = self.s();
-        let ctx = Context {
-            cpu,
-            irqs_disabled: false,
-            preempt_count: 0,
-        };
-        s.tasks.push(Task {
-            kind,
-            ctx,
-            wait: None,
-            finished: false,
-            died: false,
-            held: Vec::new(),
-        });
+        let ctx = Context { cpu, irqs_disabled: false, preempt_count: 0 };
+        s.tasks.push(Task { kind, ctx, wait: None, finished: false, died: false, held: Vec::new() });
         s.tasks.len() - 1
     }
 
@@ -323,24 +304,11 @@ impl Kernel {
 
     /// Records a splat in the current context. Returns whether it kills the
     /// task; the caller then awaits [`Kernel::die`].
-    pub fn splat(
-        &self,
-        kind: SplatKind,
-        site: &'static str,
-        title: String,
-        reaction: bool,
-    ) -> bool {
+    pub fn splat(&self, kind: SplatKind, site: &'static str, title: String, reaction: bool) -> bool {
         let mut s = self.s();
         let task = s.current;
         let ctx = s.tasks[task].ctx;
-        s.trace.splat(Splat {
-            kind,
-            title,
-            site,
-            task,
-            ctx,
-            reaction,
-        });
+        s.trace.splat(Splat { kind, title, site, task, ctx, reaction });
         kind.kills()
     }
 
@@ -368,11 +336,7 @@ impl Kernel {
     /// Sleeps until `wait` is satisfied (at once if it already is, except a
     /// `Yield`, which always gives the executor a choice).
     pub fn block(&self, wait: Wait) -> Block<'_> {
-        Block {
-            k: self,
-            wait,
-            slept: false,
-        }
+        Block { k: self, wait, slept: false }
     }
 
     /// Whether `wait` is over.
@@ -395,8 +359,7 @@ impl Kernel {
         self.yield_now().await;
         let free = self.s().locks.locks[lock].can_take(mode);
         if !free {
-            let writer =
-                mode == Mode::Exclusive && self.s().locks.locks[lock].kind == LockKind::RwSem;
+            let writer = mode == Mode::Exclusive && self.s().locks.locks[lock].kind == LockKind::RwSem;
             if writer {
                 self.s().locks.locks[lock].writers_waiting += 1;
             }
@@ -419,11 +382,7 @@ impl Kernel {
             let mut s = self.s();
             let cur = s.current;
             let released = s.locks.release(lock, cur);
-            assert!(
-                released,
-                "model bug: {} released by a task that does not hold it",
-                s.locks.locks[lock].name
-            );
+            assert!(released, "model bug: {} released by a task that does not hold it", s.locks.locks[lock].name);
             let held = &mut s.tasks[cur].held;
             if let Some(i) = held.iter().rposition(|&h| h == lock) {
                 held.remove(i);

@@ -135,21 +135,10 @@ impl Kernel {
         0
     }
 
-    async fn run_effect(
-        &self,
-        module: usize,
-        decl: usize,
-        cpu: usize,
-        inst: Option<InstId>,
-        func: &str,
-        e: &Effect,
-    ) {
+    async fn run_effect(&self, module: usize, decl: usize, cpu: usize, inst: Option<InstId>, func: &str, e: &Effect) {
         match e {
             Effect::Alloc => {
-                *self.s().modules[module]
-                    .percpu
-                    .entry((decl, inst, cpu))
-                    .or_insert(0) += 1;
+                *self.s().modules[module].percpu.entry((decl, inst, cpu)).or_insert(0) += 1;
             }
             Effect::Free => {
                 let freed = {
@@ -165,15 +154,8 @@ impl Kernel {
                     }
                 };
                 if !freed {
-                    let title = format!(
-                        "BUG: KASAN: double-free or invalid-free in {func}, per-CPU data of CPU{cpu}"
-                    );
-                    self.splat(
-                        SplatKind::Kasan,
-                        "mm/kasan/report.c:kasan_report_invalid_free",
-                        title,
-                        false,
-                    );
+                    let title = format!("BUG: KASAN: double-free or invalid-free in {func}, per-CPU data of CPU{cpu}");
+                    self.splat(SplatKind::Kasan, "mm/kasan/report.c:kasan_report_invalid_free", title, false);
                 }
             }
             Effect::Lock(name) => {
@@ -213,12 +195,7 @@ impl Kernel {
                 u8::from(ctx.preempt_count > 0),
                 u8::from(ctx.irqs_disabled)
             );
-            self.splat(
-                SplatKind::SleepInAtomic,
-                "kernel/sched/core.c:__might_sleep",
-                title,
-                false,
-            );
+            self.splat(SplatKind::SleepInAtomic, "kernel/sched/core.c:__might_sleep", title, false);
         }
     }
 
@@ -231,12 +208,7 @@ impl Kernel {
             let title = format!(
                 "WARNING: possible recursive locking detected: {func}() takes cpus_read_lock() while cpu_hotplug_lock is held for write by the hotplug operation it runs in"
             );
-            self.splat(
-                SplatKind::Lockdep,
-                "kernel/locking/lockdep.c:print_deadlock_bug",
-                title,
-                false,
-            );
+            self.splat(SplatKind::Lockdep, "kernel/locking/lockdep.c:print_deadlock_bug", title, false);
         }
         self.cpus_read_lock().await;
         self.cpus_read_unlock().await;

@@ -19,11 +19,7 @@ impl CpuMask {
     /// CPUs `0..n`.
     pub fn first_n(n: usize) -> Self {
         assert!(n <= CPUS_MAX, "machine larger than CPUS_MAX");
-        if n == CPUS_MAX {
-            CpuMask(u64::MAX)
-        } else {
-            CpuMask((1u64 << n) - 1)
-        }
+        if n == CPUS_MAX { CpuMask(u64::MAX) } else { CpuMask((1u64 << n) - 1) }
     }
 
     pub fn test(self, cpu: usize) -> bool {

@@ -88,13 +88,7 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(strategy: Box<dyn Strategy>, steps_max: u64) -> Self {
-        Executor {
-            futures: Vec::new(),
-            strategy,
-            steps_max,
-            steps: 0,
-            decisions: Vec::new(),
-        }
+        Executor { futures: Vec::new(), strategy, steps_max, steps: 0, decisions: Vec::new() }
     }
 
     /// Adds a task body; its id is its position, which the world must match.
@@ -150,14 +144,9 @@ impl Executor {
     }
 
     fn stuck(&self, world: &dyn World) -> RunEnd {
-        let blocked: Vec<TaskId> = (0..world.task_count())
-            .filter(|&t| !world.finished(t) && !world.daemon(t))
-            .collect();
-        if blocked.is_empty() {
-            RunEnd::Finished
-        } else {
-            RunEnd::Deadlock(blocked)
-        }
+        let blocked: Vec<TaskId> =
+            (0..world.task_count()).filter(|&t| !world.finished(t) && !world.daemon(t)).collect();
+        if blocked.is_empty() { RunEnd::Finished } else { RunEnd::Deadlock(blocked) }
     }
 }
 

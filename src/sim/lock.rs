@@ -41,13 +41,7 @@ pub struct Lock {
 
 impl Lock {
     pub fn new(name: &str, kind: LockKind) -> Self {
-        Lock {
-            name: name.to_string(),
-            kind,
-            owner: None,
-            readers: Vec::new(),
-            writers_waiting: 0,
-        }
+        Lock { name: name.to_string(), kind, owner: None, readers: Vec::new(), writers_waiting: 0 }
     }
 
     pub fn can_take(&self, mode: Mode) -> bool {

@@ -52,10 +52,7 @@ pub fn regressions_from_env() -> BTreeSet<Regression> {
     let env = std::env::var("HOTPLUG_REGRESSIONS").unwrap_or_default();
     env.split(',')
         .filter(|n| !n.trim().is_empty())
-        .map(|n| {
-            Regression::parse(n.trim())
-                .unwrap_or_else(|| panic!("HOTPLUG_REGRESSIONS: unknown regression `{n}`"))
-        })
+        .map(|n| Regression::parse(n.trim()).unwrap_or_else(|| panic!("HOTPLUG_REGRESSIONS: unknown regression `{n}`")))
         .collect()
 }
 
@@ -63,30 +60,16 @@ pub fn regressions_from_env() -> BTreeSet<Regression> {
 /// reproduction line.
 pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, CaseRun), String> {
     let case = Case::load(path, &cases_dir()).map_err(|e| e.to_string())?;
-    let opts = RunOpts {
-        regressions: regressions.clone(),
-        record_sites: false,
-    };
+    let opts = RunOpts { regressions: regressions.clone(), record_sites: false };
     let only = std::env::var("HOTPLUG_SCENARIO").ok();
     let run = explore::run_case(&case, &opts, only.as_deref()).map_err(|e| e.to_string())?;
     let names: Vec<&str> = regressions.iter().map(|r| r.name()).collect();
     let mut msg = String::new();
     for (sc, v) in run.violations() {
-        let label = if sc.scenario.faults.is_empty() {
-            "plain run".to_string()
-        } else {
-            sc.scenario.label.clone()
-        };
-        msg.push_str(&format!(
-            "{label}: {v}\n    reproduce: {}\n",
-            report::repro(&case, &sc.scenario.faults, &names)
-        ));
+        let label = if sc.scenario.faults.is_empty() { "plain run".to_string() } else { sc.scenario.label.clone() };
+        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", report::repro(&case, &sc.scenario.faults, &names)));
     }
-    if msg.is_empty() {
-        Ok((case, run))
-    } else {
-        Err(format!("{}:\n{msg}", case.path.display()))
-    }
+    if msg.is_empty() { Ok((case, run)) } else { Err(format!("{}:\n{msg}", case.path.display())) }
 }
 
 /// The snapshot file of a case id.

@@ -46,11 +46,7 @@ pub async fn online_store(k: &Kernel, cpu: usize, buf: &str) -> i32 {
         Err(e) => return e,
     };
     k.lock_device_hotplug_sysfs().await;
-    let ret = if val {
-        device_online(k, cpu).await
-    } else {
-        device_offline(k, cpu).await
-    };
+    let ret = if val { device_online(k, cpu).await } else { device_offline(k, cpu).await };
     k.unlock_device_hotplug().await;
     ret.min(0)
 }

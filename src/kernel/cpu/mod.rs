@@ -106,11 +106,7 @@ pub struct CpuhpStep {
 
 impl CpuhpStep {
     pub fn cb(&self, bringup: bool) -> Option<&Cb> {
-        if bringup {
-            self.startup.as_ref()
-        } else {
-            self.teardown.as_ref()
-        }
+        if bringup { self.startup.as_ref() } else { self.teardown.as_ref() }
     }
 
     /// `cpuhp_step_empty`.
@@ -173,10 +169,7 @@ impl CpuState {
         let mut instances = Vec::new();
         for p in &profile.steps {
             let builtin = |f: &Option<String>| {
-                f.as_ref().map(|f| Cb {
-                    func: Rc::from(f.as_str()),
-                    body: CbBody::Builtin(builtin_of(f)),
-                })
+                f.as_ref().map(|f| Cb { func: Rc::from(f.as_str()), body: CbBody::Builtin(builtin_of(f)) })
             };
             let st = &mut steps[p.nr as usize];
             st.name = Some(Rc::from(p.name.as_str()));
@@ -185,12 +178,7 @@ impl CpuState {
             st.cant_stop = p.cant_stop;
             st.multi = p.multi;
             for no in 0..p.instances {
-                instances.push(Instance {
-                    state: p.nr,
-                    no,
-                    name: format!("inst{no}"),
-                    module: None,
-                });
+                instances.push(Instance { state: p.nr, no, name: format!("inst{no}"), module: None });
                 st.list.insert(0, instances.len() - 1);
             }
         }
@@ -274,9 +262,7 @@ impl CpuState {
     /// The highest state in `lo..=hi` with a callback for the direction.
     fn prev_nonempty(&self, bringup: bool, lo: usize, hi: usize) -> Option<usize> {
         let bits = &self.nonempty[usize::from(bringup)];
-        (lo..=hi)
-            .rev()
-            .find(|&nr| bits[nr / 64] & (1 << (nr % 64)) != 0)
+        (lo..=hi).rev().find(|&nr| bits[nr / 64] & (1 << (nr % 64)) != 0)
     }
 
     /// `boot_cpu_init` and `boot_cpu_hotplug_init`: CPU 0 is online and at
@@ -311,10 +297,7 @@ impl CpuState {
 
     /// The state number of a step name, if it is registered.
     pub fn state_named(&self, name: &str) -> Option<State> {
-        self.steps
-            .iter()
-            .position(|s| s.name.as_deref() == Some(name))
-            .map(|p| p as State)
+        self.steps.iter().position(|s| s.name.as_deref() == Some(name)).map(|p| p as State)
     }
 }
 
@@ -342,8 +325,7 @@ impl Kernel {
     /// `cpus_read_lock()`; an empty stub without `CONFIG_HOTPLUG_CPU`.
     pub async fn cpus_read_lock(&self) {
         if self.cfg.hotplug_cpu {
-            self.lock(self.lock_ids.cpu_hotplug_lock, Mode::Shared)
-                .await;
+            self.lock(self.lock_ids.cpu_hotplug_lock, Mode::Shared).await;
         }
     }
 
@@ -355,8 +337,7 @@ impl Kernel {
 
     async fn cpus_write_lock(&self) {
         if self.cfg.hotplug_cpu {
-            self.lock(self.lock_ids.cpu_hotplug_lock, Mode::Exclusive)
-                .await;
+            self.lock(self.lock_ids.cpu_hotplug_lock, Mode::Exclusive).await;
         }
     }
 
@@ -368,8 +349,7 @@ impl Kernel {
 
     /// `cpu_maps_update_begin()`.
     pub async fn cpu_maps_update_begin(&self) {
-        self.lock(self.lock_ids.cpu_add_remove_lock, Mode::Exclusive)
-            .await;
+        self.lock(self.lock_ids.cpu_add_remove_lock, Mode::Exclusive).await;
     }
 
     pub async fn cpu_maps_update_done(&self) {
@@ -381,11 +361,7 @@ impl Kernel {
         let mut s = self.s();
         if s.cpu.online.test(cpu) != on {
             s.cpu.online.assign(cpu, on);
-            s.trace.push(Event::Mask {
-                cpu: cpu as u16,
-                mask: MaskName::Online,
-                set: on,
-            });
+            s.trace.push(Event::Mask { cpu: cpu as u16, mask: MaskName::Online, set: on });
         }
     }
 
@@ -393,11 +369,7 @@ impl Kernel {
         let mut s = self.s();
         if s.cpu.active.test(cpu) != on {
             s.cpu.active.assign(cpu, on);
-            s.trace.push(Event::Mask {
-                cpu: cpu as u16,
-                mask: MaskName::Active,
-                set: on,
-            });
+            s.trace.push(Event::Mask { cpu: cpu as u16, mask: MaskName::Active, set: on });
         }
     }
 
@@ -411,7 +383,7 @@ impl Kernel {
     }
 
     pub fn topology_is_primary_thread(&self, cpu: usize) -> bool {
-        cpu % self.cfg.threads_per_core.max(1) == 0
+        cpu.is_multiple_of(self.cfg.threads_per_core.max(1))
     }
 
     /// `cpuhp_set_state()`: returns the previous state.
@@ -461,10 +433,7 @@ impl Kernel {
             }
             st.result = 0;
             st.should_run = true;
-            (
-                if st.bringup { st.done_up } else { st.done_down },
-                st.bringup,
-            )
+            (if st.bringup { st.done_up } else { st.done_down }, st.bringup)
         };
         let _ = bringup;
         self.wait_for_completion(done).await;
@@ -487,10 +456,7 @@ impl Kernel {
         let done = self.s().cpu.cpuhp[cpu].done_up;
         self.wait_for_completion(done).await;
         if !self.s().cpu.online.test(cpu) {
-            self.warn_reaction(
-                "kernel/cpu.c:bringup_wait_for_ap",
-                "WARN_ON_ONCE(!cpu_online(cpu))".into(),
-            );
+            self.warn_reaction("kernel/cpu.c:bringup_wait_for_ap", "WARN_ON_ONCE(!cpu_online(cpu))".into());
             return -ECANCELED;
         }
         self.s().cpu.cpuhp[cpu].thread_parked = false;
@@ -539,18 +505,10 @@ impl Kernel {
     }
 
     /// `__cpuhp_invoke_callback_range()`; `nofail` for STARTING/DYING.
-    async fn cpuhp_invoke_callback_range(
-        &self,
-        bringup: bool,
-        cpu: usize,
-        target: State,
-        nofail: bool,
-    ) -> i32 {
+    async fn cpuhp_invoke_callback_range(&self, bringup: bool, cpu: usize, target: State, nofail: bool) -> i32 {
         let mut ret = 0;
         while let Some(state) = self.cpuhp_next_state(bringup, cpu, target) {
-            let err = self
-                .cpuhp_invoke_callback(cpu, state, bringup, None, false, Via::Walk)
-                .await;
+            let err = self.cpuhp_invoke_callback(cpu, state, bringup, None, false, Via::Walk).await;
             if err == 0 {
                 continue;
             }
@@ -562,9 +520,7 @@ impl Kernel {
                 let name = self.s().cpu.steps[at as usize].name.clone();
                 let name = name.as_deref().unwrap_or("(null)").to_string();
                 let dir = if bringup { "UP" } else { "DOWN" };
-                self.log(format!(
-                    "CPU {cpu} {dir} state {name} ({at}) failed ({err})"
-                ));
+                self.log(format!("CPU {cpu} {dir} state {name} ({at}) failed ({err})"));
                 ret = -1;
             } else {
                 ret = err;
@@ -587,16 +543,10 @@ impl Kernel {
     /// `cpuhp_up_callbacks()`: the BP walk up to `CPUHP_BRINGUP_CPU`.
     async fn cpuhp_up_callbacks(&self, cpu: usize, target: State) -> i32 {
         let prev_state = self.s().cpu.cpuhp[cpu].state;
-        let ret = self
-            .cpuhp_invoke_callback_range(true, cpu, target, false)
-            .await;
+        let ret = self.cpuhp_invoke_callback_range(true, cpu, target, false).await;
         if ret != 0 {
             self.cpuhp_reset_state(cpu, prev_state);
-            if self.can_rollback_cpu(cpu)
-                && self
-                    .cpuhp_invoke_callback_range(false, cpu, prev_state, false)
-                    .await
-                    != 0
+            if self.can_rollback_cpu(cpu) && self.cpuhp_invoke_callback_range(false, cpu, prev_state, false).await != 0
             {
                 self.warn_reaction(
                     "kernel/cpu.c:cpuhp_up_callbacks",
@@ -637,16 +587,11 @@ impl Kernel {
             if atomic {
                 self.local_irq_disable();
             }
-            let result = self
-                .cpuhp_invoke_callback(cpu, state, bringup, node, true, Via::Walk)
-                .await;
+            let result = self.cpuhp_invoke_callback(cpu, state, bringup, node, true, Via::Walk).await;
             if atomic {
                 self.local_irq_enable();
                 if result != 0 {
-                    self.warn_reaction(
-                        "kernel/cpu.c:cpuhp_thread_fun",
-                        "WARN_ON_ONCE(st->result)".into(),
-                    );
+                    self.warn_reaction("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->result)".into());
                 }
             }
             self.s().cpu.cpuhp[cpu].result = result;
@@ -654,10 +599,7 @@ impl Kernel {
                 if self.s().cpu.cpuhp[cpu].rollback {
                     // "If we fail on a rollback, we're up a creek without no paddle"
                     self.s().cpu.creek.set(cpu);
-                    self.warn_reaction(
-                        "kernel/cpu.c:cpuhp_thread_fun",
-                        "WARN_ON_ONCE(st->rollback)".into(),
-                    );
+                    self.warn_reaction("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->rollback)".into());
                 }
                 self.s().cpu.cpuhp[cpu].should_run = false;
             }
@@ -672,13 +614,7 @@ impl Kernel {
 
     /// `cpuhp_invoke_ap_callback()`: one callback on `cpuhp/N`, for
     /// (un)registration.
-    async fn cpuhp_invoke_ap_callback(
-        &self,
-        cpu: usize,
-        state: State,
-        bringup: bool,
-        node: Option<InstId>,
-    ) -> i32 {
+    async fn cpuhp_invoke_ap_callback(&self, cpu: usize, state: State, bringup: bool, node: Option<InstId>) -> i32 {
         if !self.s().cpu.online.test(cpu) {
             return 0;
         }
@@ -718,23 +654,15 @@ impl Kernel {
             let s = self.s();
             (s.cpu.cpuhp[cpu].state, s.cpu.cpuhp[cpu].target)
         };
-        self.trace(Event::Kick {
-            cpu: cpu as u16,
-            state: prev_state,
-        });
+        self.trace(Event::Kick { cpu: cpu as u16, state: prev_state });
         let ret = self.cpuhp_kick_ap(cpu, target).await;
-        self.trace(Event::KickRet {
-            cpu: cpu as u16,
-            ret,
-        });
+        self.trace(Event::KickRet { cpu: cpu as u16, ret });
         ret
     }
 
     /// `take_cpu_down()`: runs on the dying CPU's stopper with IRQs off.
     pub async fn take_cpu_down(&self, cpu: usize) -> i32 {
-        let target = self.s().cpu.cpuhp[cpu]
-            .target
-            .max(self.profile.a.ap_offline);
+        let target = self.s().cpu.cpuhp[cpu].target.max(self.profile.a.ap_offline);
         let err = smpboot::native_cpu_disable(self, cpu);
         if err < 0 {
             return err;
@@ -748,8 +676,7 @@ impl Kernel {
                 false,
             );
         }
-        self.cpuhp_invoke_callback_range(false, cpu, target, true)
-            .await;
+        self.cpuhp_invoke_callback_range(false, cpu, target, true).await;
         stop_machine::stop_machine_park(self, cpu);
         0
     }
@@ -803,10 +730,7 @@ impl Kernel {
         let done = {
             let mut s = self.s();
             s.cpu.cpuhp[cpu].state = self.profile.a.ap_idle_dead;
-            s.trace.push(Event::Reached {
-                cpu: cpu as u16,
-                state: self.profile.a.ap_idle_dead,
-            });
+            s.trace.push(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_idle_dead });
             s.cpu.cpuhp[cpu].done_down
         };
         self.complete(done);
@@ -815,18 +739,11 @@ impl Kernel {
     /// `cpuhp_down_callbacks()`: the BP walk down from `CPUHP_TEARDOWN_CPU`.
     async fn cpuhp_down_callbacks(&self, cpu: usize, target: State) -> i32 {
         let prev_state = self.s().cpu.cpuhp[cpu].state;
-        let ret = self
-            .cpuhp_invoke_callback_range(false, cpu, target, false)
-            .await;
+        let ret = self.cpuhp_invoke_callback_range(false, cpu, target, false).await;
         if ret != 0 {
             self.cpuhp_reset_state(cpu, prev_state);
             let state = self.s().cpu.cpuhp[cpu].state;
-            if state < prev_state
-                && self
-                    .cpuhp_invoke_callback_range(true, cpu, prev_state, false)
-                    .await
-                    != 0
-            {
+            if state < prev_state && self.cpuhp_invoke_callback_range(true, cpu, prev_state, false).await != 0 {
                 self.warn_reaction(
                     "kernel/cpu.c:cpuhp_down_callbacks",
                     "WARN_ON(cpuhp_invoke_callback_range(true, ...))".into(),
@@ -874,10 +791,7 @@ impl Kernel {
                 self.cpuhp_reset_state(cpu, prev_state);
                 self.__cpuhp_kick_ap(cpu).await;
             } else {
-                self.warn_reaction(
-                    "kernel/cpu.c:_cpu_down",
-                    format!("DEAD callback error for CPU{cpu}"),
-                );
+                self.warn_reaction("kernel/cpu.c:_cpu_down", format!("DEAD callback error for CPU{cpu}"));
             }
         }
         ret
@@ -910,8 +824,7 @@ impl Kernel {
     pub async fn notify_cpu_starting(&self, cpu: usize) {
         let target = self.s().cpu.cpuhp[cpu].target.min(self.profile.a.ap_online);
         self.s().cpu.booted_once.set(cpu);
-        self.cpuhp_invoke_callback_range(true, cpu, target, true)
-            .await;
+        self.cpuhp_invoke_callback_range(true, cpu, target, true).await;
     }
 
     /// `cpuhp_online_idle()`: the AP's idle task reached
@@ -921,10 +834,7 @@ impl Kernel {
         let done = {
             let mut s = self.s();
             s.cpu.cpuhp[cpu].state = self.profile.a.ap_online_idle;
-            s.trace.push(Event::Reached {
-                cpu: cpu as u16,
-                state: self.profile.a.ap_online_idle,
-            });
+            s.trace.push(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_online_idle });
             s.cpu.cpuhp[cpu].done_up
         };
         self.complete(done);
@@ -954,8 +864,7 @@ impl Kernel {
                 return ret;
             }
         }
-        self.cpuhp_up_callbacks(cpu, target.min(self.profile.a.bringup_cpu))
-            .await
+        self.cpuhp_up_callbacks(cpu, target.min(self.profile.a.bringup_cpu)).await
     }
 
     /// `cpu_up()`.
@@ -982,9 +891,7 @@ impl Kernel {
             if !self.s().cpu.online.test(cpu) {
                 let ret = self.cpu_up(cpu, self.profile.a.online).await;
                 let ret = crate::errno::name(i64::from(ret));
-                self.note(format!(
-                    "bringup_nonboot_cpus: cpu_up({cpu}, CPUHP_ONLINE) = {ret}"
-                ));
+                self.note(format!("bringup_nonboot_cpus: cpu_up({cpu}, CPUHP_ONLINE) = {ret}"));
             }
         }
     }
@@ -1020,11 +927,8 @@ impl Kernel {
     /// disable hotplug, even on failure.
     pub async fn freeze_secondary_cpus(&self, primary: usize) -> i32 {
         self.cpu_maps_update_begin().await;
-        let primary = if self.s().cpu.online.test(primary) {
-            primary
-        } else {
-            self.s().cpu.online.first().unwrap_or(0)
-        };
+        let primary =
+            if self.s().cpu.online.test(primary) { primary } else { self.s().cpu.online.first().unwrap_or(0) };
         self.s().cpu.frozen_cpus = CpuMask::empty();
         let mut error = 0;
         let online = self.s().cpu.online;
@@ -1105,29 +1009,19 @@ impl Kernel {
         if node.is_some() {
             return self.invoke_one(cpu, state, bringup, &cb, node, via).await;
         }
-        let last = if use_last {
-            self.s().cpu.cpuhp[cpu].last
-        } else {
-            None
-        };
-        let mut cnt = 0;
-        for &n in &list {
+        let last = if use_last { self.s().cpu.cpuhp[cpu].last } else { None };
+        for (cnt, &n) in list.iter().enumerate() {
             if use_last && Some(n) == last {
                 break;
             }
-            let ret = self
-                .invoke_one(cpu, state, bringup, &cb, Some(n), via)
-                .await;
+            let ret = self.invoke_one(cpu, state, bringup, &cb, Some(n), via).await;
             if ret != 0 {
                 if !use_last {
-                    return self
-                        .undo_instances(cpu, state, bringup, &list[..cnt], ret, via)
-                        .await;
+                    return self.undo_instances(cpu, state, bringup, &list[..cnt], ret, via).await;
                 }
                 self.s().cpu.cpuhp[cpu].last = Some(n);
                 return ret;
             }
-            cnt += 1;
         }
         if use_last {
             self.s().cpu.cpuhp[cpu].last = None;
@@ -1149,28 +1043,14 @@ impl Kernel {
         let cb = self.s().cpu.steps[state as usize].cb(!bringup).cloned();
         let Some(cb) = cb else { return ret };
         for &n in done {
-            if self
-                .invoke_one(cpu, state, !bringup, &cb, Some(n), via)
-                .await
-                != 0
-            {
-                self.warn_reaction(
-                    "kernel/cpu.c:cpuhp_invoke_callback",
-                    "WARN_ON_ONCE(rollback_ret)".into(),
-                );
+            if self.invoke_one(cpu, state, !bringup, &cb, Some(n), via).await != 0 {
+                self.warn_reaction("kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(rollback_ret)".into());
             }
         }
         ret
     }
 
-    fn cb_event(
-        &self,
-        s: &super::KState,
-        cpu: usize,
-        state: State,
-        bringup: bool,
-        inst: Option<InstId>,
-    ) -> CbEvent {
+    fn cb_event(&self, s: &super::KState, cpu: usize, state: State, bringup: bool, inst: Option<InstId>) -> CbEvent {
         let task = s.current;
         CbEvent {
             cpu: cpu as u16,
@@ -1196,21 +1076,16 @@ impl Kernel {
         via: Via,
     ) -> i32 {
         self.check_context(cpu, state, bringup, cb, via);
-        if let CbBody::Module { module, .. } = cb.body {
-            if !self.s().modules[module].loaded {
-                self.unloaded_callback(cpu, state, cb, module).await;
-            }
+        if let CbBody::Module { module, .. } = cb.body
+            && !self.s().modules[module].loaded
+        {
+            self.unloaded_callback(cpu, state, cb, module).await;
         }
         let ev = {
             let s = self.s();
             self.cb_event(&s, cpu, state, bringup, inst)
         };
-        let site = Site::Cpuhp {
-            cpu: cpu as u16,
-            bringup,
-            state,
-            inst: ev.inst,
-        };
+        let site = Site::Cpuhp { cpu: cpu as u16, bringup, state, inst: ev.inst };
         if let Some(err) = self.failpoint(site) {
             self.trace(Event::CbExit(ev, CbHow::Injected, err));
             return err;
@@ -1240,12 +1115,7 @@ impl Kernel {
             fake_address(&cb.func),
             cb.func
         );
-        self.splat(
-            SplatKind::Oops,
-            "arch/x86/mm/fault.c:page_fault_oops",
-            title,
-            false,
-        );
+        self.splat(SplatKind::Oops, "arch/x86/mm/fault.c:page_fault_oops", title, false);
         self.die().await;
     }
 
@@ -1262,9 +1132,7 @@ impl Kernel {
         if step.startup.is_none() || step.teardown.is_none() {
             return;
         }
-        s.cpu
-            .balance
-            .add(state, inst, cpu, if bringup { 1 } else { -1 });
+        s.cpu.balance.add(state, inst, cpu, if bringup { 1 } else { -1 });
     }
 
     /// The built-in callbacks that do not sleep.
@@ -1288,55 +1156,38 @@ impl Kernel {
         };
         let comm = || task_kind.comm();
         let func = &cb.func;
-        let irqs = if ctx.irqs_disabled {
-            "disabled"
-        } else {
-            "enabled"
-        };
+        let irqs = if ctx.irqs_disabled { "disabled" } else { "enabled" };
         let problem = match self.profile.section(state) {
             Section::Atomic if ctx.cpu != cpu || !ctx.irqs_disabled => Some(format!(
                 "BUG: {func}() for CPU{cpu} called on CPU{} with IRQs {irqs} (STARTING/DYING callbacks run on CPU{cpu} with IRQs disabled)",
                 ctx.cpu
             )),
-            Section::Online
-                if task_kind != crate::sim::TaskKind::Cpuhp(cpu) || !ctx.sleepable() =>
-            {
-                Some(format!(
-                    "BUG: {func}() for CPU{cpu} called from {} on CPU{} with IRQs {irqs} (ONLINE callbacks run on cpuhp/{cpu})",
-                    comm(),
-                    ctx.cpu
-                ))
-            }
+            Section::Online if task_kind != crate::sim::TaskKind::Cpuhp(cpu) || !ctx.sleepable() => Some(format!(
+                "BUG: {func}() for CPU{cpu} called from {} on CPU{} with IRQs {irqs} (ONLINE callbacks run on cpuhp/{cpu})",
+                comm(),
+                ctx.cpu
+            )),
             Section::Prepare | Section::Bp if !ctx.sleepable() => Some(format!(
                 "BUG: {func}() for CPU{cpu} called with IRQs {irqs}, preempt_count {} (PREPARE/DEAD callbacks may sleep)",
                 ctx.preempt_count
             )),
-            Section::Prepare if via == Via::Walk && !bringup && self.s().cpu.online.test(cpu) => {
-                Some(format!(
-                    "BUG: {func}() for CPU{cpu} called while CPU{cpu} is still online (DEAD callbacks run after the CPU is dead)"
-                ))
-            }
+            Section::Prepare if via == Via::Walk && !bringup && self.s().cpu.online.test(cpu) => Some(format!(
+                "BUG: {func}() for CPU{cpu} called while CPU{cpu} is still online (DEAD callbacks run after the CPU is dead)"
+            )),
             _ => None,
         };
         if let Some(title) = problem {
             // Inside a rollback, the wrong context is where the kernel's own
             // error handling took the CPU (a failure where it "cannot fail").
             let rollback = self.s().cpu.cpuhp[cpu].rollback;
-            self.splat(
-                SplatKind::Context,
-                "kernel/cpu.c:cpuhp_invoke_callback",
-                title,
-                rollback,
-            );
+            self.splat(SplatKind::Context, "kernel/cpu.c:cpuhp_invoke_callback", title, rollback);
         }
     }
 }
 
 /// A stable, made-up address for a function of an unloaded module.
 fn fake_address(func: &str) -> String {
-    let h = func
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    let h = func.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
     format!("ffffffffc0{:06x}", h & 0xff_ffff)
 }
 
@@ -1350,11 +1201,7 @@ pub struct Balance {
 
 impl Balance {
     fn new(cpus: usize, states: usize) -> Balance {
-        Balance {
-            cpus,
-            single: vec![0; cpus * states],
-            inst: BTreeMap::new(),
-        }
+        Balance { cpus, single: vec![0; cpus * states], inst: BTreeMap::new() }
     }
 
     fn add(&mut self, state: State, inst: Option<InstId>, cpu: usize, d: i32) {
@@ -1372,11 +1219,7 @@ impl Balance {
             .enumerate()
             .filter(|(_, n)| **n != 0)
             .map(|(i, &n)| (((i / self.cpus) as State, None, i % self.cpus), n));
-        let insts = self
-            .inst
-            .iter()
-            .filter(|(_, n)| **n != 0)
-            .map(|(&(s, i, c), &n)| ((s, Some(i), c), n));
+        let insts = self.inst.iter().filter(|(_, n)| **n != 0).map(|(&(s, i, c), &n)| ((s, Some(i), c), n));
         singles.chain(insts)
     }
 }

@@ -65,8 +65,7 @@ impl Kernel {
         let dyn_base = state == a.ap_online_dyn || state == a.bp_prepare_dyn;
         // cpuhp-dyn-remove-misfire: 4.10–4.12 reserved here on removal too,
         // and so cleared the next free slot instead of this one.
-        let reserve =
-            dyn_base && (name.is_some() || self.cfg.has(Regression::CpuhpDynRemoveMisfire));
+        let reserve = dyn_base && (name.is_some() || self.cfg.has(Regression::CpuhpDynRemoveMisfire));
         let mut ret = 0;
         if reserve {
             ret = self.cpuhp_reserve_state(state);
@@ -91,22 +90,14 @@ impl Kernel {
 
     /// `cpuhp_issue_call()`: AP states go through `cpuhp/N`, the others run
     /// here. A failing teardown is a `BUG()`.
-    async fn cpuhp_issue_call(
-        &self,
-        cpu: usize,
-        state: State,
-        bringup: bool,
-        node: Option<InstId>,
-    ) -> i32 {
+    async fn cpuhp_issue_call(&self, cpu: usize, state: State, bringup: bool, node: Option<InstId>) -> i32 {
         if self.s().cpu.steps[state as usize].empty(bringup) {
             return 0;
         }
         let ret = if self.profile.is_ap(state) {
-            self.cpuhp_invoke_ap_callback(cpu, state, bringup, node)
-                .await
+            self.cpuhp_invoke_ap_callback(cpu, state, bringup, node).await
         } else {
-            self.cpuhp_invoke_callback(cpu, state, bringup, node, false, Via::Single)
-                .await
+            self.cpuhp_invoke_callback(cpu, state, bringup, node, false, Via::Single).await
         };
         if ret != 0 && !bringup {
             self.splat(
@@ -158,9 +149,7 @@ impl Kernel {
         multi: bool,
     ) -> i32 {
         self.cpus_read_lock().await;
-        let ret = self
-            .__cpuhp_setup_state_cpuslocked(state, name, invoke, startup, teardown, multi)
-            .await;
+        let ret = self.__cpuhp_setup_state_cpuslocked(state, name, invoke, startup, teardown, multi).await;
         self.cpus_read_unlock().await;
         ret
     }
@@ -190,21 +179,19 @@ impl Kernel {
             state = ret as State;
             ret = 0;
         }
-        if ret == 0 && invoke && has_startup {
-            if let Some((cpu, err)) = self.install_on_present(state, None).await {
-                if has_teardown {
-                    self.cpuhp_rollback_install(cpu, state, None).await;
-                }
-                self.cpuhp_store_callbacks(state, None, None, None, false);
-                ret = err;
+        if ret == 0
+            && invoke
+            && has_startup
+            && let Some((cpu, err)) = self.install_on_present(state, None).await
+        {
+            if has_teardown {
+                self.cpuhp_rollback_install(cpu, state, None).await;
             }
+            self.cpuhp_store_callbacks(state, None, None, None, false);
+            ret = err;
         }
         self.unlock(mutex).await;
-        if ret == 0 && dynstate {
-            state as i32
-        } else {
-            ret
-        }
+        if ret == 0 && dynstate { state as i32 } else { ret }
     }
 
     /// `__cpuhp_remove_state()`: teardowns never fail here.
@@ -251,12 +238,7 @@ impl Kernel {
     }
 
     /// `__cpuhp_state_add_instance()`: a failed add does not add the node.
-    pub async fn __cpuhp_state_add_instance(
-        &self,
-        state: State,
-        node: InstId,
-        invoke: bool,
-    ) -> i32 {
+    pub async fn __cpuhp_state_add_instance(&self, state: State, node: InstId, invoke: bool) -> i32 {
         self.cpus_read_lock().await;
         let ret = self.add_instance_cpuslocked(state, node, invoke).await;
         self.cpus_read_unlock().await;
@@ -276,13 +258,14 @@ impl Kernel {
         let mutex = self.lock_ids.cpuhp_state_mutex;
         self.lock(mutex, Mode::Exclusive).await;
         let mut ret = 0;
-        if invoke && has_startup {
-            if let Some((cpu, err)) = self.install_on_present(state, Some(node)).await {
-                if has_teardown {
-                    self.cpuhp_rollback_install(cpu, state, Some(node)).await;
-                }
-                ret = err;
+        if invoke
+            && has_startup
+            && let Some((cpu, err)) = self.install_on_present(state, Some(node)).await
+        {
+            if has_teardown {
+                self.cpuhp_rollback_install(cpu, state, Some(node)).await;
             }
+            ret = err;
         }
         if ret == 0 {
             self.s().cpu.steps[state as usize].list.insert(0, node);
@@ -292,12 +275,7 @@ impl Kernel {
     }
 
     /// `__cpuhp_state_remove_instance()`.
-    pub async fn __cpuhp_state_remove_instance(
-        &self,
-        state: State,
-        node: InstId,
-        invoke: bool,
-    ) -> i32 {
+    pub async fn __cpuhp_state_remove_instance(&self, state: State, node: InstId, invoke: bool) -> i32 {
         if !self.cpuhp_cb_check(state as i32) {
             self.splat(
                 SplatKind::Bug,
@@ -321,9 +299,7 @@ impl Kernel {
                 }
             }
         }
-        self.s().cpu.steps[state as usize]
-            .list
-            .retain(|&n| n != node);
+        self.s().cpu.steps[state as usize].list.retain(|&n| n != node);
         self.unlock(mutex).await;
         self.cpus_read_unlock().await;
         0

@@ -29,8 +29,7 @@ pub fn kstrtoint(buf: &str) -> Result<i32, i32> {
 impl Kernel {
     /// `lock_device_hotplug_sysfs()`.
     pub async fn lock_device_hotplug_sysfs(&self) {
-        self.lock(self.lock_ids.device_hotplug_lock, Mode::Exclusive)
-            .await;
+        self.lock(self.lock_ids.device_hotplug_lock, Mode::Exclusive).await;
     }
 
     pub async fn unlock_device_hotplug(&self) {
