@@ -102,3 +102,14 @@ fn a_kernel_refusal_is_an_outcome() {
     let run = explore::run_case(&case, &RunOpts::default(), None).unwrap();
     assert!(run.violations().is_empty());
 }
+
+/// Errors name the file as given, whatever directory it sits in.
+#[test]
+fn a_case_file_error_names_its_path() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("typo.toml");
+    std::fs::write(&path, "description = \"x\"\nops = [\"cpu_up 1\"]\n[machine]\ncpus = 2\nthreads = 2\n").unwrap();
+    let err = Case::load(&path, dir.path()).unwrap_err().to_string();
+    assert!(err.starts_with(&format!("{}:5:1:", path.display())), "{err}");
+    assert!(err.contains("unknown field `threads`"), "{err}");
+}
