@@ -168,6 +168,10 @@ fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
     let bar = progress(files.len() as u64);
     let mut summary = Summary::default();
     for f in &files {
+        // The bar appears only once the sweep has run for a second.
+        if bar.is_hidden() && start.elapsed().as_secs() >= 1 {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
         bar.set_message(f.display().to_string());
         match load(f).and_then(|c| explore::run_case(&c, opts, None).map(|r| (c, r))) {
             Ok((case, run)) => summary.add(&case, &run, opts),
@@ -181,14 +185,12 @@ fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
 }
 
 fn progress(n: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::stderr());
+    let bar = indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::hidden());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed} [{bar:30}] {pos}/{len} {msg}")
             .expect("the template is valid")
             .progress_chars("=> "),
     );
-    // Only draw once the sweep has run for a second.
-    bar.enable_steady_tick(std::time::Duration::from_millis(1000));
     bar
 }
 

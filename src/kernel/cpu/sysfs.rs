@@ -207,6 +207,28 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::kstrtoint;
+    use crate::fault::Armed;
+    use crate::kernel::cpuhotplug::Profile;
+    use crate::kernel::{Config, Kernel, SmtCmdline};
+
+    #[test]
+    fn states_show_lists_named_states_like_the_real_kernel() {
+        let cfg = Config {
+            cpus: 2,
+            threads_per_core: 1,
+            hotplug_cpu: true,
+            smt: SmtCmdline::None,
+            regressions: Default::default(),
+            steps_max: 1000,
+            record_sites: false,
+        };
+        let k = Kernel::new(std::rc::Rc::new(Profile::builtin("debian-6.1").unwrap()), cfg, Armed::default());
+        let out = k.states_show();
+        assert!(out.starts_with("  0: offline\n  1: threads:prepare\n  2: perf:prepare\n  9: x86/mce:dead\n"), "{out}");
+        assert!(out.contains(" 91: cpu:bringup\n 92: idle:dead\n"), "{out}");
+        assert!(out.ends_with("210: printk:online\n235: sched:active\n236: online\n"), "{out}");
+        assert_eq!(out.lines().count(), 65);
+    }
 
     #[test]
     fn kstrtoint_like_the_kernel() {
