@@ -256,13 +256,37 @@ impl CpuState {
     /// The lowest state in `lo..=hi` with a callback for the direction.
     fn next_nonempty(&self, bringup: bool, lo: usize, hi: usize) -> Option<usize> {
         let bits = &self.nonempty[usize::from(bringup)];
-        (lo..=hi).find(|&nr| bits[nr / 64] & (1 << (nr % 64)) != 0)
+        let mut w = lo / 64;
+        let mut word = bits[w] & (!0u64 << (lo % 64));
+        loop {
+            if word != 0 {
+                let nr = w * 64 + word.trailing_zeros() as usize;
+                return (nr <= hi).then_some(nr);
+            }
+            w += 1;
+            if w * 64 > hi {
+                return None;
+            }
+            word = bits[w];
+        }
     }
 
     /// The highest state in `lo..=hi` with a callback for the direction.
     fn prev_nonempty(&self, bringup: bool, lo: usize, hi: usize) -> Option<usize> {
         let bits = &self.nonempty[usize::from(bringup)];
-        (lo..=hi).rev().find(|&nr| bits[nr / 64] & (1 << (nr % 64)) != 0)
+        let mut w = hi / 64;
+        let mut word = bits[w] & (!0u64 >> (63 - hi % 64));
+        loop {
+            if word != 0 {
+                let nr = w * 64 + 63 - word.leading_zeros() as usize;
+                return (nr >= lo).then_some(nr);
+            }
+            if w == 0 || w * 64 <= lo {
+                return None;
+            }
+            w -= 1;
+            word = bits[w];
+        }
     }
 
     /// `boot_cpu_init` and `boot_cpu_hotplug_init`: CPU 0 is online and at
@@ -1075,20 +1099,24 @@ impl Kernel {
         inst: Option<InstId>,
         via: Via,
     ) -> i32 {
-        self.check_context(cpu, state, bringup, cb, via);
-        if let CbBody::Module { module, .. } = cb.body
-            && !self.s().modules[module].loaded
-        {
+        let (ev, unloaded) = {
+            let s = self.s();
+            let unloaded = match cb.body {
+                CbBody::Module { module, .. } => (!s.modules[module].loaded).then_some(module),
+                CbBody::Builtin(_) => None,
+            };
+            (self.cb_event(&s, cpu, state, bringup, inst), unloaded)
+        };
+        self.check_context(cpu, state, bringup, cb, via, &ev);
+        if let Some(module) = unloaded {
             self.unloaded_callback(cpu, state, cb, module).await;
         }
-        let ev = {
-            let s = self.s();
-            self.cb_event(&s, cpu, state, bringup, inst)
-        };
-        let site = Site::Cpuhp { cpu: cpu as u16, bringup, state, inst: ev.inst };
-        if let Some(err) = self.failpoint(site) {
-            self.trace(Event::CbExit(ev, CbHow::Injected, err));
-            return err;
+        if self.cfg.record_sites || !self.armed.is_empty() {
+            let site = Site::Cpuhp { cpu: cpu as u16, bringup, state, inst: ev.inst };
+            if let Some(err) = self.failpoint(site) {
+                self.trace(Event::CbExit(ev, CbHow::Injected, err));
+                return err;
+            }
         }
         self.trace(Event::CbEnter(ev));
         // The bodies that sleep are boxed: their futures are large, and
@@ -1148,10 +1176,10 @@ impl Kernel {
     /// Checks the invocation against the rules of the state's section. The
     /// kernel does not check this itself; a callback in the wrong context is
     /// how seed bug 2 corrupted state.
-    fn check_context(&self, cpu: usize, state: State, bringup: bool, cb: &Cb, via: Via) {
+    fn check_context(&self, cpu: usize, state: State, bringup: bool, cb: &Cb, via: Via, ev: &CbEvent) {
         let (ctx, task_kind) = {
             let s = self.s();
-            let t = &s.tasks[s.current];
+            let t = &s.tasks[ev.task as usize];
             (t.ctx, t.kind)
         };
         let comm = || task_kind.comm();
