@@ -147,7 +147,11 @@ fn balance(res: &RunResult, v: &mut Vec<String>) {
 fn locks(res: &RunResult, v: &mut Vec<String>) {
     for l in &res.state.locks.locks {
         for h in l.holders() {
-            v.push(format!("locks: {} is still held by {} at rest", l.name, res.state.tasks[h].kind.comm()));
+            v.push(format!(
+                "locks: {} is still held by {} at rest",
+                l.name,
+                crate::kernel::Kernel::comm_of(&res.state, h)
+            ));
         }
     }
 }
@@ -170,7 +174,7 @@ fn splats(case: &Case, res: &RunResult, injected: bool, plain: bool, v: &mut Vec
         let reaction = injected && sp.reaction;
         if !listed && !reaction {
             let what = if sp.kind == SplatKind::Warning { "unexpected warning" } else { "unexpected splat" };
-            v.push(format!("splats: {what}: {}", report::splat_line(s, sp)));
+            v.push(format!("splats: {what}: {}", report::splat_line(sp)));
         }
     }
     if plain {

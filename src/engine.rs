@@ -117,7 +117,7 @@ async fn idle(k: Rc<Kernel>, cpu: usize) {
     if cpu == 0 {
         // The boot CPU is already up: its idle task waits in the idle loop.
         k.block(crate::kernel::Wait::IdleDie(0)).await;
-        k.cpuhp_report_idle_dead(0);
+        k.cpuhp_report_idle_dead(0).await;
     }
     smpboot::idle_task(&k, cpu).await;
 }

@@ -91,7 +91,7 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
                 let _ = writeln!(out, "{pad}-- {}", s.trace.texts[*m as usize]);
             }
             Event::Splat(n) => {
-                let _ = writeln!(out, "{pad}!! {}", splat_line(s, &s.trace.splats[*n]));
+                let _ = writeln!(out, "{pad}!! {}", splat_line(&s.trace.splats[*n]));
             }
         }
         i += 1;
@@ -120,14 +120,15 @@ fn cb_name(case: &Case, s: &KState, ev: &CbEvent) -> String {
 fn cb_head(case: &Case, s: &KState, ev: &CbEvent) -> String {
     let step = &s.cpu.steps[ev.state as usize];
     let func = step.cb(ev.bringup).map(|c| c.func.to_string()).unwrap_or_else(|| "?".into());
-    let comm = s.tasks[ev.task as usize].kind.comm();
+    let t = &s.tasks[ev.task as usize];
+    let comm = if ev.worker { format!("kworker/{}:1", ev.on_cpu) } else { t.kind.comm() };
     let irqs = if ev.irqs_off { ", irqs off" } else { "" };
     format!("{}  {func}  on {comm} CPU{}{irqs}", cb_name(case, s, ev), ev.on_cpu)
 }
 
 /// One line per splat, as the kernel would title it.
-pub fn splat_line(s: &KState, sp: &Splat) -> String {
-    let comm = s.tasks[sp.task].kind.comm();
+pub fn splat_line(sp: &Splat) -> String {
+    let comm = &sp.comm;
     let why = if sp.reaction { " [in the kernel's error path]" } else { "" };
     format!("{} [{}] (CPU: {} Comm: {comm} at {}){why}", sp.title, sp.kind.label(), sp.ctx.cpu, sp.site)
 }
@@ -148,7 +149,7 @@ pub fn outcome(case: &Case, res: &RunResult) -> String {
         let _ = writeln!(out, "  (none)");
     }
     for sp in &res.state.trace.splats {
-        let _ = writeln!(out, "  {}", splat_line(&res.state, sp));
+        let _ = writeln!(out, "  {}", splat_line(sp));
     }
     out
 }
@@ -167,14 +168,14 @@ pub fn outcome_end(res: &RunResult) -> String {
 
 fn blocked_line(s: &KState, t: usize) -> String {
     let task = &s.tasks[t];
-    let comm = task.kind.comm();
+    let comm = crate::kernel::Kernel::comm_of(s, t);
     if task.died {
         return format!("{comm} died");
     }
     let what = match task.wait {
         Some(Wait::Lock(l, _)) => {
             let lock = &s.locks.locks[l];
-            let holders: Vec<String> = lock.holders().iter().map(|&h| s.tasks[h].kind.comm()).collect();
+            let holders: Vec<String> = lock.holders().iter().map(|&h| crate::kernel::Kernel::comm_of(s, h)).collect();
             format!("{} held by {}", lock.name, holders.join(", "))
         }
         Some(Wait::Completion(c)) => completion_name(s, c),
@@ -306,7 +307,7 @@ fn held_locks(s: &KState) -> String {
         for h in l.holders() {
             let t = &s.tasks[h];
             let died = if t.died { " (died)" } else { "" };
-            let _ = writeln!(out, "  lock held: {} by {}{died}", l.name, t.kind.comm());
+            let _ = writeln!(out, "  lock held: {} by {}{died}", l.name, crate::kernel::Kernel::comm_of(s, h));
         }
     }
     out

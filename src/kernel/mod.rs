@@ -168,6 +168,8 @@ pub struct Task {
     /// Killed by a modelled BUG or oops; its locks stay held.
     pub died: bool,
     pub held: Vec<LockId>,
+    /// Lent to a `work_on_cpu` kworker.
+    pub worker: bool,
 }
 
 /// The hotplug lock ids, created in this order by [`Kernel::new`].
@@ -195,6 +197,8 @@ pub struct KState {
     pub fired: BTreeSet<Site>,
     /// Each case operation's result; `None` until it returns.
     pub op_results: Vec<Option<i64>>,
+    /// The `WARN_ON_ONCE` sites that fired already.
+    pub warned_once: BTreeSet<(&'static str, &'static str)>,
 }
 
 /// One modelled machine running one kernel.
@@ -231,6 +235,7 @@ impl Kernel {
             reached_set: BTreeSet::new(),
             fired: BTreeSet::new(),
             op_results: Vec::new(),
+            warned_once: BTreeSet::new(),
         };
         Kernel { s: RefCell::new(s), profile, cfg, lock_ids, armed }
     }
@@ -249,7 +254,7 @@ impl Kernel {
     pub fn add_task(&self, kind: TaskKind, cpu: usize) -> TaskId {
         let mut s = self.s();
         let ctx = Context { cpu, irqs_disabled: false, preempt_count: 0 };
-        s.tasks.push(Task { kind, ctx, wait: None, finished: false, died: false, held: Vec::new() });
+        s.tasks.push(Task { kind, ctx, wait: None, finished: false, died: false, held: Vec::new(), worker: false });
         s.tasks.len() - 1
     }
 
@@ -262,11 +267,32 @@ impl Kernel {
         s.tasks[s.current].ctx
     }
 
-    /// Moves the current task to another CPU (`work_on_cpu`, a bound kthread).
-    pub fn migrate(&self, cpu: usize) {
+    /// `work_on_cpu(cpu, ...)` starts: the work runs on a kworker bound to
+    /// `cpu`, which the model shows by lending the current task to it.
+    /// Returns the CPU to come back to.
+    pub fn work_on_cpu_begin(&self, cpu: usize) -> usize {
         let mut s = self.s();
         let cur = s.current;
+        let home = s.tasks[cur].ctx.cpu;
         s.tasks[cur].ctx.cpu = cpu;
+        s.tasks[cur].worker = true;
+        home
+    }
+
+    /// The work is done and the caller runs again, on `home` or, if that CPU
+    /// went offline meanwhile, wherever the scheduler migrated it.
+    pub fn work_on_cpu_end(&self, home: usize) {
+        let mut s = self.s();
+        let cur = s.current;
+        let cpu = if s.cpu.online.test(home) { home } else { s.cpu.online.first().unwrap_or(home) };
+        s.tasks[cur].ctx.cpu = cpu;
+        s.tasks[cur].worker = false;
+    }
+
+    /// The name of a task as the trace shows it.
+    pub fn comm_of(s: &KState, task: TaskId) -> String {
+        let t = &s.tasks[task];
+        if t.worker { format!("kworker/{}:1", t.ctx.cpu) } else { t.kind.comm() }
     }
 
     pub fn trace(&self, e: Event) {
@@ -308,13 +334,22 @@ impl Kernel {
         let mut s = self.s();
         let task = s.current;
         let ctx = s.tasks[task].ctx;
-        s.trace.splat(Splat { kind, title, site, task, ctx, reaction });
+        let comm = Kernel::comm_of(&s, task);
+        s.trace.splat(Splat { kind, title, site, task, comm, ctx, reaction });
         kind.kills()
     }
 
     /// `WARN(cond, ...)` as the kernel's reaction to a failed callback.
     pub fn warn_reaction(&self, site: &'static str, title: String) {
         self.splat(SplatKind::Warning, site, title, true);
+    }
+
+    /// `WARN_ON_ONCE()`/`WARN_ONCE()`: only the first hit of each call site
+    /// in a boot prints.
+    pub fn warn_once(&self, site: &'static str, title: &'static str, reaction: bool) {
+        if self.s().warned_once.insert((site, title)) {
+            self.splat(SplatKind::Warning, site, title.to_string(), reaction);
+        }
     }
 
     /// The current task dies, as after an oops: it never runs again and keeps

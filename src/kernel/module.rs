@@ -186,8 +186,7 @@ impl Kernel {
     pub fn might_sleep(&self, func: &str) {
         let (ctx, comm) = {
             let s = self.s();
-            let t = &s.tasks[s.current];
-            (t.ctx, t.kind.comm())
+            (s.tasks[s.current].ctx, Kernel::comm_of(&s, s.current))
         };
         if !ctx.sleepable() {
             let title = format!(

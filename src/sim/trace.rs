@@ -39,6 +39,8 @@ pub struct CbEvent {
     pub task: u16,
     pub on_cpu: u16,
     pub irqs_off: bool,
+    /// The task was lent to a `work_on_cpu` kworker.
+    pub worker: bool,
 }
 
 /// Events are `Copy` (texts live beside them), so a long trace is cheap to
@@ -137,6 +139,8 @@ pub struct Splat {
     /// Where: `kernel/cpu.c:_cpu_down`.
     pub site: &'static str,
     pub task: TaskId,
+    /// The task's name when it hit the splat.
+    pub comm: String,
     pub ctx: Context,
     /// The kernel's own reaction to a callback that returned an error (a
     /// rollback WARN, "DEAD callback error"). Such a splat is expected in a

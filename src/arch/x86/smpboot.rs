@@ -37,7 +37,7 @@ pub async fn idle_task(k: &Kernel, cpu: usize) {
         k.s().cpu.boot_requested.clear(cpu);
         start_secondary(k, cpu).await;
         k.block(Wait::IdleDie(cpu)).await;
-        k.cpuhp_report_idle_dead(cpu);
+        k.cpuhp_report_idle_dead(cpu).await;
         k.local_irq_disable();
     }
 }

@@ -14,9 +14,9 @@ use crate::kernel::Kernel;
 
 /// `kstrtobool()`.
 fn kstrtobool(buf: &str) -> Result<bool, i32> {
-    match buf.trim_end_matches('\n').as_bytes().first() {
-        Some(b'1' | b'y' | b'Y') => Ok(true),
-        Some(b'0' | b'n' | b'N') => Ok(false),
+    match buf.as_bytes().first() {
+        Some(b'1' | b'y' | b'Y' | b't' | b'T') => Ok(true),
+        Some(b'0' | b'n' | b'N' | b'f' | b'F') => Ok(false),
         Some(b'o' | b'O') => match buf.as_bytes().get(1) {
             Some(b'n' | b'N') => Ok(true),
             Some(b'f' | b'F') => Ok(false),
@@ -82,5 +82,7 @@ mod tests {
         assert_eq!(super::kstrtobool("1\n"), Ok(true));
         assert_eq!(super::kstrtobool("off"), Ok(false));
         assert_eq!(super::kstrtobool("2"), Err(-22));
+        assert_eq!(super::kstrtobool("true"), Ok(true));
+        assert_eq!(super::kstrtobool("F"), Ok(false));
     }
 }

@@ -480,7 +480,7 @@ impl Kernel {
         let done = self.s().cpu.cpuhp[cpu].done_up;
         self.wait_for_completion(done).await;
         if !self.s().cpu.online.test(cpu) {
-            self.warn_reaction("kernel/cpu.c:bringup_wait_for_ap", "WARN_ON_ONCE(!cpu_online(cpu))".into());
+            self.warn_once("kernel/cpu.c:bringup_wait_for_ap", "WARN_ON_ONCE(!cpu_online(cpu))", true);
             return -ECANCELED;
         }
         self.s().cpu.cpuhp[cpu].thread_parked = false;
@@ -615,7 +615,7 @@ impl Kernel {
             if atomic {
                 self.local_irq_enable();
                 if result != 0 {
-                    self.warn_reaction("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->result)".into());
+                    self.warn_once("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->result)", true);
                 }
             }
             self.s().cpu.cpuhp[cpu].result = result;
@@ -623,7 +623,7 @@ impl Kernel {
                 if self.s().cpu.cpuhp[cpu].rollback {
                     // "If we fail on a rollback, we're up a creek without no paddle"
                     self.s().cpu.creek.set(cpu);
-                    self.warn_reaction("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->rollback)".into());
+                    self.warn_once("kernel/cpu.c:cpuhp_thread_fun", "WARN_ON_ONCE(st->rollback)", true);
                 }
                 self.s().cpu.cpuhp[cpu].should_run = false;
             }
@@ -741,7 +741,7 @@ impl Kernel {
     /// `cpuhp_report_idle_dead()`: the dying CPU's idle task reports in. The
     /// kernel completes `done_down` through an IPI to the first online CPU;
     /// until IPIs are modelled, it completes directly.
-    pub fn cpuhp_report_idle_dead(&self, cpu: usize) {
+    pub async fn cpuhp_report_idle_dead(&self, cpu: usize) {
         let state = self.s().cpu.cpuhp[cpu].state;
         if state != self.profile.a.ap_offline {
             self.splat(
@@ -750,6 +750,7 @@ impl Kernel {
                 format!("kernel BUG: BUG_ON(st->state != CPUHP_AP_OFFLINE): state is {state}"),
                 false,
             );
+            self.die().await;
         }
         let done = {
             let mut s = self.s();
@@ -829,10 +830,9 @@ impl Kernel {
         }
         let other = self.s().cpu.online.iter().find(|&c| c != cpu);
         let Some(other) = other else { return -EBUSY };
-        let home = self.ctx().cpu;
-        self.migrate(other);
+        let home = self.work_on_cpu_begin(other);
         let ret = self._cpu_down(cpu, false, target).await;
-        self.migrate(home);
+        self.work_on_cpu_end(home);
         ret
     }
 
@@ -920,15 +920,21 @@ impl Kernel {
         }
     }
 
-    /// `cpu_hotplug_disable()`.
+    /// `cpu_hotplug_disable()`; an empty stub without `CONFIG_HOTPLUG_CPU`.
     pub async fn cpu_hotplug_disable(&self) {
+        if !self.cfg.hotplug_cpu {
+            return;
+        }
         self.cpu_maps_update_begin().await;
         self.s().cpu.cpu_hotplug_disabled += 1;
         self.cpu_maps_update_done().await;
     }
 
-    /// `cpu_hotplug_enable()`.
+    /// `cpu_hotplug_enable()`; an empty stub without `CONFIG_HOTPLUG_CPU`.
     pub async fn cpu_hotplug_enable(&self) {
+        if !self.cfg.hotplug_cpu {
+            return;
+        }
         self.cpu_maps_update_begin().await;
         self.__cpu_hotplug_enable();
         self.cpu_maps_update_done().await;
@@ -936,12 +942,7 @@ impl Kernel {
 
     fn __cpu_hotplug_enable(&self) {
         if self.s().cpu.cpu_hotplug_disabled == 0 {
-            self.splat(
-                SplatKind::Warning,
-                "kernel/cpu.c:__cpu_hotplug_enable",
-                "Unbalanced cpu hotplug enable".into(),
-                false,
-            );
+            self.warn_once("kernel/cpu.c:__cpu_hotplug_enable", "Unbalanced cpu hotplug enable", false);
             return;
         }
         self.s().cpu.cpu_hotplug_disabled -= 1;
@@ -971,6 +972,7 @@ impl Kernel {
                 "kernel BUG: BUG_ON(num_online_cpus() > 1)".into(),
                 false,
             );
+            self.die().await;
         }
         self.s().cpu.cpu_hotplug_disabled += 1;
         self.cpu_maps_update_done().await;
@@ -1017,20 +1019,20 @@ impl Kernel {
                 Some(cb) => (cb.clone(), step.multi, step.list.clone()),
                 None => {
                     drop(s);
-                    self.splat(
-                        SplatKind::Warning,
+                    self.warn_once(
                         "kernel/cpu.c:cpuhp_invoke_callback",
-                        "WARN_ON_ONCE(cpuhp_step_empty(bringup, step))".into(),
+                        "WARN_ON_ONCE(cpuhp_step_empty(bringup, step))",
                         false,
                     );
                     return 0;
                 }
             }
         };
-        if !multi {
-            return self.invoke_one(cpu, state, bringup, &cb, None, via).await;
-        }
-        if node.is_some() {
+        if !multi || node.is_some() {
+            if use_last && self.s().cpu.cpuhp[cpu].last.is_some() {
+                self.warn_once("kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(lastp && *lastp)", true);
+            }
+            let node = if multi { node } else { None };
             return self.invoke_one(cpu, state, bringup, &cb, node, via).await;
         }
         let last = if use_last { self.s().cpu.cpuhp[cpu].last } else { None };
@@ -1068,7 +1070,7 @@ impl Kernel {
         let Some(cb) = cb else { return ret };
         for &n in done {
             if self.invoke_one(cpu, state, !bringup, &cb, Some(n), via).await != 0 {
-                self.warn_reaction("kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(rollback_ret)".into());
+                self.warn_once("kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(rollback_ret)", true);
             }
         }
         ret
@@ -1085,6 +1087,7 @@ impl Kernel {
             task: task as u16,
             on_cpu: s.tasks[task].ctx.cpu as u16,
             irqs_off: s.tasks[task].ctx.irqs_disabled,
+            worker: s.tasks[task].worker,
         }
     }
 
@@ -1182,7 +1185,7 @@ impl Kernel {
             let t = &s.tasks[ev.task as usize];
             (t.ctx, t.kind)
         };
-        let comm = || task_kind.comm();
+        let comm = || Kernel::comm_of(&self.s(), ev.task as usize);
         let func = &cb.func;
         let irqs = if ctx.irqs_disabled { "disabled" } else { "enabled" };
         let problem = match self.profile.section(state) {

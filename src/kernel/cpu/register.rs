@@ -196,17 +196,15 @@ impl Kernel {
 
     /// `__cpuhp_remove_state()`: teardowns never fail here.
     pub async fn __cpuhp_remove_state(&self, state: i32, invoke: bool) {
+        self.cpus_read_lock().await;
         if !self.cpuhp_cb_check(state) {
-            self.splat(
-                SplatKind::Bug,
-                "kernel/cpu.c:__cpuhp_remove_state",
-                "kernel BUG: BUG_ON(cpuhp_cb_check(state))".into(),
-                false,
-            );
+            // The BUG hits inside the _cpuslocked body: the task dies holding
+            // cpu_hotplug_lock for read.
+            let title = "kernel BUG: BUG_ON(cpuhp_cb_check(state))".to_string();
+            self.splat(SplatKind::Bug, "kernel/cpu.c:__cpuhp_remove_state_cpuslocked", title, false);
             self.die().await;
         }
         let state = state as State;
-        self.cpus_read_lock().await;
         self.lockdep_assert_cpus_held("__cpuhp_remove_state_cpuslocked");
         let mutex = self.lock_ids.cpuhp_state_mutex;
         self.lock(mutex, Mode::Exclusive).await;

@@ -18,7 +18,8 @@ use super::CPUHP_INVALID;
 
 /// `kstrtoint(buf, 10, ...)`: what the sysfs stores parse with.
 pub fn kstrtoint(buf: &str) -> Result<i32, i32> {
-    let t = buf.trim_end_matches('\n');
+    // `_kstrtoull` takes one trailing newline, no more.
+    let t = buf.strip_suffix('\n').unwrap_or(buf);
     let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(-EINVAL);
@@ -138,7 +139,8 @@ impl Kernel {
         if !self.cfg.hotplug_cpu {
             return -ENOENT;
         }
-        let ctrlval = match buf.trim_end_matches('\n') {
+        // `sysfs_streq`: equal but for one trailing newline.
+        let ctrlval = match buf.strip_suffix('\n').unwrap_or(buf) {
             "on" => SmtControl::Enabled,
             "off" => SmtControl::Disabled,
             "forceoff" => SmtControl::ForceDisabled,
@@ -238,5 +240,6 @@ mod tests {
         assert_eq!(kstrtoint("1x"), Err(-22));
         assert_eq!(kstrtoint(""), Err(-22));
         assert_eq!(kstrtoint("99999999999"), Err(-34));
+        assert_eq!(kstrtoint("236\n\n"), Err(-22));
     }
 }
