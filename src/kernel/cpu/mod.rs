@@ -73,7 +73,7 @@ pub enum Builtin {
     Nop,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CbBody {
     Builtin(Builtin),
     /// A callback of a loaded module: its behaviour is in the module's
@@ -1006,44 +1006,44 @@ impl Kernel {
         use_last: bool,
         via: Via,
     ) -> i32 {
-        let (cb, multi, list) = {
+        let (call, list, last) = {
             let mut s = self.s();
             if s.cpu.cpuhp[cpu].fail == state as i32 {
                 s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
-                let ev = self.cb_event(&s, cpu, state, bringup, node);
+                let ev = cb_event(&s, cpu, state, bringup, node);
                 s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
                 return -EAGAIN;
             }
             let step = &s.cpu.steps[state as usize];
-            match step.cb(bringup) {
-                Some(cb) => (cb.clone(), step.multi, step.list.clone()),
-                None => {
-                    drop(s);
-                    self.warn_once(
-                        "kernel/cpu.c:cpuhp_invoke_callback",
-                        "WARN_ON_ONCE(cpuhp_step_empty(bringup, step))",
-                        false,
-                    );
-                    return 0;
-                }
-            }
+            let Some(cb) = step.cb(bringup) else {
+                drop(s);
+                self.warn_once(
+                    "kernel/cpu.c:cpuhp_invoke_callback",
+                    "WARN_ON_ONCE(cpuhp_step_empty(bringup, step))",
+                    false,
+                );
+                return 0;
+            };
+            let balanced = step.startup.is_some() && step.teardown.is_some();
+            let call = Call { cpu, state, bringup, body: cb.body, inst: None, via, balanced };
+            let list = if step.multi && node.is_none() { Some(step.list.clone()) } else { None };
+            let node = if step.multi { node } else { None };
+            (Call { inst: node, ..call }, list, s.cpu.cpuhp[cpu].last)
         };
-        if !multi || node.is_some() {
-            if use_last && self.s().cpu.cpuhp[cpu].last.is_some() {
+        let Some(list) = list else {
+            if use_last && last.is_some() {
                 self.warn_once("kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(lastp && *lastp)", true);
             }
-            let node = if multi { node } else { None };
-            return self.invoke_one(cpu, state, bringup, &cb, node, via).await;
-        }
-        let last = if use_last { self.s().cpu.cpuhp[cpu].last } else { None };
+            return self.invoke_one(call).await;
+        };
         for (cnt, &n) in list.iter().enumerate() {
             if use_last && Some(n) == last {
                 break;
             }
-            let ret = self.invoke_one(cpu, state, bringup, &cb, Some(n), via).await;
+            let ret = self.invoke_one(Call { inst: Some(n), ..call }).await;
             if ret != 0 {
                 if !use_last {
-                    return self.undo_instances(cpu, state, bringup, &list[..cnt], ret, via).await;
+                    return self.undo_instances(call, &list[..cnt], ret).await;
                 }
                 self.s().cpu.cpuhp[cpu].last = Some(n);
                 return ret;
@@ -1057,62 +1057,42 @@ impl Kernel {
 
     /// The `err:` path of `cpuhp_invoke_callback`: undo the instances done.
     /// (6.1.192 keeps the error in `ret`; the rollback result only WARNs.)
-    async fn undo_instances(
-        &self,
-        cpu: usize,
-        state: State,
-        bringup: bool,
-        done: &[InstId],
-        ret: i32,
-        via: Via,
-    ) -> i32 {
-        let cb = self.s().cpu.steps[state as usize].cb(!bringup).cloned();
-        let Some(cb) = cb else { return ret };
+    async fn undo_instances(&self, call: Call, done: &[InstId], ret: i32) -> i32 {
+        let body = self.s().cpu.steps[call.state as usize].cb(!call.bringup).map(|c| c.body);
+        let Some(body) = body else { return ret };
         for &n in done {
-            if self.invoke_one(cpu, state, !bringup, &cb, Some(n), via).await != 0 {
+            let undo = Call { bringup: !call.bringup, body, inst: Some(n), ..call };
+            if self.invoke_one(undo).await != 0 {
                 self.warn_once("kernel/cpu.c:cpuhp_invoke_callback", "WARN_ON_ONCE(rollback_ret)", true);
             }
         }
         ret
     }
 
-    fn cb_event(&self, s: &super::KState, cpu: usize, state: State, bringup: bool, inst: Option<InstId>) -> CbEvent {
-        let task = s.current;
-        CbEvent {
-            cpu: cpu as u16,
-            state,
-            inst: inst.map(|i| s.cpu.instances[i].no),
-            bringup,
-            rollback: s.cpu.cpuhp[cpu].rollback,
-            task: task as u16,
-            on_cpu: s.tasks[task].ctx.cpu as u16,
-            irqs_off: s.tasks[task].ctx.irqs_disabled,
-            worker: s.tasks[task].worker,
-        }
+    /// The C name of a state's callback, for messages.
+    fn func_name(&self, state: State, bringup: bool) -> Rc<str> {
+        let s = self.s();
+        s.cpu.steps[state as usize].cb(bringup).map_or_else(|| Rc::from("?"), |c| c.func.clone())
     }
 
     /// Calls one callback function (one instance), with every check the
     /// model makes around it.
-    async fn invoke_one(
-        &self,
-        cpu: usize,
-        state: State,
-        bringup: bool,
-        cb: &Cb,
-        inst: Option<InstId>,
-        via: Via,
-    ) -> i32 {
-        let (ev, unloaded) = {
+    async fn invoke_one(&self, call: Call) -> i32 {
+        let Call { cpu, state, bringup, body, inst, .. } = call;
+        let (ev, unloaded, wrong) = {
             let s = self.s();
-            let unloaded = match cb.body {
+            let ev = cb_event(&s, cpu, state, bringup, inst);
+            let unloaded = match body {
                 CbBody::Module { module, .. } => (!s.modules[module].loaded).then_some(module),
                 CbBody::Builtin(_) => None,
             };
-            (self.cb_event(&s, cpu, state, bringup, inst), unloaded)
+            (ev, unloaded, context_problem(&self.profile, &s, &call))
         };
-        self.check_context(cpu, state, bringup, cb, via, &ev);
+        if let Some(problem) = wrong {
+            self.report_context(&call, problem, &ev);
+        }
         if let Some(module) = unloaded {
-            self.unloaded_callback(cpu, state, cb, module).await;
+            self.unloaded_callback(cpu, state, bringup, module).await;
         }
         if self.cfg.record_sites || !self.armed.is_empty() {
             let site = Site::Cpuhp { cpu: cpu as u16, bringup, state, inst: ev.inst };
@@ -1124,46 +1104,38 @@ impl Kernel {
         self.trace(Event::CbEnter(ev));
         // The bodies that sleep are boxed: their futures are large, and
         // keeping them out of this one keeps every other call cheap.
-        let ret = match cb.body {
+        let ret = match body {
             CbBody::Builtin(Builtin::BringupCpu) => Box::pin(self.bringup_cpu(cpu)).await,
             CbBody::Builtin(Builtin::TakedownCpu) => Box::pin(self.takedown_cpu(cpu)).await,
             CbBody::Builtin(b) => self.run_builtin(b, cpu),
             CbBody::Module { module, decl } => {
-                Box::pin(self.run_module_cb(module, decl, bringup, cpu, inst, &cb.func)).await
+                let func = self.func_name(state, bringup);
+                Box::pin(self.run_module_cb(module, decl, bringup, cpu, inst, &func)).await
             }
         };
-        self.account(cpu, state, bringup, inst, ret);
-        self.trace(Event::CbExit(ev, CbHow::Ran, ret));
+        let mut s = self.s();
+        // Startups against teardowns, for states that have both. A failed
+        // startup counts when the CPU moved past the state anyway:
+        // `bringup_cpu` failing after the AP reached AP_ONLINE_IDLE, whose
+        // teardown (`finish_cpu`) the rollback then runs.
+        if call.balanced && (ret == 0 || (bringup && s.cpu.cpuhp[cpu].state > state)) {
+            s.cpu.balance.add(state, inst, cpu, if bringup { 1 } else { -1 });
+        }
+        s.trace.push(Event::CbExit(ev, CbHow::Ran, ret));
         ret
     }
 
     /// A callback whose module is gone: its text is unmapped, so the call
     /// faults and the calling task dies.
-    async fn unloaded_callback(&self, cpu: usize, state: State, cb: &Cb, module: usize) {
+    async fn unloaded_callback(&self, cpu: usize, state: State, bringup: bool, module: usize) {
         let name = self.s().modules[module].name.clone();
+        let func = self.func_name(state, bringup);
         let title = format!(
-            "BUG: unable to handle page fault for address {} (RIP: {}+0x0/0x40 [{name}], a callback of unloaded module {name}, state {state} for CPU{cpu})",
-            fake_address(&cb.func),
-            cb.func
+            "BUG: unable to handle page fault for address {} (RIP: {func}+0x0/0x40 [{name}], a callback of unloaded module {name}, state {state} for CPU{cpu})",
+            fake_address(&func),
         );
         self.splat(SplatKind::Oops, "arch/x86/mm/fault.c:page_fault_oops", title, false);
         self.die().await;
-    }
-
-    /// Tracks startups against teardowns for states that have both. A failed
-    /// startup counts when the CPU moved past the state anyway: `bringup_cpu`
-    /// returning an error after the AP reached `CPUHP_AP_ONLINE_IDLE`, whose
-    /// teardown (`finish_cpu`) the rollback then runs.
-    fn account(&self, cpu: usize, state: State, bringup: bool, inst: Option<InstId>, ret: i32) {
-        let mut s = self.s();
-        if ret != 0 && !(bringup && s.cpu.cpuhp[cpu].state > state) {
-            return;
-        }
-        let step = &s.cpu.steps[state as usize];
-        if step.startup.is_none() || step.teardown.is_none() {
-            return;
-        }
-        s.cpu.balance.add(state, inst, cpu, if bringup { 1 } else { -1 });
     }
 
     /// The built-in callbacks that do not sleep.
@@ -1176,43 +1148,94 @@ impl Kernel {
         0
     }
 
-    /// Checks the invocation against the rules of the state's section. The
-    /// kernel does not check this itself; a callback in the wrong context is
-    /// how seed bug 2 corrupted state.
-    fn check_context(&self, cpu: usize, state: State, bringup: bool, cb: &Cb, via: Via, ev: &CbEvent) {
-        let (ctx, task_kind) = {
-            let s = self.s();
-            let t = &s.tasks[ev.task as usize];
-            (t.ctx, t.kind)
-        };
-        let comm = || Kernel::comm_of(&self.s(), ev.task as usize);
-        let func = &cb.func;
-        let irqs = if ctx.irqs_disabled { "disabled" } else { "enabled" };
-        let problem = match self.profile.section(state) {
-            Section::Atomic if ctx.cpu != cpu || !ctx.irqs_disabled => Some(format!(
-                "BUG: {func}() for CPU{cpu} called on CPU{} with IRQs {irqs} (STARTING/DYING callbacks run on CPU{cpu} with IRQs disabled)",
-                ctx.cpu
-            )),
-            Section::Online if task_kind != crate::sim::TaskKind::Cpuhp(cpu) || !ctx.sleepable() => Some(format!(
-                "BUG: {func}() for CPU{cpu} called from {} on CPU{} with IRQs {irqs} (ONLINE callbacks run on cpuhp/{cpu})",
-                comm(),
-                ctx.cpu
-            )),
-            Section::Prepare | Section::Bp if !ctx.sleepable() => Some(format!(
-                "BUG: {func}() for CPU{cpu} called with IRQs {irqs}, preempt_count {} (PREPARE/DEAD callbacks may sleep)",
-                ctx.preempt_count
-            )),
-            Section::Prepare if via == Via::Walk && !bringup && self.s().cpu.online.test(cpu) => Some(format!(
+    /// Records a callback invoked in a context its section forbids. Inside a
+    /// rollback, the wrong context is where the kernel's own error handling
+    /// took the CPU (a failure where it "cannot fail").
+    fn report_context(&self, call: &Call, problem: ContextProblem, ev: &CbEvent) {
+        let cpu = call.cpu;
+        let func = self.func_name(call.state, call.bringup);
+        let irqs = if ev.irqs_off { "disabled" } else { "enabled" };
+        let on = ev.on_cpu;
+        let title = match problem {
+            ContextProblem::Atomic => format!(
+                "BUG: {func}() for CPU{cpu} called on CPU{on} with IRQs {irqs} (STARTING/DYING callbacks run on CPU{cpu} with IRQs disabled)"
+            ),
+            ContextProblem::Online => {
+                let comm = Kernel::comm_of(&self.s(), ev.task as usize);
+                format!(
+                    "BUG: {func}() for CPU{cpu} called from {comm} on CPU{on} with IRQs {irqs} (ONLINE callbacks run on cpuhp/{cpu})"
+                )
+            }
+            ContextProblem::NotSleepable(preempt) => format!(
+                "BUG: {func}() for CPU{cpu} called with IRQs {irqs}, preempt_count {preempt} (PREPARE/DEAD callbacks may sleep)"
+            ),
+            ContextProblem::StillOnline => format!(
                 "BUG: {func}() for CPU{cpu} called while CPU{cpu} is still online (DEAD callbacks run after the CPU is dead)"
-            )),
-            _ => None,
+            ),
         };
-        if let Some(title) = problem {
-            // Inside a rollback, the wrong context is where the kernel's own
-            // error handling took the CPU (a failure where it "cannot fail").
-            let rollback = self.s().cpu.cpuhp[cpu].rollback;
-            self.splat(SplatKind::Context, "kernel/cpu.c:cpuhp_invoke_callback", title, rollback);
+        let rollback = self.s().cpu.cpuhp[cpu].rollback;
+        self.splat(SplatKind::Context, "kernel/cpu.c:cpuhp_invoke_callback", title, rollback);
+    }
+}
+
+/// One callback invocation: what `cpuhp_invoke_callback` hands down.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call {
+    cpu: usize,
+    state: State,
+    bringup: bool,
+    body: CbBody,
+    inst: Option<InstId>,
+    via: Via,
+    /// The state has both a startup and a teardown, so they must pair up.
+    balanced: bool,
+}
+
+/// How an invocation breaks the rules of its section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ContextProblem {
+    /// STARTING/DYING off the target CPU, or with IRQs on.
+    Atomic,
+    /// ONLINE not on the target's `cpuhp/N`, or not sleepable.
+    Online,
+    /// PREPARE/DEAD or BRINGUP/TEARDOWN in atomic context (preempt count).
+    NotSleepable(u32),
+    /// A DEAD teardown of the state walk while the CPU is still online.
+    StillOnline,
+}
+
+/// Checks an invocation against the rules of its state's section. The
+/// kernel does not check this itself; a callback in the wrong context is how
+/// seed bug 2 corrupted state.
+fn context_problem(profile: &Profile, s: &super::KState, call: &Call) -> Option<ContextProblem> {
+    let t = &s.tasks[s.current];
+    let ctx = t.ctx;
+    match profile.section(call.state) {
+        Section::Atomic if ctx.cpu != call.cpu || !ctx.irqs_disabled => Some(ContextProblem::Atomic),
+        Section::Online if t.kind != crate::sim::TaskKind::Cpuhp(call.cpu) || !ctx.sleepable() => {
+            Some(ContextProblem::Online)
         }
+        Section::Prepare | Section::Bp if !ctx.sleepable() => Some(ContextProblem::NotSleepable(ctx.preempt_count)),
+        Section::Prepare if call.via == Via::Walk && !call.bringup && s.cpu.online.test(call.cpu) => {
+            Some(ContextProblem::StillOnline)
+        }
+        _ => None,
+    }
+}
+
+fn cb_event(s: &super::KState, cpu: usize, state: State, bringup: bool, inst: Option<InstId>) -> CbEvent {
+    let task = s.current;
+    let t = &s.tasks[task];
+    CbEvent {
+        cpu: cpu as u16,
+        state,
+        inst: inst.map(|i| s.cpu.instances[i].no),
+        bringup,
+        rollback: s.cpu.cpuhp[cpu].rollback,
+        task: task as u16,
+        on_cpu: t.ctx.cpu as u16,
+        irqs_off: t.ctx.irqs_disabled,
+        worker: t.worker,
     }
 }
 
