@@ -532,7 +532,10 @@ impl Kernel {
     async fn cpuhp_invoke_callback_range(&self, bringup: bool, cpu: usize, target: State, nofail: bool) -> i32 {
         let mut ret = 0;
         while let Some(state) = self.cpuhp_next_state(bringup, cpu, target) {
-            let err = self.cpuhp_invoke_callback(cpu, state, bringup, None, false, Via::Walk).await;
+            let err = match self.invoke_callback_sync(cpu, state, bringup, None, false, Via::Walk) {
+                Some(err) => err,
+                None => self.cpuhp_invoke_callback(cpu, state, bringup, None, false, Via::Walk).await,
+            };
             if err == 0 {
                 continue;
             }
@@ -611,7 +614,10 @@ impl Kernel {
             if atomic {
                 self.local_irq_disable();
             }
-            let result = self.cpuhp_invoke_callback(cpu, state, bringup, node, true, Via::Walk).await;
+            let result = match self.invoke_callback_sync(cpu, state, bringup, node, true, Via::Walk) {
+                Some(r) => r,
+                None => self.cpuhp_invoke_callback(cpu, state, bringup, node, true, Via::Walk).await,
+            };
             if atomic {
                 self.local_irq_enable();
                 if result != 0 {
@@ -1007,13 +1013,10 @@ impl Kernel {
         via: Via,
     ) -> i32 {
         let (call, list, last) = {
-            let mut s = self.s();
-            if s.cpu.cpuhp[cpu].fail == state as i32 {
-                s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
-                let ev = cb_event(&s, cpu, state, bringup, node);
-                s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
-                return -EAGAIN;
+            if let Some(err) = self.knob_fired(cpu, state, bringup, node) {
+                return err;
             }
+            let s = self.s();
             let step = &s.cpu.steps[state as usize];
             let Some(cb) = step.cb(bringup) else {
                 drop(s);
@@ -1075,33 +1078,104 @@ impl Kernel {
         s.cpu.steps[state as usize].cb(bringup).map_or_else(|| Rc::from("?"), |c| c.func.clone())
     }
 
+    /// `cpuhp_invoke_callback()` for the common case, without an `async`
+    /// frame: a single-instance built-in callback that cannot sleep. `None`
+    /// when the call needs the full path (nothing has happened then).
+    fn invoke_callback_sync(
+        &self,
+        cpu: usize,
+        state: State,
+        bringup: bool,
+        node: Option<InstId>,
+        use_last: bool,
+        via: Via,
+    ) -> Option<i32> {
+        let call = {
+            let s = self.s();
+            let step = &s.cpu.steps[state as usize];
+            let body = step.cb(bringup)?.body;
+            let sync = matches!(body, CbBody::Builtin(b) if !matches!(b, Builtin::BringupCpu | Builtin::TakedownCpu));
+            if !sync || step.multi || (use_last && s.cpu.cpuhp[cpu].last.is_some()) {
+                return None;
+            }
+            let balanced = step.startup.is_some() && step.teardown.is_some();
+            let _ = node;
+            Call { cpu, state, bringup, body, inst: None, via, balanced }
+        };
+        if let Some(err) = self.knob_fired(cpu, state, bringup, None) {
+            return Some(err);
+        }
+        let ev = match self.enter(&call) {
+            Ok(ev) => ev,
+            Err(err) => return Some(err),
+        };
+        let CbBody::Builtin(b) = call.body else { unreachable!("checked above") };
+        let ret = self.run_builtin(b, cpu);
+        self.exit(&call, ev, ret);
+        Some(ret)
+    }
+
+    /// The sysfs fail knob: `-EAGAIN` without calling anything, once.
+    fn knob_fired(&self, cpu: usize, state: State, bringup: bool, node: Option<InstId>) -> Option<i32> {
+        let mut s = self.s();
+        if s.cpu.cpuhp[cpu].fail != state as i32 {
+            return None;
+        }
+        s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
+        let ev = cb_event(&s, cpu, state, bringup, node);
+        s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
+        Some(-EAGAIN)
+    }
+
+    /// Everything before a callback's body runs: the context check, the
+    /// failpoint, the trace. `Err` carries an injected error.
+    fn enter(&self, call: &Call) -> Result<CbEvent, i32> {
+        let (ev, wrong) = {
+            let s = self.s();
+            (cb_event(&s, call.cpu, call.state, call.bringup, call.inst), context_problem(&self.profile, &s, call))
+        };
+        if let Some(problem) = wrong {
+            self.report_context(call, problem, &ev);
+        }
+        if self.cfg.record_sites || !self.armed.is_empty() {
+            let site = Site::Cpuhp { cpu: call.cpu as u16, bringup: call.bringup, state: call.state, inst: ev.inst };
+            if let Some(err) = self.failpoint(site) {
+                self.trace(Event::CbExit(ev, CbHow::Injected, err));
+                return Err(err);
+            }
+        }
+        self.trace(Event::CbEnter(ev));
+        Ok(ev)
+    }
+
+    /// Everything after a callback's body: the balance and the trace.
+    fn exit(&self, call: &Call, ev: CbEvent, ret: i32) {
+        let mut s = self.s();
+        // Startups against teardowns, for states that have both. A failed
+        // startup counts when the CPU moved past the state anyway:
+        // `bringup_cpu` failing after the AP reached AP_ONLINE_IDLE, whose
+        // teardown (`finish_cpu`) the rollback then runs.
+        if call.balanced && (ret == 0 || (call.bringup && s.cpu.cpuhp[call.cpu].state > call.state)) {
+            s.cpu.balance.add(call.state, call.inst, call.cpu, if call.bringup { 1 } else { -1 });
+        }
+        s.trace.push(Event::CbExit(ev, CbHow::Ran, ret));
+    }
+
     /// Calls one callback function (one instance), with every check the
     /// model makes around it.
     async fn invoke_one(&self, call: Call) -> i32 {
         let Call { cpu, state, bringup, body, inst, .. } = call;
-        let (ev, unloaded, wrong) = {
-            let s = self.s();
-            let ev = cb_event(&s, cpu, state, bringup, inst);
-            let unloaded = match body {
-                CbBody::Module { module, .. } => (!s.modules[module].loaded).then_some(module),
-                CbBody::Builtin(_) => None,
-            };
-            (ev, unloaded, context_problem(&self.profile, &s, &call))
-        };
-        if let Some(problem) = wrong {
-            self.report_context(&call, problem, &ev);
-        }
-        if let Some(module) = unloaded {
+        if let CbBody::Module { module, .. } = body
+            && !self.s().modules[module].loaded
+        {
+            // The context check comes first: the call happens, then faults.
+            self.enter_context_only(&call);
             self.unloaded_callback(cpu, state, bringup, module).await;
         }
-        if self.cfg.record_sites || !self.armed.is_empty() {
-            let site = Site::Cpuhp { cpu: cpu as u16, bringup, state, inst: ev.inst };
-            if let Some(err) = self.failpoint(site) {
-                self.trace(Event::CbExit(ev, CbHow::Injected, err));
-                return err;
-            }
-        }
-        self.trace(Event::CbEnter(ev));
+        let ev = match self.enter(&call) {
+            Ok(ev) => ev,
+            Err(err) => return err,
+        };
         // The bodies that sleep are boxed: their futures are large, and
         // keeping them out of this one keeps every other call cheap.
         let ret = match body {
@@ -1113,16 +1187,19 @@ impl Kernel {
                 Box::pin(self.run_module_cb(module, decl, bringup, cpu, inst, &func)).await
             }
         };
-        let mut s = self.s();
-        // Startups against teardowns, for states that have both. A failed
-        // startup counts when the CPU moved past the state anyway:
-        // `bringup_cpu` failing after the AP reached AP_ONLINE_IDLE, whose
-        // teardown (`finish_cpu`) the rollback then runs.
-        if call.balanced && (ret == 0 || (bringup && s.cpu.cpuhp[cpu].state > state)) {
-            s.cpu.balance.add(state, inst, cpu, if bringup { 1 } else { -1 });
-        }
-        s.trace.push(Event::CbExit(ev, CbHow::Ran, ret));
+        self.exit(&call, ev, ret);
         ret
+    }
+
+    /// The context check alone, for a call that faults before it runs.
+    fn enter_context_only(&self, call: &Call) {
+        let (ev, wrong) = {
+            let s = self.s();
+            (cb_event(&s, call.cpu, call.state, call.bringup, call.inst), context_problem(&self.profile, &s, call))
+        };
+        if let Some(problem) = wrong {
+            self.report_context(call, problem, &ev);
+        }
     }
 
     /// A callback whose module is gone: its text is unmapped, so the call
