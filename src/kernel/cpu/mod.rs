@@ -1130,13 +1130,7 @@ impl Kernel {
     /// Everything before a callback's body runs: the context check, the
     /// failpoint, the trace. `Err` carries an injected error.
     fn enter(&self, call: &Call) -> Result<CbEvent, i32> {
-        let (ev, wrong) = {
-            let s = self.s();
-            (cb_event(&s, call.cpu, call.state, call.bringup, call.inst), context_problem(&self.profile, &s, call))
-        };
-        if let Some(problem) = wrong {
-            self.report_context(call, problem, &ev);
-        }
+        let ev = self.enter_context(call);
         if self.cfg.record_sites || !self.armed.is_empty() {
             let site = Site::Cpuhp { cpu: call.cpu as u16, bringup: call.bringup, state: call.state, inst: ev.inst };
             if let Some(err) = self.failpoint(site) {
@@ -1169,7 +1163,7 @@ impl Kernel {
             && !self.s().modules[module].loaded
         {
             // The context check comes first: the call happens, then faults.
-            self.enter_context_only(&call);
+            self.enter_context(&call);
             self.unloaded_callback(cpu, state, bringup, module).await;
         }
         let ev = match self.enter(&call) {
@@ -1191,8 +1185,8 @@ impl Kernel {
         ret
     }
 
-    /// The context check alone, for a call that faults before it runs.
-    fn enter_context_only(&self, call: &Call) {
+    /// The trace event of a call, after checking its context.
+    fn enter_context(&self, call: &Call) -> CbEvent {
         let (ev, wrong) = {
             let s = self.s();
             (cb_event(&s, call.cpu, call.state, call.bringup, call.inst), context_problem(&self.profile, &s, call))
@@ -1200,6 +1194,8 @@ impl Kernel {
         if let Some(problem) = wrong {
             self.report_context(call, problem, &ev);
         }
+        ev
+    }
     }
 
     /// A callback whose module is gone: its text is unmapped, so the call
