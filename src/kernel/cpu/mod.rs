@@ -1196,7 +1196,6 @@ impl Kernel {
         }
         ev
     }
-    }
 
     /// A callback whose module is gone: its text is unmapped, so the call
     /// faults and the calling task dies.
