@@ -35,3 +35,13 @@ fn snapshots_are_byte_identical_across_runs_and_thread_counts() {
         }
     }
 }
+
+/// A snapshot reads the same in any checkout: no absolute path leaks in.
+#[test]
+fn snapshots_do_not_depend_on_the_checkout_path() {
+    let root = common::root().display().to_string();
+    for f in common::discover(&common::cases_dir()) {
+        let text = render(&f);
+        assert!(!text.contains(&root), "{} mentions {root}", f.display());
+    }
+}

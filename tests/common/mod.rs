@@ -59,7 +59,12 @@ pub fn regressions_from_env() -> BTreeSet<Regression> {
 /// Runs a case; on any violation, a message naming each scenario with its
 /// reproduction line.
 pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, CaseRun), String> {
-    let case = Case::load(path, &cases_dir()).map_err(|e| e.to_string())?;
+    let mut case = Case::load(path, &cases_dir()).map_err(|e| e.to_string())?;
+    // Snapshots name the case as a user types it from the checkout, so they
+    // read the same on every machine.
+    if let Ok(rel) = path.strip_prefix(root()) {
+        case.path = rel.to_path_buf();
+    }
     let opts = RunOpts { regressions: regressions.clone(), record_sites: false };
     let only = std::env::var("HOTPLUG_SCENARIO").ok();
     let run = explore::run_case(&case, &opts, only.as_deref()).map_err(|e| e.to_string())?;
