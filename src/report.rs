@@ -228,7 +228,11 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
             );
         }
     }
-    let _ = writeln!(out, "  smt/control: {}", c.smt_control.show());
+    if res.cfg.hotplug_cpu {
+        let _ = writeln!(out, "  smt/control: {}", c.smt_control.show());
+    } else {
+        let _ = writeln!(out, "  cpu_smt_control: {} (no smt sysfs)", c.smt_control.show());
+    }
     if c.cpu_hotplug_disabled > 0 {
         let _ = writeln!(out, "  cpu_hotplug_disabled: {}", c.cpu_hotplug_disabled);
     }
