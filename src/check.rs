@@ -20,6 +20,9 @@
 //!   `expect.splats` or the kernel's own reaction to an error this scenario
 //!   injected. In the plain run, every expected splat must happen.
 //! - `results`: in the plain run, each operation with `=> RESULT` returned it.
+//! - `slab`: with the slab model on, every cache on the chain has a per-CPU
+//!   array for exactly the up-prepared CPUs, checked after every step where
+//!   no slab operation or slab hotplug callback is in flight.
 
 use crate::case::{Case, ExpectEnd};
 use crate::engine::RunResult;
@@ -50,6 +53,9 @@ pub fn check(case: &Case, res: &RunResult, injected: bool, primary: bool) -> Vec
         locks(res, &mut v);
     }
     leaks(res, &mut v);
+    if let Some(e) = &res.state.slab.violation {
+        v.push(format!("slab: per-CPU arrays: {e}"));
+    }
     splats(case, res, injected, plain, &mut v);
     if plain {
         results(case, res, &mut v);

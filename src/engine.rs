@@ -20,8 +20,8 @@ use crate::kernel::module::ModuleState;
 use crate::kernel::stop_machine;
 use crate::kernel::{Config, KState, Kernel, Regression};
 use crate::sim::TaskKind;
-use crate::sim::executor::{DefaultStrategy, Executor, RunEnd, Strategy};
-use crate::sim::trace::Event;
+use crate::sim::executor::{DefaultStrategy, Executor, RunEnd, Schedule, Strategy};
+use crate::sim::trace::{Event, OpRef};
 
 /// How to run: which regressions are switched on, and whether to record the
 /// sites reached.
@@ -37,7 +37,11 @@ pub struct RunResult {
     pub cfg: Config,
     pub end: RunEnd,
     pub steps: u64,
-    pub decisions: Vec<u32>,
+    /// The schedule that reproduces this run.
+    pub schedule: Schedule,
+    /// Decisions taken, and how many preempted a task.
+    pub decisions: u32,
+    pub preemptions: u32,
     /// Whether every failpoint of the plan fired at least once.
     pub fired: BTreeSet<Site>,
 }
@@ -49,14 +53,33 @@ impl RunResult {
     }
 }
 
-/// Runs `case` with `faults` armed (site, `fail` action).
+/// Runs `case` with `faults` armed (site, `fail` action), on the default
+/// schedule.
 pub fn run(case: &Case, faults: &[(Site, String)], opts: &RunOpts) -> Result<RunResult, String> {
+    run_strategy(case, faults, opts, Box::new(DefaultStrategy))
+}
+
+/// Runs `case` with `faults` armed, under `strategy`.
+pub fn run_strategy(
+    case: &Case,
+    faults: &[(Site, String)],
+    opts: &RunOpts,
+    strategy: Box<dyn Strategy>,
+) -> Result<RunResult, String> {
     let guard = (!faults.is_empty()).then(FailGuard::take);
     let armed = match &guard {
         Some(g) => g.arm(faults)?,
         None => Armed::default(),
     };
-    let cfg = Config {
+    let cfg = config(case, opts, strategy.decides_at_yield());
+    let result = run_with(case, cfg, armed, strategy);
+    drop(guard);
+    Ok(result)
+}
+
+/// The machine and kernel build of a case.
+pub fn config(case: &Case, opts: &RunOpts, preempt_points: bool) -> Config {
+    Config {
         cpus: case.machine.cpus,
         threads_per_core: case.machine.threads_per_core,
         hotplug_cpu: case.machine.hotplug_cpu,
@@ -64,10 +87,9 @@ pub fn run(case: &Case, faults: &[(Site, String)], opts: &RunOpts) -> Result<Run
         regressions: opts.regressions.clone(),
         steps_max: case.machine.steps_max,
         record_sites: opts.record_sites,
-    };
-    let result = run_with(case, cfg, armed, Box::new(DefaultStrategy));
-    drop(guard);
-    Ok(result)
+        slab: case.slab,
+        preempt_points,
+    }
 }
 
 /// Runs `case` on a machine built from `cfg`, with a given strategy.
@@ -77,9 +99,15 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         let mut s = k.s();
         s.modules = case.modules.iter().map(ModuleState::new).collect();
         s.op_results = vec![None; case.ops.len()];
+        s.thread_results = case.threads.iter().map(|t| vec![None; t.ops.len() * t.loops as usize]).collect();
+        s.thread_names = case.threads.iter().map(|t| t.name.clone()).collect();
     }
     let mut ex = Executor::new(strategy, cfg.steps_max);
     spawn(&k, &mut ex, TaskKind::Control(0), 0, control(k.clone(), case.ops.clone()));
+    for (i, t) in case.threads.iter().enumerate() {
+        let body = thread(k.clone(), i, t.ops.clone(), t.loops);
+        spawn(&k, &mut ex, TaskKind::Control(i + 1), t.cpu, body);
+    }
     for cpu in 0..cfg.cpus {
         spawn(&k, &mut ex, TaskKind::Cpuhp(cpu), cpu, cpuhp_thread(k.clone(), cpu));
         spawn(&k, &mut ex, TaskKind::Idle(cpu), cpu, idle(k.clone(), cpu));
@@ -87,12 +115,13 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
     }
     let end = ex.run(&*k);
     let steps = ex.steps();
-    let decisions = std::mem::take(&mut ex.decisions);
+    let schedule = ex.schedule();
+    let (decisions, preemptions) = ex.decisions();
     drop(ex);
     let k = Rc::try_unwrap(k).unwrap_or_else(|_| panic!("model bug: a task outlived the executor"));
     let state = k.into_state();
     let fired = state.fired.clone();
-    RunResult { state, cfg, end, steps, decisions, fired }
+    RunResult { state, cfg, end, steps, schedule, decisions, preemptions, fired }
 }
 
 fn spawn<F: std::future::Future<Output = ()> + 'static>(
@@ -126,7 +155,8 @@ async fn stopper(k: Rc<Kernel>, cpu: usize) {
     stop_machine::cpu_stopper_thread(&k, cpu).await;
 }
 
-/// The control task: boot, then each operation in order.
+/// The control task: boot, then each operation in order; then the case's
+/// threads may start.
 async fn control(k: Rc<Kernel>, ops: Vec<OpLine>) {
     let traced_boot = matches!(ops.first().map(|o| &o.op), Some(Op::Boot));
     if !traced_boot {
@@ -134,10 +164,27 @@ async fn control(k: Rc<Kernel>, ops: Vec<OpLine>) {
     }
     k.s().trace.enabled = true;
     for (i, line) in ops.iter().enumerate() {
-        k.trace(Event::Op(i));
+        let at = OpRef { thread: 0, op: i as u16 };
+        k.trace(Event::Op(at));
         let ret = exec(&k, &line.op).await;
         k.s().op_results[i] = Some(ret);
-        k.trace(Event::OpRet(i, ret));
+        k.trace(Event::OpRet(at, ret));
+    }
+    k.s().setup_done = true;
+}
+
+/// A case thread: waits for the setup, then runs its operations `loops`
+/// times.
+async fn thread(k: Rc<Kernel>, idx: usize, ops: Vec<OpLine>, loops: u32) {
+    k.block(crate::kernel::Wait::Gate).await;
+    for iter in 0..loops as usize {
+        for (i, line) in ops.iter().enumerate() {
+            let at = OpRef { thread: idx as u16 + 1, op: i as u16 };
+            k.trace(Event::Op(at));
+            let ret = exec(&k, &line.op).await;
+            k.s().thread_results[idx][iter * ops.len() + i] = Some(ret);
+            k.trace(Event::OpRet(at, ret));
+        }
     }
 }
 
@@ -192,6 +239,9 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
             k.thaw_secondary_cpus().await;
             0
         }
+        Op::CacheCreate(name) => k.kmem_cache_create(name).await,
+        Op::CacheDestroy(name) => k.kmem_cache_destroy(name).await,
+        Op::CacheAlloc(name) => k.kmem_cache_alloc(name).await,
     };
     i64::from(ret)
 }

@@ -17,5 +17,6 @@ pub mod errno;
 pub mod explore;
 pub mod fault;
 pub mod kernel;
+pub mod mm;
 pub mod report;
 pub mod sim;

@@ -39,6 +39,30 @@ enum Cmd {
     },
     /// List the failpoint sites a case's plain run reaches.
     Failpoints { case: PathBuf },
+    /// Explore a case's interleavings and print each distinct outcome.
+    Explore {
+        case: PathBuf,
+        /// default, exhaustive, random or pct (default: the case's).
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Preemption bound for exhaustive.
+        #[arg(long, default_value_t = 2)]
+        bound: u32,
+        /// Runs for random and pct.
+        #[arg(long, default_value_t = 1000)]
+        runs: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Depth for pct.
+        #[arg(long, default_value_t = 3)]
+        depth: u32,
+    },
+    /// Replay one schedule of a case, byte for byte.
+    Replay {
+        case: PathBuf,
+        #[arg(long)]
+        schedule: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +79,10 @@ fn main() -> ExitCode {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
+        Cmd::Explore { case, strategy, bound, runs, seed, depth } => {
+            cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), &opts)
+        }
+        Cmd::Replay { case, schedule } => cmd_replay(case, schedule, &opts),
     };
     match res {
         Ok(code) => code,
@@ -102,9 +130,72 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
     }
     let violations = check::check(&case, &result, !result.fired.is_empty(), plain);
     let outcome = report::outcome(&case, &result);
-    let run = ScenarioRun { scenario: Scenario { label: String::new(), faults: plan }, result, violations, outcome };
+    let run = ScenarioRun {
+        scenario: Scenario { label: String::new(), faults: plan, schedule: None },
+        result,
+        violations,
+        outcome,
+    };
     print!("{}", report::scenario(&case, &run, &names(opts)));
     println!("steps: {}", run.result.steps);
+    if run.violations.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("violations:");
+    for v in &run.violations {
+        println!("  {v}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+fn cmd_explore(
+    path: &Path,
+    strategy: Option<&str>,
+    k: (u32, u64, u64, u32),
+    opts: &RunOpts,
+) -> Result<ExitCode, String> {
+    use hotplug_fi::case::Strategy as S;
+    let case = load(path).map_err(|e| e.to_string())?;
+    let (bound, runs, seed, depth) = k;
+    let strategy = match strategy {
+        None => case.explore.strategy.clone(),
+        Some("default") => S::Default,
+        Some("exhaustive") => S::Exhaustive { bound },
+        Some("random") => S::Random { runs, seed },
+        Some("pct") => S::Pct { runs, seed, depth },
+        Some(other) => return Err(format!("unknown strategy `{other}`; expected default, exhaustive, random or pct")),
+    };
+    let start = Instant::now();
+    let ex = explore::interleave::explore(&case, opts, &strategy);
+    let secs = start.elapsed().as_secs_f64();
+    println!("{}", ex.describe());
+    let mut failed = false;
+    for (k, r) in ex.outcomes.iter().enumerate() {
+        println!("outcome {}: {} run(s), shortest schedule {}", k + 1, r.runs, r.schedule);
+        for v in &r.violations {
+            failed = true;
+            println!("  {v}");
+            let sc = Scenario { label: String::new(), faults: vec![], schedule: Some(r.schedule.clone()) };
+            println!("  reproduce: {}", report::repro(&case, &sc, &names(opts)));
+        }
+    }
+    println!("time: {secs:.3} s ({:.0} schedules/s)", ex.executed as f64 / secs.max(1e-9));
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn cmd_replay(path: &Path, schedule: &str, opts: &RunOpts) -> Result<ExitCode, String> {
+    let case = load(path).map_err(|e| e.to_string())?;
+    let schedule = hotplug_fi::sim::executor::Schedule::parse(schedule)?;
+    let result = explore::interleave::replay(&case, opts, &schedule)?;
+    let violations = check::check(&case, &result, false, false);
+    let outcome = report::outcome(&case, &result);
+    let sc = Scenario { label: String::new(), faults: vec![], schedule: Some(schedule) };
+    let run = ScenarioRun { scenario: sc, result, violations, outcome };
+    print!("{}", report::scenario(&case, &run, &names(opts)));
+    println!(
+        "steps: {}, decisions: {}, preemptions: {}",
+        run.result.steps, run.result.decisions, run.result.preemptions
+    );
     if run.violations.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -221,7 +312,7 @@ impl Summary {
             self.failures.push(format!(
                 "{}: {v}\n    reproduce: {}",
                 case.id,
-                report::repro(case, &r.scenario.faults, &names(opts))
+                report::repro(case, &r.scenario, &names(opts))
             ));
         }
     }

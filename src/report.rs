@@ -29,13 +29,27 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
         let e = &events[i];
         let pad = "  ".repeat(depth + 1);
         match e {
-            Event::Op(n) => {
+            Event::Op(at) => {
                 depth = 0;
-                let _ = writeln!(out, "# {}", case.ops[*n].text);
+                match at.thread {
+                    0 => writeln!(out, "# {}", op_text(case, *at)),
+                    t => writeln!(out, "# {}: {}", case.threads[t as usize - 1].name, op_text(case, *at)),
+                }
+                .ok();
             }
-            Event::OpRet(_, ret) => {
+            Event::OpRet(at, ret) => {
                 depth = 0;
-                let _ = writeln!(out, "  => {}", errno::name(*ret));
+                match at.thread {
+                    0 => writeln!(out, "  => {}", errno::name(*ret)),
+                    t => writeln!(
+                        out,
+                        "  {}: {} => {}",
+                        case.threads[t as usize - 1].name,
+                        op_text(case, *at),
+                        errno::name(*ret)
+                    ),
+                }
+                .ok();
             }
             Event::CbEnter(ev) => {
                 let head = cb_head(case, s, ev);
@@ -99,6 +113,13 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
     out
 }
 
+fn op_text(case: &Case, at: crate::sim::trace::OpRef) -> &str {
+    match at.thread {
+        0 => &case.ops[at.op as usize].text,
+        t => &case.threads[t as usize - 1].ops[at.op as usize].text,
+    }
+}
+
 fn rb(ev: &CbEvent) -> &'static str {
     if ev.rollback { "  [rollback]" } else { "" }
 }
@@ -120,8 +141,11 @@ fn cb_name(case: &Case, s: &KState, ev: &CbEvent) -> String {
 fn cb_head(case: &Case, s: &KState, ev: &CbEvent) -> String {
     let step = &s.cpu.steps[ev.state as usize];
     let func = step.cb(ev.bringup).map(|c| c.func.to_string()).unwrap_or_else(|| "?".into());
-    let t = &s.tasks[ev.task as usize];
-    let comm = if ev.worker { format!("kworker/{}:1", ev.on_cpu) } else { t.kind.comm() };
+    let comm = if ev.worker {
+        format!("kworker/{}:1", ev.on_cpu)
+    } else {
+        crate::kernel::Kernel::task_name(s, s.tasks[ev.task as usize].kind)
+    };
     let irqs = if ev.irqs_off { ", irqs off" } else { "" };
     format!("{}  {func}  on {comm} CPU{}{irqs}", cb_name(case, s, ev), ev.on_cpu)
 }
@@ -141,6 +165,14 @@ pub fn outcome(case: &Case, res: &RunResult) -> String {
     for (line, r) in case.ops.iter().zip(res.results()) {
         let r = r.map_or("(did not return)".to_string(), errno::name);
         let _ = writeln!(out, "  {:<40} = {r}", line.text);
+    }
+    for (t, results) in case.threads.iter().zip(&res.state.thread_results) {
+        let _ = writeln!(out, "thread {}:", t.name);
+        for (i, r) in results.iter().enumerate() {
+            let line = &t.ops[i % t.ops.len()];
+            let r = r.map_or("(did not return)".to_string(), errno::name);
+            let _ = writeln!(out, "  {:<40} = {r}", line.text);
+        }
     }
     let _ = writeln!(out, "end: {}", outcome_end(res));
     out.push_str(&final_state(case, res));
@@ -237,6 +269,7 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
         let _ = writeln!(out, "  cpu_hotplug_disabled: {}", c.cpu_hotplug_disabled);
     }
     out.push_str(&states_diff(case, s));
+    out.push_str(&slab(s));
     out.push_str(&modules(s));
     out.push_str(&held_locks(s));
     out
@@ -318,13 +351,17 @@ fn held_locks(s: &KState) -> String {
 }
 
 /// The one-line command that reproduces a scenario.
-pub fn repro(case: &Case, faults: &[(crate::fault::Site, String)], regressions: &[&str]) -> String {
+pub fn repro(case: &Case, sc: &crate::explore::Scenario, regressions: &[&str]) -> String {
     let mut cmd = String::new();
     if !regressions.is_empty() {
         let _ = write!(cmd, "HOTPLUG_REGRESSIONS={} ", regressions.join(","));
     }
-    let _ = write!(cmd, "cargo run --release -- run {}", case.path.display());
-    for (site, action) in faults {
+    if let Some(s) = &sc.schedule {
+        let _ = write!(cmd, "cargo run --release -- replay {} --schedule {s}", case.path.display());
+    } else {
+        let _ = write!(cmd, "cargo run --release -- run {}", case.path.display());
+    }
+    for (site, action) in &sc.faults {
         let _ = write!(cmd, " --fault {site}");
         if action != crate::explore::SWEEP_ACTION {
             let _ = write!(cmd, "={action}");
@@ -336,7 +373,7 @@ pub fn repro(case: &Case, faults: &[(crate::fault::Site, String)], regressions: 
 /// One scenario in full: how to reproduce it, its trace and its outcome.
 pub fn scenario(case: &Case, run: &crate::explore::ScenarioRun, regressions: &[&str]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "reproduce: {}", repro(case, &run.scenario.faults, regressions));
+    let _ = writeln!(out, "reproduce: {}", repro(case, &run.scenario, regressions));
     let _ = writeln!(out, "trace:");
     out.push_str(&trace(case, &run.result));
     out.push_str(&run.outcome);
@@ -376,6 +413,15 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
         let _ = writeln!(out, "\n== with the case's faults: {} ==", f.scenario.label);
         out.push_str(&scenario(case, f, &[]));
     }
+    if let Some(inter) = &run.interleavings {
+        let _ = writeln!(out, "\n== interleavings: {} ==", inter.summary);
+        let n = inter.outcomes.len();
+        for (k, (r, runs)) in inter.outcomes.iter().enumerate() {
+            let s = r.scenario.schedule.as_ref().map(|s| s.to_string()).unwrap_or_default();
+            let _ = writeln!(out, "\n-- interleaving outcome {} of {n}: {runs} run(s), shortest schedule {s}", k + 1);
+            out.push_str(&scenario(case, r, &[]));
+        }
+    }
     for (n, o) in run.outcomes.iter().enumerate() {
         let first = &run.runs[o.runs[0]];
         let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };
@@ -395,4 +441,21 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
 /// A cpulist, with `(none)` for an empty mask.
 fn mask(m: crate::sim::CpuMask) -> String {
     if m.is_empty() { "(none)".to_string() } else { m.to_string() }
+}
+
+/// The slab model's caches and per-CPU arrays.
+fn slab(s: &KState) -> String {
+    let sl = &s.slab;
+    if !sl.enabled {
+        return String::new();
+    }
+    let mut out = format!("  slab: up-prepared CPUs {}\n", mask(sl.up_prepared));
+    for &id in &sl.chain {
+        let c = &sl.caches[id];
+        let _ = writeln!(out, "    cache {} on the chain: per-CPU arrays {}", c.name, mask(c.arrays));
+    }
+    if let Some(v) = &sl.violation {
+        let _ = writeln!(out, "    invariant broken: {v}");
+    }
+    out
 }

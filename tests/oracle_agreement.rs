@@ -144,7 +144,7 @@ fn the_model_calls_callbacks_in_the_real_kernels_order() {
             .trace
             .events
             .iter()
-            .position(|e| matches!(e, hotplug_fi::sim::trace::Event::Op(i) if *i == n_before))
+            .position(|e| matches!(e, hotplug_fi::sim::trace::Event::Op(at) if at.op as usize == n_before))
             .expect("the online write is traced");
         let mut tail = res;
         tail.state.trace.events.drain(..start);

@@ -16,6 +16,7 @@ fn problem(r: Regression) -> &'static str {
         Regression::CpuhpRollbackWithoutHotplugCpu => {
             "called on CPU0 with IRQs enabled (STARTING/DYING callbacks run on CPU"
         }
+        Regression::SlabCreateDestroyUnlocked => "BUG: kernel NULL pointer dereference",
     }
 }
 

@@ -76,9 +76,10 @@ pub struct FaultLine {
     pub span: Range<usize>,
 }
 
-/// The sweep filter: a regex over site names.
+/// The sweep: a mode and a filter (a regex over site names).
 #[derive(Clone, Debug)]
 pub struct Sweep {
+    pub mode: SweepMode,
     pub regex: Regex,
     pub span: Range<usize>,
 }
@@ -101,6 +102,54 @@ pub struct Case {
     pub faults: Vec<FaultLine>,
     pub expect_splats: Vec<String>,
     pub expect_end: ExpectEnd,
+    /// The SLAB-era slab model is on (`slab = true`).
+    pub slab: bool,
+    /// Threads that run concurrently after `ops`.
+    pub threads: Vec<ThreadDecl>,
+    pub explore: Explore,
+}
+
+/// A concurrent thread of operations.
+#[derive(Clone, Debug)]
+pub struct ThreadDecl {
+    pub name: String,
+    pub ops: Vec<OpLine>,
+    /// The CPU it starts on.
+    pub cpu: usize,
+    /// How many times it runs its operations.
+    pub loops: u32,
+}
+
+/// How the case's interleavings are explored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// The single deterministic schedule.
+    Default,
+    /// Depth-first over every schedule with at most `bound` preemptions.
+    Exhaustive { bound: u32 },
+    /// `runs` schedules, each decision uniform at random, from `seed`.
+    Random { runs: u64, seed: u64 },
+    /// Probabilistic concurrency testing: `runs` schedules of depth `depth`.
+    Pct { runs: u64, seed: u64, depth: u32 },
+}
+
+/// The `[explore]` table, resolved.
+#[derive(Clone, Debug)]
+pub struct Explore {
+    pub strategy: Strategy,
+    /// A pinned schedule: the primary run replays it.
+    pub schedule: Option<crate::sim::executor::Schedule>,
+}
+
+/// What the sweep injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepMode {
+    /// One failure per matching site.
+    Single,
+    /// Two failures: every pair of matching sites.
+    Pairs,
+    /// A failure, then a second one during the rollback it causes.
+    Rollback,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,10 +163,36 @@ struct CaseFile {
     module: Vec<ModuleFile>,
     ops: Vec<Spanned<String>>,
     sweep: Option<Spanned<String>>,
+    sweep_filter: Option<Spanned<String>>,
+    #[serde(default)]
+    slab: bool,
+    #[serde(default)]
+    thread: Vec<ThreadFile>,
+    explore: Option<ExploreFile>,
     #[serde(default)]
     fault: Vec<FaultFile>,
     #[serde(default)]
     expect: ExpectFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThreadFile {
+    name: Spanned<String>,
+    ops: Vec<Spanned<String>>,
+    cpu: Option<Spanned<usize>>,
+    loops: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExploreFile {
+    strategy: Spanned<String>,
+    bound: Option<u32>,
+    runs: Option<u64>,
+    seed: Option<u64>,
+    depth: Option<u32>,
+    schedule: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,7 +306,15 @@ impl Case {
             return Err(src.error(0, "`ops` is empty: a case needs at least one operation, such as \"cpu_down 1\""));
         }
         let faults = f.fault.iter().map(|x| load_fault(&src, &profile, &machine, x)).collect::<Result<Vec<_>, _>>()?;
-        let sweep = f.sweep.as_ref().map(|s| load_sweep(&src, s)).transpose()?;
+        let sweep = f.sweep.as_ref().map(|s| load_sweep(&src, s, f.sweep_filter.as_ref())).transpose()?;
+        if let (None, Some(flt)) = (&f.sweep, &f.sweep_filter) {
+            return Err(
+                src.error(flt.span().start, "`sweep_filter` needs `sweep = \"pairs\"` or `sweep = \"rollback\"`")
+            );
+        }
+        let threads = f.thread.iter().map(|t| load_thread(&env, t)).collect::<Result<Vec<_>, _>>()?;
+        check_slab_ops(&src, f.slab, &ops, &threads)?;
+        let explore = load_explore(&src, f.explore.as_ref(), !threads.is_empty())?;
         let expect_end = match &f.expect.end {
             None => ExpectEnd::Finished,
             Some(e) => match e.get_ref().as_str() {
@@ -260,6 +343,9 @@ impl Case {
             faults,
             expect_splats: f.expect.splats,
             expect_end,
+            slab: f.slab,
+            threads,
+            explore,
         })
     }
 
@@ -399,10 +485,76 @@ fn load_fault(src: &Source, profile: &Profile, machine: &Machine, f: &FaultFile)
     Ok(FaultLine { site, action, span: f.site.span() })
 }
 
-fn load_sweep(src: &Source, s: &Spanned<String>) -> Result<Sweep, CaseError> {
-    let regex = Regex::new(&format!("^(?:{})$", s.get_ref()))
-        .map_err(|e| src.error(s.span().start, format!("`sweep` is not a valid regex: {e}")))?;
-    Ok(Sweep { regex, span: s.span() })
+fn load_sweep(src: &Source, s: &Spanned<String>, filter: Option<&Spanned<String>>) -> Result<Sweep, CaseError> {
+    let (mode, pattern, span) = match (s.get_ref().as_str(), filter) {
+        ("pairs", f) => (SweepMode::Pairs, f.map_or(".*", |f| f.get_ref().as_str()), f.map_or(s.span(), |f| f.span())),
+        ("rollback", f) => {
+            (SweepMode::Rollback, f.map_or(".*", |f| f.get_ref().as_str()), f.map_or(s.span(), |f| f.span()))
+        }
+        (_, Some(f)) => {
+            return Err(src.error(f.span().start, "`sweep_filter` goes with `sweep = \"pairs\"` or `\"rollback\"`; a single-fault sweep is its own filter"));
+        }
+        (re, None) => (SweepMode::Single, re, s.span()),
+    };
+    let regex = Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| src.error(span.start, format!("`{pattern}` is not a valid regex: {e}")))?;
+    Ok(Sweep { mode, regex, span })
+}
+
+fn load_thread(env: &ops::Env, t: &ThreadFile) -> Result<ThreadDecl, CaseError> {
+    let ops = t.ops.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(o) = ops.iter().find(|o| o.op == Op::Boot) {
+        return Err(env.src.error(o.span.start, "`boot` runs only as the first of the case's `ops`, not in a thread"));
+    }
+    let cpu = match &t.cpu {
+        Some(c) if *c.get_ref() >= env.machine.cpus => {
+            return Err(env.src.error(
+                c.span().start,
+                format!("CPU {} does not exist; the machine has CPUs 0 to {}", c.get_ref(), env.machine.cpus - 1),
+            ));
+        }
+        Some(c) => *c.get_ref(),
+        None => 0,
+    };
+    Ok(ThreadDecl { name: t.name.get_ref().clone(), ops, cpu, loops: t.loops.unwrap_or(1).max(1) })
+}
+
+/// Slab operations need the slab model.
+fn check_slab_ops(src: &Source, slab: bool, ops: &[OpLine], threads: &[ThreadDecl]) -> Result<(), CaseError> {
+    let all = ops.iter().chain(threads.iter().flat_map(|t| t.ops.iter()));
+    for o in all {
+        if !slab && matches!(o.op, Op::CacheCreate(_) | Op::CacheDestroy(_) | Op::CacheAlloc(_)) {
+            return Err(
+                src.error(o.span.start, "slab operations need the slab model: add `slab = true` before `[machine]`")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn load_explore(src: &Source, e: Option<&ExploreFile>, threads: bool) -> Result<Explore, CaseError> {
+    let Some(e) = e else {
+        let strategy = if threads { Strategy::Exhaustive { bound: 2 } } else { Strategy::Default };
+        return Ok(Explore { strategy, schedule: None });
+    };
+    let strategy = match e.strategy.get_ref().as_str() {
+        "default" => Strategy::Default,
+        "exhaustive" => Strategy::Exhaustive { bound: e.bound.unwrap_or(2) },
+        "random" => Strategy::Random { runs: e.runs.unwrap_or(1000), seed: e.seed.unwrap_or(1) },
+        "pct" => Strategy::Pct { runs: e.runs.unwrap_or(1000), seed: e.seed.unwrap_or(1), depth: e.depth.unwrap_or(3) },
+        other => {
+            return Err(src.error(
+                e.strategy.span().start,
+                format!("unknown strategy `{other}`; expected default, exhaustive, random or pct"),
+            ));
+        }
+    };
+    let schedule = e
+        .schedule
+        .as_ref()
+        .map(|sch| crate::sim::executor::Schedule::parse(sch.get_ref()).map_err(|m| src.error(sch.span().start, m)))
+        .transpose()?;
+    Ok(Explore { strategy, schedule })
 }
 
 /// Whether a state number is known by some name to the profile, for

@@ -62,6 +62,12 @@ pub enum Op {
     Freeze(usize),
     /// `thaw_secondary_cpus()`.
     Thaw,
+    /// `kmem_cache_create(NAME)` (slab model).
+    CacheCreate(String),
+    /// `kmem_cache_destroy(NAME)`.
+    CacheDestroy(String),
+    /// `kmem_cache_alloc(NAME)` and free, on the calling task's CPU.
+    CacheAlloc(String),
 }
 
 /// Which `cpuhp_setup_state*` variant.
@@ -91,7 +97,8 @@ pub enum SysfsFile {
 
 const OPS: &str = "boot, cpu_up N, cpu_down N, echo V > FILE, insmod M, rmmod M, cpuhp_setup_state[_nocalls|_multi] S, \
 cpuhp_remove_state[_nocalls] S, cpuhp_remove_multi_state S, cpuhp_state_add_instance[_nocalls] S I, \
-cpuhp_state_remove_instance[_nocalls] S I, cpu_hotplug_disable, cpu_hotplug_enable, freeze_secondary_cpus N, thaw_secondary_cpus";
+cpuhp_state_remove_instance[_nocalls] S I, cpu_hotplug_disable, cpu_hotplug_enable, freeze_secondary_cpus N, thaw_secondary_cpus, \
+kmem_cache_create C, kmem_cache_destroy C, kmem_cache_alloc C";
 
 const FILES: &str = "cpuN/online, cpuN/hotplug/fail, cpuN/hotplug/target, smt/control";
 
@@ -188,6 +195,15 @@ impl Env<'_> {
                 Op::CpuHotplugEnable
             }
             "echo" => self.echo(span, w)?,
+            "kmem_cache_create" | "kmem_cache_destroy" | "kmem_cache_alloc" => {
+                arity(1)?;
+                let name = w[1].text.to_string();
+                match first.text {
+                    "kmem_cache_create" => Op::CacheCreate(name),
+                    "kmem_cache_destroy" => Op::CacheDestroy(name),
+                    _ => Op::CacheAlloc(name),
+                }
+            }
             "insmod" | "rmmod" => {
                 arity(1)?;
                 let m = self.module(span, &w[1])?;

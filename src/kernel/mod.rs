@@ -53,16 +53,25 @@ pub enum Regression {
     /// 206b92353c83 "cpu/hotplug: Prevent crash when CPU bringup fails on
     /// CONFIG_HOTPLUG_CPU=n" (`can_rollback_cpu`).
     CpuhpRollbackWithoutHotplugCpu,
+    /// 2.6 before 2.6.5-rc3: `kmem_cache_create`/`kmem_cache_destroy` ran
+    /// without the CPU hotplug lock, racing CPU_UP_PREPARE and CPU_DEAD.
+    /// Fixed in the 2.6 history tree by 52930067 (lock_cpu_hotplug around
+    /// both).
+    SlabCreateDestroyUnlocked,
 }
 
 impl Regression {
-    pub const ALL: &'static [Regression] =
-        &[Regression::CpuhpDynRemoveMisfire, Regression::CpuhpRollbackWithoutHotplugCpu];
+    pub const ALL: &'static [Regression] = &[
+        Regression::CpuhpDynRemoveMisfire,
+        Regression::CpuhpRollbackWithoutHotplugCpu,
+        Regression::SlabCreateDestroyUnlocked,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Regression::CpuhpDynRemoveMisfire => "cpuhp-dyn-remove-misfire",
             Regression::CpuhpRollbackWithoutHotplugCpu => "cpuhp-rollback-without-hotplug-cpu",
+            Regression::SlabCreateDestroyUnlocked => "slab-create-destroy-unlocked",
         }
     }
 
@@ -78,6 +87,9 @@ impl Regression {
             }
             Regression::CpuhpRollbackWithoutHotplugCpu => {
                 "SMP=y, HOTPLUG_CPU=n, up to 5.0.5; fixed by 206b92353c83 (cpu/hotplug: Prevent crash when CPU bringup fails on CONFIG_HOTPLUG_CPU=n)"
+            }
+            Regression::SlabCreateDestroyUnlocked => {
+                "2.6 before 2.6.5-rc3; fixed in the history tree by 52930067 (lock_cpu_hotplug around kmem_cache_create/destroy)"
             }
         }
     }
@@ -109,6 +121,11 @@ pub struct Config {
     pub steps_max: u64,
     /// Record every failpoint site the run reaches (the baseline does).
     pub record_sites: bool,
+    /// The SLAB-era slab model and its hotplug callbacks.
+    pub slab: bool,
+    /// Preemption points between callbacks and slab steps are decisions
+    /// (the explorer's strategies); the default schedule skips them.
+    pub preempt_points: bool,
 }
 
 impl Config {
@@ -155,6 +172,8 @@ pub enum Wait {
     StopperWork(usize),
     /// `native_cpu_up` spins until the AP has marked itself online.
     CpuOnline(usize),
+    /// A case thread waits until the case's setup operations are done.
+    Gate,
     /// A dead task.
     Never,
 }
@@ -199,6 +218,15 @@ pub struct KState {
     pub op_results: Vec<Option<i64>>,
     /// The `WARN_ON_ONCE` sites that fired already.
     pub warned_once: BTreeSet<(&'static str, &'static str)>,
+    pub slab: crate::mm::slab::SlabState,
+    /// The case's setup operations are done; its threads may start.
+    pub setup_done: bool,
+    /// Each thread's results, per operation and loop.
+    pub thread_results: Vec<Vec<Option<i64>>>,
+    /// Executor steps so far.
+    pub steps: u64,
+    /// The names of the case's threads (`Control(1..)`).
+    pub thread_names: Vec<String>,
 }
 
 /// One modelled machine running one kernel.
@@ -223,6 +251,7 @@ impl Kernel {
         };
         let cpu = cpu::CpuState::new(&profile, &cfg, &mut locks);
         let stop = stop_machine::StopState::new(cfg.cpus, &mut locks);
+        let slab = crate::mm::slab::SlabState::new(cfg.slab, &mut locks);
         let s = KState {
             tasks: Vec::new(),
             current: 0,
@@ -236,6 +265,11 @@ impl Kernel {
             fired: BTreeSet::new(),
             op_results: Vec::new(),
             warned_once: BTreeSet::new(),
+            slab,
+            setup_done: false,
+            thread_results: Vec::new(),
+            steps: 0,
+            thread_names: Vec::new(),
         };
         Kernel { s: RefCell::new(s), profile, cfg, lock_ids, armed }
     }
@@ -292,7 +326,15 @@ impl Kernel {
     /// The name of a task as the trace shows it.
     pub fn comm_of(s: &KState, task: TaskId) -> String {
         let t = &s.tasks[task];
-        if t.worker { format!("kworker/{}:1", t.ctx.cpu) } else { t.kind.comm() }
+        if t.worker { format!("kworker/{}:1", t.ctx.cpu) } else { Kernel::task_name(s, t.kind) }
+    }
+
+    /// A task's own name: its `comm`, or the case's name for a thread.
+    pub fn task_name(s: &KState, kind: TaskKind) -> String {
+        match kind {
+            TaskKind::Control(n) if n > 0 && n <= s.thread_names.len() => s.thread_names[n - 1].clone(),
+            kind => kind.comm(),
+        }
     }
 
     pub fn trace(&self, e: Event) {
@@ -326,6 +368,20 @@ impl Kernel {
         let mut s = self.s();
         let cur = s.current;
         s.tasks[cur].ctx.preempt_count += 1;
+    }
+
+    pub fn preempt_enable(&self) {
+        let mut s = self.s();
+        let cur = s.current;
+        s.tasks[cur].ctx.preempt_count -= 1;
+    }
+
+    /// A point where the kernel could be preempted: a decision for the
+    /// explorer, free in the default schedule.
+    pub async fn preemption_point(&self) {
+        if self.cfg.preempt_points {
+            self.yield_now().await;
+        }
     }
 
     /// Records a splat in the current context. Returns whether it kills the
@@ -386,6 +442,7 @@ impl Kernel {
             Wait::IdleDie(cpu) => !s.cpu.online.test(cpu) && s.stop.idle(cpu),
             Wait::StopperWork(cpu) => s.stop.has_work(cpu),
             Wait::CpuOnline(cpu) => s.cpu.online.test(cpu),
+            Wait::Gate => s.setup_done,
         }
     }
 
@@ -493,15 +550,30 @@ impl World for Kernel {
         self.s().tasks.len()
     }
 
-    fn runnable(&self, task: TaskId) -> bool {
+    fn eligible(&self, out: &mut Vec<TaskId>) {
+        out.clear();
         let s = self.s();
-        let t = &s.tasks[task];
-        if t.finished || t.died {
-            return false;
+        // A task that stopped mid-execution with IRQs off or preemption
+        // disabled keeps its CPU: nothing else runs there until it goes on.
+        let mut holder = [usize::MAX; crate::sim::cpumask::CPUS_MAX];
+        for (i, t) in s.tasks.iter().enumerate() {
+            let mid = matches!(t.wait, None | Some(Wait::Yield));
+            if !t.finished && !t.died && mid && (t.ctx.irqs_disabled || t.ctx.preempt_count > 0) {
+                holder[t.ctx.cpu] = i;
+            }
         }
-        match t.wait {
-            None => true,
-            Some(w) => self.ready(&s, w),
+        for (i, t) in s.tasks.iter().enumerate() {
+            if t.finished || t.died {
+                continue;
+            }
+            let runnable = match t.wait {
+                None => true,
+                Some(w) => self.ready(&s, w),
+            };
+            let cpu_free = holder[t.ctx.cpu] == usize::MAX || holder[t.ctx.cpu] == i;
+            if runnable && cpu_free {
+                out.push(i);
+            }
         }
     }
 
@@ -518,11 +590,15 @@ impl World for Kernel {
         let mut s = self.s();
         s.current = task;
         s.tasks[task].wait = None;
+        s.steps += 1;
     }
 
     fn end_poll(&self, task: TaskId, done: bool) {
         if done {
             self.s().tasks[task].finished = true;
+        }
+        if self.cfg.slab {
+            self.slab_check();
         }
     }
 

@@ -1,17 +1,24 @@
 //! The deterministic executor that runs kernel tasks.
 //!
-//! Every kernel task (the control task, `cpuhp/N`, the idle tasks, the
-//! stoppers) is an `async` block. A task runs until it reaches an `.await` that
-//! is not ready: a lock, a completion, a preemption point. The executor then
-//! asks a [`Strategy`] which runnable task takes the next step, and records
-//! every decision where there was a choice. The same strategy state and the
-//! same model give the same run, byte for byte.
+//! Every kernel task (the control tasks, `cpuhp/N`, the idle tasks, the
+//! stoppers) is an `async` block. A task runs until it reaches an `.await`
+//! that is not ready: a lock, a completion, a preemption point. The executor
+//! then asks a [`Strategy`] which eligible task takes the next step. Kernel
+//! rules decide who is eligible: a task that stopped with IRQs off or
+//! preemption disabled keeps its CPU, so no other task of that CPU may run.
 //!
-//! The executor does not know what a task waits for: the [`World`] (the kernel
-//! model) answers whether a task is runnable. Left out: wakers. Waits are
-//! conditions re-evaluated at each decision, which is simple and, for tens of
-//! tasks, cheap.
+//! Every decision with more than one eligible task is numbered. A run is
+//! reproduced by its [`Schedule`]: the decisions where the choice differed
+//! from the default one (keep the current task if it may go on, else a
+//! woken kernel thread, else the lowest-numbered eligible task). The same model and schedule give the
+//! same run, byte for byte.
+//!
+//! The executor does not know what a task waits for: the [`World`] (the
+//! kernel model) answers which tasks are eligible. Left out: wakers. Waits
+//! are conditions re-evaluated at each decision, which for tens of tasks is
+//! cheap.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as PollContext, Waker};
@@ -24,8 +31,10 @@ pub type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
 /// What the executor needs from the model it runs.
 pub trait World {
     fn task_count(&self) -> usize;
-    /// The task has neither finished nor died, and what it waits for is there.
-    fn runnable(&self, task: TaskId) -> bool;
+    /// Fills `out` with the tasks that may take a step now, ascending: not
+    /// finished, not waiting, and not shut out of their CPU by a task that
+    /// stopped with IRQs off or preemption disabled.
+    fn eligible(&self, out: &mut Vec<TaskId>);
     /// The task finished or died: it will never be polled again.
     fn finished(&self, task: TaskId) -> bool;
     /// Kernel threads that sleep in their loop do not keep a run alive.
@@ -38,12 +47,41 @@ pub trait World {
     fn yielded(&self, task: TaskId) -> bool;
 }
 
+/// One decision: who may run, and who just stopped.
+#[derive(Debug)]
+pub struct Decision<'a> {
+    /// Its number in the run.
+    pub index: u32,
+    /// The eligible tasks, ascending; at least two.
+    pub eligible: &'a [TaskId],
+    /// The task that just stopped, if it is eligible.
+    pub current: Option<TaskId>,
+    /// `current` stopped at a preemption point (so switching away from it
+    /// preempts it).
+    pub yielded: bool,
+    /// The default schedule's choice: the current task if it may go on, else
+    /// the lowest-numbered kernel thread (it was woken to finish the work the
+    /// blocked task waits for, on its own CPU), else the lowest task.
+    pub default: TaskId,
+}
+
+impl Decision<'_> {
+    /// The default schedule's choice.
+    pub fn default_choice(&self) -> TaskId {
+        self.default
+    }
+
+    /// Whether choosing `task` preempts a task that could have gone on.
+    pub fn preempts(&self, task: TaskId) -> bool {
+        self.yielded && self.current.is_some_and(|c| c != task)
+    }
+}
+
 /// Chooses the next task. Strategies differ in where they preempt and whom
-/// they pick; the interleaving explorer plugs in its own.
+/// they pick; the explorer plugs in its own.
 pub trait Strategy {
-    /// Pick one of `runnable` (ascending, at least two entries). `current`
-    /// is the task that just stopped, if it is among them.
-    fn pick(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> TaskId;
+    /// Picks one of `d.eligible`.
+    fn pick(&mut self, d: &Decision) -> TaskId;
     /// Whether a preemption point is a decision at all. The default schedule
     /// runs a task until it blocks, as a non-preemptible kernel would.
     fn decides_at_yield(&self) -> bool {
@@ -52,16 +90,13 @@ pub trait Strategy {
 }
 
 /// The single deterministic schedule: run the current task until it blocks,
-/// then the lowest-numbered runnable task.
+/// then a woken kernel thread, then the lowest-numbered eligible task.
 #[derive(Debug, Default)]
 pub struct DefaultStrategy;
 
 impl Strategy for DefaultStrategy {
-    fn pick(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> TaskId {
-        match current {
-            Some(c) if runnable.contains(&c) => c,
-            _ => runnable[0],
-        }
+    fn pick(&mut self, d: &Decision) -> TaskId {
+        d.default_choice()
     }
 }
 
@@ -76,19 +111,113 @@ pub enum RunEnd {
     StepLimit(u64),
 }
 
+/// A run's schedule: the decisions that differed from the default choice.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Schedule {
+    /// (decision index, task chosen), ascending.
+    pub picks: Vec<(u32, TaskId)>,
+}
+
+impl Schedule {
+    /// Parses `v1:12=5,40=2` (`v1:` alone is the default schedule).
+    pub fn parse(s: &str) -> Result<Schedule, String> {
+        const FORM: &str = "expected `v1:` followed by DECISION=TASK pairs, such as v1:12=5,40=2";
+        let body = s.trim().strip_prefix("v1:").ok_or_else(|| format!("schedule `{s}`: {FORM}"))?;
+        let mut picks = Vec::new();
+        for pair in body.split(',').filter(|p| !p.is_empty()) {
+            let (d, t) = pair.split_once('=').ok_or_else(|| format!("schedule `{s}`: `{pair}`: {FORM}"))?;
+            let d: u32 = d.parse().map_err(|_| format!("schedule `{s}`: `{d}` is not a decision number"))?;
+            let t: TaskId = t.parse().map_err(|_| format!("schedule `{s}`: `{t}` is not a task number"))?;
+            if picks.last().is_some_and(|&(last, _)| last >= d) {
+                return Err(format!("schedule `{s}`: decisions must ascend"));
+            }
+            picks.push((d, t));
+        }
+        Ok(Schedule { picks })
+    }
+
+    /// How many decisions deviate from the default.
+    pub fn len(&self) -> usize {
+        self.picks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.picks.is_empty()
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("v1:")?;
+        for (i, (d, t)) in self.picks.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{d}={t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Replays a schedule; where a pick does not fit (the task is not eligible
+/// there), it takes the default and remembers that it did not fit.
+#[derive(Debug)]
+pub struct ReplayStrategy {
+    picks: Vec<(u32, TaskId)>,
+    next: usize,
+    /// A pick that was not eligible at its decision.
+    pub misfit: Option<(u32, TaskId)>,
+}
+
+impl ReplayStrategy {
+    pub fn new(s: &Schedule) -> Self {
+        ReplayStrategy { picks: s.picks.clone(), next: 0, misfit: None }
+    }
+}
+
+impl Strategy for ReplayStrategy {
+    fn pick(&mut self, d: &Decision) -> TaskId {
+        match self.picks.get(self.next) {
+            Some(&(i, t)) if i == d.index => {
+                self.next += 1;
+                if d.eligible.contains(&t) {
+                    return t;
+                }
+                self.misfit.get_or_insert((i, t));
+                d.default_choice()
+            }
+            _ => d.default_choice(),
+        }
+    }
+
+    fn decides_at_yield(&self) -> bool {
+        true
+    }
+}
+
 /// The executor: the task bodies, the strategy, and the record of decisions.
 pub struct Executor {
     futures: Vec<Option<TaskFuture>>,
     strategy: Box<dyn Strategy>,
     steps_max: u64,
     steps: u64,
-    /// The index picked at each decision with more than one runnable task.
-    pub decisions: Vec<u32>,
+    decisions: u32,
+    /// Decisions where the pick differed from the default.
+    deviations: Vec<(u32, TaskId)>,
+    preemptions: u32,
 }
 
 impl Executor {
     pub fn new(strategy: Box<dyn Strategy>, steps_max: u64) -> Self {
-        Executor { futures: Vec::new(), strategy, steps_max, steps: 0, decisions: Vec::new() }
+        Executor {
+            futures: Vec::new(),
+            strategy,
+            steps_max,
+            steps: 0,
+            decisions: 0,
+            deviations: Vec::new(),
+            preemptions: 0,
+        }
     }
 
     /// Adds a task body; its id is its position, which the world must match.
@@ -101,30 +230,38 @@ impl Executor {
         self.steps
     }
 
+    /// The run's schedule so far.
+    pub fn schedule(&self) -> Schedule {
+        Schedule { picks: self.deviations.clone() }
+    }
+
+    /// Decisions taken, and how many of them preempted a task.
+    pub fn decisions(&self) -> (u32, u32) {
+        (self.decisions, self.preemptions)
+    }
+
+    /// Hands the strategy back (the explorer reads what it recorded).
+    pub fn into_strategy(self) -> Box<dyn Strategy> {
+        self.strategy
+    }
+
     /// Runs until every non-daemon task is done, nothing can move, or the
     /// step limit is reached.
     pub fn run(&mut self, world: &dyn World) -> RunEnd {
-        let waker = noop_waker();
+        let waker = Waker::noop().clone();
         let mut cx = PollContext::from_waker(&waker);
         let mut current: Option<TaskId> = None;
-        let mut runnable = Vec::with_capacity(world.task_count());
+        let mut eligible = Vec::with_capacity(world.task_count());
+        let at_yield = self.strategy.decides_at_yield();
         loop {
             let next = match current {
-                Some(c) if world.yielded(c) && !self.strategy.decides_at_yield() => c,
+                Some(c) if !at_yield && world.yielded(c) => c,
                 _ => {
-                    runnable.clear();
-                    runnable.extend((0..world.task_count()).filter(|&t| world.runnable(t)));
-                    match runnable.len() {
+                    world.eligible(&mut eligible);
+                    match eligible.len() {
                         0 => return self.stuck(world),
-                        1 => runnable[0],
-                        _ => {
-                            let cur = current.filter(|c| runnable.contains(c));
-                            let pick = self.strategy.pick(&runnable, cur);
-                            let idx = runnable.iter().position(|&t| t == pick);
-                            let idx = idx.expect("strategy picked a task that is not runnable");
-                            self.decisions.push(idx as u32);
-                            pick
-                        }
+                        1 => eligible[0],
+                        _ => self.decide(world, &eligible, current),
                     }
                 }
             };
@@ -143,6 +280,23 @@ impl Executor {
         }
     }
 
+    fn decide(&mut self, world: &dyn World, eligible: &[TaskId], current: Option<TaskId>) -> TaskId {
+        let cur = current.filter(|c| eligible.contains(c));
+        let default = cur.or_else(|| eligible.iter().copied().find(|&t| world.daemon(t))).unwrap_or(eligible[0]);
+        let yielded = cur.is_some_and(|c| world.yielded(c));
+        let d = Decision { index: self.decisions, eligible, current: cur, yielded, default };
+        let pick = self.strategy.pick(&d);
+        assert!(eligible.contains(&pick), "strategy picked a task that is not eligible");
+        if pick != d.default_choice() {
+            self.deviations.push((d.index, pick));
+        }
+        if d.preempts(pick) {
+            self.preemptions += 1;
+        }
+        self.decisions += 1;
+        pick
+    }
+
     fn stuck(&self, world: &dyn World) -> RunEnd {
         let blocked: Vec<TaskId> =
             (0..world.task_count()).filter(|&t| !world.finished(t) && !world.daemon(t)).collect();
@@ -150,6 +304,17 @@ impl Executor {
     }
 }
 
-fn noop_waker() -> Waker {
-    Waker::noop().clone()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_strings_round_trip() {
+        let s = Schedule::parse("v1:12=5,40=2").unwrap();
+        assert_eq!(s.picks, vec![(12, 5), (40, 2)]);
+        assert_eq!(s.to_string(), "v1:12=5,40=2");
+        assert_eq!(Schedule::parse("v1:").unwrap(), Schedule::default());
+        assert!(Schedule::parse("12=5").is_err());
+        assert!(Schedule::parse("v1:5=1,3=2").unwrap_err().contains("ascend"));
+    }
 }

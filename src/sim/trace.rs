@@ -47,10 +47,10 @@ pub struct CbEvent {
 /// build and to drop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// A case operation starts (index into the case's operations).
-    Op(usize),
+    /// A case operation starts.
+    Op(OpRef),
     /// A case operation returned.
-    OpRet(usize, i64),
+    OpRet(OpRef, i64),
     /// A callback is entered.
     CbEnter(CbEvent),
     /// A callback returned, or was failed without being called.
@@ -83,6 +83,14 @@ pub enum Event {
     Note(TextId),
     /// Index into the run's splats.
     Splat(usize),
+}
+
+/// Which case operation: `thread` 0 is the case's `ops`, `thread` N its
+/// Nth `[[thread]]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OpRef {
+    pub thread: u16,
+    pub op: u16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

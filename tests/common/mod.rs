@@ -71,8 +71,9 @@ pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, Cas
     let names: Vec<&str> = regressions.iter().map(|r| r.name()).collect();
     let mut msg = String::new();
     for (sc, v) in run.violations() {
-        let label = if sc.scenario.faults.is_empty() { "plain run".to_string() } else { sc.scenario.label.clone() };
-        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", report::repro(&case, &sc.scenario.faults, &names)));
+        let plain = sc.scenario.faults.is_empty() && sc.scenario.schedule.is_none();
+        let label = if plain { "plain run".to_string() } else { format!("scenario {}", sc.scenario.label) };
+        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", report::repro(&case, &sc.scenario, &names)));
     }
     if msg.is_empty() { Ok((case, run)) } else { Err(format!("{}:\n{msg}", case.path.display())) }
 }

@@ -68,6 +68,9 @@ pub enum Builtin {
     TakedownCpu,
     SchedCpuActivate,
     SchedCpuDeactivate,
+    /// The SLAB-era `CPUHP_SLAB_PREPARE` callbacks of the slab model.
+    SlabPrepare,
+    SlabDead,
     /// Any other built-in callback: it succeeds and touches nothing the
     /// model tracks.
     Nop,
@@ -185,6 +188,16 @@ impl CpuState {
         if !cfg.hotplug_cpu {
             // `#define takedown_cpu NULL` without CONFIG_HOTPLUG_CPU.
             steps[a.teardown_cpu as usize].teardown = None;
+        }
+        if cfg.slab {
+            // The slab model brings back the SLAB callbacks SLUB leaves NULL.
+            if let Some(&nr) = profile.enums.get("CPUHP_SLAB_PREPARE") {
+                let st = &mut steps[nr as usize];
+                st.name.get_or_insert_with(|| Rc::from("slab:prepare"));
+                st.startup =
+                    Some(Cb { func: Rc::from("slab_prepare_cpu"), body: CbBody::Builtin(Builtin::SlabPrepare) });
+                st.teardown = Some(Cb { func: Rc::from("slab_dead_cpu"), body: CbBody::Builtin(Builtin::SlabDead) });
+            }
         }
         let cpuhp = (0..cfg.cpus)
             .map(|_| CpuhpCpuState {
@@ -322,6 +335,13 @@ impl CpuState {
     /// The state number of a step name, if it is registered.
     pub fn state_named(&self, name: &str) -> Option<State> {
         self.steps.iter().position(|s| s.name.as_deref() == Some(name)).map(|p| p as State)
+    }
+}
+
+impl Builtin {
+    /// Whether it can sleep, and so needs the `async` call path.
+    fn sleeps(self) -> bool {
+        matches!(self, Builtin::BringupCpu | Builtin::TakedownCpu | Builtin::SlabPrepare | Builtin::SlabDead)
     }
 }
 
@@ -532,6 +552,7 @@ impl Kernel {
     async fn cpuhp_invoke_callback_range(&self, bringup: bool, cpu: usize, target: State, nofail: bool) -> i32 {
         let mut ret = 0;
         while let Some(state) = self.cpuhp_next_state(bringup, cpu, target) {
+            self.callback_preemption_point(state, bringup).await;
             let err = match self.invoke_callback_sync(cpu, state, bringup, None, false, Via::Walk) {
                 Some(err) => err,
                 None => self.cpuhp_invoke_callback(cpu, state, bringup, None, false, Via::Walk).await,
@@ -555,6 +576,24 @@ impl Kernel {
             }
         }
         ret
+    }
+
+    /// The preemption point before a callback. Built-in callbacks the model
+    /// gives no effect (most of the profile's) change nothing another task
+    /// can see, so preempting before them gives no schedule that preempting
+    /// at the next visible step does not: the explorer skips them.
+    async fn callback_preemption_point(&self, state: State, bringup: bool) {
+        if !self.cfg.preempt_points {
+            return;
+        }
+        let visible = {
+            let s = self.s();
+            let body = s.cpu.steps[state as usize].cb(bringup).map(|c| c.body);
+            !matches!(body, None | Some(CbBody::Builtin(Builtin::Nop | Builtin::FinishCpu)))
+        };
+        if visible {
+            self.yield_now().await;
+        }
     }
 
     /// `can_rollback_cpu()`.
@@ -609,6 +648,7 @@ impl Kernel {
             next
         };
         if let Some(state) = state {
+            self.callback_preemption_point(state, bringup).await;
             let node = self.s().cpu.cpuhp[cpu].node;
             let atomic = self.profile.is_atomic(state);
             if atomic {
@@ -1094,7 +1134,7 @@ impl Kernel {
             let s = self.s();
             let step = &s.cpu.steps[state as usize];
             let body = step.cb(bringup)?.body;
-            let sync = matches!(body, CbBody::Builtin(b) if !matches!(b, Builtin::BringupCpu | Builtin::TakedownCpu));
+            let sync = matches!(body, CbBody::Builtin(b) if !b.sleeps());
             if !sync || step.multi || (use_last && s.cpu.cpuhp[cpu].last.is_some()) {
                 return None;
             }
@@ -1175,6 +1215,8 @@ impl Kernel {
         let ret = match body {
             CbBody::Builtin(Builtin::BringupCpu) => Box::pin(self.bringup_cpu(cpu)).await,
             CbBody::Builtin(Builtin::TakedownCpu) => Box::pin(self.takedown_cpu(cpu)).await,
+            CbBody::Builtin(Builtin::SlabPrepare) => Box::pin(self.slab_prepare_cpu(cpu)).await,
+            CbBody::Builtin(Builtin::SlabDead) => Box::pin(self.slab_dead_cpu(cpu)).await,
             CbBody::Builtin(b) => self.run_builtin(b, cpu),
             CbBody::Module { module, decl } => {
                 let func = self.func_name(state, bringup);
@@ -1215,7 +1257,12 @@ impl Kernel {
         match b {
             Builtin::SchedCpuActivate => self.set_cpu_active(cpu, true),
             Builtin::SchedCpuDeactivate => self.set_cpu_active(cpu, false),
-            Builtin::BringupCpu | Builtin::TakedownCpu | Builtin::FinishCpu | Builtin::Nop => {}
+            Builtin::BringupCpu
+            | Builtin::TakedownCpu
+            | Builtin::SlabPrepare
+            | Builtin::SlabDead
+            | Builtin::FinishCpu
+            | Builtin::Nop => {}
         }
         0
     }

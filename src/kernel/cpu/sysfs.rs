@@ -223,6 +223,8 @@ mod tests {
             regressions: Default::default(),
             steps_max: 1000,
             record_sites: false,
+            slab: false,
+            preempt_points: false,
         };
         let k = Kernel::new(std::rc::Rc::new(Profile::builtin("debian-6.1").unwrap()), cfg, Armed::default());
         let out = k.states_show();

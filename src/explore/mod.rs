@@ -16,12 +16,18 @@ use crate::check;
 use crate::engine::{self, RunOpts, RunResult};
 use crate::fault::Site;
 use crate::report;
+use crate::sim::executor::Schedule;
 
-/// One scenario: what is armed, and a label that names it.
+pub mod interleave;
+
+/// One scenario: what is armed, the schedule it runs on, and a label that
+/// names it.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub label: String,
     pub faults: Vec<(Site, String)>,
+    /// `None` for the default schedule without preemption points.
+    pub schedule: Option<crate::sim::executor::Schedule>,
 }
 
 /// A scenario after it ran.
@@ -48,14 +54,27 @@ pub struct CaseRun {
     /// The sweep, one scenario per matching site.
     pub runs: Vec<ScenarioRun>,
     pub outcomes: Vec<Outcome>,
+    /// The interleavings explored, one run per distinct outcome (its
+    /// shortest schedule), if the case has threads or a strategy.
+    pub interleavings: Option<Interleavings>,
+}
+
+/// What exploring a case's interleavings found.
+pub struct Interleavings {
+    /// Strategy and totals, as a line.
+    pub summary: String,
+    /// One run per distinct outcome, with how many runs reached it.
+    pub outcomes: Vec<(ScenarioRun, u64)>,
 }
 
 impl CaseRun {
     /// Every violation, each with the scenario it happened in.
     pub fn violations(&self) -> Vec<(&ScenarioRun, &String)> {
+        let inter = self.interleavings.iter().flat_map(|i| i.outcomes.iter().map(|(r, _)| r));
         std::iter::once(&self.plain)
             .chain(&self.faulted)
             .chain(&self.runs)
+            .chain(inter)
             .flat_map(|r| r.violations.iter().map(move |v| (r, v)))
             .collect()
     }
@@ -76,7 +95,15 @@ pub const SWEEP_ACTION: &str = "1*return";
 pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseRun, CaseError> {
     let plain_opts = RunOpts { record_sites: true, ..opts.clone() };
     let primary_is_plain = case.faults.is_empty();
-    let plain = run_one(case, Scenario { label: "plain".into(), faults: vec![] }, &plain_opts, primary_is_plain)?;
+    let plain = match &case.explore.schedule {
+        Some(pinned) => run_pinned(case, pinned, &plain_opts, primary_is_plain),
+        None => run_one(
+            case,
+            Scenario { label: "plain".into(), faults: vec![], schedule: None },
+            &plain_opts,
+            primary_is_plain,
+        )?,
+    };
     let faulted = match explicit(case) {
         Some(sc) => Some(run_faulted(case, sc, opts)?),
         None => None,
@@ -87,7 +114,52 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
     }
     let runs = scenarios.into_iter().map(|sc| run_one(case, sc, opts, false)).collect::<Result<Vec<_>, _>>()?;
     let outcomes = group(&runs);
-    Ok(CaseRun { plain, faulted, runs, outcomes })
+    let interleavings = (!case.threads.is_empty() || case.explore.strategy != crate::case::Strategy::Default)
+        .then(|| interleavings(case, opts));
+    Ok(CaseRun { plain, faulted, runs, outcomes, interleavings })
+}
+
+/// The plain run on a pinned schedule. Where the schedule does not fit (the
+/// fixed kernel decides differently), the default choice is taken.
+fn run_pinned(case: &Case, schedule: &Schedule, opts: &RunOpts, primary: bool) -> ScenarioRun {
+    let strategy = Box::new(crate::sim::executor::ReplayStrategy::new(schedule));
+    let result = engine::run_strategy(case, &[], opts, strategy).expect("a run without faults arms nothing");
+    let violations = check::check(case, &result, false, primary);
+    let outcome = report::outcome(case, &result);
+    let scenario = Scenario { label: "pinned".into(), faults: vec![], schedule: Some(schedule.clone()) };
+    ScenarioRun { scenario, result, violations, outcome }
+}
+
+/// Explores the interleavings, then replays each outcome's shortest schedule
+/// to check the run is deterministic.
+fn interleavings(case: &Case, opts: &RunOpts) -> Interleavings {
+    let ex = interleave::explore(case, opts, &case.explore.strategy);
+    let summary = ex.describe();
+    let outcomes = ex
+        .outcomes
+        .into_iter()
+        .map(|r| {
+            let mut violations = r.violations;
+            if let Some(v) = determinism(case, opts, &r.schedule, &r.result) {
+                violations.push(v);
+            }
+            let label = r.schedule.to_string();
+            let scenario = Scenario { label, faults: vec![], schedule: Some(r.schedule) };
+            (ScenarioRun { scenario, result: r.result, violations, outcome: r.outcome }, r.runs)
+        })
+        .collect();
+    Interleavings { summary, outcomes }
+}
+
+/// `--check-determinism`: the same schedule must give the same bytes.
+pub fn determinism(case: &Case, opts: &RunOpts, schedule: &Schedule, first: &RunResult) -> Option<String> {
+    let again = match interleave::replay(case, opts, schedule) {
+        Ok(r) => r,
+        Err(e) => return Some(format!("determinism: {e}")),
+    };
+    let a = format!("{}{}", report::trace(case, first), report::outcome(case, first));
+    let b = format!("{}{}", report::trace(case, &again), report::outcome(case, &again));
+    (a != b).then(|| format!("determinism: replaying {schedule} gave a different run"))
 }
 
 /// Runs the explicit faults; a fault that never fired is an error in the case.
@@ -121,7 +193,7 @@ fn explicit(case: &Case) -> Option<Scenario> {
     }
     let faults: Vec<(Site, String)> = case.faults.iter().map(|f| (f.site, f.action.clone())).collect();
     let label = faults.iter().map(|(s, a)| format!("{s}={a}")).collect::<Vec<_>>().join(" ");
-    Some(Scenario { label, faults })
+    Some(Scenario { label, faults, schedule: None })
 }
 
 fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {
@@ -131,7 +203,7 @@ fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {
     let matched: Vec<Scenario> = reached
         .iter()
         .filter(|s| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&named(case, **s)))
-        .map(|s| Scenario { label: s.to_string(), faults: vec![(*s, SWEEP_ACTION.to_string())] })
+        .map(|s| Scenario { label: s.to_string(), faults: vec![(*s, SWEEP_ACTION.to_string())], schedule: None })
         .collect();
     if matched.is_empty() {
         let examples: Vec<String> = reached.iter().take(4).map(|s| format!("{s} ({})", site_label(case, *s))).collect();

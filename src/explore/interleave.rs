@@ -1,0 +1,350 @@
+//! Interleavings: the strategies that choose schedules, and the loop that
+//! runs them and groups the runs by outcome.
+//!
+//! - `exhaustive`: depth-first over every schedule with at most `bound`
+//!   deviations from the default schedule (delay bounding, Emmi, Qadeer and
+//!   Rakamaric 2011): preempting a task that could go on is one deviation,
+//!   and so is picking a task other than the default one where the current
+//!   task blocked. Plain preemption bounding (CHESS) leaves the choices at
+//!   blocking points free, and with a dozen kernel threads waking each other
+//!   those alone explode. Each run replays the prefix of choices the search
+//!   is at and takes the default after it; every decision point records what
+//!   else was eligible. No pruning yet: every schedule within the bound is
+//!   executed, and the report says so (`pruned 0`).
+//! - `random`: each decision uniform among the eligible tasks, one seeded
+//!   PCG stream per run.
+//! - `pct`: probabilistic concurrency testing (Burckhardt et al., 2010):
+//!   random task priorities and `depth - 1` priority change points.
+//!
+//! Kernel rules constrain every choice through the executor's eligibility
+//! (a task that stopped with IRQs off or preemption disabled keeps its CPU).
+//! Runs are grouped by outcome (results, final state, splats): each outcome
+//! keeps its shortest schedule (fewest deviations from the default) and how
+//! many runs reached it.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+
+use crate::case::{Case, Strategy as Choice};
+use crate::check;
+use crate::engine::{self, RunOpts, RunResult};
+use crate::report;
+use crate::sim::TaskId;
+use crate::sim::executor::{Decision, ReplayStrategy, Schedule, Strategy};
+
+/// Runs at most this many schedules in one exploration.
+pub const RUNS_MAX: u64 = 2_000_000;
+
+/// One distinct outcome of an exploration.
+pub struct Reached {
+    /// The shortest schedule that reaches it.
+    pub schedule: Schedule,
+    /// How many executed runs reached it.
+    pub runs: u64,
+    /// The run of the shortest schedule.
+    pub result: RunResult,
+    pub violations: Vec<String>,
+    /// The outcome text (results, final state, splats).
+    pub outcome: String,
+}
+
+/// An exploration's totals and outcomes.
+pub struct Exploration {
+    pub strategy: Choice,
+    pub executed: u64,
+    pub pruned: u64,
+    /// The search covered every schedule within its bound.
+    pub exhausted: bool,
+    /// Distinct outcomes, by first reach.
+    pub outcomes: Vec<Reached>,
+}
+
+impl Exploration {
+    /// The strategy as a line of text.
+    pub fn describe(&self) -> String {
+        let s = match &self.strategy {
+            Choice::Default => "default".to_string(),
+            Choice::Exhaustive { bound } => format!("exhaustive, bound {bound} (deviations from the default schedule)"),
+            Choice::Random { runs, seed } => format!("random, {runs} runs from seed {seed}"),
+            Choice::Pct { runs, seed, depth } => format!("pct, depth {depth}, {runs} runs from seed {seed}"),
+        };
+        let exhausted = match self.strategy {
+            Choice::Exhaustive { .. } if self.exhausted => ", bound exhausted",
+            Choice::Exhaustive { .. } => ", bound NOT exhausted",
+            _ => "",
+        };
+        format!("{s}: {} schedules executed, {} pruned{exhausted}", self.executed, self.pruned)
+    }
+}
+
+/// Groups runs by outcome as they come.
+struct Collector {
+    by_key: BTreeMap<String, usize>,
+    outcomes: Vec<Reached>,
+}
+
+impl Collector {
+    fn add(&mut self, case: &Case, result: RunResult) {
+        let outcome = format!("{}{}", report::outcome(case, &result), slab_line(&result));
+        let schedule = result.schedule.clone();
+        match self.by_key.get(&outcome) {
+            Some(&i) => {
+                let r = &mut self.outcomes[i];
+                r.runs += 1;
+                if (schedule.len(), schedule.to_string()) < (r.schedule.len(), r.schedule.to_string()) {
+                    r.schedule = schedule;
+                    r.violations = check::check(case, &result, false, false);
+                    r.result = result;
+                }
+            }
+            None => {
+                let violations = check::check(case, &result, false, false);
+                self.by_key.insert(outcome.clone(), self.outcomes.len());
+                self.outcomes.push(Reached { schedule, runs: 1, result, violations, outcome });
+            }
+        }
+    }
+}
+
+/// The slab invariant is part of an outcome even when the final state hides it.
+fn slab_line(res: &RunResult) -> String {
+    res.state.slab.violation.as_ref().map(|v| format!("slab invariant broken: {v}\n")).unwrap_or_default()
+}
+
+/// Explores `case` with `strategy`.
+pub fn explore(case: &Case, opts: &RunOpts, strategy: &Choice) -> Exploration {
+    let mut c = Collector { by_key: BTreeMap::new(), outcomes: Vec::new() };
+    let (executed, exhausted) = match strategy {
+        Choice::Default => {
+            c.add(case, run(case, opts, Box::new(ReplayStrategy::new(&Schedule::default()))));
+            (1, true)
+        }
+        Choice::Exhaustive { bound } => exhaustive(case, opts, *bound, &mut c),
+        Choice::Random { runs, seed } => {
+            for i in 0..*runs {
+                c.add(case, run(case, opts, Box::new(RandomStrategy::new(*seed, i))));
+            }
+            (*runs, false)
+        }
+        Choice::Pct { runs, seed, depth } => {
+            let steps = run(case, opts, Box::new(ReplayStrategy::new(&Schedule::default()))).decisions.max(1);
+            for i in 0..*runs {
+                c.add(case, run(case, opts, Box::new(PctStrategy::new(*seed, i, *depth, steps))));
+            }
+            (*runs, false)
+        }
+    };
+    Exploration { strategy: strategy.clone(), executed, pruned: 0, exhausted, outcomes: c.outcomes }
+}
+
+/// Replays one schedule; `Err` if the schedule does not fit the case.
+pub fn replay(case: &Case, opts: &RunOpts, schedule: &Schedule) -> Result<RunResult, String> {
+    let strat = Rc::new(RefCell::new(None));
+    let r = run(case, opts, Box::new(Shared { inner: ReplayStrategy::new(schedule), misfit: strat.clone() }));
+    match *strat.borrow() {
+        Some((d, t)) => {
+            Err(format!("schedule {schedule} does not fit this case: at decision {d}, task {t} cannot run"))
+        }
+        None => Ok(r),
+    }
+}
+
+fn run(case: &Case, opts: &RunOpts, strategy: Box<dyn Strategy>) -> RunResult {
+    engine::run_strategy(case, &[], opts, strategy).expect("a run without faults arms nothing")
+}
+
+/// A replay that reports a misfit when the run ends.
+struct Shared {
+    inner: ReplayStrategy,
+    misfit: Rc<RefCell<Option<(u32, TaskId)>>>,
+}
+
+impl Strategy for Shared {
+    fn pick(&mut self, d: &Decision) -> TaskId {
+        let t = self.inner.pick(d);
+        if self.inner.misfit.is_some() {
+            *self.misfit.borrow_mut() = self.inner.misfit;
+        }
+        t
+    }
+
+    fn decides_at_yield(&self) -> bool {
+        true
+    }
+}
+
+/// A decision point the depth-first search can come back to.
+#[derive(Clone, Debug)]
+struct Frame {
+    eligible: Vec<TaskId>,
+    default: TaskId,
+    chosen: TaskId,
+    tried: Vec<TaskId>,
+    /// Deviations taken before this decision.
+    deviations_before: u32,
+}
+
+impl Frame {
+    /// A deviation from the default choice costs one.
+    fn cost(&self, t: TaskId) -> u32 {
+        u32::from(t != self.default)
+    }
+}
+
+/// One run of the depth-first search: the prefix, then default choices,
+/// recording every decision after the prefix.
+struct DfsRun {
+    prefix: Vec<TaskId>,
+    frames: Rc<RefCell<Vec<Frame>>>,
+    deviations: u32,
+}
+
+impl Strategy for DfsRun {
+    fn pick(&mut self, d: &Decision) -> TaskId {
+        let i = d.index as usize;
+        let choice = match self.prefix.get(i) {
+            Some(&t) => {
+                assert!(d.eligible.contains(&t), "model bug: a replayed prefix diverged at decision {i}");
+                t
+            }
+            None => {
+                let t = d.default_choice();
+                self.frames.borrow_mut().push(Frame {
+                    eligible: d.eligible.to_vec(),
+                    default: d.default,
+                    chosen: t,
+                    tried: vec![t],
+                    deviations_before: self.deviations,
+                });
+                t
+            }
+        };
+        if choice != d.default_choice() {
+            self.deviations += 1;
+        }
+        choice
+    }
+
+    fn decides_at_yield(&self) -> bool {
+        true
+    }
+}
+
+/// Delay-bounded depth-first search: returns (runs executed, bound
+/// exhausted).
+fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector) -> (u64, bool) {
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut executed = 0u64;
+    loop {
+        let prefix: Vec<TaskId> = stack.iter().map(|f| f.chosen).collect();
+        let frames = Rc::new(RefCell::new(Vec::new()));
+        let strat = DfsRun { prefix, frames: frames.clone(), deviations: 0 };
+        c.add(case, run(case, opts, Box::new(strat)));
+        executed += 1;
+        stack.extend(frames.borrow_mut().drain(..));
+        if executed >= RUNS_MAX {
+            return (executed, false);
+        }
+        loop {
+            let Some(f) = stack.last_mut() else { return (executed, true) };
+            let next =
+                f.eligible.iter().copied().find(|&t| !f.tried.contains(&t) && f.deviations_before + f.cost(t) <= bound);
+            match next {
+                Some(t) => {
+                    f.tried.push(t);
+                    f.chosen = t;
+                    break;
+                }
+                None => {
+                    stack.pop();
+                }
+            }
+        }
+    }
+}
+
+/// Uniform random choices from one seeded stream per run.
+struct RandomStrategy {
+    rng: Pcg64,
+}
+
+impl RandomStrategy {
+    fn new(seed: u64, run: u64) -> Self {
+        RandomStrategy { rng: Pcg64::seed_from_u64(seed ^ run.wrapping_mul(0x9e37_79b9_7f4a_7c15)) }
+    }
+}
+
+impl Strategy for RandomStrategy {
+    fn pick(&mut self, d: &Decision) -> TaskId {
+        d.eligible[(self.rng.next_u64() % d.eligible.len() as u64) as usize]
+    }
+
+    fn decides_at_yield(&self) -> bool {
+        true
+    }
+}
+
+/// PCT: the highest-priority eligible task runs; at `depth - 1` random
+/// decisions the running task drops below every initial priority.
+struct PctStrategy {
+    rng: Pcg64,
+    priority: BTreeMap<TaskId, u64>,
+    change_points: Vec<u32>,
+    next_low: u64,
+}
+
+impl PctStrategy {
+    fn new(seed: u64, run: u64, depth: u32, steps: u32) -> Self {
+        let mut rng = Pcg64::seed_from_u64(seed ^ run.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut change_points: Vec<u32> = (1..depth).map(|_| (rng.next_u64() % u64::from(steps)) as u32).collect();
+        change_points.sort_unstable();
+        PctStrategy { rng, priority: BTreeMap::new(), change_points, next_low: u64::from(depth) }
+    }
+
+    fn priority(&mut self, t: TaskId) -> u64 {
+        let rng = &mut self.rng;
+        // Initial priorities sit above every change-point priority.
+        *self.priority.entry(t).or_insert_with(|| 1_000 + (rng.next_u64() >> 16))
+    }
+}
+
+impl Strategy for PctStrategy {
+    fn pick(&mut self, d: &Decision) -> TaskId {
+        let mut best = d.eligible[0];
+        let mut best_p = self.priority(best);
+        for &t in &d.eligible[1..] {
+            let p = self.priority(t);
+            if p > best_p {
+                best = t;
+                best_p = p;
+            }
+        }
+        if self.change_points.contains(&d.index) {
+            self.next_low = self.next_low.saturating_sub(1);
+            self.priority.insert(best, self.next_low);
+            return self.pick_again(d);
+        }
+        best
+    }
+
+    fn decides_at_yield(&self) -> bool {
+        true
+    }
+}
+
+impl PctStrategy {
+    /// After a priority change, the highest eligible task under the new order.
+    fn pick_again(&mut self, d: &Decision) -> TaskId {
+        let mut best = d.eligible[0];
+        for &t in &d.eligible[1..] {
+            if self.priority(t) > self.priority(best) {
+                best = t;
+            }
+        }
+        best
+    }
+}

@@ -1,0 +1,2 @@
+//! `mm/`: the memory-management code on the hotplug paths.
+pub mod slab;
