@@ -38,10 +38,13 @@ pub fn check(case: &Case, res: &RunResult, injected: bool, primary: bool) -> Vec
     let mut v = Vec::new();
     let died = res.state.tasks.iter().any(|t| t.died);
     let reacted = injected && res.state.trace.splats.iter().any(|s| s.reaction);
-    if plain && case.expect_end != ExpectEnd::Finished {
+    let threads = !case.threads.is_empty();
+    if plain && !threads && case.expect_end != ExpectEnd::Finished {
         expected_end(case, res, &mut v);
     } else {
-        finished(res, died || reacted, &mut v);
+        // With threads, the explorer must reach the declared end somewhere
+        // (explore checks that); any run may end that way.
+        finished(res, died || reacted || (threads && ends_as_expected(case, res)), &mut v);
     }
     let settled = matches!(res.end, RunEnd::Finished) && !died;
     // `cpuhp_cpu_state` of a stuck run is mid-operation; the at-rest checks
@@ -76,13 +79,17 @@ fn finished(res: &RunResult, excused: bool, v: &mut Vec<String>) {
     }
 }
 
-/// A case that exists to show a deadlock or livelock declares it.
-fn expected_end(case: &Case, res: &RunResult, v: &mut Vec<String>) {
-    let ok = matches!(
+/// Whether the run ended as the case declares (`expect.end`).
+pub fn ends_as_expected(case: &Case, res: &RunResult) -> bool {
+    matches!(
         (case.expect_end, &res.end),
         (ExpectEnd::Deadlock, RunEnd::Deadlock(_)) | (ExpectEnd::Livelock, RunEnd::StepLimit(_))
-    );
-    if !ok {
+    )
+}
+
+/// A case that exists to show a deadlock or livelock declares it.
+fn expected_end(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+    if !ends_as_expected(case, res) {
         v.push(format!(
             "finished: expected the run to end in {:?}, it ended: {}",
             case.expect_end,

@@ -242,6 +242,19 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
         Op::CacheCreate(name) => k.kmem_cache_create(name).await,
         Op::CacheDestroy(name) => k.kmem_cache_destroy(name).await,
         Op::CacheAlloc(name) => k.kmem_cache_alloc(name).await,
+        Op::Lock(name) => {
+            let l = k.case_lock(name);
+            k.lock(l, crate::sim::lock::Mode::Exclusive).await;
+            0
+        }
+        Op::Unlock(name) => {
+            let l = k.case_lock(name);
+            if !k.holds(l) {
+                return i64::from(-EPERM);
+            }
+            k.unlock(l).await;
+            0
+        }
     };
     i64::from(ret)
 }

@@ -192,10 +192,52 @@ pub fn outcome_end(res: &RunResult) -> String {
         RunEnd::Finished => "finished".to_string(),
         RunEnd::StepLimit(n) => format!("livelock: step limit reached after {n} steps"),
         RunEnd::Deadlock(tasks) => {
+            let mut out = String::from("deadlock: ");
+            if let Some(cycle) = wait_cycle(s, tasks) {
+                out.push_str(&cycle);
+                out.push_str("; ");
+            }
             let who: Vec<String> = tasks.iter().map(|&t| blocked_line(s, t)).collect();
-            format!("deadlock: {}", who.join("; "))
+            out.push_str(&who.join("; "));
+            out
         }
     }
+}
+
+/// The first wait-for cycle among blocked tasks: each waits for a lock the
+/// next one holds.
+fn wait_cycle(s: &KState, tasks: &[usize]) -> Option<String> {
+    let waits_on = |t: usize| match s.tasks[t].wait {
+        Some(Wait::Lock(l, _)) if !s.tasks[t].died => Some(l),
+        _ => None,
+    };
+    for &start in tasks {
+        let mut path = vec![start];
+        let mut t = start;
+        while let Some(l) = waits_on(t) {
+            let Some(&h) = s.locks.locks[l].holders().first() else { break };
+            if let Some(pos) = path.iter().position(|&p| p == h) {
+                let cycle = &path[pos..];
+                let parts: Vec<String> = cycle
+                    .iter()
+                    .map(|&c| {
+                        let l = waits_on(c).expect("every task on the cycle waits");
+                        let held: Vec<&str> = s.tasks[c].held.iter().map(|&h| s.locks.locks[h].name.as_str()).collect();
+                        format!(
+                            "{} holds {} and waits for {}",
+                            crate::kernel::Kernel::comm_of(s, c),
+                            held.join(", "),
+                            s.locks.locks[l].name
+                        )
+                    })
+                    .collect();
+                return Some(format!("cycle: {}", parts.join(", which ")));
+            }
+            path.push(h);
+            t = h;
+        }
+    }
+    None
 }
 
 fn blocked_line(s: &KState, t: usize) -> String {

@@ -68,6 +68,10 @@ pub enum Op {
     CacheDestroy(String),
     /// `kmem_cache_alloc(NAME)` and free, on the calling task's CPU.
     CacheAlloc(String),
+    /// `mutex_lock(&NAME)` on a mutex of the case.
+    Lock(String),
+    /// `mutex_unlock(&NAME)`.
+    Unlock(String),
 }
 
 /// Which `cpuhp_setup_state*` variant.
@@ -98,7 +102,7 @@ pub enum SysfsFile {
 const OPS: &str = "boot, cpu_up N, cpu_down N, echo V > FILE, insmod M, rmmod M, cpuhp_setup_state[_nocalls|_multi] S, \
 cpuhp_remove_state[_nocalls] S, cpuhp_remove_multi_state S, cpuhp_state_add_instance[_nocalls] S I, \
 cpuhp_state_remove_instance[_nocalls] S I, cpu_hotplug_disable, cpu_hotplug_enable, freeze_secondary_cpus N, thaw_secondary_cpus, \
-kmem_cache_create C, kmem_cache_destroy C, kmem_cache_alloc C";
+kmem_cache_create C, kmem_cache_destroy C, kmem_cache_alloc C, mutex_lock M, mutex_unlock M";
 
 const FILES: &str = "cpuN/online, cpuN/hotplug/fail, cpuN/hotplug/target, smt/control";
 
@@ -203,6 +207,11 @@ impl Env<'_> {
                     "kmem_cache_destroy" => Op::CacheDestroy(name),
                     _ => Op::CacheAlloc(name),
                 }
+            }
+            "mutex_lock" | "mutex_unlock" => {
+                arity(1)?;
+                let name = w[1].text.to_string();
+                if first.text == "mutex_lock" { Op::Lock(name) } else { Op::Unlock(name) }
             }
             "insmod" | "rmmod" => {
                 arity(1)?;

@@ -116,6 +116,16 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
     let outcomes = group(&runs);
     let interleavings = (!case.threads.is_empty() || case.explore.strategy != crate::case::Strategy::Default)
         .then(|| interleavings(case, opts));
+    let mut plain = plain;
+    if let Some(inter) = &interleavings {
+        let reached = inter.outcomes.iter().any(|(r, _)| check::ends_as_expected(case, &r.result));
+        if case.expect_end != crate::case::ExpectEnd::Finished && !reached {
+            plain.violations.push(format!(
+                "finished: the case expects a {:?}, and no explored schedule reached one ({})",
+                case.expect_end, inter.summary
+            ));
+        }
+    }
     Ok(CaseRun { plain, faulted, runs, outcomes, interleavings })
 }
 

@@ -227,6 +227,8 @@ pub struct KState {
     pub steps: u64,
     /// The names of the case's threads (`Control(1..)`).
     pub thread_names: Vec<String>,
+    /// Mutexes a case's operations take by name.
+    pub case_locks: std::collections::BTreeMap<String, LockId>,
 }
 
 /// One modelled machine running one kernel.
@@ -270,6 +272,7 @@ impl Kernel {
             thread_results: Vec::new(),
             steps: 0,
             thread_names: Vec::new(),
+            case_locks: std::collections::BTreeMap::new(),
         };
         Kernel { s: RefCell::new(s), profile, cfg, lock_ids, armed }
     }
@@ -481,6 +484,17 @@ impl Kernel {
             }
         }
         self.yield_now().await;
+    }
+
+    /// The case mutex `name`, created on first use.
+    pub fn case_lock(&self, name: &str) -> LockId {
+        let mut s = self.s();
+        if let Some(&l) = s.case_locks.get(name) {
+            return l;
+        }
+        let l = s.locks.add(name, LockKind::Mutex);
+        s.case_locks.insert(name.to_string(), l);
+        l
     }
 
     /// Whether the current task holds `lock`.
