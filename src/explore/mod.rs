@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::case::{Case, CaseError};
+use crate::case::{Case, CaseError, SweepMode};
 use crate::check;
 use crate::engine::{self, RunOpts, RunResult};
 use crate::fault::Site;
@@ -108,7 +108,7 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
         Some(sc) => Some(run_faulted(case, sc, opts)?),
         None => None,
     };
-    let mut scenarios = sweep(case, &plain.result.state.reached)?;
+    let mut scenarios = sweep(case, &plain.result.state.reached, opts)?;
     if let Some(only) = only {
         scenarios.retain(|s| s.label == only);
     }
@@ -206,15 +206,10 @@ fn explicit(case: &Case) -> Option<Scenario> {
     Some(Scenario { label, faults, schedule: None })
 }
 
-fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {
-    let Some(sw) = &case.sweep else {
-        return Ok(Vec::new());
-    };
-    let matched: Vec<Scenario> = reached
-        .iter()
-        .filter(|s| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&named(case, **s)))
-        .map(|s| Scenario { label: s.to_string(), faults: vec![(*s, SWEEP_ACTION.to_string())], schedule: None })
-        .collect();
+fn sweep(case: &Case, reached: &[Site], opts: &RunOpts) -> Result<Vec<Scenario>, CaseError> {
+    let Some(sw) = &case.sweep else { return Ok(Vec::new()) };
+    let matches = |s: &Site| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&named(case, *s));
+    let matched: Vec<Site> = reached.iter().copied().filter(matches).collect();
     if matched.is_empty() {
         let examples: Vec<String> = reached.iter().take(4).map(|s| format!("{s} ({})", site_label(case, *s))).collect();
         let msg = if reached.is_empty() {
@@ -228,7 +223,36 @@ fn sweep(case: &Case, reached: &[Site]) -> Result<Vec<Scenario>, CaseError> {
         };
         return Err(case.sweep_error(msg));
     }
-    Ok(matched)
+    let one = |sites: &[Site]| {
+        let faults: Vec<(Site, String)> = sites.iter().map(|s| (*s, SWEEP_ACTION.to_string())).collect();
+        let label = sites.iter().map(Site::to_string).collect::<Vec<_>>().join(" + ");
+        Scenario { label, faults, schedule: None }
+    };
+    Ok(match sw.mode {
+        SweepMode::Single => matched.iter().map(|s| one(&[*s])).collect(),
+        SweepMode::Pairs => {
+            let mut out = Vec::new();
+            for (i, a) in matched.iter().enumerate() {
+                for b in &matched[i + 1..] {
+                    out.push(one(&[*a, *b]));
+                }
+            }
+            out
+        }
+        SweepMode::Rollback => {
+            // For each first failure, the sites its rollback reaches first.
+            let mut out = Vec::new();
+            let rec = RunOpts { record_sites: true, ..opts.clone() };
+            for a in &matched {
+                let first =
+                    engine::run(case, &[(*a, SWEEP_ACTION.to_string())], &rec).map_err(|m| case.sweep_error(m))?;
+                for b in first.state.reached_in_rollback.iter().filter(|b| matches(b)) {
+                    out.push(one(&[*a, *b]));
+                }
+            }
+            out
+        }
+    })
 }
 
 /// The site with its step name in place of the number.

@@ -214,6 +214,8 @@ pub struct KState {
     reached_set: BTreeSet<Site>,
     /// Failpoint sites that fired.
     pub fired: BTreeSet<Site>,
+    /// Sites first reached during a rollback, after a failpoint fired.
+    pub reached_in_rollback: Vec<Site>,
     /// Each case operation's result; `None` until it returns.
     pub op_results: Vec<Option<i64>>,
     /// The `WARN_ON_ONCE` sites that fired already.
@@ -265,6 +267,7 @@ impl Kernel {
             reached: Vec::new(),
             reached_set: BTreeSet::new(),
             fired: BTreeSet::new(),
+            reached_in_rollback: Vec::new(),
             op_results: Vec::new(),
             warned_once: BTreeSet::new(),
             slab,
@@ -515,11 +518,15 @@ impl Kernel {
     }
 
     /// Records that the run reached `site`, and fires it if it is armed.
-    pub fn failpoint(&self, site: Site) -> Option<i32> {
+    /// `rollback` says whether the state machine is rolling back.
+    pub fn failpoint(&self, site: Site, rollback: bool) -> Option<i32> {
         if self.cfg.record_sites {
             let mut s = self.s();
             if s.trace.enabled && s.reached_set.insert(site) {
                 s.reached.push(site);
+                if rollback && !s.fired.is_empty() {
+                    s.reached_in_rollback.push(site);
+                }
             }
         }
         if self.armed.is_empty() || !self.s().trace.enabled {

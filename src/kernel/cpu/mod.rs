@@ -614,6 +614,8 @@ impl Kernel {
             self.cpuhp_reset_state(cpu, prev_state);
             if self.can_rollback_cpu(cpu) && self.cpuhp_invoke_callback_range(false, cpu, prev_state, false).await != 0
             {
+                // The rollback itself failed: the CPU stays where it stopped.
+                self.s().cpu.creek.set(cpu);
                 self.warn_reaction(
                     "kernel/cpu.c:cpuhp_up_callbacks",
                     "WARN_ON(cpuhp_invoke_callback_range(false, ...))".into(),
@@ -815,6 +817,7 @@ impl Kernel {
             self.cpuhp_reset_state(cpu, prev_state);
             let state = self.s().cpu.cpuhp[cpu].state;
             if state < prev_state && self.cpuhp_invoke_callback_range(true, cpu, prev_state, false).await != 0 {
+                self.s().cpu.creek.set(cpu);
                 self.warn_reaction(
                     "kernel/cpu.c:cpuhp_down_callbacks",
                     "WARN_ON(cpuhp_invoke_callback_range(true, ...))".into(),
@@ -1173,7 +1176,7 @@ impl Kernel {
         let ev = self.enter_context(call);
         if self.cfg.record_sites || !self.armed.is_empty() {
             let site = Site::Cpuhp { cpu: call.cpu as u16, bringup: call.bringup, state: call.state, inst: ev.inst };
-            if let Some(err) = self.failpoint(site) {
+            if let Some(err) = self.failpoint(site, ev.rollback) {
                 self.trace(Event::CbExit(ev, CbHow::Injected, err));
                 return Err(err);
             }
