@@ -57,6 +57,17 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         depth: u32,
     },
+    /// Shrink a failing interleaving case to fewer threads and operations,
+    /// pinning the failing schedule.
+    Shrink {
+        case: PathBuf,
+        /// Write the shrunk case here (default: print it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The largest bound to search for a failure.
+        #[arg(long, default_value_t = 2)]
+        bound: u32,
+    },
     /// Replay one schedule of a case, byte for byte.
     Replay {
         case: PathBuf,
@@ -83,6 +94,7 @@ fn main() -> ExitCode {
             cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), &opts)
         }
         Cmd::Replay { case, schedule } => cmd_replay(case, schedule, &opts),
+        Cmd::Shrink { case, out, bound } => cmd_shrink(case, out.as_deref(), *bound, &opts),
     };
     match res {
         Ok(code) => code,
@@ -181,6 +193,20 @@ fn cmd_explore(
     }
     println!("time: {secs:.3} s ({:.0} schedules/s)", ex.executed as f64 / secs.max(1e-9));
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn cmd_shrink(path: &Path, out: Option<&Path>, bound: u32, opts: &RunOpts) -> Result<ExitCode, String> {
+    let case = load(path).map_err(|e| e.to_string())?;
+    let shrunk = explore::shrink::shrink(&case, opts, bound)?;
+    eprintln!(
+        "shrunk to {} thread(s), {} operation(s); schedule {}; failure: {}",
+        shrunk.threads, shrunk.ops, shrunk.schedule, shrunk.failure
+    );
+    match out {
+        Some(p) => std::fs::write(p, &shrunk.text).map_err(|e| format!("{}: {e}", p.display()))?,
+        None => print!("{}", shrunk.text),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_replay(path: &Path, schedule: &str, opts: &RunOpts) -> Result<ExitCode, String> {

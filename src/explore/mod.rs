@@ -19,6 +19,7 @@ use crate::report;
 use crate::sim::executor::Schedule;
 
 pub mod interleave;
+pub mod shrink;
 
 /// One scenario: what is armed, the schedule it runs on, and a label that
 /// names it.
