@@ -100,13 +100,13 @@ pub fn shrink(case: &Case, opts: &RunOpts, bound_max: u32) -> Result<Shrunk, Str
         for cand in smaller(&table) {
             let text = toml::to_string(&cand).map_err(|e| e.to_string())?;
             let Ok(c) = Case::parse(&case.path.display().to_string(), &case.id, &text) else { continue };
-            if let Some((b, s, v)) = failure(&c, opts, bound_max) {
-                if signature(&v) == sig {
-                    table = cand;
-                    bound = b;
-                    schedule = s;
-                    continue 'outer;
-                }
+            if let Some((b, s, v)) = failure(&c, opts, bound_max)
+                && signature(&v) == sig
+            {
+                table = cand;
+                bound = b;
+                schedule = s;
+                continue 'outer;
             }
         }
         break;
