@@ -56,6 +56,9 @@ enum Cmd {
         /// Depth for pct.
         #[arg(long, default_value_t = 3)]
         depth: u32,
+        /// Run every schedule twice and compare the bytes.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Shrink a failing interleaving case to fewer threads and operations,
     /// pinning the failing schedule.
@@ -90,8 +93,8 @@ fn main() -> ExitCode {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
-        Cmd::Explore { case, strategy, bound, runs, seed, depth } => {
-            cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), &opts)
+        Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism } => {
+            cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), *check_determinism, &opts)
         }
         Cmd::Replay { case, schedule } => cmd_replay(case, schedule, &opts),
         Cmd::Shrink { case, out, bound } => cmd_shrink(case, out.as_deref(), *bound, &opts),
@@ -164,6 +167,7 @@ fn cmd_explore(
     path: &Path,
     strategy: Option<&str>,
     k: (u32, u64, u64, u32),
+    check_determinism: bool,
     opts: &RunOpts,
 ) -> Result<ExitCode, String> {
     use hotplug_fi::case::Strategy as S;
@@ -178,10 +182,16 @@ fn cmd_explore(
         Some(other) => return Err(format!("unknown strategy `{other}`; expected default, exhaustive, random or pct")),
     };
     let start = Instant::now();
-    let ex = explore::interleave::explore(&case, opts, &strategy);
+    let ex = explore::interleave::explore_with(&case, opts, &strategy, check_determinism);
     let secs = start.elapsed().as_secs_f64();
     println!("{}", ex.describe());
-    let mut failed = false;
+    let mut failed = !ex.nondeterministic.is_empty();
+    if check_determinism {
+        println!("determinism: {} of {} schedules differed when run again", ex.nondeterministic.len(), ex.executed);
+    }
+    for s in &ex.nondeterministic {
+        println!("  nondeterministic: {s}");
+    }
     for (k, r) in ex.outcomes.iter().enumerate() {
         println!("outcome {}: {} run(s), shortest schedule {}", k + 1, r.runs, r.schedule);
         for v in &r.violations {

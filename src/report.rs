@@ -320,9 +320,13 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
 /// `hotplug/states` lines that differ from the profile.
 fn states_diff(case: &Case, s: &KState) -> String {
     let mut out = String::new();
+    let mut profile: Vec<Option<&str>> = vec![None; s.cpu.steps.len()];
+    for p in &case.profile.steps {
+        profile[p.nr as usize] = Some(p.name.as_str());
+    }
     for (nr, step) in s.cpu.steps.iter().enumerate() {
         let now = step.name.as_deref();
-        let was = case.profile.steps.iter().find(|p| p.nr as usize == nr).map(|p| p.name.as_str());
+        let was = profile[nr];
         if now == was {
             continue;
         }

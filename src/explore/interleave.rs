@@ -61,6 +61,9 @@ pub struct Exploration {
     pub exhausted: bool,
     /// Distinct outcomes, by first reach.
     pub outcomes: Vec<Reached>,
+    /// Schedules that gave different bytes when run again (with
+    /// `--check-determinism`).
+    pub nondeterministic: Vec<Schedule>,
 }
 
 impl Exploration {
@@ -82,13 +85,24 @@ impl Exploration {
 }
 
 /// Groups runs by outcome as they come.
-struct Collector {
+struct Collector<'a> {
     by_key: BTreeMap<String, usize>,
     outcomes: Vec<Reached>,
+    /// `--check-determinism`: replay every run and compare.
+    check: Option<&'a RunOpts>,
+    /// Schedules whose replay differed.
+    pub nondeterministic: Vec<Schedule>,
 }
 
-impl Collector {
+impl Collector<'_> {
     fn add(&mut self, case: &Case, result: RunResult) {
+        if let Some(opts) = self.check {
+            let same =
+                replay(case, opts, &result.schedule).is_ok_and(|again| digest(case, &again) == digest(case, &result));
+            if !same {
+                self.nondeterministic.push(result.schedule.clone());
+            }
+        }
         let outcome = format!("{}{}", report::outcome(case, &result), slab_line(&result));
         let schedule = result.schedule.clone();
         match self.by_key.get(&outcome) {
@@ -110,6 +124,11 @@ impl Collector {
     }
 }
 
+/// A run's bytes, as the determinism check compares them.
+fn digest(case: &Case, r: &RunResult) -> String {
+    format!("{}{}", report::trace(case, r), report::outcome(case, r))
+}
+
 /// The slab invariant is part of an outcome even when the final state hides it.
 fn slab_line(res: &RunResult) -> String {
     res.state.slab.violation.as_ref().map(|v| format!("slab invariant broken: {v}\n")).unwrap_or_default()
@@ -117,7 +136,18 @@ fn slab_line(res: &RunResult) -> String {
 
 /// Explores `case` with `strategy`.
 pub fn explore(case: &Case, opts: &RunOpts, strategy: &Choice) -> Exploration {
-    let mut c = Collector { by_key: BTreeMap::new(), outcomes: Vec::new() };
+    explore_with(case, opts, strategy, false)
+}
+
+/// Explores `case`; with `check_determinism`, every schedule runs twice and
+/// any difference is reported in `nondeterministic`.
+pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determinism: bool) -> Exploration {
+    let mut c = Collector {
+        by_key: BTreeMap::new(),
+        outcomes: Vec::new(),
+        check: check_determinism.then_some(opts),
+        nondeterministic: Vec::new(),
+    };
     let (executed, exhausted) = match strategy {
         Choice::Default => {
             c.add(case, run(case, opts, Box::new(ReplayStrategy::new(&Schedule::default()))));
@@ -138,7 +168,14 @@ pub fn explore(case: &Case, opts: &RunOpts, strategy: &Choice) -> Exploration {
             (*runs, false)
         }
     };
-    Exploration { strategy: strategy.clone(), executed, pruned: 0, exhausted, outcomes: c.outcomes }
+    Exploration {
+        strategy: strategy.clone(),
+        executed,
+        pruned: 0,
+        exhausted,
+        outcomes: c.outcomes,
+        nondeterministic: c.nondeterministic,
+    }
 }
 
 /// Replays one schedule; `Err` if the schedule does not fit the case.
@@ -236,7 +273,7 @@ impl Strategy for DfsRun {
 
 /// Delay-bounded depth-first search: returns (runs executed, bound
 /// exhausted).
-fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector) -> (u64, bool) {
+fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector<'_>) -> (u64, bool) {
     let mut stack: Vec<Frame> = Vec::new();
     let mut executed = 0u64;
     loop {
