@@ -74,6 +74,34 @@ fn bench_b() {
     );
 }
 
+/// (c) the explorer on the slab race case: schedules per second, and the
+/// time for exhaustive search with bound 2 to find both races.
+fn bench_c() {
+    use std::collections::BTreeSet;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let case = Case::load(&root.join("slab/create-destroy-vs-hotplug.toml"), &root).expect("the slab case loads");
+    let opts = RunOpts {
+        regressions: BTreeSet::from([hotplug_fi::kernel::Regression::SlabCreateDestroyUnlocked]),
+        record_sites: false,
+    };
+    let strategy = hotplug_fi::case::Strategy::Exhaustive { bound: 2 };
+    let mut times = Vec::new();
+    let mut executed = 0;
+    for _ in 0..7 {
+        let t = Instant::now();
+        let ex = hotplug_fi::explore::interleave::explore(&case, &opts, &strategy);
+        times.push(t.elapsed().as_secs_f64());
+        executed = ex.executed;
+        let races = ex.outcomes.iter().filter(|r| r.violations.iter().any(|v| v.contains("NULL pointer"))).count();
+        assert!(races >= 2, "both races found");
+    }
+    let t = median(times);
+    println!(
+        "bench (c) slab race case, exhaustive bound 2, both races found: {executed} schedules, median {t:.3} s ({:.0} schedules/s)",
+        executed as f64 / t
+    );
+}
+
 fn main() {
     if std::env::var_os("BENCH_ONLY_A").is_some() {
         bench_a();
@@ -84,4 +112,5 @@ fn main() {
     }
     bench_a();
     bench_b();
+    bench_c();
 }

@@ -193,7 +193,13 @@ fn cmd_explore(
         println!("  nondeterministic: {s}");
     }
     for (k, r) in ex.outcomes.iter().enumerate() {
-        println!("outcome {}: {} run(s), shortest schedule {}", k + 1, r.runs, r.schedule);
+        println!(
+            "outcome {}: {} run(s), first at run {}, shortest schedule {}",
+            k + 1,
+            r.runs,
+            r.first_run,
+            r.schedule
+        );
         for v in &r.violations {
             failed = true;
             println!("  {v}");

@@ -50,6 +50,8 @@ pub struct Reached {
     pub violations: Vec<String>,
     /// The outcome text (results, final state, splats).
     pub outcome: String,
+    /// The number of the run (from 1) that reached it first.
+    pub first_run: u64,
 }
 
 /// An exploration's totals and outcomes.
@@ -118,7 +120,8 @@ impl Collector<'_> {
             None => {
                 let violations = check::check(case, &result, false, false);
                 self.by_key.insert(outcome.clone(), self.outcomes.len());
-                self.outcomes.push(Reached { schedule, runs: 1, result, violations, outcome });
+                let first_run = self.outcomes.iter().map(|r| r.runs).sum::<u64>() + 1;
+                self.outcomes.push(Reached { schedule, runs: 1, result, violations, outcome, first_run });
             }
         }
     }

@@ -552,7 +552,9 @@ impl Kernel {
     async fn cpuhp_invoke_callback_range(&self, bringup: bool, cpu: usize, target: State, nofail: bool) -> i32 {
         let mut ret = 0;
         while let Some(state) = self.cpuhp_next_state(bringup, cpu, target) {
-            self.callback_preemption_point(state, bringup).await;
+            if self.cfg.preempt_points {
+                self.callback_preemption_point(state, bringup).await;
+            }
             let err = match self.invoke_callback_sync(cpu, state, bringup, None, false, Via::Walk) {
                 Some(err) => err,
                 None => self.cpuhp_invoke_callback(cpu, state, bringup, None, false, Via::Walk).await,
@@ -650,7 +652,9 @@ impl Kernel {
             next
         };
         if let Some(state) = state {
-            self.callback_preemption_point(state, bringup).await;
+            if self.cfg.preempt_points {
+                self.callback_preemption_point(state, bringup).await;
+            }
             let node = self.s().cpu.cpuhp[cpu].node;
             let atomic = self.profile.is_atomic(state);
             if atomic {
