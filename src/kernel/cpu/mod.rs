@@ -168,23 +168,7 @@ pub struct CpuState {
 impl CpuState {
     pub fn new(profile: &Profile, cfg: &Config, locks: &mut Locks) -> CpuState {
         let a = profile.a;
-        let mut steps = vec![CpuhpStep::default(); a.online as usize + 1];
-        let mut instances = Vec::new();
-        for p in &profile.steps {
-            let builtin = |f: &Option<String>| {
-                f.as_ref().map(|f| Cb { func: Rc::from(f.as_str()), body: CbBody::Builtin(builtin_of(f)) })
-            };
-            let st = &mut steps[p.nr as usize];
-            st.name = Some(Rc::from(p.name.as_str()));
-            st.startup = builtin(&p.startup);
-            st.teardown = builtin(&p.teardown);
-            st.cant_stop = p.cant_stop;
-            st.multi = p.multi;
-            for no in 0..p.instances {
-                instances.push(Instance { state: p.nr, no, name: format!("inst{no}"), module: None });
-                st.list.insert(0, instances.len() - 1);
-            }
-        }
+        let (mut steps, instances) = profile.step_table(build_steps).clone();
         if !cfg.hotplug_cpu {
             // `#define takedown_cpu NULL` without CONFIG_HOTPLUG_CPU.
             steps[a.teardown_cpu as usize].teardown = None;
@@ -343,6 +327,29 @@ impl Builtin {
     fn sleeps(self) -> bool {
         matches!(self, Builtin::BringupCpu | Builtin::TakedownCpu | Builtin::SlabPrepare | Builtin::SlabDead)
     }
+}
+
+/// `cpuhp_hp_states[]` as the profile's kernel has it after boot, with the
+/// built-in instances. Built once per profile: every run starts from a copy.
+fn build_steps(profile: &Profile) -> (Vec<CpuhpStep>, Vec<Instance>) {
+    let mut steps = vec![CpuhpStep::default(); profile.a.online as usize + 1];
+    let mut instances = Vec::new();
+    for p in &profile.steps {
+        let builtin = |f: &Option<String>| {
+            f.as_ref().map(|f| Cb { func: Rc::from(f.as_str()), body: CbBody::Builtin(builtin_of(f)) })
+        };
+        let st = &mut steps[p.nr as usize];
+        st.name = Some(Rc::from(p.name.as_str()));
+        st.startup = builtin(&p.startup);
+        st.teardown = builtin(&p.teardown);
+        st.cant_stop = p.cant_stop;
+        st.multi = p.multi;
+        for no in 0..p.instances {
+            instances.push(Instance { state: p.nr, no, name: format!("inst{no}"), module: None });
+            st.list.insert(0, instances.len() - 1);
+        }
+    }
+    (steps, instances)
 }
 
 fn builtin_of(func: &str) -> Builtin {
