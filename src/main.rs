@@ -331,16 +331,23 @@ fn progress(n: u64) -> indicatif::ProgressBar {
 struct Summary {
     scenarios: usize,
     outcomes: usize,
+    /// Interleaving cases: distinct outcomes over all explored schedules.
+    interleaving_outcomes: usize,
     rollbacks: usize,
     splats: std::collections::BTreeMap<&'static str, usize>,
     failures: Vec<String>,
     errors: Vec<String>,
+    interleavings: Vec<String>,
 }
 
 impl Summary {
     fn add(&mut self, case: &Case, run: &explore::CaseRun, opts: &RunOpts) {
         self.scenarios += 1 + usize::from(run.faulted.is_some()) + run.runs.len();
         self.outcomes += run.outcomes.len();
+        if let Some(inter) = &run.interleavings {
+            self.interleaving_outcomes += inter.outcomes.len();
+            self.interleavings.push(format!("{}: {}", case.id, inter.summary));
+        }
         for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
             let rolled = r.result.state.trace.events.iter().any(|e| {
                 matches!(e, hotplug_fi::sim::trace::Event::CbExit(ev, _, _) | hotplug_fi::sim::trace::Event::CbEnter(ev) if ev.rollback)
@@ -363,6 +370,16 @@ impl Summary {
         println!("cases:      {cases}");
         println!("scenarios:  {}", self.scenarios);
         println!("outcomes:   {}", self.outcomes);
+        if !self.interleavings.is_empty() {
+            println!(
+                "interleavings: {} distinct outcome(s) over {} case(s)",
+                self.interleaving_outcomes,
+                self.interleavings.len()
+            );
+            for i in &self.interleavings {
+                println!("  {i}");
+            }
+        }
         println!("rollbacks:  {} scenarios rolled back", self.rollbacks);
         let splats: Vec<String> = self.splats.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!("splats:     {}", if splats.is_empty() { "none".into() } else { splats.join(", ") });
