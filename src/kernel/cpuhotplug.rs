@@ -98,12 +98,14 @@ pub struct Profile {
     pub enum_of: Vec<Option<String>>,
     /// The named steps, ascending.
     pub steps: Vec<ProfileStep>,
-    /// The step table built from `steps`, once (see `kernel::cpu`).
-    table: std::cell::OnceCell<StepTable>,
+    /// The step tables built from `steps`, once per build variant (see
+    /// `kernel::cpu`).
+    tables: [std::cell::OnceCell<StepTable>; 4],
 }
 
-/// A built step table and its built-in instances.
-pub type StepTable = (Vec<crate::kernel::cpu::CpuhpStep>, Vec<crate::kernel::cpu::Instance>);
+/// A built step table, its built-in instances and its empty-step bitmaps.
+pub type StepTable =
+    (std::rc::Rc<Vec<crate::kernel::cpu::CpuhpStep>>, Vec<crate::kernel::cpu::Instance>, [Vec<u64>; 2]);
 
 impl Profile {
     /// Loads a built-in profile by name.
@@ -157,17 +159,18 @@ impl Profile {
         if let Some(s) = steps.iter().find(|s| s.nr > a.online) {
             return Err(format!("state {} is above CPUHP_ONLINE", s.nr));
         }
-        Ok(Profile { name: f.name, kernel: f.kernel, a, enums, enum_of, steps, table: std::cell::OnceCell::new() })
+        Ok(Profile { name: f.name, kernel: f.kernel, a, enums, enum_of, steps, tables: Default::default() })
     }
 
-    /// The step table, built by `build` the first time it is asked for.
-    pub fn step_table(&self, build: fn(&Profile) -> StepTable) -> &StepTable {
-        self.table.get_or_init(|| build(self))
+    /// The step table of build `variant`, built by `build` the first time
+    /// it is asked for.
+    pub fn step_table(&self, variant: usize, build: impl FnOnce(&Profile) -> StepTable) -> &StepTable {
+        self.tables[variant].get_or_init(|| build(self))
     }
 
     /// Only the static entries of `cpuhp_hp_states[]`, with no instances.
     pub fn minimal(mut self) -> Profile {
-        self.table = std::cell::OnceCell::new();
+        self.tables = Default::default();
         self.name = "minimal".to_string();
         self.steps.retain(|s| s.core);
         for s in &mut self.steps {

@@ -30,7 +30,7 @@ use crate::sim::CpuMask;
 use crate::sim::lock::{CompletionId, Locks, Mode};
 use crate::sim::trace::{CbEvent, CbHow, Event, MaskName, SplatKind};
 
-use super::cpuhotplug::{Profile, Section, State};
+use super::cpuhotplug::{Profile, Section, State, StepTable};
 use super::{Config, Kernel, Regression, SmtCmdline, SmtControl, stop_machine};
 
 /// `CPUHP_INVALID`.
@@ -133,8 +133,9 @@ pub struct Instance {
 #[derive(Clone, Debug)]
 pub struct CpuState {
     pub cpuhp: Vec<CpuhpCpuState>,
-    /// `cpuhp_hp_states[]`, indexed by state number.
-    pub steps: Vec<CpuhpStep>,
+    /// `cpuhp_hp_states[]`, indexed by state number. Shared with the
+    /// profile's template until a registration writes to it.
+    pub steps: Rc<Vec<CpuhpStep>>,
     pub instances: Vec<Instance>,
     pub possible: CpuMask,
     pub present: CpuMask,
@@ -168,21 +169,9 @@ pub struct CpuState {
 impl CpuState {
     pub fn new(profile: &Profile, cfg: &Config, locks: &mut Locks) -> CpuState {
         let a = profile.a;
-        let (mut steps, instances) = profile.step_table(build_steps).clone();
-        if !cfg.hotplug_cpu {
-            // `#define takedown_cpu NULL` without CONFIG_HOTPLUG_CPU.
-            steps[a.teardown_cpu as usize].teardown = None;
-        }
-        if cfg.slab {
-            // The slab model brings back the SLAB callbacks SLUB leaves NULL.
-            if let Some(&nr) = profile.enums.get("CPUHP_SLAB_PREPARE") {
-                let st = &mut steps[nr as usize];
-                st.name.get_or_insert_with(|| Rc::from("slab:prepare"));
-                st.startup =
-                    Some(Cb { func: Rc::from("slab_prepare_cpu"), body: CbBody::Builtin(Builtin::SlabPrepare) });
-                st.teardown = Some(Cb { func: Rc::from("slab_dead_cpu"), body: CbBody::Builtin(Builtin::SlabDead) });
-            }
-        }
+        let variant = usize::from(cfg.hotplug_cpu) | usize::from(cfg.slab) << 1;
+        let (steps, instances, nonempty) =
+            profile.step_table(variant, |p| build_steps(p, cfg.hotplug_cpu, cfg.slab)).clone();
         let cpuhp = (0..cfg.cpus)
             .map(|_| CpuhpCpuState {
                 state: a.offline,
@@ -228,26 +217,22 @@ impl CpuState {
             dev_offline: CpuMask::empty(),
             boot_requested: CpuMask::empty(),
             balance: Balance::new(cfg.cpus, a.online as usize + 1),
-            nonempty: [Vec::new(), Vec::new()],
+            nonempty,
             creek: CpuMask::empty(),
             nofail_failed: Default::default(),
         };
         s.boot_cpu_init(profile);
-        s.refresh_nonempty();
         s
     }
 
     /// Recomputes the empty-step bitmaps after callbacks changed.
     pub fn refresh_nonempty(&mut self) {
-        for (dir, bits) in self.nonempty.iter_mut().enumerate() {
-            bits.clear();
-            bits.resize(self.steps.len().div_ceil(64), 0);
-            for (nr, step) in self.steps.iter().enumerate() {
-                if !step.empty(dir == 1) {
-                    bits[nr / 64] |= 1 << (nr % 64);
-                }
-            }
-        }
+        self.nonempty = nonempty_bitmaps(&self.steps);
+    }
+
+    /// The step table for writing: copied from the template on first write.
+    pub fn steps_mut(&mut self) -> &mut Vec<CpuhpStep> {
+        Rc::make_mut(&mut self.steps)
     }
 
     /// The lowest state in `lo..=hi` with a callback for the direction.
@@ -329,9 +314,11 @@ impl Builtin {
     }
 }
 
-/// `cpuhp_hp_states[]` as the profile's kernel has it after boot, with the
-/// built-in instances. Built once per profile: every run starts from a copy.
-fn build_steps(profile: &Profile) -> (Vec<CpuhpStep>, Vec<Instance>) {
+/// `cpuhp_hp_states[]` as the profile's kernel has it after boot, for one
+/// build (`CONFIG_HOTPLUG_CPU`, the slab model), with the built-in instances
+/// and the empty-step bitmaps. Built once per profile and build: every run
+/// starts from a copy.
+fn build_steps(profile: &Profile, hotplug_cpu: bool, slab: bool) -> StepTable {
     let mut steps = vec![CpuhpStep::default(); profile.a.online as usize + 1];
     let mut instances = Vec::new();
     for p in &profile.steps {
@@ -349,7 +336,34 @@ fn build_steps(profile: &Profile) -> (Vec<CpuhpStep>, Vec<Instance>) {
             st.list.insert(0, instances.len() - 1);
         }
     }
-    (steps, instances)
+    if !hotplug_cpu {
+        // `#define takedown_cpu NULL` without CONFIG_HOTPLUG_CPU.
+        steps[profile.a.teardown_cpu as usize].teardown = None;
+    }
+    if slab {
+        // The slab model brings back the SLAB callbacks SLUB leaves NULL.
+        if let Some(&nr) = profile.enums.get("CPUHP_SLAB_PREPARE") {
+            let st = &mut steps[nr as usize];
+            st.name.get_or_insert_with(|| Rc::from("slab:prepare"));
+            st.startup = Some(Cb { func: Rc::from("slab_prepare_cpu"), body: CbBody::Builtin(Builtin::SlabPrepare) });
+            st.teardown = Some(Cb { func: Rc::from("slab_dead_cpu"), body: CbBody::Builtin(Builtin::SlabDead) });
+        }
+    }
+    let nonempty = nonempty_bitmaps(&steps);
+    (Rc::new(steps), instances, nonempty)
+}
+
+/// Which states have a teardown (`[0]`) or a startup (`[1]`).
+fn nonempty_bitmaps(steps: &[CpuhpStep]) -> [Vec<u64>; 2] {
+    let mut out = [vec![0u64; steps.len().div_ceil(64)], vec![0u64; steps.len().div_ceil(64)]];
+    for (dir, bits) in out.iter_mut().enumerate() {
+        for (nr, step) in steps.iter().enumerate() {
+            if !step.empty(dir == 1) {
+                bits[nr / 64] |= 1 << (nr % 64);
+            }
+        }
+    }
+    out
 }
 
 fn builtin_of(func: &str) -> Builtin {

@@ -75,7 +75,7 @@ impl Kernel {
             state = ret as State;
         }
         let mut s = self.s();
-        let sp = &mut s.cpu.steps[state as usize];
+        let sp = &mut s.cpu.steps_mut()[state as usize];
         if name.is_some() && sp.name.is_some() {
             return -EBUSY;
         }
@@ -266,7 +266,7 @@ impl Kernel {
             ret = err;
         }
         if ret == 0 {
-            self.s().cpu.steps[state as usize].list.insert(0, node);
+            self.s().cpu.steps_mut()[state as usize].list.insert(0, node);
         }
         self.unlock(mutex).await;
         ret
@@ -297,7 +297,7 @@ impl Kernel {
                 }
             }
         }
-        self.s().cpu.steps[state as usize].list.retain(|&n| n != node);
+        self.s().cpu.steps_mut()[state as usize].list.retain(|&n| n != node);
         self.unlock(mutex).await;
         self.cpus_read_unlock().await;
         0
