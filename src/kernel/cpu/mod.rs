@@ -1158,8 +1158,11 @@ impl Kernel {
         use_last: bool,
         via: Via,
     ) -> Option<i32> {
-        let call = {
-            let s = self.s();
+        // One borrow for the checks, the knob, the context and the trace:
+        // this is the hot path of every hotplug operation.
+        let quiet = !self.cfg.record_sites && self.armed.is_empty();
+        let (call, ev, wrong) = {
+            let mut s = self.s();
             let step = &s.cpu.steps[state as usize];
             let body = step.cb(bringup)?.body;
             let sync = matches!(body, CbBody::Builtin(b) if !b.sleeps());
@@ -1168,15 +1171,27 @@ impl Kernel {
             }
             let balanced = step.startup.is_some() && step.teardown.is_some();
             let _ = node;
-            Call { cpu, state, bringup, body, inst: None, via, balanced }
+            let call = Call { cpu, state, bringup, body, inst: None, via, balanced };
+            let ev = cb_event(&s, cpu, state, bringup, None);
+            if s.cpu.cpuhp[cpu].fail == state as i32 {
+                s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
+                s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
+                return Some(-EAGAIN);
+            }
+            let wrong = context_problem(&self.profile, &s, &call);
+            if quiet && wrong.is_none() {
+                s.trace.push(Event::CbEnter(ev));
+            }
+            (call, ev, wrong)
         };
-        if let Some(err) = self.knob_fired(cpu, state, bringup, None) {
-            return Some(err);
+        if !quiet || wrong.is_some() {
+            if let Some(problem) = wrong {
+                self.report_context(&call, problem, &ev);
+            }
+            if let Err(err) = self.enter_failpoint(&call, ev) {
+                return Some(err);
+            }
         }
-        let ev = match self.enter(&call) {
-            Ok(ev) => ev,
-            Err(err) => return Some(err),
-        };
         let CbBody::Builtin(b) = call.body else { unreachable!("checked above") };
         let ret = self.run_builtin(b, cpu);
         self.exit(&call, ev, ret);
@@ -1199,6 +1214,12 @@ impl Kernel {
     /// failpoint, the trace. `Err` carries an injected error.
     fn enter(&self, call: &Call) -> Result<CbEvent, i32> {
         let ev = self.enter_context(call);
+        self.enter_failpoint(call, ev)?;
+        Ok(ev)
+    }
+
+    /// The failpoint and the trace of a call whose context is checked.
+    fn enter_failpoint(&self, call: &Call, ev: CbEvent) -> Result<(), i32> {
         if self.cfg.record_sites || !self.armed.is_empty() {
             let site = Site::Cpuhp { cpu: call.cpu as u16, bringup: call.bringup, state: call.state, inst: ev.inst };
             if let Some(err) = self.failpoint(site, ev.rollback) {
@@ -1207,7 +1228,7 @@ impl Kernel {
             }
         }
         self.trace(Event::CbEnter(ev));
-        Ok(ev)
+        Ok(())
     }
 
     /// Everything after a callback's body: the balance and the trace.
