@@ -151,16 +151,7 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
         violations,
         outcome,
     };
-    print!("{}", report::scenario(&case, &run, &names(opts)));
-    println!("steps: {}", run.result.steps);
-    if run.violations.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("violations:");
-    for v in &run.violations {
-        println!("  {v}");
-    }
-    Ok(ExitCode::FAILURE)
+    Ok(print_run(&case, &run, opts))
 }
 
 fn cmd_explore(
@@ -233,19 +224,22 @@ fn cmd_replay(path: &Path, schedule: &str, opts: &RunOpts) -> Result<ExitCode, S
     let outcome = report::outcome(&case, &result);
     let sc = Scenario { label: String::new(), faults: vec![], schedule: Some(schedule) };
     let run = ScenarioRun { scenario: sc, result, violations, outcome };
-    print!("{}", report::scenario(&case, &run, &names(opts)));
-    println!(
-        "steps: {}, decisions: {}, preemptions: {}",
-        run.result.steps, run.result.decisions, run.result.preemptions
-    );
+    Ok(print_run(&case, &run, opts))
+}
+
+/// Prints one run in full, with its violations; fails if it has any.
+fn print_run(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> ExitCode {
+    print!("{}", report::scenario(case, run, &names(opts)));
+    let r = &run.result;
+    println!("steps: {}, decisions: {}, preemptions: {}", r.steps, r.decisions, r.preemptions);
     if run.violations.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return ExitCode::SUCCESS;
     }
     println!("violations:");
     for v in &run.violations {
         println!("  {v}");
     }
-    Ok(ExitCode::FAILURE)
+    ExitCode::FAILURE
 }
 
 fn names(opts: &RunOpts) -> Vec<&'static str> {
