@@ -220,12 +220,46 @@ impl Strategy for Shared {
 /// A decision point the depth-first search can come back to.
 #[derive(Clone, Debug)]
 struct Frame {
-    eligible: Vec<TaskId>,
+    eligible: TaskSet,
     default: TaskId,
     chosen: TaskId,
-    tried: Vec<TaskId>,
+    tried: TaskSet,
     /// Deviations taken before this decision.
     deviations_before: u32,
+}
+
+/// A set of task ids, without allocating (a run has at most 256 tasks:
+/// three per CPU, the control task and the case's threads).
+#[derive(Clone, Copy, Debug, Default)]
+struct TaskSet([u64; 4]);
+
+impl TaskSet {
+    fn of(tasks: &[TaskId]) -> TaskSet {
+        let mut s = TaskSet::default();
+        tasks.iter().for_each(|&t| s.insert(t));
+        s
+    }
+
+    fn insert(&mut self, t: TaskId) {
+        assert!(t < 256, "more than 256 tasks");
+        self.0[t / 64] |= 1 << (t % 64);
+    }
+
+    fn contains(&self, t: TaskId) -> bool {
+        t < 256 && self.0[t / 64] & (1 << (t % 64)) != 0
+    }
+
+    fn iter(self) -> impl Iterator<Item = TaskId> {
+        self.0.into_iter().enumerate().flat_map(|(w, mut bits)| {
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    w * 64 + b
+                })
+            })
+        })
+    }
 }
 
 impl Frame {
@@ -254,10 +288,10 @@ impl Strategy for DfsRun {
             None => {
                 let t = d.default_choice();
                 self.frames.borrow_mut().push(Frame {
-                    eligible: d.eligible.to_vec(),
+                    eligible: TaskSet::of(d.eligible),
                     default: d.default,
                     chosen: t,
-                    tried: vec![t],
+                    tried: TaskSet::of(&[t]),
                     deviations_before: self.deviations,
                 });
                 t
@@ -291,11 +325,10 @@ fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector<'_>) ->
         }
         loop {
             let Some(f) = stack.last_mut() else { return (executed, true) };
-            let next =
-                f.eligible.iter().copied().find(|&t| !f.tried.contains(&t) && f.deviations_before + f.cost(t) <= bound);
+            let next = f.eligible.iter().find(|&t| !f.tried.contains(t) && f.deviations_before + f.cost(t) <= bound);
             match next {
                 Some(t) => {
-                    f.tried.push(t);
+                    f.tried.insert(t);
                     f.chosen = t;
                     break;
                 }

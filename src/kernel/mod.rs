@@ -576,11 +576,18 @@ impl World for Kernel {
         let s = self.s();
         // A task that stopped mid-execution with IRQs off or preemption
         // disabled keeps its CPU: nothing else runs there until it goes on.
-        let mut holder = [usize::MAX; crate::sim::cpumask::CPUS_MAX];
+        // There are few such tasks at a time; they are kept in a short list.
+        let mut held = 0u64;
+        let mut holders = [(0usize, 0usize); 8];
+        let mut n = 0;
         for (i, t) in s.tasks.iter().enumerate() {
             let mid = matches!(t.wait, None | Some(Wait::Yield));
             if !t.finished && !t.died && mid && (t.ctx.irqs_disabled || t.ctx.preempt_count > 0) {
-                holder[t.ctx.cpu] = i;
+                held |= 1 << t.ctx.cpu;
+                if n < holders.len() {
+                    holders[n] = (t.ctx.cpu, i);
+                }
+                n += 1;
             }
         }
         for (i, t) in s.tasks.iter().enumerate() {
@@ -591,7 +598,20 @@ impl World for Kernel {
                 None => true,
                 Some(w) => self.ready(&s, w),
             };
-            let cpu_free = holder[t.ctx.cpu] == usize::MAX || holder[t.ctx.cpu] == i;
+            let cpu_free = held & (1 << t.ctx.cpu) == 0
+                || if n <= holders.len() {
+                    holders[..n].contains(&(t.ctx.cpu, i))
+                } else {
+                    // More holders than the short list: ask each task.
+                    !s.tasks.iter().enumerate().any(|(j, u)| {
+                        j != i
+                            && u.ctx.cpu == t.ctx.cpu
+                            && !u.finished
+                            && !u.died
+                            && matches!(u.wait, None | Some(Wait::Yield))
+                            && (u.ctx.irqs_disabled || u.ctx.preempt_count > 0)
+                    })
+                };
             if runnable && cpu_free {
                 out.push(i);
             }
