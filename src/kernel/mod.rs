@@ -260,7 +260,7 @@ impl Kernel {
             tasks: Vec::new(),
             current: 0,
             locks,
-            trace: Trace::default(),
+            trace: Trace { events: Vec::with_capacity(512), ..Trace::default() },
             cpu,
             modules: Vec::new(),
             stop,
