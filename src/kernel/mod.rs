@@ -298,10 +298,6 @@ impl Kernel {
         s.tasks.len() - 1
     }
 
-    pub fn current(&self) -> TaskId {
-        self.s().current
-    }
-
     pub fn ctx(&self) -> Context {
         let s = self.s();
         s.tasks[s.current].ctx

@@ -240,11 +240,6 @@ impl Executor {
         (self.decisions, self.preemptions)
     }
 
-    /// Hands the strategy back (the explorer reads what it recorded).
-    pub fn into_strategy(self) -> Box<dyn Strategy> {
-        self.strategy
-    }
-
     /// Runs until every non-daemon task is done, nothing can move, or the
     /// step limit is reached.
     pub fn run(&mut self, world: &dyn World) -> RunEnd {
