@@ -32,9 +32,9 @@ use crate::sim::executor::RunEnd;
 use crate::sim::trace::SplatKind;
 
 /// Checks one scenario. `injected` says whether a failpoint of this
-/// scenario fired; `primary` whether the case's expectations describe it.
-pub fn check(case: &Case, res: &RunResult, injected: bool, primary: bool) -> Vec<String> {
-    let plain = primary;
+/// scenario fired; `plain` whether it is the primary run, the one the
+/// case's expectations describe.
+pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<String> {
     let mut v = Vec::new();
     let died = res.state.tasks.iter().any(|t| t.died);
     let reacted = injected && res.state.trace.splats.iter().any(|s| s.reaction);

@@ -52,7 +52,7 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
                 .ok();
             }
             Event::CbEnter(ev) => {
-                let head = cb_head(case, s, ev);
+                let head = cb_head(case, s, i, ev);
                 if let Some(Event::CbExit(x, CbHow::Ran, ret)) = events.get(i + 1)
                     && x == ev
                 {
@@ -69,13 +69,13 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
                     CbHow::Ran => {
                         depth = depth.saturating_sub(1);
                         let pad = "  ".repeat(depth + 1);
-                        let _ = writeln!(out, "{pad}{}  = {r}{}", cb_name(case, s, ev), rb(ev));
+                        let _ = writeln!(out, "{pad}{}  = {r}{}", cb_name(case, s, i, ev), rb(ev));
                     }
                     CbHow::Knob => {
-                        let _ = writeln!(out, "{pad}{}  = {r}  (hotplug/fail knob){}", cb_name(case, s, ev), rb(ev));
+                        let _ = writeln!(out, "{pad}{}  = {r}  (hotplug/fail knob){}", cb_name(case, s, i, ev), rb(ev));
                     }
                     CbHow::Injected => {
-                        let _ = writeln!(out, "{pad}{}  = {r}  (failpoint){}", cb_name(case, s, ev), rb(ev));
+                        let _ = writeln!(out, "{pad}{}  = {r}  (failpoint){}", cb_name(case, s, i, ev), rb(ev));
                     }
                 }
             }
@@ -128,26 +128,38 @@ fn state_label(case: &Case, st: State) -> String {
     format!("{st} ({})", case.profile.enum_name(st))
 }
 
+/// A step's name and callback function as they were at event `at`: the
+/// first retirement after it, or else the step as the run left it.
+fn step_at(case: &Case, s: &KState, at: usize, ev: &CbEvent) -> (String, String) {
+    let retired = s.trace.retired.iter().find(|r| r.state == ev.state && r.until > at);
+    let (name, func) = match retired {
+        Some(r) => (r.name.clone(), if ev.bringup { r.startup.clone() } else { r.teardown.clone() }),
+        None => {
+            let step = &s.cpu.steps[ev.state as usize];
+            (step.name.as_deref().map(str::to_string), step.cb(ev.bringup).map(|c| c.func.to_string()))
+        }
+    };
+    (name.unwrap_or_else(|| case.profile.enum_name(ev.state)), func.unwrap_or_else(|| "?".into()))
+}
+
 /// `CPU1 [197 workqueue:online]->teardown()/inst0`.
-fn cb_name(case: &Case, s: &KState, ev: &CbEvent) -> String {
-    let name = s.cpu.steps[ev.state as usize].name.as_deref().map(str::to_string);
-    let name = name.unwrap_or_else(|| case.profile.enum_name(ev.state));
+fn cb_name(case: &Case, s: &KState, at: usize, ev: &CbEvent) -> String {
+    let (name, _) = step_at(case, s, at, ev);
     let dir = if ev.bringup { "startup" } else { "teardown" };
     let inst = ev.inst.map(|i| format!("/inst{i}")).unwrap_or_default();
     format!("CPU{} [{:>3} {}]->{dir}(){inst}", ev.cpu, ev.state, name)
 }
 
 /// The line of an entered callback: name, function and context.
-fn cb_head(case: &Case, s: &KState, ev: &CbEvent) -> String {
-    let step = &s.cpu.steps[ev.state as usize];
-    let func = step.cb(ev.bringup).map(|c| c.func.to_string()).unwrap_or_else(|| "?".into());
+fn cb_head(case: &Case, s: &KState, at: usize, ev: &CbEvent) -> String {
+    let (_, func) = step_at(case, s, at, ev);
     let comm = if ev.worker {
         format!("kworker/{}:1", ev.on_cpu)
     } else {
         crate::kernel::Kernel::task_name(s, s.tasks[ev.task as usize].kind)
     };
     let irqs = if ev.irqs_off { ", irqs off" } else { "" };
-    format!("{}  {func}  on {comm} CPU{}{irqs}", cb_name(case, s, ev), ev.on_cpu)
+    format!("{}  {func}  on {comm} CPU{}{irqs}", cb_name(case, s, at, ev), ev.on_cpu)
 }
 
 /// One line per splat, as the kernel would title it.

@@ -45,3 +45,12 @@ fn snapshots_do_not_depend_on_the_checkout_path() {
         assert!(!text.contains(&root), "{} mentions {root}", f.display());
     }
 }
+
+/// A trace names each step as it was when the callback ran, even if the
+/// run removed it later (the module unloads at the end of this case).
+#[test]
+fn traces_name_removed_states_as_they_were() {
+    let text = render(&common::cases_dir().join("dynstate/ap-register-remove.toml"));
+    assert!(text.contains("CPU1 [211 demo:online]->startup()  demo_online_startup  on cpuhp/1 CPU1  = 0"), "{text}");
+    assert!(!text.contains("()  ?  on"), "a callback printed without its function:\n{text}");
+}

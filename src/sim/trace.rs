@@ -156,6 +156,19 @@ pub struct Splat {
     pub reaction: bool,
 }
 
+/// A step as it was until a registration changed it. Events name states by
+/// number; these let a report name them as they were when the event
+/// happened, not as the run left them.
+#[derive(Clone, Debug)]
+pub struct Retired {
+    /// `events.len()` when the step changed: events before it saw this.
+    pub until: usize,
+    pub state: u16,
+    pub name: Option<String>,
+    pub startup: Option<String>,
+    pub teardown: Option<String>,
+}
+
 /// Events and splats of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -163,6 +176,8 @@ pub struct Trace {
     pub events: Vec<Event>,
     pub splats: Vec<Splat>,
     pub texts: Vec<String>,
+    /// Steps replaced during the run, oldest first.
+    pub retired: Vec<Retired>,
 }
 
 impl Trace {

@@ -1173,10 +1173,8 @@ impl Kernel {
             let _ = node;
             let call = Call { cpu, state, bringup, body, inst: None, via, balanced };
             let ev = cb_event(&s, cpu, state, bringup, None);
-            if s.cpu.cpuhp[cpu].fail == state as i32 {
-                s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
-                s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
-                return Some(-EAGAIN);
+            if let Some(err) = knob(&mut s, cpu, ev) {
+                return Some(err);
             }
             let wrong = context_problem(&self.profile, &s, &call);
             if quiet && wrong.is_none() {
@@ -1201,13 +1199,8 @@ impl Kernel {
     /// The sysfs fail knob: `-EAGAIN` without calling anything, once.
     fn knob_fired(&self, cpu: usize, state: State, bringup: bool, node: Option<InstId>) -> Option<i32> {
         let mut s = self.s();
-        if s.cpu.cpuhp[cpu].fail != state as i32 {
-            return None;
-        }
-        s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
         let ev = cb_event(&s, cpu, state, bringup, node);
-        s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
-        Some(-EAGAIN)
+        knob(&mut s, cpu, ev)
     }
 
     /// Everything before a callback's body runs: the context check, the
@@ -1389,6 +1382,17 @@ fn context_problem(profile: &Profile, s: &super::KState, call: &Call) -> Option<
         }
         _ => None,
     }
+}
+
+/// The sysfs fail knob, checked before anything else: if it is armed at
+/// `ev`'s state it fires once, `-EAGAIN`, and nothing is called.
+fn knob(s: &mut super::KState, cpu: usize, ev: CbEvent) -> Option<i32> {
+    if s.cpu.cpuhp[cpu].fail != ev.state as i32 {
+        return None;
+    }
+    s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
+    s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
+    Some(-EAGAIN)
 }
 
 fn cb_event(s: &super::KState, cpu: usize, state: State, bringup: bool, inst: Option<InstId>) -> CbEvent {

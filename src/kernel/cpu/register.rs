@@ -75,10 +75,20 @@ impl Kernel {
             state = ret as State;
         }
         let mut s = self.s();
-        let sp = &mut s.cpu.steps_mut()[state as usize];
-        if name.is_some() && sp.name.is_some() {
+        if name.is_some() && s.cpu.steps[state as usize].name.is_some() {
             return -EBUSY;
         }
+        let old = &s.cpu.steps[state as usize];
+        let func = |c: &Option<Cb>| c.as_ref().map(|c| c.func.to_string());
+        let retired = crate::sim::trace::Retired {
+            until: s.trace.events.len(),
+            state,
+            name: old.name.as_deref().map(str::to_string),
+            startup: func(&old.startup),
+            teardown: func(&old.teardown),
+        };
+        s.trace.retired.push(retired);
+        let sp = &mut s.cpu.steps_mut()[state as usize];
         sp.startup = startup;
         sp.teardown = teardown;
         sp.name = name.map(Rc::from);
