@@ -23,6 +23,11 @@
 //! - `slab`: with the slab model on, every cache on the chain has a per-CPU
 //!   array for exactly the up-prepared CPUs, checked after every step where
 //!   no slab operation or slab hotplug callback is in flight.
+//! - `ipi`: every queued cross-CPU call ran exactly once; none was still
+//!   queued on a CPU when its `take_cpu_down` finished or when it reached
+//!   `CPUHP_OFFLINE`; none ran from a late IPI on a CPU already offline;
+//!   none is left queued at the end. A waiter spinning on a call that never
+//!   runs is a deadlock (`finished`).
 
 use crate::case::{Case, ExpectEnd};
 use crate::engine::RunResult;
@@ -58,6 +63,11 @@ pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<S
     leaks(res, &mut v);
     if let Some(e) = &res.state.slab.violation {
         v.push(format!("slab: per-CPU arrays: {e}"));
+    }
+    // A task that died mid-flush leaves its callbacks unrun: that is the
+    // oops's outcome, not a lost IPI.
+    if !died {
+        v.extend(crate::kernel::smp::check(&res.state).into_iter().map(|e| format!("ipi: {e}")));
     }
     splats(case, res, injected, plain, &mut v);
     if plain {

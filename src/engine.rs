@@ -2,14 +2,16 @@
 //! plan, on the deterministic executor. The single entry point tests and the
 //! CLI share (through [`crate::explore`]).
 //!
-//! The tasks are created in a fixed order: the control task, then for each
-//! CPU its `cpuhp/N` thread, its idle task and its stopper. Without a `boot`
+//! The tasks are created in a fixed order: the control task, the case's
+//! threads, then for each CPU its `cpuhp/N` thread, its idle task and its
+//! stopper, then each CPU's IPI task, then the case's interrupt sources. Without a `boot`
 //! operation the machine boots the secondary CPUs untraced, with no
 //! failpoint consulted, before the first operation.
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use crate::arch::x86::irq::IrqLine;
 use crate::arch::x86::smpboot;
 use crate::case::{Case, Op, OpLine, RemoveKind, SetupKind, SysfsFile};
 use crate::drivers::base::cpu as cpu_dev;
@@ -17,6 +19,7 @@ use crate::errno::*;
 use crate::fault::{Armed, FailGuard, Site};
 use crate::kernel::cpu::{Cb, CbBody, Instance};
 use crate::kernel::module::ModuleState;
+use crate::kernel::smp::CsdFunc;
 use crate::kernel::stop_machine;
 use crate::kernel::{Config, KState, Kernel, Regression};
 use crate::sim::TaskKind;
@@ -101,6 +104,8 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         s.op_results = vec![None; case.ops.len()];
         s.thread_results = case.threads.iter().map(|t| vec![None; t.ops.len() * t.loops as usize]).collect();
         s.thread_names = case.threads.iter().map(|t| t.name.clone()).collect();
+        s.irqs =
+            case.irqs.iter().map(|i| IrqLine { name: i.name.clone(), cpu: i.cpu, fires: i.fires, fired: 0 }).collect();
     }
     let mut ex = Executor::new(strategy, cfg.steps_max);
     spawn(&k, &mut ex, TaskKind::Control(0), 0, control(k.clone(), case.ops.clone()));
@@ -113,6 +118,15 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         spawn(&k, &mut ex, TaskKind::Idle(cpu), cpu, idle(k.clone(), cpu));
         spawn(&k, &mut ex, TaskKind::Stopper(cpu), cpu, stopper(k.clone(), cpu));
     }
+    for cpu in 0..cfg.cpus {
+        let t = spawn(&k, &mut ex, TaskKind::Ipi(cpu), cpu, ipi(k.clone(), cpu));
+        ex.start(&*k, t);
+    }
+    for (n, line) in case.irqs.iter().enumerate() {
+        let t = spawn(&k, &mut ex, TaskKind::Irq(n), line.cpu, device_irq(k.clone(), n, line.ops.clone()));
+        ex.start(&*k, t);
+    }
+    k.s().steps = 0;
     let end = ex.run(&*k);
     let steps = ex.steps();
     let schedule = ex.schedule();
@@ -130,10 +144,11 @@ fn spawn<F: std::future::Future<Output = ()> + 'static>(
     kind: TaskKind,
     cpu: usize,
     f: F,
-) {
+) -> crate::sim::TaskId {
     let id = k.add_task(kind, cpu);
     let spawned = ex.spawn(Box::pin(f));
     assert_eq!(id, spawned, "task table and executor out of step");
+    id
 }
 
 async fn cpuhp_thread(k: Rc<Kernel>, cpu: usize) {
@@ -146,13 +161,39 @@ async fn idle(k: Rc<Kernel>, cpu: usize) {
     if cpu == 0 {
         // The boot CPU is already up: its idle task waits in the idle loop.
         k.block(crate::kernel::Wait::IdleDie(0)).await;
-        k.cpuhp_report_idle_dead(0).await;
+        smpboot::play_dead(&k, 0).await;
     }
     smpboot::idle_task(&k, cpu).await;
 }
 
 async fn stopper(k: Rc<Kernel>, cpu: usize) {
     stop_machine::cpu_stopper_thread(&k, cpu).await;
+}
+
+async fn ipi(k: Rc<Kernel>, cpu: usize) {
+    crate::arch::x86::smp::ipi_task(&k, cpu).await;
+}
+
+/// A device interrupt source: each time the executor fires it, the handler
+/// runs its actions in hard-IRQ context on the CPU the interrupt is routed to.
+async fn device_irq(k: Rc<Kernel>, n: usize, ops: Vec<OpLine>) {
+    loop {
+        k.block(crate::kernel::Wait::DevIrq(n)).await;
+        let cpu = {
+            let mut s = k.s();
+            let cpu = crate::arch::x86::irq::effective_cpu(&s, &s.irqs[n]);
+            s.irqs[n].fired += 1;
+            let cur = s.current;
+            s.tasks[cur].ctx.cpu = cpu;
+            cpu
+        };
+        k.trace(Event::IrqEnter { src: n as u16, cpu: cpu as u16 });
+        for (i, line) in ops.iter().enumerate() {
+            let ret = Box::pin(exec(&k, &line.op)).await;
+            k.trace(Event::IrqOp { src: n as u16, op: i as u16, ret: ret as i32 });
+        }
+        k.trace(Event::IrqExit);
+    }
 }
 
 /// The control task: boot, then each operation in order; then the case's
@@ -255,8 +296,42 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
             k.unlock(l).await;
             0
         }
+        Op::SmpCallSingle { cpu, func, wait } => k.smp_call_function_single(*cpu, case_func(func), *wait).await,
+        Op::SmpCallAsync { cpu, func } => k.smp_call_function_single_async(*cpu, func).await,
+        Op::SmpCallMany { mask, func, wait } => {
+            k.smp_call_function_many(*mask, case_func(func), *wait).await;
+            0
+        }
+        Op::SmpCall { func, wait } => {
+            k.smp_call_function(case_func(func), *wait).await;
+            0
+        }
+        Op::OnEachCpu { func, wait } => {
+            k.on_each_cpu(case_func(func), *wait).await;
+            0
+        }
+        Op::LocalIrqDisable => {
+            k.local_irq_disable();
+            0
+        }
+        Op::LocalIrqEnable => {
+            k.local_irq_enable();
+            0
+        }
+        Op::PreemptDisable => {
+            k.preempt_disable();
+            0
+        }
+        Op::PreemptEnable => {
+            k.preempt_enable();
+            0
+        }
     };
     i64::from(ret)
+}
+
+fn case_func(name: &str) -> CsdFunc {
+    CsdFunc::Case(Rc::from(name))
 }
 
 async fn write(k: &Kernel, file: SysfsFile, value: &str) -> i32 {

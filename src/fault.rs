@@ -3,8 +3,9 @@
 //!
 //! A site is a place where the modelled kernel can fail: for CPU hotplug,
 //! every callback invocation, in each direction, on each CPU, for each
-//! instance. Site names are stable and `/`-separated, subsystem first:
-//! `cpuhp/cpu1/up/197`, `cpuhp/cpu1/down/62/inst2`. The state is written as
+//! instance; for IPIs, every call-function IPI sent to a CPU. Site names are
+//! stable and `/`-separated, subsystem first: `cpuhp/cpu1/up/197`,
+//! `cpuhp/cpu1/down/62/inst2`, `smp/cpu2/ipi`. The state is written as
 //! its number because step names contain `/` and `:`; a case may write it as
 //! a step name or an enum name instead, and [`crate::case`] resolves it.
 //!
@@ -26,6 +27,8 @@ use crate::errno;
 pub enum Site {
     /// A hotplug callback invocation.
     Cpuhp { cpu: u16, bringup: bool, state: u16, inst: Option<u16> },
+    /// A call-function IPI sent to a CPU: firing holds its delivery back.
+    Ipi { cpu: u16 },
 }
 
 impl fmt::Display for Site {
@@ -39,6 +42,7 @@ impl fmt::Display for Site {
                 }
                 Ok(())
             }
+            Site::Ipi { cpu } => write!(f, "smp/cpu{cpu}/ipi"),
         }
     }
 }
@@ -65,10 +69,20 @@ impl Armed {
         let (_, name) = self.sites.iter().find(|(s, _)| *s == site)?;
         fail::eval(name, |arg| arg.and_then(|a| errno::parse(&a)).unwrap_or(-errno::EAGAIN))
     }
+
+    /// Evaluates the failpoint at `site`: `Some(arg)` when it fires, with
+    /// the argument of `return(...)` if there is one.
+    pub fn eval_arg(&self, site: Site) -> Option<Option<String>> {
+        let (_, name) = self.sites.iter().find(|(s, _)| *s == site)?;
+        fail::eval(name, |arg| arg)
+    }
 }
 
-/// Why an action string is refused.
-pub fn check_action(action: &str) -> Result<(), String> {
+/// Why an action string is refused at `site`. A cpuhp site returns an
+/// errno; an IPI site holds the IPI back, `return` until the target next
+/// enables IRQs, `return(N)` for N steps.
+pub fn check_action(site: &Site, action: &str) -> Result<(), String> {
+    let ipi = matches!(site, Site::Ipi { .. });
     for task in action.split("->") {
         let task = task.trim();
         let body = match task.split_once('*') {
@@ -90,11 +104,17 @@ pub fn check_action(action: &str) -> Result<(), String> {
             "off" => {}
             "return" => {
                 if let Some(arg) = body.strip_prefix("return(").and_then(|r| r.strip_suffix(')')) {
-                    if errno::parse(arg).is_none() {
+                    if ipi && !arg.parse::<u64>().is_ok_and(|n| n > 0) {
+                        return Err(format!(
+                            "`{arg}`: at an IPI site, `return(N)` holds the IPI back for N steps, N a whole number of at least 1; bare `return` holds it until the target next enables IRQs"
+                        ));
+                    }
+                    if !ipi && errno::parse(arg).is_none() {
                         return Err(format!("`{arg}` is not an errno; use one of {}", errno::known()));
                     }
                 } else if body != "return" {
-                    return Err(format!("`{body}` is not `return` or `return(-E...)`"));
+                    let form = if ipi { "`return` or `return(N)`" } else { "`return` or `return(-E...)`" };
+                    return Err(format!("`{body}` is not {form}"));
                 }
             }
             other => {
@@ -122,7 +142,7 @@ impl FailGuard {
     /// Configures `actions` for this run and returns what the engine consults.
     pub fn arm(&self, actions: &[(Site, String)]) -> Result<Armed, String> {
         for (site, action) in actions {
-            check_action(action)?;
+            check_action(site, action)?;
             fail::cfg(site.to_string(), action)?;
         }
         let listed: Vec<String> = fail::list().into_iter().map(|(n, _)| n).collect();
@@ -137,17 +157,25 @@ mod tests {
 
     #[test]
     fn actions() {
-        assert!(check_action("return").is_ok());
-        assert!(check_action("1*return(-ENOMEM)->off").is_ok());
-        assert!(check_action("off").is_ok());
-        assert!(check_action("50%return").unwrap_err().contains("refused"));
-        assert!(check_action("sleep(10)").is_err());
-        assert!(check_action("return(-EWHAT)").is_err());
+        let cb = Site::Cpuhp { cpu: 1, bringup: true, state: 1, inst: None };
+        assert!(check_action(&cb, "return").is_ok());
+        assert!(check_action(&cb, "1*return(-ENOMEM)->off").is_ok());
+        assert!(check_action(&cb, "off").is_ok());
+        assert!(check_action(&cb, "50%return").unwrap_err().contains("refused"));
+        assert!(check_action(&cb, "sleep(10)").is_err());
+        assert!(check_action(&cb, "return(-EWHAT)").is_err());
+        assert!(check_action(&cb, "return(5)").is_err());
+        let ipi = Site::Ipi { cpu: 2 };
+        assert!(check_action(&ipi, "return(5)").is_ok());
+        assert!(check_action(&ipi, "1*return").is_ok());
+        assert!(check_action(&ipi, "return(-ENOMEM)").unwrap_err().contains("N steps"));
+        assert!(check_action(&ipi, "return(0)").is_err());
     }
 
     #[test]
     fn site_names() {
         let s = Site::Cpuhp { cpu: 1, bringup: false, state: 62, inst: Some(2) };
         assert_eq!(s.to_string(), "cpuhp/cpu1/down/62/inst2");
+        assert_eq!(Site::Ipi { cpu: 2 }.to_string(), "smp/cpu2/ipi");
     }
 }

@@ -132,7 +132,7 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
     for f in faults {
         let (site, action) = f.split_once('=').unwrap_or((f.as_str(), explore::SWEEP_ACTION));
         let site = hotplug_fi::case::parse_site(&case.profile, case.machine.cpus, site)?;
-        hotplug_fi::fault::check_action(action)?;
+        hotplug_fi::fault::check_action(&site, action)?;
         plan.push((site, action.to_string()));
     }
     let run_opts = RunOpts { record_sites: true, ..opts.clone() };

@@ -14,6 +14,8 @@ use crate::case::Case;
 use crate::engine::RunResult;
 use crate::errno;
 use crate::kernel::cpuhotplug::State;
+use crate::kernel::smp::{Api, Via};
+use crate::kernel::stop_machine::Stage;
 use crate::kernel::{KState, Wait};
 use crate::sim::executor::RunEnd;
 use crate::sim::trace::{CbEvent, CbHow, Event, MaskName, Splat};
@@ -107,6 +109,82 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
             Event::Splat(n) => {
                 let _ = writeln!(out, "{pad}!! {}", splat_line(&s.trace.splats[*n]));
             }
+            Event::Stop { cpu, stage, active } => {
+                if *active {
+                    let _ = writeln!(out, "{pad}multi_cpu_stop: {} on CPU{cpu}: take_cpu_down()", stage.name());
+                    depth += 1;
+                } else {
+                    // One line per stage for the CPUs that noticed it in a row.
+                    let mut cpus = vec![*cpu];
+                    while let Some(Event::Stop { cpu: c, stage: st, active: false }) = events.get(i + 1)
+                        && st == stage
+                    {
+                        cpus.push(*c);
+                        i += 1;
+                    }
+                    let list: Vec<String> = cpus.iter().map(|c| format!("CPU{c}")).collect();
+                    let irqs = if *stage == Stage::DisableIrq { "  (local_irq_disable)" } else { "" };
+                    let _ = writeln!(out, "{pad}multi_cpu_stop: {} on {}{irqs}", stage.name(), list.join(" "));
+                }
+            }
+            Event::StopRet { ret, .. } => {
+                depth = depth.saturating_sub(1);
+                let pad = "  ".repeat(depth + 1);
+                let _ = writeln!(out, "{pad}take_cpu_down()  = {}", errno::name(i64::from(*ret)));
+            }
+            Event::CsdQueue { name, from, to, api, sync, ipi } => {
+                let f = s.smp.name(*name);
+                let api = match api {
+                    Api::Single => "smp_call_function_single",
+                    Api::SingleAsync => "smp_call_function_single_async",
+                    Api::Many => "smp_call_function_many_cond",
+                };
+                let wait = if *sync { ", wait" } else { "" };
+                let ipi = if *ipi { "IPI sent" } else { "queue not empty, no IPI" };
+                let _ = writeln!(out, "{pad}{api}({to}, {f}{wait}) from CPU{from}: queued on CPU{to}, {ipi}");
+            }
+            Event::CsdRun { name, cpu, via } => {
+                let how = match via {
+                    Via::Local => "  (local, irqs off)",
+                    Via::Ipi => "",
+                    Via::Dying => "  (flushed by smpcfd_dying_cpu)",
+                };
+                let _ = writeln!(out, "{pad}{}() on CPU{cpu}{how}", s.smp.name(*name));
+            }
+            Event::IpiHeld { cpu, steps } => {
+                let until = match steps {
+                    0 => format!("until CPU{cpu} next enables IRQs"),
+                    n => format!("for {n} steps"),
+                };
+                let _ = writeln!(out, "{pad}failpoint smp/cpu{cpu}/ipi: the IPI to CPU{cpu} is held back {until}");
+            }
+            Event::IpiEnter { cpu, single } => {
+                let vec = if *single { "sysvec_call_function_single" } else { "sysvec_call_function" };
+                if let Some(Event::IrqExit) = events.get(i + 1) {
+                    let _ = writeln!(out, "{pad}CPU{cpu} <IRQ> {vec}: nothing queued");
+                    i += 2;
+                    continue;
+                }
+                let _ = writeln!(out, "{pad}CPU{cpu} <IRQ> {vec}");
+                depth += 1;
+            }
+            Event::IrqEnter { src, cpu } => {
+                let line = &case.irqs[*src as usize];
+                let moved = if line.cpu != *cpu as usize {
+                    format!("  (moved off CPU{} by fixup_irqs)", line.cpu)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(out, "{pad}CPU{cpu} <IRQ> {}{moved}", line.name);
+                depth += 1;
+            }
+            Event::IrqOp { src, op, ret } => {
+                let text = &case.irqs[*src as usize].ops[*op as usize].text;
+                let _ = writeln!(out, "{pad}{text}  = {}", errno::name(i64::from(*ret)));
+            }
+            Event::IrqExit => {
+                depth = depth.saturating_sub(1);
+            }
         }
         i += 1;
     }
@@ -194,6 +272,16 @@ pub fn outcome(case: &Case, res: &RunResult) -> String {
     }
     for sp in &res.state.trace.splats {
         let _ = writeln!(out, "  {}", splat_line(sp));
+    }
+    // Broken invariants that the final state may not show (a callback
+    // stranded on a dead CPU leaves no splat).
+    let mut broken: Vec<String> = res.state.slab.violation.iter().map(|v| format!("slab: {v}")).collect();
+    broken.extend(crate::kernel::smp::check(&res.state).into_iter().map(|v| format!("ipi: {v}")));
+    if !broken.is_empty() {
+        let _ = writeln!(out, "broken invariants:");
+        for b in broken {
+            let _ = writeln!(out, "  {b}");
+        }
     }
     out
 }

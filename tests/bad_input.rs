@@ -80,6 +80,36 @@ fn error_of(text: &str) -> String {
     "bad.toml:2:23:",
     &["expected result `-EWHAT`"]
 )]
+#[case::ipi_site_typo(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"smp/cpu1/ipo\"\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["unknown site `smp/cpu1/ipo`", "smp/cpu<N>/ipi"]
+)]
+#[case::ipi_action_is_not_an_errno(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"smp/cpu0/ipi\"\naction = \"return(-ENOMEM)\"\n{MACHINE}"),
+    "bad.toml:5:10:",
+    &["holds the IPI back for N steps", "bare `return`"]
+)]
+#[case::ipi_failpoint_never_fired(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"smp/cpu1/ipi\"\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["`smp/cpu1/ipi` (call-function IPI) was armed but never fired"]
+)]
+#[case::irq_handler_runs_a_sleeping_op(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[irq]]\nname = \"d\"\ncpu = 1\nhandler = [\"cpu_down 1\"]\n{MACHINE}"),
+    "bad.toml:6:12:",
+    &["`cpu_down 1` cannot run in an interrupt handler", "smp_call_function_single_async CPU FUNC"]
+)]
+#[case::irq_on_a_missing_cpu(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[irq]]\nname = \"d\"\ncpu = 5\nhandler = [\"smp_call_function_single_async 0 f\"]\n{MACHINE}"),
+    "bad.toml:5:7:",
+    &["CPU 5 does not exist", "CPUs 0 to 1"]
+)]
+#[case::bad_wait_argument(
+    &format!("description = \"x\"\nops = [\"smp_call_function_single 1 f 2\"]\n{MACHINE}"),
+    "bad.toml:2:38:",
+    &["`2` is not a `wait` argument", "0 or 1"]
+)]
 fn bad_input_is_reported_with_its_place(#[case] text: &str, #[case] place: &str, #[case] says: &[&str]) {
     let err = error_of(text);
     assert!(err.starts_with(place), "error should start with {place}: {err}");

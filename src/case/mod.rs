@@ -106,6 +106,8 @@ pub struct Case {
     pub slab: bool,
     /// Threads that run concurrently after `ops`.
     pub threads: Vec<ThreadDecl>,
+    /// Device interrupt sources.
+    pub irqs: Vec<IrqDecl>,
     pub explore: Explore,
 }
 
@@ -118,6 +120,16 @@ pub struct ThreadDecl {
     pub cpu: usize,
     /// How many times it runs its operations.
     pub loops: u32,
+}
+
+/// A device interrupt source: where it is routed, what its handler does,
+/// and how many times it may fire.
+#[derive(Clone, Debug)]
+pub struct IrqDecl {
+    pub name: String,
+    pub cpu: usize,
+    pub ops: Vec<OpLine>,
+    pub fires: u32,
 }
 
 /// How the case's interleavings are explored.
@@ -168,6 +180,8 @@ struct CaseFile {
     slab: bool,
     #[serde(default)]
     thread: Vec<ThreadFile>,
+    #[serde(default)]
+    irq: Vec<IrqFile>,
     explore: Option<ExploreFile>,
     #[serde(default)]
     fault: Vec<FaultFile>,
@@ -182,6 +196,15 @@ struct ThreadFile {
     ops: Vec<Spanned<String>>,
     cpu: Option<Spanned<usize>>,
     loops: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IrqFile {
+    name: Spanned<String>,
+    cpu: Spanned<usize>,
+    handler: Vec<Spanned<String>>,
+    fires: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -313,8 +336,9 @@ impl Case {
             );
         }
         let threads = f.thread.iter().map(|t| load_thread(&env, t)).collect::<Result<Vec<_>, _>>()?;
+        let irqs = f.irq.iter().map(|i| load_irq(&env, i)).collect::<Result<Vec<_>, _>>()?;
         check_slab_ops(&src, f.slab, &ops, &threads)?;
-        let explore = load_explore(&src, f.explore.as_ref(), !threads.is_empty())?;
+        let explore = load_explore(&src, f.explore.as_ref(), !threads.is_empty() || !irqs.is_empty())?;
         let expect_end = match &f.expect.end {
             None => ExpectEnd::Finished,
             Some(e) => match e.get_ref().as_str() {
@@ -345,6 +369,7 @@ impl Case {
             expect_end,
             slab: f.slab,
             threads,
+            irqs,
             explore,
         })
     }
@@ -481,7 +506,7 @@ fn load_fault(src: &Source, profile: &Profile, machine: &Machine, f: &FaultFile)
         Some(a) => (a.get_ref().clone(), a.span()),
         None => ("return".to_string(), f.site.span()),
     };
-    fault::check_action(&action).map_err(|m| src.error(span.start, m))?;
+    fault::check_action(&site, &action).map_err(|m| src.error(span.start, m))?;
     Ok(FaultLine { site, action, span: f.site.span() })
 }
 
@@ -517,6 +542,39 @@ fn load_thread(env: &ops::Env, t: &ThreadFile) -> Result<ThreadDecl, CaseError> 
         None => 0,
     };
     Ok(ThreadDecl { name: t.name.get_ref().clone(), ops, cpu, loops: t.loops.unwrap_or(1).max(1) })
+}
+
+fn load_irq(env: &ops::Env, i: &IrqFile) -> Result<IrqDecl, CaseError> {
+    let ops = i.handler.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(o) = ops.iter().find(|o| !o.op.in_irq()) {
+        return Err(env.src.error(
+            o.span.start,
+            format!("`{}` cannot run in an interrupt handler; a handler may run: {}", o.text, ops::IRQ_OPS),
+        ));
+    }
+    if let Some(o) = ops.iter().find(|o| o.expect.is_some()) {
+        return Err(env
+            .src
+            .error(o.span.start, "a handler's action has no `=> RESULT`: when it fires is the explorer's choice"));
+    }
+    if ops.is_empty() {
+        return Err(env
+            .src
+            .error(i.name.span().start, format!("interrupt `{}` has an empty `handler`", i.name.get_ref())));
+    }
+    let cpu = *i.cpu.get_ref();
+    if cpu >= env.machine.cpus {
+        return Err(env.src.error(
+            i.cpu.span().start,
+            format!("CPU {cpu} does not exist; the machine has CPUs 0 to {}", env.machine.cpus - 1),
+        ));
+    }
+    let fires = i.fires.as_ref().map_or(1, |f| *f.get_ref());
+    if fires == 0 {
+        let at = i.fires.as_ref().map_or(0, |f| f.span().start);
+        return Err(env.src.error(at, "`fires = 0`: an interrupt that never fires; expected at least 1"));
+    }
+    Ok(IrqDecl { name: i.name.get_ref().clone(), cpu, ops, fires })
 }
 
 /// Slab operations need the slab model.

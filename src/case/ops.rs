@@ -10,6 +10,7 @@
 use toml::Spanned;
 
 use crate::errno;
+use crate::sim::CpuMask;
 
 use crate::kernel::module::{Behaviour, Effect, FailRule, ModuleDecl};
 
@@ -72,7 +73,59 @@ pub enum Op {
     Lock(String),
     /// `mutex_unlock(&NAME)`.
     Unlock(String),
+    /// `smp_call_function_single(cpu, FUNC, NULL, wait)`.
+    SmpCallSingle {
+        cpu: usize,
+        func: String,
+        wait: bool,
+    },
+    /// `smp_call_function_single_async(cpu, &csd)` with the caller's CSD for
+    /// FUNC.
+    SmpCallAsync {
+        cpu: usize,
+        func: String,
+    },
+    /// `smp_call_function_many(mask, FUNC, NULL, wait)`; the caller must
+    /// have preemption disabled.
+    SmpCallMany {
+        mask: CpuMask,
+        func: String,
+        wait: bool,
+    },
+    /// `smp_call_function(FUNC, NULL, wait)`.
+    SmpCall {
+        func: String,
+        wait: bool,
+    },
+    /// `on_each_cpu(FUNC, NULL, wait)`.
+    OnEachCpu {
+        func: String,
+        wait: bool,
+    },
+    LocalIrqDisable,
+    LocalIrqEnable,
+    PreemptDisable,
+    PreemptEnable,
 }
+
+impl Op {
+    /// Whether an interrupt handler may do it: the cross-CPU calls, which
+    /// the kernel itself warns about where they do not belong.
+    pub fn in_irq(&self) -> bool {
+        matches!(
+            self,
+            Op::SmpCallSingle { .. }
+                | Op::SmpCallAsync { .. }
+                | Op::SmpCallMany { .. }
+                | Op::SmpCall { .. }
+                | Op::OnEachCpu { .. }
+        )
+    }
+}
+
+/// The operations an interrupt handler may run.
+pub const IRQ_OPS: &str = "smp_call_function_single CPU FUNC WAIT, smp_call_function_single_async CPU FUNC, \
+smp_call_function_many CPULIST FUNC WAIT, smp_call_function FUNC WAIT, on_each_cpu FUNC WAIT";
 
 /// Which `cpuhp_setup_state*` variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +155,9 @@ pub enum SysfsFile {
 const OPS: &str = "boot, cpu_up N, cpu_down N, echo V > FILE, insmod M, rmmod M, cpuhp_setup_state[_nocalls|_multi] S, \
 cpuhp_remove_state[_nocalls] S, cpuhp_remove_multi_state S, cpuhp_state_add_instance[_nocalls] S I, \
 cpuhp_state_remove_instance[_nocalls] S I, cpu_hotplug_disable, cpu_hotplug_enable, freeze_secondary_cpus N, thaw_secondary_cpus, \
-kmem_cache_create C, kmem_cache_destroy C, kmem_cache_alloc C, mutex_lock M, mutex_unlock M";
+kmem_cache_create C, kmem_cache_destroy C, kmem_cache_alloc C, mutex_lock M, mutex_unlock M, \
+smp_call_function_single CPU FUNC WAIT, smp_call_function_single_async CPU FUNC, smp_call_function_many CPULIST FUNC WAIT, \
+smp_call_function FUNC WAIT, on_each_cpu FUNC WAIT, local_irq_disable, local_irq_enable, preempt_disable, preempt_enable";
 
 const FILES: &str = "cpuN/online, cpuN/hotplug/fail, cpuN/hotplug/target, smt/control";
 
@@ -218,6 +273,40 @@ impl Env<'_> {
                 let m = self.module(span, &w[1])?;
                 if first.text == "insmod" { Op::Insmod(m) } else { Op::Rmmod(m) }
             }
+            "local_irq_disable" | "local_irq_enable" | "preempt_disable" | "preempt_enable" => {
+                arity(0)?;
+                match first.text {
+                    "local_irq_disable" => Op::LocalIrqDisable,
+                    "local_irq_enable" => Op::LocalIrqEnable,
+                    "preempt_disable" => Op::PreemptDisable,
+                    _ => Op::PreemptEnable,
+                }
+            }
+            "smp_call_function_single" => {
+                arity(3)?;
+                Op::SmpCallSingle {
+                    cpu: self.cpu(span, &w[1])?,
+                    func: self.func(span, &w[2])?,
+                    wait: self.wait(span, &w[3])?,
+                }
+            }
+            "smp_call_function_single_async" => {
+                arity(2)?;
+                Op::SmpCallAsync { cpu: self.cpu(span, &w[1])?, func: self.func(span, &w[2])? }
+            }
+            "smp_call_function_many" => {
+                arity(3)?;
+                Op::SmpCallMany {
+                    mask: self.cpulist(span, &w[1])?,
+                    func: self.func(span, &w[2])?,
+                    wait: self.wait(span, &w[3])?,
+                }
+            }
+            "smp_call_function" | "on_each_cpu" => {
+                arity(2)?;
+                let (func, wait) = (self.func(span, &w[1])?, self.wait(span, &w[2])?);
+                if first.text == "on_each_cpu" { Op::OnEachCpu { func, wait } } else { Op::SmpCall { func, wait } }
+            }
             other => return self.registration(span, w, other),
         };
         self.check_built(span, first, &op)?;
@@ -265,6 +354,20 @@ impl Env<'_> {
                 "cpu_hotplug_enable",
                 "freeze_secondary_cpus",
                 "thaw_secondary_cpus",
+                "kmem_cache_create",
+                "kmem_cache_destroy",
+                "kmem_cache_alloc",
+                "mutex_lock",
+                "mutex_unlock",
+                "smp_call_function_single",
+                "smp_call_function_single_async",
+                "smp_call_function_many",
+                "smp_call_function",
+                "on_each_cpu",
+                "local_irq_disable",
+                "local_irq_enable",
+                "preempt_disable",
+                "preempt_enable",
             ];
             if let Some(n) = super::site::nearest(name, known.iter().chain(all.iter()).copied()) {
                 msg = format!("unknown operation `{name}`; did you mean `{n}`? Operations: {OPS}");
@@ -328,6 +431,46 @@ impl Env<'_> {
                 format!("`{}` is not a CPU; the machine has CPUs 0 to {}", w.text, self.machine.cpus - 1),
             )),
         }
+    }
+
+    /// A function name, as C would spell it.
+    fn func(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<String, CaseError> {
+        let ok = w.text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && w.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(self.err(span, w.at, format!("`{}` is not a C function name", w.text)));
+        }
+        Ok(w.text.to_string())
+    }
+
+    /// The `wait` argument: 0 or 1.
+    fn wait(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<bool, CaseError> {
+        match w.text {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            _ => Err(self.err(span, w.at, format!("`{}` is not a `wait` argument; expected 0 or 1", w.text))),
+        }
+    }
+
+    /// A cpulist such as `1-3,5`.
+    fn cpulist(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<CpuMask, CaseError> {
+        let bad = || {
+            self.err(
+                span,
+                w.at,
+                format!("`{}` is not a cpulist of CPUs 0 to {}, such as 1-3", w.text, self.machine.cpus - 1),
+            )
+        };
+        let mut m = CpuMask::empty();
+        for part in w.text.split(',') {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+            if a > b || b >= self.machine.cpus {
+                return Err(bad());
+            }
+            (a..=b).for_each(|c| m.set(c));
+        }
+        Ok(m)
     }
 
     fn module(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {

@@ -3,7 +3,7 @@
 //! A state may be written as its number (`197`), its step name
 //! (`workqueue:online`) or its enum name (`CPUHP_AP_WORKQUEUE_ONLINE`); all
 //! three resolve to the same number. A site is
-//! `cpuhp/cpu<N>/<up|down>/<state>[/inst<K>]`.
+//! `cpuhp/cpu<N>/<up|down>/<state>[/inst<K>]` or `smp/cpu<N>/ipi`.
 
 use crate::fault::Site;
 use crate::kernel::cpuhotplug::{Profile, State};
@@ -37,7 +37,18 @@ pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
 
 /// Parses a site name, resolving the state part.
 pub fn parse_site(profile: &Profile, cpus: usize, text: &str) -> Result<Site, String> {
-    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online";
+    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online, or smp/cpu<N>/ipi";
+    if let Some(rest) = text.strip_prefix("smp/") {
+        let cpu = rest
+            .strip_prefix("cpu")
+            .and_then(|r| r.strip_suffix("/ipi"))
+            .and_then(|c| c.parse::<usize>().ok())
+            .ok_or_else(|| format!("unknown site `{text}`; {FORM}"))?;
+        if cpu >= cpus {
+            return Err(format!("site `{text}` names CPU{cpu}, but the machine has CPUs 0 to {}", cpus - 1));
+        }
+        return Ok(Site::Ipi { cpu: cpu as u16 });
+    }
     let rest = text.strip_prefix("cpuhp/").ok_or_else(|| format!("unknown site `{text}`; {FORM}"))?;
     let (cpu, rest) = rest.split_once('/').ok_or_else(|| format!("incomplete site `{text}`; {FORM}"))?;
     let cpu: usize = cpu
@@ -117,5 +128,8 @@ mod tests {
         assert_eq!(s.to_string(), "cpuhp/cpu2/up/62/inst1");
         assert!(parse_site(&p, 4, "cpuhp/cpu9/up/1").unwrap_err().contains("CPUs 0 to 3"));
         assert!(parse_site(&p, 4, "cpuhp/cpu1/sideways/1").is_err());
+        assert_eq!(parse_site(&p, 4, "smp/cpu2/ipi"), Ok(Site::Ipi { cpu: 2 }));
+        assert!(parse_site(&p, 4, "smp/cpu7/ipi").unwrap_err().contains("CPUs 0 to 3"));
+        assert!(parse_site(&p, 4, "smp/cpu1/ipo").is_err());
     }
 }

@@ -258,7 +258,9 @@ fn sweep(case: &Case, reached: &[Site], opts: &RunOpts) -> Result<Vec<Scenario>,
 
 /// The site with its step name in place of the number.
 pub fn named(case: &Case, site: Site) -> String {
-    let Site::Cpuhp { cpu, bringup, inst, .. } = site;
+    let Site::Cpuhp { cpu, bringup, inst, .. } = site else {
+        return site.to_string();
+    };
     let dir = if bringup { "up" } else { "down" };
     let inst = inst.map(|i| format!("/inst{i}")).unwrap_or_default();
     format!("cpuhp/cpu{cpu}/{dir}/{}{inst}", site_label(case, site))
@@ -266,7 +268,9 @@ pub fn named(case: &Case, site: Site) -> String {
 
 /// The step name of a site's state as the profile (or the enum) knows it.
 pub fn site_label(case: &Case, site: Site) -> String {
-    let Site::Cpuhp { state, .. } = site;
+    let Site::Cpuhp { state, .. } = site else {
+        return "call-function IPI".to_string();
+    };
     case.profile.steps.iter().find(|p| p.nr == state).map_or_else(|| case.profile.enum_name(state), |p| p.name.clone())
 }
 

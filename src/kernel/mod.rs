@@ -2,9 +2,9 @@
 //! primitives they are written with.
 //!
 //! One submodule per modelled kernel file: [`cpu`] is `kernel/cpu.c`,
-//! [`cpuhotplug`] is `include/linux/cpuhotplug.h`, [`stop_machine`] is
-//! `kernel/stop_machine.c`, [`module`] stands for a loadable module with
-//! hotplug callbacks. The arch side of bringup lives in
+//! [`cpuhotplug`] is `include/linux/cpuhotplug.h`, [`smp`] is
+//! `kernel/smp.c`, [`stop_machine`] is `kernel/stop_machine.c`, [`module`]
+//! stands for a loadable module with hotplug callbacks. The arch side of bringup lives in
 //! [`crate::arch::x86::smpboot`], the sysfs `online` attribute in
 //! [`crate::drivers::base::cpu`].
 //!
@@ -21,6 +21,7 @@
 pub mod cpu;
 pub mod cpuhotplug;
 pub mod module;
+pub mod smp;
 pub mod stop_machine;
 
 use std::cell::{RefCell, RefMut};
@@ -58,6 +59,12 @@ pub enum Regression {
     /// Fixed in the 2.6 history tree by 52930067 (lock_cpu_hotplug around
     /// both).
     SlabCreateDestroyUnlocked,
+    /// Before 3.16: the outgoing CPU did not flush its `call_single_queue`
+    /// at CPU_DYING, so a call queued after it disabled IRQs inside
+    /// stop_machine was stranded, or ran late on the offline CPU. Fixed by
+    /// 8d056c48e486 "CPU hotplug, smp: flush any pending IPI callbacks
+    /// before CPU offline".
+    SmpNoFlushOnDying,
 }
 
 impl Regression {
@@ -65,6 +72,7 @@ impl Regression {
         Regression::CpuhpDynRemoveMisfire,
         Regression::CpuhpRollbackWithoutHotplugCpu,
         Regression::SlabCreateDestroyUnlocked,
+        Regression::SmpNoFlushOnDying,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +80,7 @@ impl Regression {
             Regression::CpuhpDynRemoveMisfire => "cpuhp-dyn-remove-misfire",
             Regression::CpuhpRollbackWithoutHotplugCpu => "cpuhp-rollback-without-hotplug-cpu",
             Regression::SlabCreateDestroyUnlocked => "slab-create-destroy-unlocked",
+            Regression::SmpNoFlushOnDying => "smp-no-flush-on-dying",
         }
     }
 
@@ -90,6 +99,9 @@ impl Regression {
             }
             Regression::SlabCreateDestroyUnlocked => {
                 "2.6 before 2.6.5-rc3; fixed in the history tree by 52930067 (lock_cpu_hotplug around kmem_cache_create/destroy)"
+            }
+            Regression::SmpNoFlushOnDying => {
+                "before 3.16; fixed by 8d056c48e486 (CPU hotplug, smp: flush any pending IPI callbacks before CPU offline)"
             }
         }
     }
@@ -172,10 +184,27 @@ pub enum Wait {
     StopperWork(usize),
     /// `native_cpu_up` spins until the AP has marked itself online.
     CpuOnline(usize),
+    /// A stopper in `multi_cpu_stop` spins until the stage moves on from
+    /// the one it saw.
+    MultiStop(stop_machine::Stage),
+    /// `csd_lock_wait()` spins until the CSD is unlocked.
+    CsdLock(smp::CsdId),
+    /// A CPU's IPI task waits for a deliverable call-function vector.
+    Ipi(usize),
+    /// A device interrupt source waits to be fired.
+    DevIrq(usize),
     /// A case thread waits until the case's setup operations are done.
     Gate,
     /// A dead task.
     Never,
+}
+
+impl Wait {
+    /// A busy-wait: the task keeps its CPU while it waits, as a task that
+    /// stopped mid-execution does.
+    pub fn spins(self) -> bool {
+        matches!(self, Wait::MultiStop(_) | Wait::CsdLock(_))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -209,6 +238,9 @@ pub struct KState {
     pub cpu: cpu::CpuState,
     pub modules: Vec<ModuleState>,
     pub stop: stop_machine::StopState,
+    pub smp: smp::SmpState,
+    /// The case's device interrupt sources.
+    pub irqs: Vec<crate::arch::x86::irq::IrqLine>,
     /// Failpoint sites reached, in first-reach order (when recording).
     pub reached: Vec<Site>,
     reached_set: BTreeSet<Site>,
@@ -255,6 +287,7 @@ impl Kernel {
         };
         let cpu = cpu::CpuState::new(&profile, &cfg, &mut locks);
         let stop = stop_machine::StopState::new(cfg.cpus, &mut locks);
+        let smp = smp::SmpState::new(cfg.cpus);
         let slab = crate::mm::slab::SlabState::new(cfg.slab, &mut locks);
         let s = KState {
             tasks: Vec::new(),
@@ -264,6 +297,8 @@ impl Kernel {
             cpu,
             modules: Vec::new(),
             stop,
+            smp,
+            irqs: Vec::new(),
             reached: Vec::new(),
             reached_set: BTreeSet::new(),
             fired: BTreeSet::new(),
@@ -293,7 +328,9 @@ impl Kernel {
     /// Adds a task; the executor must spawn its body at the same index.
     pub fn add_task(&self, kind: TaskKind, cpu: usize) -> TaskId {
         let mut s = self.s();
-        let ctx = Context { cpu, irqs_disabled: false, preempt_count: 0 };
+        // Interrupt handlers run in hard-IRQ context, IRQs off.
+        let irq = kind.is_irq();
+        let ctx = Context { cpu, irqs_disabled: irq, preempt_count: u32::from(irq), hardirq: irq };
         s.tasks.push(Task { kind, ctx, wait: None, finished: false, died: false, held: Vec::new(), worker: false });
         s.tasks.len() - 1
     }
@@ -359,11 +396,30 @@ impl Kernel {
         s.tasks[cur].ctx.irqs_disabled = true;
     }
 
-    /// `local_irq_enable()`.
+    /// `local_irq_enable()`. An IPI held back until this CPU next enables
+    /// IRQs may come now.
     pub fn local_irq_enable(&self) {
         let mut s = self.s();
         let cur = s.current;
         s.tasks[cur].ctx.irqs_disabled = false;
+        let cpu = s.tasks[cur].ctx.cpu;
+        if s.smp.held[cpu] == smp::HeldBack::UntilIrqEnable {
+            s.smp.held[cpu] = smp::HeldBack::No;
+        }
+    }
+
+    /// `local_irq_save()`: disables IRQs and returns whether they were.
+    pub fn local_irq_save(&self) -> bool {
+        let was = self.ctx().irqs_disabled;
+        self.local_irq_disable();
+        was
+    }
+
+    /// `local_irq_restore()`.
+    pub fn local_irq_restore(&self, was_disabled: bool) {
+        if !was_disabled {
+            self.local_irq_enable();
+        }
     }
 
     pub fn preempt_disable(&self) {
@@ -381,7 +437,9 @@ impl Kernel {
     /// A point where the kernel could be preempted: a decision for the
     /// explorer, free in the default schedule.
     pub async fn preemption_point(&self) {
-        if self.cfg.preempt_points {
+        // An interrupt handler is never preempted: it runs to its end in one
+        // step (a simplification: other CPUs do not interleave inside it).
+        if self.cfg.preempt_points && !self.ctx().hardirq {
             self.yield_now().await;
         }
     }
@@ -407,6 +465,14 @@ impl Kernel {
     pub fn warn_once(&self, site: &'static str, title: &'static str, reaction: bool) {
         if self.s().warned_once.insert((site, title)) {
             self.splat(SplatKind::Warning, site, title.to_string(), reaction);
+        }
+    }
+
+    /// A splat that, like `WARN_ON_ONCE` or lockdep, reports each call
+    /// site once per boot.
+    pub fn splat_once(&self, kind: SplatKind, site: &'static str, title: &'static str) {
+        if self.s().warned_once.insert((site, title)) {
+            self.splat(kind, site, title.to_string(), false);
         }
     }
 
@@ -444,6 +510,10 @@ impl Kernel {
             Wait::IdleDie(cpu) => !s.cpu.online.test(cpu) && s.stop.idle(cpu),
             Wait::StopperWork(cpu) => s.stop.has_work(cpu),
             Wait::CpuOnline(cpu) => s.cpu.online.test(cpu),
+            Wait::MultiStop(seen) => s.stop.moved(seen),
+            Wait::CsdLock(c) => !s.smp.csds[c].locked,
+            // Interrupts are offered by `eligible`, never taken inside a poll.
+            Wait::Ipi(_) | Wait::DevIrq(_) => false,
             Wait::Gate => s.setup_done,
         }
     }
@@ -516,6 +586,30 @@ impl Kernel {
     /// Records that the run reached `site`, and fires it if it is armed.
     /// `rollback` says whether the state machine is rolling back.
     pub fn failpoint(&self, site: Site, rollback: bool) -> Option<i32> {
+        self.reach(site, rollback);
+        if self.armed.is_empty() || !self.s().trace.enabled {
+            return None;
+        }
+        let fired = self.armed.eval(site);
+        if fired.is_some() {
+            self.s().fired.insert(site);
+        }
+        fired
+    }
+
+    /// A failpoint whose action's argument is a count: `Some(None)` for a
+    /// bare `return`, `Some(Some(n))` for `return(n)`.
+    pub fn failpoint_arg(&self, site: Site) -> Option<Option<u64>> {
+        self.reach(site, false);
+        if self.armed.is_empty() || !self.s().trace.enabled {
+            return None;
+        }
+        let fired = self.armed.eval_arg(site)?;
+        self.s().fired.insert(site);
+        Some(fired.and_then(|a| a.trim().parse().ok()))
+    }
+
+    fn reach(&self, site: Site, rollback: bool) {
         if self.cfg.record_sites {
             let mut s = self.s();
             if s.trace.enabled && s.reached_set.insert(site) {
@@ -525,14 +619,6 @@ impl Kernel {
                 }
             }
         }
-        if self.armed.is_empty() || !self.s().trace.enabled {
-            return None;
-        }
-        let fired = self.armed.eval(site);
-        if fired.is_some() {
-            self.s().fired.insert(site);
-        }
-        fired
     }
 }
 
@@ -570,47 +656,42 @@ impl World for Kernel {
     fn eligible(&self, out: &mut Vec<TaskId>) {
         out.clear();
         let s = self.s();
-        // A task that stopped mid-execution with IRQs off or preemption
-        // disabled keeps its CPU: nothing else runs there until it goes on.
-        // There are few such tasks at a time; they are kept in a short list.
-        let mut held = 0u64;
-        let mut holders = [(0usize, 0usize); 8];
-        let mut n = 0;
-        for (i, t) in s.tasks.iter().enumerate() {
-            let mid = matches!(t.wait, None | Some(Wait::Yield));
-            if !t.finished && !t.died && mid && (t.ctx.irqs_disabled || t.ctx.preempt_count > 0) {
-                held |= 1 << t.ctx.cpu;
-                if n < holders.len() {
-                    holders[n] = (t.ctx.cpu, i);
-                }
-                n += 1;
-            }
-        }
+        let occ = Occupancy::of(&s);
+        let mut ordinary = 0;
         for (i, t) in s.tasks.iter().enumerate() {
             if t.finished || t.died {
                 continue;
             }
-            let runnable = match t.wait {
-                None => true,
-                Some(w) => self.ready(&s, w),
+            let ok = match t.kind {
+                // A handler that spins (a WARNed smp call from hard-IRQ
+                // context) goes on where it is.
+                _ if t.kind.is_irq() && t.wait.is_some_and(Wait::spins) => self.ready(&s, t.wait.expect("spinning")),
+                TaskKind::Ipi(cpu) => occ.takes_irq(&s, cpu) && ipi_ready(&s, cpu, &occ, false),
+                TaskKind::Irq(n) => {
+                    let line = &s.irqs[n];
+                    let cpu = crate::arch::x86::irq::effective_cpu(&s, line);
+                    s.trace.enabled && line.fired < line.fires && occ.takes_irq(&s, cpu)
+                }
+                _ => t.wait.is_none_or(|w| self.ready(&s, w)) && occ.free_for(&s, i, t),
             };
-            let cpu_free = held & (1 << t.ctx.cpu) == 0
-                || if n <= holders.len() {
-                    holders[..n].contains(&(t.ctx.cpu, i))
-                } else {
-                    // More holders than the short list: ask each task.
-                    !s.tasks.iter().enumerate().any(|(j, u)| {
-                        j != i
-                            && u.ctx.cpu == t.ctx.cpu
-                            && !u.finished
-                            && !u.died
-                            && matches!(u.wait, None | Some(Wait::Yield))
-                            && (u.ctx.irqs_disabled || u.ctx.preempt_count > 0)
-                    })
-                };
-            if runnable && cpu_free {
+            if ok {
                 out.push(i);
+                ordinary += usize::from(!matches!(t.kind, TaskKind::Irq(_)));
             }
+        }
+        if ordinary == 0 && s.smp.any_pending() {
+            // Nothing else can run: time passes, and held-back IPIs arrive.
+            for (i, t) in s.tasks.iter().enumerate() {
+                if let TaskKind::Ipi(cpu) = t.kind
+                    && !t.died
+                    && occ.takes_irq(&s, cpu)
+                    && ipi_ready(&s, cpu, &occ, true)
+                    && !out.contains(&i)
+                {
+                    out.push(i);
+                }
+            }
+            out.sort_unstable();
         }
     }
 
@@ -643,4 +724,107 @@ impl World for Kernel {
         let s = self.s();
         s.tasks[task].wait == Some(Wait::Yield) && !s.tasks[task].died
     }
+
+    fn urgent(&self, task: TaskId) -> bool {
+        matches!(self.s().tasks[task].kind, TaskKind::Ipi(_))
+    }
+
+    fn spontaneous(&self, task: TaskId) -> bool {
+        matches!(self.s().tasks[task].kind, TaskKind::Irq(_))
+    }
+
+    fn interrupt_pending(&self) -> bool {
+        self.s().smp.any_pending()
+    }
+}
+
+/// Who occupies each CPU at a decision. A task that stopped mid-execution
+/// or spins, with IRQs off or preemption disabled, keeps its CPU: nothing
+/// else runs there until it goes on. With IRQs off, no interrupt comes in
+/// either. An interrupt handler runs to its end in one step, unless it spins
+/// (a call the kernel warns about in hard-IRQ context); then it keeps its
+/// CPU from the task it interrupted.
+struct Occupancy {
+    /// CPUs kept by a task.
+    held: u64,
+    /// CPUs where the task on it has IRQs disabled.
+    irqs_off: u64,
+    /// CPUs with a task on them (not idle).
+    busy: u64,
+    /// CPUs in the middle of an interrupt handler.
+    in_irq: u64,
+    /// The tasks keeping a CPU: few at a time, so a short list.
+    holders: [(usize, TaskId); 8],
+    n: usize,
+}
+
+impl Occupancy {
+    fn of(s: &KState) -> Occupancy {
+        let mut o = Occupancy { held: 0, irqs_off: 0, busy: 0, in_irq: 0, holders: [(0, 0); 8], n: 0 };
+        for (i, t) in s.tasks.iter().enumerate() {
+            if t.finished || t.died || !t.wait.is_none_or(|w| w == Wait::Yield || w.spins()) {
+                continue;
+            }
+            let bit = 1u64 << t.ctx.cpu;
+            if t.kind.is_irq() {
+                // A handler in the middle of its work: the interrupted task
+                // waits for it.
+                o.in_irq |= bit;
+            }
+            o.busy |= bit;
+            if t.ctx.irqs_disabled {
+                o.irqs_off |= bit;
+            }
+            if t.ctx.irqs_disabled || t.ctx.preempt_count > 0 {
+                o.held |= bit;
+                if o.n < o.holders.len() {
+                    o.holders[o.n] = (t.ctx.cpu, i);
+                }
+                o.n += 1;
+            }
+        }
+        o
+    }
+
+    /// Whether task `i` may have its CPU.
+    fn free_for(&self, s: &KState, i: TaskId, t: &Task) -> bool {
+        let cpu = t.ctx.cpu;
+        if self.in_irq & (1 << cpu) != 0 {
+            return false;
+        }
+        if self.held & (1 << cpu) == 0 {
+            return true;
+        }
+        if self.n <= self.holders.len() {
+            return self.holders[..self.n].contains(&(cpu, i));
+        }
+        // More holders than the short list: ask each task.
+        !s.tasks.iter().enumerate().any(|(j, u)| {
+            j != i
+                && u.ctx.cpu == cpu
+                && !u.finished
+                && !u.died
+                && u.wait.is_none_or(|w| w == Wait::Yield || w.spins())
+                && (u.ctx.irqs_disabled || u.ctx.preempt_count > 0)
+        })
+    }
+
+    /// Whether `cpu` takes an interrupt now: it runs and has IRQs enabled.
+    fn takes_irq(&self, s: &KState, cpu: usize) -> bool {
+        s.smp.powered.test(cpu) && self.irqs_off & (1 << cpu) == 0
+    }
+}
+
+/// Whether `cpu` has a call-function vector it may take now; `force` when
+/// nothing else can run, so a held-back IPI arrives anyway.
+fn ipi_ready(s: &KState, cpu: usize, occ: &Occupancy, force: bool) -> bool {
+    if s.smp.pending[cpu] == 0 {
+        return false;
+    }
+    force
+        || match s.smp.held[cpu] {
+            smp::HeldBack::No => true,
+            smp::HeldBack::UntilIrqEnable => occ.busy & (1 << cpu) == 0,
+            smp::HeldBack::UntilStep(at) => s.steps >= at,
+        }
 }

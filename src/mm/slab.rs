@@ -15,16 +15,18 @@
 //! - The fix, 2.6.5-rc3: both take the CPU hotplug lock for read around the
 //!   whole operation. `slab-create-destroy-unlocked` takes it away again.
 //!
-//! Touching a missing array is a NULL dereference. Left out: objects, slabs
-//! and pages (an array is present or not), the alien caches, NUMA, and real
-//! IPIs for the drain (`on_each_cpu` calls the drain directly until the IPI
-//! model lands).
+//! Touching a missing array is a NULL dereference. The drain goes through
+//! `on_each_cpu`, so `do_drain` runs on each other CPU from its IPI, in
+//! hard-IRQ context. Left out: objects, slabs and pages (an array is present
+//! or not), the alien caches, NUMA, and the `do_ccupdate_local` IPIs of
+//! `do_tune_cpucache` (create allocates the online CPUs' arrays directly).
 
 use crate::errno::*;
 use crate::sim::CpuMask;
 use crate::sim::lock::{LockId, LockKind, Locks, Mode};
 use crate::sim::trace::SplatKind;
 
+use crate::kernel::smp::CsdFunc;
 use crate::kernel::{Kernel, Regression};
 
 /// One `struct kmem_cache`.
@@ -139,12 +141,9 @@ impl Kernel {
         self.s().slab.chain.retain(|&c| c != id);
         self.unlock(mutex).await;
         self.preemption_point().await;
-        // drain_cpu_caches() -> on_each_cpu(do_drain, cachep)
-        let online = self.s().cpu.online;
-        for cpu in online.iter() {
-            self.touch_array(id, cpu, "do_drain").await;
-            self.preemption_point().await;
-        }
+        // drain_cpu_caches() -> on_each_cpu(do_drain, cachep, 1): an IPI to
+        // every other online CPU, and the local CPU with IRQs off.
+        self.on_each_cpu(CsdFunc::SlabDrain(id), true).await;
         {
             let mut s = self.s();
             s.slab.caches[id].arrays = CpuMask::empty();
@@ -167,6 +166,11 @@ impl Kernel {
         self.preempt_enable();
         self.s().slab.busy -= 1;
         0
+    }
+
+    /// `do_drain(cachep)` on `cpu`, from the drain IPI or locally.
+    pub async fn do_drain(&self, id: usize, cpu: usize) {
+        self.touch_array(id, cpu, "do_drain").await;
     }
 
     /// `cachep->array[cpu]->avail`: a NULL dereference if there is no array.

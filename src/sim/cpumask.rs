@@ -16,6 +16,13 @@ impl CpuMask {
         CpuMask(0)
     }
 
+    /// `cpumask_of(cpu)`.
+    pub fn of(cpu: usize) -> Self {
+        let mut m = CpuMask::empty();
+        m.set(cpu);
+        m
+    }
+
     /// CPUs `0..n`.
     pub fn first_n(n: usize) -> Self {
         assert!(n <= CPUS_MAX, "machine larger than CPUS_MAX");
@@ -58,6 +65,15 @@ impl CpuMask {
     /// The CPUs in ascending order, as `for_each_cpu` visits them.
     pub fn iter(self) -> impl Iterator<Item = usize> {
         (0..CPUS_MAX).filter(move |&c| self.test(c))
+    }
+}
+
+impl std::ops::BitAnd for CpuMask {
+    type Output = CpuMask;
+
+    /// `cpumask_and()`.
+    fn bitand(self, other: CpuMask) -> CpuMask {
+        CpuMask(self.0 & other.0)
     }
 }
 

@@ -45,6 +45,23 @@ pub trait World {
     fn end_poll(&self, task: TaskId, done: bool);
     /// The task stopped at a preemption point, not at a wait.
     fn yielded(&self, task: TaskId) -> bool;
+    /// A pending interrupt's handler: when eligible, the default schedule
+    /// runs it before anything else, as hardware delivers an IPI at once.
+    fn urgent(&self, _task: TaskId) -> bool {
+        false
+    }
+    /// An event the environment may cause at any time (a device interrupt
+    /// firing): never the default choice, so taking it is always one
+    /// deviation, and on its own it keeps no run going.
+    fn spontaneous(&self, _task: TaskId) -> bool {
+        false
+    }
+    /// Some interrupt is pending somewhere, so a preemption point is a
+    /// decision even for the default schedule. Cheap: called at every
+    /// preemption point.
+    fn interrupt_pending(&self) -> bool {
+        false
+    }
 }
 
 /// One decision: who may run, and who just stopped.
@@ -59,10 +76,13 @@ pub struct Decision<'a> {
     /// `current` stopped at a preemption point (so switching away from it
     /// preempts it).
     pub yielded: bool,
-    /// The default schedule's choice: the current task if it may go on, else
-    /// the lowest-numbered kernel thread (it was woken to finish the work the
-    /// blocked task waits for, on its own CPU), else the lowest task.
+    /// The default schedule's choice: a pending IPI's handler, else the
+    /// current task if it may go on, else the lowest-numbered kernel thread
+    /// (it was woken to finish the work the blocked task waits for, on its
+    /// own CPU), else the lowest task. Never a spontaneous event.
     pub default: TaskId,
+    /// The eligible tasks that are spontaneous events (device interrupts).
+    pub spontaneous: &'a [TaskId],
 }
 
 impl Decision<'_> {
@@ -226,6 +246,20 @@ impl Executor {
         self.futures.len() - 1
     }
 
+    /// Polls a task once before the run, outside the schedule: a task whose
+    /// body starts by waiting for an event (an interrupt handler) then sits
+    /// in that wait, so that being picked later is the event itself.
+    pub fn start(&mut self, world: &dyn World, task: TaskId) {
+        let waker = Waker::noop().clone();
+        let mut cx = PollContext::from_waker(&waker);
+        let mut fut = self.futures[task].take().expect("started a finished task");
+        world.begin_poll(task);
+        let done = fut.as_mut().poll(&mut cx).is_ready();
+        world.end_poll(task, done);
+        assert!(!done, "a started task must wait for its event");
+        self.futures[task] = Some(fut);
+    }
+
     pub fn steps(&self) -> u64 {
         self.steps
     }
@@ -247,16 +281,19 @@ impl Executor {
         let mut cx = PollContext::from_waker(&waker);
         let mut current: Option<TaskId> = None;
         let mut eligible = Vec::with_capacity(world.task_count());
+        let mut spontaneous = Vec::new();
         let at_yield = self.strategy.decides_at_yield();
         loop {
             let next = match current {
-                Some(c) if !at_yield && world.yielded(c) => c,
+                Some(c) if !at_yield && world.yielded(c) && !world.interrupt_pending() => c,
                 _ => {
                     world.eligible(&mut eligible);
-                    match eligible.len() {
+                    spontaneous.clear();
+                    spontaneous.extend(eligible.iter().copied().filter(|&t| world.spontaneous(t)));
+                    match eligible.len() - spontaneous.len() {
                         0 => return self.stuck(world),
-                        1 => eligible[0],
-                        _ => self.decide(world, &eligible, current),
+                        1 if spontaneous.is_empty() => eligible[0],
+                        _ => self.decide(world, &eligible, &spontaneous, current),
                     }
                 }
             };
@@ -275,11 +312,23 @@ impl Executor {
         }
     }
 
-    fn decide(&mut self, world: &dyn World, eligible: &[TaskId], current: Option<TaskId>) -> TaskId {
-        let cur = current.filter(|c| eligible.contains(c));
-        let default = cur.or_else(|| eligible.iter().copied().find(|&t| world.daemon(t))).unwrap_or(eligible[0]);
+    fn decide(
+        &mut self,
+        world: &dyn World,
+        eligible: &[TaskId],
+        spontaneous: &[TaskId],
+        current: Option<TaskId>,
+    ) -> TaskId {
+        let cur = current.filter(|c| eligible.contains(c) && !spontaneous.contains(c));
+        let ordinary = || eligible.iter().copied().filter(|t| !spontaneous.contains(t));
+        let default = ordinary()
+            .find(|&t| world.urgent(t))
+            .or(cur)
+            .or_else(|| ordinary().find(|&t| world.daemon(t)))
+            .or_else(|| ordinary().next())
+            .expect("a decision has an ordinary task");
         let yielded = cur.is_some_and(|c| world.yielded(c));
-        let d = Decision { index: self.decisions, eligible, current: cur, yielded, default };
+        let d = Decision { index: self.decisions, eligible, current: cur, yielded, default, spontaneous };
         let pick = self.strategy.pick(&d);
         assert!(eligible.contains(&pick), "strategy picked a task that is not eligible");
         if pick != d.default_choice() {

@@ -7,8 +7,10 @@
 //! scheduler: there is no load balancing, no priorities and no time, only the
 //! order in which runnable tasks take their next step.
 //!
-//! Left out: real interrupts (they arrive with the IPI model), NUMA, and any
-//! notion of elapsed time. A "step" is one poll of one task.
+//! Interrupts are tasks too: each CPU has one that takes its call-function
+//! IPIs, and each device interrupt source of a case has one. They run in
+//! hard-IRQ context, only on a CPU whose IRQs are enabled. Left out: NUMA,
+//! and any notion of elapsed time. A "step" is one poll of one task.
 
 pub mod cpumask;
 pub mod executor;
@@ -34,12 +36,24 @@ pub enum TaskKind {
     Idle(usize),
     /// The stopper thread of CPU N (`migration/N`), which runs stop_machine work.
     Stopper(usize),
+    /// The call-function IPI vectors of CPU N (`sysvec_call_function_single`,
+    /// `sysvec_call_function`), in hard-IRQ context.
+    Ipi(usize),
+    /// The handler of the case's Nth device interrupt source, in hard-IRQ
+    /// context on whichever CPU the interrupt is routed to.
+    Irq(usize),
 }
 
 impl TaskKind {
     /// Kernel threads loop forever; a run ends when every other task is done.
     pub fn is_daemon(self) -> bool {
         !matches!(self, TaskKind::Control(_))
+    }
+
+    /// An interrupt handler rather than a task: it runs only where IRQs are
+    /// enabled, and never keeps a CPU from other tasks.
+    pub fn is_irq(self) -> bool {
+        matches!(self, TaskKind::Ipi(_) | TaskKind::Irq(_))
     }
 
     /// The name the kernel would show in `ps`, as the trace prints it.
@@ -50,6 +64,8 @@ impl TaskKind {
             TaskKind::Cpuhp(n) => format!("cpuhp/{n}"),
             TaskKind::Idle(n) => format!("swapper/{n}"),
             TaskKind::Stopper(n) => format!("migration/{n}"),
+            TaskKind::Ipi(n) => format!("<IRQ>/{n}"),
+            TaskKind::Irq(n) => format!("<IRQ> source {n}"),
         }
     }
 }
@@ -61,6 +77,8 @@ pub struct Context {
     pub cpu: usize,
     pub irqs_disabled: bool,
     pub preempt_count: u32,
+    /// Hard-IRQ context (`in_hardirq()`); `in_task()` is its negation here.
+    pub hardirq: bool,
 }
 
 impl Context {

@@ -8,6 +8,8 @@
 //! other than the ones a report shows.
 
 use super::{Context, TaskId};
+use crate::kernel::smp::{Api, Via};
+use crate::kernel::stop_machine::Stage;
 
 /// Index into [`Trace::texts`].
 pub type TextId = u32;
@@ -83,6 +85,58 @@ pub enum Event {
     Note(TextId),
     /// Index into the run's splats.
     Splat(usize),
+    /// A stopper noticed a new `multi_cpu_stop` stage; `active` when it runs
+    /// the function there.
+    Stop {
+        cpu: u16,
+        stage: Stage,
+        active: bool,
+    },
+    /// The function stop_machine ran on the active CPU returned.
+    StopRet {
+        cpu: u16,
+        ret: i32,
+    },
+    /// A CSD was queued on `to`'s `call_single_queue` (function `name`,
+    /// interned in `SmpState::names`); `ipi` when the queue was empty.
+    CsdQueue {
+        name: u16,
+        from: u16,
+        to: u16,
+        api: Api,
+        sync: bool,
+        ipi: bool,
+    },
+    /// A CSD's function ran on `cpu`.
+    CsdRun {
+        name: u16,
+        cpu: u16,
+        via: Via,
+    },
+    /// The `smp/cpuN/ipi` failpoint held an IPI back (`steps` 0: until the
+    /// target next enables IRQs).
+    IpiHeld {
+        cpu: u16,
+        steps: u32,
+    },
+    /// A CPU takes a call-function IPI.
+    IpiEnter {
+        cpu: u16,
+        single: bool,
+    },
+    /// A device interrupt source fires on `cpu`.
+    IrqEnter {
+        src: u16,
+        cpu: u16,
+    },
+    /// One action of a device interrupt handler returned.
+    IrqOp {
+        src: u16,
+        op: u16,
+        ret: i32,
+    },
+    /// The interrupt handler returned.
+    IrqExit,
 }
 
 /// Which case operation: `thread` 0 is the case's `ops`, `thread` N its

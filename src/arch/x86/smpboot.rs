@@ -37,14 +37,28 @@ pub async fn idle_task(k: &Kernel, cpu: usize) {
         k.s().cpu.boot_requested.clear(cpu);
         start_secondary(k, cpu).await;
         k.block(Wait::IdleDie(cpu)).await;
-        k.cpuhp_report_idle_dead(cpu).await;
-        k.local_irq_disable();
+        play_dead(k, cpu).await;
     }
+}
+
+/// `do_idle()` finding the CPU offline: with IRQs off,
+/// `cpuhp_report_idle_dead()`, then `arch_cpu_idle_dead()` → `play_dead()`:
+/// the CPU stops executing until it is booted again.
+pub async fn play_dead(k: &Kernel, cpu: usize) {
+    k.local_irq_disable();
+    k.cpuhp_report_idle_dead(cpu).await;
+    k.s().smp.powered.clear(cpu);
 }
 
 /// `start_secondary()`: runs on the AP with IRQs disabled until the end.
 async fn start_secondary(k: &Kernel, cpu: usize) {
     k.local_irq_disable();
+    super::smp::apic_reset(k, cpu);
+    {
+        let mut s = k.s();
+        s.smp.powered.set(cpu);
+        s.smp.gone.clear(cpu);
+    }
     k.notify_cpu_starting(cpu).await;
     k.set_cpu_online(cpu, true);
     k.local_irq_enable();

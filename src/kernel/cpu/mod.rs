@@ -31,6 +31,7 @@ use crate::sim::lock::{CompletionId, Locks, Mode};
 use crate::sim::trace::{CbEvent, CbHow, Event, MaskName, SplatKind};
 
 use super::cpuhotplug::{Profile, Section, State, StepTable};
+use super::smp::CsdFunc;
 use super::{Config, Kernel, Regression, SmtCmdline, SmtControl, stop_machine};
 
 /// `CPUHP_INVALID`.
@@ -71,6 +72,11 @@ pub enum Builtin {
     /// The SLAB-era `CPUHP_SLAB_PREPARE` callbacks of the slab model.
     SlabPrepare,
     SlabDead,
+    /// `kernel/smp.c`: `smpcfd_prepare_cpu`, `smpcfd_dead_cpu`,
+    /// `smpcfd_dying_cpu`.
+    SmpcfdPrepare,
+    SmpcfdDead,
+    SmpcfdDying,
     /// Any other built-in callback: it succeeds and touches nothing the
     /// model tracks.
     Nop,
@@ -310,7 +316,14 @@ impl CpuState {
 impl Builtin {
     /// Whether it can sleep, and so needs the `async` call path.
     fn sleeps(self) -> bool {
-        matches!(self, Builtin::BringupCpu | Builtin::TakedownCpu | Builtin::SlabPrepare | Builtin::SlabDead)
+        matches!(
+            self,
+            Builtin::BringupCpu
+                | Builtin::TakedownCpu
+                | Builtin::SlabPrepare
+                | Builtin::SlabDead
+                | Builtin::SmpcfdDying
+        )
     }
 }
 
@@ -373,6 +386,9 @@ fn builtin_of(func: &str) -> Builtin {
         "takedown_cpu" => Builtin::TakedownCpu,
         "sched_cpu_activate" => Builtin::SchedCpuActivate,
         "sched_cpu_deactivate" => Builtin::SchedCpuDeactivate,
+        "smpcfd_prepare_cpu" => Builtin::SmpcfdPrepare,
+        "smpcfd_dead_cpu" => Builtin::SmpcfdDead,
+        "smpcfd_dying_cpu" => Builtin::SmpcfdDying,
         _ => Builtin::Nop,
     }
 }
@@ -757,9 +773,19 @@ impl Kernel {
         ret
     }
 
-    /// `take_cpu_down()`: runs on the dying CPU's stopper with IRQs off.
+    /// `take_cpu_down()`: runs on the dying CPU's stopper, in
+    /// MULTI_STOP_RUN, with IRQs off on every CPU. A failpoint armed at
+    /// `CPUHP_TEARDOWN_CPU` fails it here, as `__cpu_disable()` would (x86's
+    /// `lapic_can_unplug_cpu` refusing), and the error comes back through
+    /// stop_machine to `takedown_cpu`.
     pub async fn take_cpu_down(&self, cpu: usize) -> i32 {
         let target = self.s().cpu.cpuhp[cpu].target.max(self.profile.a.ap_offline);
+        let site = Site::Cpuhp { cpu: cpu as u16, bringup: false, state: self.profile.a.teardown_cpu, inst: None };
+        let rollback = self.s().cpu.cpuhp[cpu].rollback;
+        if let Some(err) = self.failpoint(site, rollback) {
+            self.note(format!("__cpu_disable() = {}  (failpoint {site})", crate::errno::name(i64::from(err))));
+            return err;
+        }
         let err = smpboot::native_cpu_disable(self, cpu);
         if err < 0 {
             return err;
@@ -775,13 +801,15 @@ impl Kernel {
         }
         self.cpuhp_invoke_callback_range(false, cpu, target, true).await;
         stop_machine::stop_machine_park(self, cpu);
+        self.smp_cpu_gone(cpu);
         0
     }
 
     /// `takedown_cpu()`: the `CPUHP_TEARDOWN_CPU` teardown.
     async fn takedown_cpu(&self, cpu: usize) -> i32 {
         self.s().cpu.cpuhp[cpu].thread_parked = true;
-        let err = stop_machine::stop_machine_cpuslocked(self, cpu).await;
+        let take = stop_machine::StopFn::TakeCpuDown(cpu);
+        let err = stop_machine::stop_machine_cpuslocked(self, take, crate::sim::CpuMask::of(cpu)).await;
         if err != 0 {
             self.s().cpu.cpuhp[cpu].thread_parked = false;
             return err;
@@ -811,9 +839,9 @@ impl Kernel {
         0
     }
 
-    /// `cpuhp_report_idle_dead()`: the dying CPU's idle task reports in. The
-    /// kernel completes `done_down` through an IPI to the first online CPU;
-    /// until IPIs are modelled, it completes directly.
+    /// `cpuhp_report_idle_dead()`: the dying CPU's idle task reports in, and
+    /// delegates the completion of `done_down` to the first online CPU with
+    /// `smp_call_function_single(..., cpuhp_complete_idle_dead, st, 0)`.
     pub async fn cpuhp_report_idle_dead(&self, cpu: usize) {
         let state = self.s().cpu.cpuhp[cpu].state;
         if state != self.profile.a.ap_offline {
@@ -825,13 +853,13 @@ impl Kernel {
             );
             self.die().await;
         }
-        let done = {
+        let first = {
             let mut s = self.s();
             s.cpu.cpuhp[cpu].state = self.profile.a.ap_idle_dead;
             s.trace.push(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_idle_dead });
-            s.cpu.cpuhp[cpu].done_down
+            s.cpu.online.first().unwrap_or(0)
         };
-        self.complete(done);
+        self.smp_call_function_single(first, CsdFunc::CompleteIdleDead(cpu), false).await;
     }
 
     /// `cpuhp_down_callbacks()`: the BP walk down from `CPUHP_TEARDOWN_CPU`.
@@ -885,6 +913,9 @@ impl Kernel {
         }
         let ret = self.cpuhp_down_callbacks(cpu, target).await;
         let state = self.s().cpu.cpuhp[cpu].state;
+        if state == a.offline {
+            self.smp_check_offline(cpu);
+        }
         if ret != 0 && state < prev_state {
             if state == a.teardown_cpu {
                 self.cpuhp_reset_state(cpu, prev_state);
@@ -1248,9 +1279,17 @@ impl Kernel {
             self.enter_context(&call);
             self.unloaded_callback(cpu, state, bringup, module).await;
         }
-        let ev = match self.enter(&call) {
-            Ok(ev) => ev,
-            Err(err) => return err,
+        let ev = if body == CbBody::Builtin(Builtin::TakedownCpu) {
+            // takedown_cpu fails only where the kernel's can: __cpu_disable()
+            // inside stop_machine, where take_cpu_down consults the failpoint.
+            let ev = self.enter_context(&call);
+            self.trace(Event::CbEnter(ev));
+            ev
+        } else {
+            match self.enter(&call) {
+                Ok(ev) => ev,
+                Err(err) => return err,
+            }
         };
         // The bodies that sleep are boxed: their futures are large, and
         // keeping them out of this one keeps every other call cheap.
@@ -1259,6 +1298,7 @@ impl Kernel {
             CbBody::Builtin(Builtin::TakedownCpu) => Box::pin(self.takedown_cpu(cpu)).await,
             CbBody::Builtin(Builtin::SlabPrepare) => Box::pin(self.slab_prepare_cpu(cpu)).await,
             CbBody::Builtin(Builtin::SlabDead) => Box::pin(self.slab_dead_cpu(cpu)).await,
+            CbBody::Builtin(Builtin::SmpcfdDying) => Box::pin(self.smpcfd_dying_cpu(cpu)).await,
             CbBody::Builtin(b) => self.run_builtin(b, cpu),
             CbBody::Module { module, decl } => {
                 let func = self.func_name(state, bringup);
@@ -1299,7 +1339,10 @@ impl Kernel {
         match b {
             Builtin::SchedCpuActivate => self.set_cpu_active(cpu, true),
             Builtin::SchedCpuDeactivate => self.set_cpu_active(cpu, false),
+            Builtin::SmpcfdPrepare => return self.smpcfd_prepare_cpu(cpu),
+            Builtin::SmpcfdDead => return self.smpcfd_dead_cpu(cpu),
             Builtin::BringupCpu
+            | Builtin::SmpcfdDying
             | Builtin::TakedownCpu
             | Builtin::SlabPrepare
             | Builtin::SlabDead
