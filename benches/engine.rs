@@ -5,6 +5,8 @@
 //! - (b) the sweep on an 8-CPU machine: every site the plain `cpu_down` +
 //!   `cpu_up` of each CPU reaches, in both directions, each as its own
 //!   scenario.
+//! - (c) the explorer on the slab race case.
+//! - (d) the explorer on the stranded-IPI race case, exhaustive and PCT.
 //!
 //! A plain harness rather than criterion: the figures the issues ask for are
 //! medians of a few runs, and criterion's dependency tree would double the
@@ -102,6 +104,46 @@ fn bench_c() {
     );
 }
 
+/// (d) the explorer on the stranded-IPI race (`smp-no-flush-on-dying` on):
+/// how many schedules exhaustive (bound 2) and PCT (seed 1, depth 3, 10,000
+/// runs) need before the first violating one, and their total times.
+fn bench_d() {
+    use std::collections::BTreeSet;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let case = Case::load(&root.join("regression/smp-no-flush-on-dying.toml"), &root).expect("the race case loads");
+    let opts = RunOpts {
+        regressions: BTreeSet::from([hotplug_fi::kernel::Regression::SmpNoFlushOnDying]),
+        record_sites: false,
+    };
+    let strategies = [
+        hotplug_fi::case::Strategy::Exhaustive { bound: 2 },
+        hotplug_fi::case::Strategy::Pct { runs: 10_000, seed: 1, depth: 3 },
+    ];
+    for strategy in strategies {
+        let mut times = Vec::new();
+        let (mut executed, mut first) = (0, 0);
+        for _ in 0..7 {
+            let t = Instant::now();
+            let ex = hotplug_fi::explore::interleave::explore(&case, &opts, &strategy);
+            times.push(t.elapsed().as_secs_f64());
+            executed = ex.executed;
+            first = ex
+                .outcomes
+                .iter()
+                .filter(|r| r.violations.iter().any(|v| v.contains("still queued on CPU2")))
+                .map(|r| r.first_run)
+                .min()
+                .expect("the race is found");
+        }
+        let t = median(times);
+        println!(
+            "bench (d) IPI race case, {strategy:?}: first violation at schedule {first} of {executed}, median {t:.3} s total ({:.0} schedules/s, ~{:.1} ms to the first)",
+            executed as f64 / t,
+            t * first as f64 / executed as f64 * 1e3
+        );
+    }
+}
+
 fn main() {
     if std::env::var_os("BENCH_ONLY_A").is_some() {
         bench_a();
@@ -113,4 +155,5 @@ fn main() {
     bench_a();
     bench_b();
     bench_c();
+    bench_d();
 }

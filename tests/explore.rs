@@ -91,3 +91,31 @@ fn pct_and_random_reach_the_slab_race() {
         assert!(hit, "{} found no race", ex.describe());
     }
 }
+
+fn no_flush() -> RunOpts {
+    RunOpts { regressions: BTreeSet::from([Regression::SmpNoFlushOnDying]), record_sites: false }
+}
+
+/// The stranded-IPI race: the case only declares the interrupt source; the
+/// explorer finds the window (a device interrupt firing is one deviation)
+/// with exhaustive search and with PCT, and nothing on the fixed kernel.
+#[test]
+fn the_stranded_ipi_race_is_found_by_exhaustive_and_pct_and_not_when_fixed() {
+    let c = case("regression/smp-no-flush-on-dying");
+    let stranded = "callback __blk_mq_complete_request_remote() was still queued on CPU2 when take_cpu_down() finished";
+    let strategies = [Strategy::Exhaustive { bound: 2 }, Strategy::Pct { runs: 10_000, seed: 1, depth: 3 }];
+    for s in &strategies {
+        let ex = interleave::explore(&c, &no_flush(), s);
+        let hit = ex.outcomes.iter().find(|r| r.violations.iter().any(|v| v.contains(stranded)));
+        let hit = hit.unwrap_or_else(|| panic!("{s:?} did not find the race"));
+        assert!(hit.violations.iter().any(|v| v.contains("IPI on offline CPU")), "{:?}", hit.violations);
+        let again = interleave::replay(&c, &no_flush(), &hit.schedule).expect("the schedule fits");
+        assert_eq!(report::outcome(&c, &again), hit.outcome, "{s:?}: replaying {} differs", hit.schedule);
+    }
+    // A firing counts as one deviation: one is enough.
+    let one = interleave::explore(&c, &no_flush(), &Strategy::Exhaustive { bound: 1 });
+    assert!(one.outcomes.iter().any(|r| r.violations.iter().any(|v| v.contains(stranded))));
+    let fixed = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2 });
+    assert!(fixed.exhausted);
+    assert!(fixed.outcomes.iter().all(|r| r.violations.is_empty()), "fixed kernel: a violation");
+}

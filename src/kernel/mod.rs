@@ -736,6 +736,10 @@ impl World for Kernel {
     fn interrupt_pending(&self) -> bool {
         self.s().smp.any_pending()
     }
+
+    fn has_spontaneous(&self) -> bool {
+        !self.s().irqs.is_empty()
+    }
 }
 
 /// Who occupies each CPU at a decision. A task that stopped mid-execution

@@ -56,6 +56,10 @@ pub trait World {
     fn spontaneous(&self, _task: TaskId) -> bool {
         false
     }
+    /// Whether any task can ever be spontaneous (saves asking each one).
+    fn has_spontaneous(&self) -> bool {
+        false
+    }
     /// Some interrupt is pending somewhere, so a preemption point is a
     /// decision even for the default schedule. Cheap: called at every
     /// preemption point.
@@ -282,6 +286,7 @@ impl Executor {
         let mut current: Option<TaskId> = None;
         let mut eligible = Vec::with_capacity(world.task_count());
         let mut spontaneous = Vec::new();
+        let any_spontaneous = world.has_spontaneous();
         let at_yield = self.strategy.decides_at_yield();
         loop {
             let next = match current {
@@ -289,7 +294,9 @@ impl Executor {
                 _ => {
                     world.eligible(&mut eligible);
                     spontaneous.clear();
-                    spontaneous.extend(eligible.iter().copied().filter(|&t| world.spontaneous(t)));
+                    if any_spontaneous {
+                        spontaneous.extend(eligible.iter().copied().filter(|&t| world.spontaneous(t)));
+                    }
                     match eligible.len() - spontaneous.len() {
                         0 => return self.stuck(world),
                         1 if spontaneous.is_empty() => eligible[0],
@@ -321,8 +328,8 @@ impl Executor {
     ) -> TaskId {
         let cur = current.filter(|c| eligible.contains(c) && !spontaneous.contains(c));
         let ordinary = || eligible.iter().copied().filter(|t| !spontaneous.contains(t));
-        let default = ordinary()
-            .find(|&t| world.urgent(t))
+        let urgent = if world.interrupt_pending() { ordinary().find(|&t| world.urgent(t)) } else { None };
+        let default = urgent
             .or(cur)
             .or_else(|| ordinary().find(|&t| world.daemon(t)))
             .or_else(|| ordinary().next())
