@@ -67,7 +67,7 @@ pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<S
     // A task that died mid-flush leaves its callbacks unrun: that is the
     // oops's outcome, not a lost IPI.
     if !died {
-        v.extend(crate::kernel::smp::check(&res.state).into_iter().map(|e| format!("ipi: {e}")));
+        v.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|e| format!("ipi: {e}")));
     }
     splats(case, res, injected, plain, &mut v);
     if plain {

@@ -276,7 +276,8 @@ pub fn outcome(case: &Case, res: &RunResult) -> String {
     // Broken invariants that the final state may not show (a callback
     // stranded on a dead CPU leaves no splat).
     let mut broken: Vec<String> = res.state.slab.violation.iter().map(|v| format!("slab: {v}")).collect();
-    broken.extend(crate::kernel::smp::check(&res.state).into_iter().map(|v| format!("ipi: {v}")));
+    let settled = matches!(res.end, RunEnd::Finished);
+    broken.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|v| format!("ipi: {v}")));
     if !broken.is_empty() {
         let _ = writeln!(out, "broken invariants:");
         for b in broken {
@@ -353,10 +354,34 @@ fn blocked_line(s: &KState, t: usize) -> String {
             format!("{} held by {}", lock.name, holders.join(", "))
         }
         Some(Wait::Completion(c)) => completion_name(s, c),
+        Some(Wait::CsdLock(c)) => {
+            let csd = &s.smp.csds[c];
+            let f = crate::kernel::smp::func_name(&csd.func);
+            let on = match csd.on {
+                Some(cpu) if !s.smp.powered.test(cpu) => format!("queued on CPU{cpu}, which is dead"),
+                Some(cpu) if irqs_off_on(s, cpu) => format!("queued on CPU{cpu}, which spins with IRQs disabled"),
+                Some(cpu) => format!("queued on CPU{cpu}, which has not run it"),
+                None => "in flight".to_string(),
+            };
+            format!("csd_lock_wait() (spinning) for {f}(), {on}")
+        }
+        Some(Wait::MultiStop(stage)) => format!("multi_cpu_stop() (spinning) in {}", stage.name()),
         Some(w) => format!("{w:?}"),
         None => "nothing".to_string(),
     };
     format!("{comm} blocked on {what}")
+}
+
+/// Whether a task on `cpu` is stuck there with IRQs disabled.
+fn irqs_off_on(s: &KState, cpu: usize) -> bool {
+    s.tasks.iter().any(|t| {
+        t.ctx.cpu == cpu
+            && t.ctx.irqs_disabled
+            && !t.finished
+            && !t.died
+            && !t.kind.is_irq()
+            && t.wait.is_none_or(|w| w == Wait::Yield || w.spins())
+    })
 }
 
 fn completion_name(s: &KState, c: usize) -> String {
