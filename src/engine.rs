@@ -286,6 +286,8 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
         Op::Lock(name) => {
             let l = k.case_lock(name);
             k.lock(l, crate::sim::lock::Mode::Exclusive).await;
+            // The caller goes on holding it: other tasks may run meanwhile.
+            k.preemption_point().await;
             0
         }
         Op::Unlock(name) => {
@@ -310,20 +312,26 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
             k.on_each_cpu(case_func(func), *wait).await;
             0
         }
+        // The caller goes on with the next operation; other CPUs may run in
+        // between (the task keeps its own CPU if it is now atomic).
         Op::LocalIrqDisable => {
             k.local_irq_disable();
+            k.preemption_point().await;
             0
         }
         Op::LocalIrqEnable => {
             k.local_irq_enable();
+            k.preemption_point().await;
             0
         }
         Op::PreemptDisable => {
             k.preempt_disable();
+            k.preemption_point().await;
             0
         }
         Op::PreemptEnable => {
             k.preempt_enable();
+            k.preemption_point().await;
             0
         }
     };

@@ -169,13 +169,7 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
                 depth += 1;
             }
             Event::IrqEnter { src, cpu } => {
-                let line = &case.irqs[*src as usize];
-                let moved = if line.cpu != *cpu as usize {
-                    format!("  (moved off CPU{} by fixup_irqs)", line.cpu)
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(out, "{pad}CPU{cpu} <IRQ> {}{moved}", line.name);
+                let _ = writeln!(out, "{pad}CPU{cpu} <IRQ> {}", case.irqs[*src as usize].name);
                 depth += 1;
             }
             Event::IrqOp { src, op, ret } => {

@@ -193,6 +193,9 @@ pub enum Wait {
     Ipi(usize),
     /// A device interrupt source waits to be fired.
     DevIrq(usize),
+    /// `cpu_wait_death()`: until the CPU has reported its death from
+    /// `play_dead`.
+    CpuDead(usize),
     /// A case thread waits until the case's setup operations are done.
     Gate,
     /// A dead task.
@@ -468,6 +471,23 @@ impl Kernel {
         }
     }
 
+    /// `__schedule_bug()`: a task about to sleep in an atomic section.
+    fn schedule_check(&self, site: &'static str) {
+        let ctx = self.ctx();
+        if ctx.sleepable() {
+            return;
+        }
+        let comm = {
+            let s = self.s();
+            Kernel::comm_of(&s, s.current)
+        };
+        let count = ctx.preempt_count + if ctx.hardirq { 0x10000 } else { 0 };
+        let title = format!("BUG: scheduling while atomic: {comm}/0x{count:08x}");
+        if self.s().warned_once.insert((site, "scheduling while atomic")) {
+            self.splat(SplatKind::SleepInAtomic, site, title, false);
+        }
+    }
+
     /// A splat that, like `WARN_ON_ONCE` or lockdep, reports each call
     /// site once per boot.
     pub fn splat_once(&self, kind: SplatKind, site: &'static str, title: &'static str) {
@@ -512,6 +532,7 @@ impl Kernel {
             Wait::CpuOnline(cpu) => s.cpu.online.test(cpu),
             Wait::MultiStop(seen) => s.stop.moved(seen),
             Wait::CsdLock(c) => !s.smp.csds[c].locked,
+            Wait::CpuDead(cpu) => !s.smp.powered.test(cpu),
             // Interrupts are offered by `eligible`, never taken inside a poll.
             Wait::Ipi(_) | Wait::DevIrq(_) => false,
             Wait::Gate => s.setup_done,
@@ -523,6 +544,7 @@ impl Kernel {
         self.yield_now().await;
         let free = self.s().locks.locks[lock].can_take(mode);
         if !free {
+            self.schedule_check("kernel/locking/mutex.c:__mutex_lock");
             let writer = mode == Mode::Exclusive && self.s().locks.locks[lock].kind == LockKind::RwSem;
             if writer {
                 self.s().locks.locks[lock].writers_waiting += 1;
@@ -579,6 +601,9 @@ impl Kernel {
 
     /// `wait_for_completion()`.
     pub async fn wait_for_completion(&self, c: CompletionId) {
+        if self.s().locks.completions[c] == 0 {
+            self.schedule_check("kernel/sched/completion.c:wait_for_completion");
+        }
         self.block(Wait::Completion(c)).await;
         self.s().locks.completions[c] -= 1;
     }
@@ -657,6 +682,16 @@ impl World for Kernel {
         out.clear();
         let s = self.s();
         let occ = Occupancy::of(&s);
+        // A CPU with IRQs on takes a deliverable IPI before it runs anything
+        // else: the vector is taken as soon as IRQs allow.
+        let mut ipi_now = 0u64;
+        if s.smp.any_pending() {
+            for cpu in 0..self.cfg.cpus {
+                if s.smp.held[cpu] == smp::HeldBack::No && occ.takes_irq(&s, cpu) && ipi_ready(&s, cpu, &occ, false) {
+                    ipi_now |= 1 << cpu;
+                }
+            }
+        }
         let mut ordinary = 0;
         for (i, t) in s.tasks.iter().enumerate() {
             if t.finished || t.died {
@@ -672,7 +707,11 @@ impl World for Kernel {
                     let cpu = crate::arch::x86::irq::effective_cpu(&s, line);
                     s.trace.enabled && line.fired < line.fires && occ.takes_irq(&s, cpu)
                 }
-                _ => t.wait.is_none_or(|w| self.ready(&s, w)) && occ.free_for(&s, i, t),
+                _ => {
+                    ipi_now & (1 << t.ctx.cpu) == 0
+                        && t.wait.is_none_or(|w| self.ready(&s, w))
+                        && occ.free_for(&s, i, t)
+                }
             };
             if ok {
                 out.push(i);
@@ -709,6 +748,7 @@ impl World for Kernel {
         s.current = task;
         s.tasks[task].wait = None;
         s.steps += 1;
+        migrate_off_inactive(&mut s, task);
     }
 
     fn end_poll(&self, task: TaskId, done: bool) {
@@ -740,6 +780,22 @@ impl World for Kernel {
     fn has_spontaneous(&self) -> bool {
         !self.s().irqs.is_empty()
     }
+}
+
+/// `balance_push()`: once a CPU is no longer active, a task of the case (not a
+/// per-CPU kthread) that runs there again is pushed to an active CPU, unless
+/// it is in an atomic section (it cannot be migrated then, and keeps the CPU
+/// from its stopper).
+fn migrate_off_inactive(s: &mut KState, task: TaskId) {
+    let t = &s.tasks[task];
+    let cpu = t.ctx.cpu;
+    if !matches!(t.kind, TaskKind::Control(_)) || s.cpu.active.test(cpu) || !t.ctx.sleepable() {
+        return;
+    }
+    let Some(to) = s.cpu.active.first() else { return };
+    s.tasks[task].ctx.cpu = to;
+    let comm = Kernel::comm_of(s, task);
+    s.trace.text(format!("{comm} pushed from CPU{cpu} to CPU{to}: CPU{cpu} is not active"), Event::Note);
 }
 
 /// Who occupies each CPU at a decision. A task that stopped mid-execution

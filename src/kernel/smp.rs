@@ -298,10 +298,10 @@ impl Kernel {
         let this = ctx.cpu;
         const SITE: &str = "kernel/smp.c:smp_call_function_many_cond";
         if ctx.preempt_count == 0 {
-            self.splat_once(SplatKind::Lockdep, SITE, "lockdep_assert_preemption_disabled()");
+            self.splat_once(SplatKind::Lockdep, SITE, "lockdep_assert_preemption_disabled() (CONFIG_PROVE_LOCKING)");
         }
         if self.s().cpu.online.test(this) && ctx.irqs_disabled {
-            self.splat_once(SplatKind::Lockdep, SITE, "lockdep_assert_irqs_enabled()");
+            self.splat_once(SplatKind::Lockdep, SITE, "lockdep_assert_irqs_enabled() (CONFIG_PROVE_LOCKING)");
         }
         if ctx.hardirq {
             self.warn_once("kernel/smp.c:smp_call_function_many_cond", "WARN_ON_ONCE(!in_task())", false);
@@ -450,7 +450,7 @@ impl Kernel {
             self.splat(
                 SplatKind::Lockdep,
                 "kernel/smp.c:__flush_smp_call_function_queue",
-                "lockdep_assert_irqs_disabled()".into(),
+                "lockdep_assert_irqs_disabled() (CONFIG_PROVE_LOCKING)".into(),
                 false,
             );
         }
@@ -497,9 +497,10 @@ impl Kernel {
         };
         self.trace(Event::CsdRun { name, cpu: cpu as u16, via });
         let gone = self.s().smp.gone.test(cpu);
-        if gone && via == Via::Ipi {
+        if gone && via != Via::Dying {
             let n = func_name(&func);
-            let v = format!("callback {n}() ran on CPU{cpu} from a late IPI, after CPU{cpu} went offline");
+            let how = if via == Via::Ipi { "from a late IPI" } else { "locally" };
+            let v = format!("callback {n}() ran on CPU{cpu} {how}, after CPU{cpu} went offline");
             self.s().smp.violations.push(v);
         }
         match func {

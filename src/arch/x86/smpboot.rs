@@ -20,15 +20,20 @@ pub async fn native_cpu_up(k: &Kernel, cpu: usize) -> i32 {
 }
 
 /// `native_cpu_disable()` → `cpu_disable_common()`: the CPU leaves the
-/// online mask. (Interrupt migration, which can refuse with `-ENOSPC`, is
-/// not modelled.)
+/// online mask and its device interrupts move (`fixup_irqs`). (The vector
+/// check `lapic_can_unplug_cpu`, which can refuse with `-ENOSPC`, is where
+/// a failpoint at `CPUHP_TEARDOWN_CPU` fails, in `take_cpu_down`.)
 pub fn native_cpu_disable(k: &Kernel, cpu: usize) -> i32 {
     k.set_cpu_online(cpu, false);
+    super::irq::fixup_irqs(k, cpu);
     0
 }
 
-/// `native_cpu_die()`: the CPU reported itself dead already.
-pub fn native_cpu_die(_k: &Kernel, _cpu: usize) {}
+/// `native_cpu_die()` → `common_cpu_die()` → `cpu_wait_death()`: waits
+/// until the CPU has reported its death from `play_dead_common()`.
+pub async fn native_cpu_die(k: &Kernel, cpu: usize) {
+    k.block(Wait::CpuDead(cpu)).await;
+}
 
 /// The idle task of an AP, from power-on to `play_dead` and back.
 pub async fn idle_task(k: &Kernel, cpu: usize) {
@@ -42,8 +47,9 @@ pub async fn idle_task(k: &Kernel, cpu: usize) {
 }
 
 /// `do_idle()` finding the CPU offline: with IRQs off,
-/// `cpuhp_report_idle_dead()`, then `arch_cpu_idle_dead()` → `play_dead()`:
-/// the CPU stops executing until it is booted again.
+/// `cpuhp_report_idle_dead()`, then `arch_cpu_idle_dead()` → `play_dead()`,
+/// whose `play_dead_common()` reports the death (`cpu_report_death()`): the
+/// CPU stops executing until it is booted again.
 pub async fn play_dead(k: &Kernel, cpu: usize) {
     k.local_irq_disable();
     k.cpuhp_report_idle_dead(cpu).await;

@@ -835,7 +835,7 @@ impl Kernel {
             );
             self.die().await;
         }
-        smpboot::native_cpu_die(self, cpu);
+        smpboot::native_cpu_die(self, cpu).await;
         0
     }
 
