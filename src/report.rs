@@ -587,6 +587,14 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
             out.push_str(&scenario(case, r, &[]));
         }
     }
+    if !run.cycles.is_empty() {
+        let _ = writeln!(out, "\n== lock graph: {} cycle(s) over every run of the case ==", run.cycles.len());
+        for c in &run.cycles {
+            let declared =
+                if case.expect_lock_cycles.iter().any(|d| c.matches(d)) { "  [declared by the case]" } else { "" };
+            let _ = writeln!(out, "{}", c.report().replacen('\n', &format!("{declared}\n"), 1));
+        }
+    }
     for (n, o) in run.outcomes.iter().enumerate() {
         let first = &run.runs[o.runs[0]];
         let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };

@@ -1,6 +1,7 @@
 //! The case harness: one trial per file under `cases/`, each running the
 //! plain scenario and every scenario the case asks for, checking the
-//! invariants after each, and comparing one snapshot per case.
+//! invariants after each, and comparing one snapshot per case. One more
+//! trial, `lockdep::suite`, checks the lock graph of the whole suite.
 //!
 //! Environment: `HOTPLUG_CASES` (another cases directory),
 //! `HOTPLUG_SCENARIO` (run one scenario of each case, print it, skip the
@@ -22,6 +23,8 @@ fn main() {
         std::process::exit(101);
     }
     let mut trials: Vec<Trial> = files.iter().map(|f| trial(&dir, f)).collect();
+    let all = files.clone();
+    trials.push(Trial::test("lockdep::suite", move || suite_lock_graph(&all)));
     trials.push(Trial::test("snapshots::no_orphans", move || orphans(&files)));
     libtest_mimic::run(&args, trials).exit();
 }
@@ -53,6 +56,18 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
     settings.set_input_file(file);
     settings.bind(|| insta::assert_snapshot!(name, text));
     Ok(())
+}
+
+/// Every case's lock dependencies, gathered in path order into one graph:
+/// no unguarded cycle, except in cases that declare theirs.
+fn suite_lock_graph(files: &[PathBuf]) -> Result<(), Failed> {
+    let regressions = common::regressions_from_env();
+    let mut runs = Vec::new();
+    for f in files {
+        runs.push(common::run_quiet(f, &regressions).map_err(Failed::from)?);
+    }
+    let v = hotplug_fi::explore::suite_lock_violations(runs.iter().map(|(c, r)| (c, r)));
+    if v.is_empty() { Ok(()) } else { Err(v.join("\n").into()) }
 }
 
 /// A snapshot whose case is gone is a failure, not clutter.

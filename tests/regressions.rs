@@ -28,23 +28,31 @@ fn problem(r: Regression) -> &'static [&'static str] {
     }
 }
 
-/// Runs every case with `regressions` on; returns each failing case's message.
+/// Runs every case with `regressions` on; returns each failing case's
+/// message, then the whole suite's lock-graph violations.
 fn suite(regressions: &BTreeSet<Regression>) -> Vec<String> {
     let files = common::discover(&common::cases_dir());
     assert!(!files.is_empty(), "no cases found");
     let mut failures = Vec::new();
+    let mut runs = Vec::new();
     for f in &files {
-        match common::run(f, regressions) {
+        match common::run_quiet(f, regressions) {
             Err(msg) => failures.push(msg),
             Ok((case, run)) => {
-                let text = report::case_snapshot(&case, &run);
-                let stored = common::read_snapshot(&common::snapshot_file(&case.id));
-                if stored.as_deref().map(str::trim_end) != Some(text.trim_end()) {
-                    failures.push(format!("{}: snapshot differs", case.id));
+                if let Some(msg) = common::failure(&case, &run, regressions) {
+                    failures.push(msg);
+                } else {
+                    let text = report::case_snapshot(&case, &run);
+                    let stored = common::read_snapshot(&common::snapshot_file(&case.id));
+                    if stored.as_deref().map(str::trim_end) != Some(text.trim_end()) {
+                        failures.push(format!("{}: snapshot differs", case.id));
+                    }
                 }
+                runs.push((case, run));
             }
         }
     }
+    failures.extend(hotplug_fi::explore::suite_lock_violations(runs.iter().map(|(c, r)| (c, r))));
     failures
 }
 

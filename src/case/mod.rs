@@ -102,6 +102,8 @@ pub struct Case {
     pub faults: Vec<FaultLine>,
     pub expect_splats: Vec<String>,
     pub expect_end: ExpectEnd,
+    /// Lock-order cycles the case exists to show (`a -> b`).
+    pub expect_lock_cycles: Vec<String>,
     /// The SLAB-era slab model is on (`slab = true`).
     pub slab: bool,
     /// Threads that run concurrently after `ops`.
@@ -264,6 +266,8 @@ struct ExpectFile {
     #[serde(default)]
     splats: Vec<String>,
     end: Option<Spanned<String>>,
+    #[serde(default)]
+    lock_cycles: Vec<String>,
 }
 
 /// How the plain run must end.
@@ -367,6 +371,7 @@ impl Case {
             faults,
             expect_splats: f.expect.splats,
             expect_end,
+            expect_lock_cycles: f.expect.lock_cycles,
             slab: f.slab,
             threads,
             irqs,

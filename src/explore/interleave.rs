@@ -35,6 +35,7 @@ use rand_pcg::Pcg64;
 use crate::case::{Case, Strategy as Choice};
 use crate::check;
 use crate::engine::{self, RunOpts, RunResult};
+use crate::kernel::locking::lockdep::Graph;
 use crate::report;
 use crate::sim::TaskId;
 use crate::sim::executor::{Decision, ReplayStrategy, Schedule, Strategy};
@@ -69,6 +70,8 @@ pub struct Exploration {
     /// Schedules that gave different bytes when run again (with
     /// `--check-determinism`).
     pub nondeterministic: Vec<Schedule>,
+    /// The lock dependencies of every run.
+    pub locks: Graph,
 }
 
 impl Exploration {
@@ -97,6 +100,7 @@ struct Collector<'a> {
     check: Option<&'a RunOpts>,
     /// Schedules whose replay differed.
     pub nondeterministic: Vec<Schedule>,
+    locks: Graph,
 }
 
 impl Collector<'_> {
@@ -108,6 +112,7 @@ impl Collector<'_> {
                 self.nondeterministic.push(result.schedule.clone());
             }
         }
+        self.locks.add_run(&result.state.locks, &format!("{} {}", case.id, result.schedule));
         let outcome = report::outcome(case, &result);
         let schedule = result.schedule.clone();
         match self.by_key.get(&outcome) {
@@ -148,6 +153,7 @@ pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determ
         outcomes: Vec::new(),
         check: check_determinism.then_some(opts),
         nondeterministic: Vec::new(),
+        locks: Graph::default(),
     };
     let (executed, exhausted) = match strategy {
         Choice::Default => {
@@ -176,6 +182,7 @@ pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determ
         exhausted,
         outcomes: c.outcomes,
         nondeterministic: c.nondeterministic,
+        locks: c.locks,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::case::{Case, CaseError, SweepMode};
 use crate::check;
 use crate::engine::{self, RunOpts, RunResult};
 use crate::fault::Site;
+use crate::kernel::locking::lockdep::{Cycle, Graph};
 use crate::report;
 use crate::sim::executor::Schedule;
 
@@ -58,6 +59,10 @@ pub struct CaseRun {
     /// The interleavings explored, one run per distinct outcome (its
     /// shortest schedule), if the case has threads or a strategy.
     pub interleavings: Option<Interleavings>,
+    /// The lock dependencies of every run of the case.
+    pub locks: Graph,
+    /// The lock-order cycles in them.
+    pub cycles: Vec<Cycle>,
 }
 
 /// What exploring a case's interleavings found.
@@ -66,6 +71,8 @@ pub struct Interleavings {
     pub summary: String,
     /// One run per distinct outcome, with how many runs reached it.
     pub outcomes: Vec<(ScenarioRun, u64)>,
+    /// The lock dependencies of every explored run.
+    pub locks: Graph,
 }
 
 impl CaseRun {
@@ -118,6 +125,17 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
     let interleavings = (!case.threads.is_empty() || case.explore.strategy != crate::case::Strategy::Default)
         .then(|| interleavings(case, opts));
     let mut plain = plain;
+    let mut locks = Graph::default();
+    let here = |label: &str| format!("{} {label}", case.id);
+    locks.add_run(&plain.result.state.locks, &here(&plain.scenario.label));
+    for r in faulted.iter().chain(&runs) {
+        locks.add_run(&r.result.state.locks, &here(&r.scenario.label));
+    }
+    if let Some(inter) = &interleavings {
+        locks.merge(&inter.locks);
+    }
+    let cycles = locks.cycles();
+    plain.violations.extend(lock_cycle_violations(case, &cycles));
     if let Some(inter) = &interleavings {
         let reached = inter.outcomes.iter().any(|(r, _)| check::ends_as_expected(case, &r.result));
         if case.expect_end != crate::case::ExpectEnd::Finished && !reached {
@@ -127,7 +145,38 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
             ));
         }
     }
-    Ok(CaseRun { plain, faulted, runs, outcomes, interleavings })
+    Ok(CaseRun { plain, faulted, runs, outcomes, interleavings, locks, cycles })
+}
+
+/// The whole suite's lock graph: every case's dependencies, in path order,
+/// except those of cases that exist to show a cycle. Any unguarded cycle in
+/// it is a violation, even if each case's own graph had none: two cases may
+/// each show one half of an ABBA.
+pub fn suite_lock_violations<'a>(runs: impl Iterator<Item = (&'a Case, &'a CaseRun)>) -> Vec<String> {
+    let mut g = Graph::default();
+    for (case, run) in runs {
+        if case.expect_lock_cycles.is_empty() {
+            g.merge(&run.locks);
+        }
+    }
+    g.cycles().iter().filter(|c| c.guard.is_none()).map(|c| format!("lockdep (whole suite): {}", c.report())).collect()
+}
+
+/// An unguarded cycle the case does not declare is a violation; so is a
+/// declared one that no run showed.
+pub fn lock_cycle_violations(case: &Case, cycles: &[Cycle]) -> Vec<String> {
+    let mut v = Vec::new();
+    for c in cycles.iter().filter(|c| c.guard.is_none()) {
+        if !case.expect_lock_cycles.iter().any(|d| c.matches(d)) {
+            v.push(format!("lockdep: {}", c.report()));
+        }
+    }
+    for d in &case.expect_lock_cycles {
+        if !cycles.iter().any(|c| c.guard.is_none() && c.matches(d)) {
+            v.push(format!("lockdep: the case declares the lock-order cycle `{d}`, and no run showed it unguarded"));
+        }
+    }
+    v
 }
 
 /// The plain run on a pinned schedule. Where the schedule does not fit (the
@@ -159,7 +208,7 @@ fn interleavings(case: &Case, opts: &RunOpts) -> Interleavings {
             (ScenarioRun { scenario, result: r.result, violations, outcome: r.outcome }, r.runs)
         })
         .collect();
-    Interleavings { summary, outcomes }
+    Interleavings { summary, outcomes, locks: ex.locks }
 }
 
 /// `--check-determinism`: the same schedule must give the same bytes.

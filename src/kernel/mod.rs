@@ -20,6 +20,7 @@
 
 pub mod cpu;
 pub mod cpuhotplug;
+pub mod locking;
 pub mod module;
 pub mod smp;
 pub mod stop_machine;
@@ -557,9 +558,26 @@ impl Kernel {
         let mut s = self.s();
         let cur = s.current;
         let held = std::mem::take(&mut s.tasks[cur].held);
-        s.locks.take(lock, mode, cur, &held);
+        if !held.is_empty() {
+            let by = Kernel::comm_of(&s, cur);
+            s.locks.depend(lock, &held, cur, &by);
+        }
+        s.locks.take(lock, mode, cur);
         s.tasks[cur].held = held;
         s.tasks[cur].held.push(lock);
+    }
+
+    /// `mutex_trylock()`: takes the lock if it is free, recording no
+    /// dependency (lockdep: a trylock can be done in any order).
+    pub fn trylock(&self, lock: LockId) -> bool {
+        let mut s = self.s();
+        if !s.locks.locks[lock].can_take(Mode::Exclusive) {
+            return false;
+        }
+        let cur = s.current;
+        s.locks.take(lock, Mode::Exclusive, cur);
+        s.tasks[cur].held.push(lock);
+        true
     }
 
     /// `mutex_unlock()` / `percpu_up_read()` / `percpu_up_write()`.

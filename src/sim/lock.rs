@@ -3,13 +3,15 @@
 //!
 //! Models `struct mutex`, `struct percpu_rw_semaphore` (writer preference: a
 //! waiting writer holds off new readers, as `percpu_down_write` does through
-//! `rcu_sync`), and `struct completion`. Every acquisition records an edge from
-//! each lock the task already holds, which is the raw material of a
-//! lockdep-like validator. Left out: spinlocks (the model has no true
-//! parallelism inside one step), lock stealing, optimistic spinning, and
-//! lockdep's subclasses.
+//! `rcu_sync`), and `struct completion`. Every blocking acquisition records
+//! a dependency from each lock class the task already holds, with the other
+//! classes held at the time (its guards) and the first chain that showed it:
+//! the raw material of the lock validator (`kernel::locking::lockdep`). A
+//! trylock records none, as in lockdep ("trylock can be done in any order").
+//! Left out: spinlocks (the model has no true parallelism inside one step),
+//! lock stealing, optimistic spinning, and lockdep's subclasses.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use super::TaskId;
 
@@ -32,6 +34,9 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Lock {
     pub name: String,
+    /// The lock class: what the validator reasons about. Every
+    /// `device_lock` is one class, `&dev->mutex`, as in lockdep.
+    pub class: String,
     pub kind: LockKind,
     pub owner: Option<TaskId>,
     pub readers: Vec<TaskId>,
@@ -41,7 +46,14 @@ pub struct Lock {
 
 impl Lock {
     pub fn new(name: &str, kind: LockKind) -> Self {
-        Lock { name: name.to_string(), kind, owner: None, readers: Vec::new(), writers_waiting: 0 }
+        Lock {
+            name: name.to_string(),
+            class: name.to_string(),
+            kind,
+            owner: None,
+            readers: Vec::new(),
+            writers_waiting: 0,
+        }
     }
 
     pub fn can_take(&self, mode: Mode) -> bool {
@@ -64,14 +76,26 @@ impl Lock {
     }
 }
 
-/// Every lock, every completion, and the order locks were taken in.
+/// One observed dependency between two locks of a run: `A` held when `B`
+/// was taken. The validator turns these into class dependencies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawDep {
+    /// The locks held at every observation besides `A` (the intersection),
+    /// sorted.
+    pub guards: Vec<LockId>,
+    /// The first observation: the locks held, in order, then the taken one.
+    pub chain: Vec<LockId>,
+    /// Who took it then (the task's name).
+    pub by: String,
+}
+
+/// Every lock, every completion, and the dependencies seen.
 #[derive(Clone, Debug, Default)]
 pub struct Locks {
     pub locks: Vec<Lock>,
     /// `wait_for_completion` consumes one `complete`.
     pub completions: Vec<u32>,
-    /// (held, then taken) pairs, by lock id.
-    pub order: BTreeSet<(LockId, LockId)>,
+    pub deps: BTreeMap<(LockId, LockId), RawDep>,
 }
 
 impl Locks {
@@ -80,18 +104,45 @@ impl Locks {
         self.locks.len() - 1
     }
 
+    /// A lock of a shared class (`device_lock(memory32)` of `&dev->mutex`).
+    pub fn add_in_class(&mut self, name: &str, class: &str, kind: LockKind) -> LockId {
+        let id = self.add(name, kind);
+        self.locks[id].class = class.to_string();
+        id
+    }
+
     pub fn add_completion(&mut self) -> CompletionId {
         self.completions.push(0);
         self.completions.len() - 1
     }
 
-    /// Takes `lock` for `task`, which must be possible, and records the order.
-    pub fn take(&mut self, lock: LockId, mode: Mode, task: TaskId, held: &[LockId]) {
-        for &h in held {
-            if h != lock {
-                self.order.insert((h, lock));
+    /// Records the dependencies of taking `lock` while `task` holds `held`.
+    /// Only locks `task` holds exclusively can guard (two readers of an
+    /// rwsem do not exclude each other). Cheap when seen before: the guards
+    /// only shrink, in place.
+    pub fn depend(&mut self, lock: LockId, held: &[LockId], task: TaskId, by: &str) {
+        for &a in held {
+            if a == lock {
+                continue;
+            }
+            let locks = &self.locks;
+            let guarding = |g: LockId| g != a && locks[g].owner == Some(task) && held.contains(&g);
+            match self.deps.get_mut(&(a, lock)) {
+                Some(d) => d.guards.retain(|&g| guarding(g)),
+                None => {
+                    let mut guards: Vec<LockId> = held.iter().copied().filter(|&g| guarding(g)).collect();
+                    guards.sort_unstable();
+                    let mut chain = held.to_vec();
+                    chain.push(lock);
+                    self.deps.insert((a, lock), RawDep { guards, chain, by: by.to_string() });
+                }
             }
         }
+    }
+
+    /// Takes `lock` for `task`, which must be possible (the caller records
+    /// the dependencies).
+    pub fn take(&mut self, lock: LockId, mode: Mode, task: TaskId) {
         let l = &mut self.locks[lock];
         assert!(l.can_take(mode), "took {} while it was not free", l.name);
         match mode {
@@ -125,7 +176,7 @@ mod tests {
     fn waiting_writer_holds_off_readers() {
         let mut locks = Locks::default();
         let l = locks.add("cpu_hotplug_lock", LockKind::RwSem);
-        locks.take(l, Mode::Shared, 1, &[]);
+        locks.take(l, Mode::Shared, 1);
         assert!(!locks.locks[l].can_take(Mode::Exclusive));
         locks.locks[l].writers_waiting = 1;
         assert!(!locks.locks[l].can_take(Mode::Shared));
@@ -135,13 +186,21 @@ mod tests {
     }
 
     #[test]
-    fn order_is_recorded_from_held_locks() {
+    fn dependencies_keep_the_guards_every_observation_shared() {
         let mut locks = Locks::default();
+        let g = locks.add("g", LockKind::Mutex);
+        let h = locks.add("h", LockKind::Mutex);
         let a = locks.add("a", LockKind::Mutex);
-        let b = locks.add("b", LockKind::Mutex);
-        locks.take(a, Mode::Exclusive, 0, &[]);
-        locks.take(b, Mode::Exclusive, 0, &[a]);
-        assert!(locks.order.contains(&(a, b)));
-        assert!(!locks.order.contains(&(b, a)));
+        let b = locks.add_in_class("b1", "&b", LockKind::Mutex);
+        for l in [g, h, a] {
+            locks.take(l, Mode::Exclusive, 0);
+        }
+        locks.depend(b, &[g, h, a], 0, "t1");
+        locks.depend(b, &[a, g], 0, "t2");
+        let d = &locks.deps[&(a, b)];
+        assert_eq!(d.guards, vec![g]);
+        assert_eq!(d.chain, vec![g, h, a, b]);
+        assert_eq!(d.by, "t1");
+        assert!(!locks.deps.contains_key(&(b, a)));
     }
 }

@@ -59,6 +59,17 @@ pub fn regressions_from_env() -> BTreeSet<Regression> {
 /// Runs a case; on any violation, a message naming each scenario with its
 /// reproduction line.
 pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, CaseRun), String> {
+    let (case, run) = run_quiet(path, regressions)?;
+    match failure(&case, &run, regressions) {
+        None => Ok((case, run)),
+        Some(msg) => Err(msg),
+    }
+}
+
+/// Runs a case and returns it whatever its violations; `Err` only when the
+/// case cannot run (bad input).
+#[allow(dead_code)] // each test binary uses its own part of this module
+pub fn run_quiet(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, CaseRun), String> {
     let mut case = Case::load(path, &cases_dir()).map_err(|e| e.to_string())?;
     // Snapshots name the case as a user types it from the checkout, so they
     // read the same on every machine.
@@ -68,14 +79,20 @@ pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, Cas
     let opts = RunOpts { regressions: regressions.clone(), record_sites: false };
     let only = std::env::var("HOTPLUG_SCENARIO").ok();
     let run = explore::run_case(&case, &opts, only.as_deref()).map_err(|e| e.to_string())?;
+    Ok((case, run))
+}
+
+/// Every violation of a run, each with the scenario and its reproduction
+/// line; `None` when there is none.
+pub fn failure(case: &Case, run: &CaseRun, regressions: &BTreeSet<Regression>) -> Option<String> {
     let names: Vec<&str> = regressions.iter().map(|r| r.name()).collect();
     let mut msg = String::new();
     for (sc, v) in run.violations() {
         let plain = sc.scenario.faults.is_empty() && sc.scenario.schedule.is_none();
         let label = if plain { "plain run".to_string() } else { format!("scenario {}", sc.scenario.label) };
-        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", report::repro(&case, &sc.scenario, &names)));
+        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", report::repro(case, &sc.scenario, &names)));
     }
-    if msg.is_empty() { Ok((case, run)) } else { Err(format!("{}:\n{msg}", case.path.display())) }
+    (!msg.is_empty()).then(|| format!("{}:\n{msg}", case.path.display()))
 }
 
 /// The snapshot file of a case id.

@@ -1,0 +1,2 @@
+//! `kernel/locking`: the lock validator ([`lockdep`]).
+pub mod lockdep;
