@@ -23,6 +23,10 @@
 //! - `slab`: with the slab model on, every cache on the chain has a per-CPU
 //!   array for exactly the up-prepared CPUs, checked after every step where
 //!   no slab operation or slab hotplug callback is in flight.
+//! - `memory`: `online_pages`/`offline_pages` never overlap each other or a
+//!   `get_online_mems` reader; at rest, every block's `state`, `online`
+//!   and zone agree, none is left going-offline, an online block has all
+//!   its pages and an offline one none, and no used page was lost.
 //! - `ipi`: every queued cross-CPU call ran exactly once; none was still
 //!   queued on a CPU when its `take_cpu_down` finished or when it reached
 //!   `CPUHP_OFFLINE`; none ran from a late IPI on a CPU already offline;
@@ -68,6 +72,7 @@ pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<S
     // oops's outcome, not a lost IPI.
     if !died {
         v.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|e| format!("ipi: {e}")));
+        v.extend(crate::drivers::base::memory::check(&res.state, settled).into_iter().map(|e| format!("memory: {e}")));
     }
     splats(case, res, injected, plain, &mut v);
     if plain {

@@ -107,6 +107,9 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         s.irqs =
             case.irqs.iter().map(|i| IrqLine { name: i.name.clone(), cpu: i.cpu, fires: i.fires, fired: 0 }).collect();
     }
+    if let Some(m) = &case.memory {
+        k.memory_init(m.boot_blocks, &m.holes, &m.blocks, m.auto_online, m.migrate_bound);
+    }
     let mut ex = Executor::new(strategy, cfg.steps_max);
     spawn(&k, &mut ex, TaskKind::Control(0), 0, control(k.clone(), case.ops.clone()));
     for (i, t) in case.threads.iter().enumerate() {
@@ -334,6 +337,17 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
             k.preemption_point().await;
             0
         }
+        Op::AddMemory { index, nid } => k.add_memory(*index, *nid).await,
+        Op::RemoveMemory(index) => k.remove_memory(*index).await,
+        Op::GetOnlineMems => {
+            k.get_online_mems().await;
+            k.preemption_point().await;
+            0
+        }
+        Op::PutOnlineMems => {
+            k.put_online_mems().await;
+            0
+        }
     };
     i64::from(ret)
 }
@@ -348,6 +362,13 @@ async fn write(k: &Kernel, file: SysfsFile, value: &str) -> i32 {
         SysfsFile::Fail(c) => k.fail_store(c, value).await,
         SysfsFile::Target(c) => k.target_store(c, value).await,
         SysfsFile::SmtControl => k.smt_control_store(value).await,
+        SysfsFile::MemState(b) => k.memory_state_store(b, value).await,
+        SysfsFile::MemOnline(b) => k.memory_online_store(b, value).await,
+        SysfsFile::MemInject(online) => {
+            use crate::drivers::base::memory::MemAction;
+            let action = if online { MemAction::GoingOnline } else { MemAction::GoingOffline };
+            k.notifier_error_inject_store(action, value)
+        }
     }
 }
 

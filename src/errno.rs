@@ -11,6 +11,7 @@ pub const ENXIO: i32 = 6;
 pub const EAGAIN: i32 = 11;
 pub const ENOMEM: i32 = 12;
 pub const EBUSY: i32 = 16;
+pub const EEXIST: i32 = 17;
 pub const ENODEV: i32 = 19;
 pub const EINVAL: i32 = 22;
 pub const ENOSPC: i32 = 28;
@@ -26,6 +27,7 @@ const NAMES: &[(i32, &str)] = &[
     (EAGAIN, "EAGAIN"),
     (ENOMEM, "ENOMEM"),
     (EBUSY, "EBUSY"),
+    (EEXIST, "EEXIST"),
     (ENODEV, "ENODEV"),
     (EINVAL, "EINVAL"),
     (ENOSPC, "ENOSPC"),

@@ -29,6 +29,48 @@ pub enum Site {
     Cpuhp { cpu: u16, bringup: bool, state: u16, inst: Option<u16> },
     /// A call-function IPI sent to a CPU: firing holds its delivery back.
     Ipi { cpu: u16 },
+    /// A step of onlining or offlining memory block `block` that can fail in
+    /// the kernel.
+    Memory { block: u16, step: MemStep },
+}
+
+/// The steps of `online_pages`/`offline_pages` (6.1) that can fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MemStep {
+    /// `memory_notify(MEM_GOING_ONLINE)`.
+    GoingOnline,
+    /// `start_isolate_page_range()`.
+    Isolate,
+    /// `memory_notify(MEM_GOING_OFFLINE)`.
+    GoingOffline,
+    /// The migrate loop: `scan_movable_pages()`/`do_migrate_range()`.
+    Migrate,
+    /// `dissolve_free_huge_pages()`.
+    Dissolve,
+}
+
+impl MemStep {
+    pub const ALL: [MemStep; 5] =
+        [MemStep::GoingOnline, MemStep::Isolate, MemStep::GoingOffline, MemStep::Migrate, MemStep::Dissolve];
+
+    pub fn online(self) -> bool {
+        self == MemStep::GoingOnline
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MemStep::GoingOnline => "MEM_GOING_ONLINE",
+            MemStep::Isolate => "isolate",
+            MemStep::GoingOffline => "MEM_GOING_OFFLINE",
+            MemStep::Migrate => "migrate",
+            MemStep::Dissolve => "dissolve",
+        }
+    }
+
+    /// A notifier step: a bare `return` is `NOTIFY_BAD`.
+    pub fn notifier(self) -> bool {
+        matches!(self, MemStep::GoingOnline | MemStep::GoingOffline)
+    }
 }
 
 impl fmt::Display for Site {
@@ -43,6 +85,10 @@ impl fmt::Display for Site {
                 Ok(())
             }
             Site::Ipi { cpu } => write!(f, "smp/cpu{cpu}/ipi"),
+            Site::Memory { block, step } => {
+                let dir = if step.online() { "online" } else { "offline" };
+                write!(f, "memory/memory{block}/{dir}/{}", step.name())
+            }
         }
     }
 }

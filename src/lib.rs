@@ -17,6 +17,7 @@ pub mod errno;
 pub mod explore;
 pub mod fault;
 pub mod kernel;
+pub mod klib;
 pub mod mm;
 pub mod report;
 pub mod sim;

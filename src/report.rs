@@ -106,6 +106,9 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
             Event::Note(m) => {
                 let _ = writeln!(out, "{pad}-- {}", s.trace.texts[*m as usize]);
             }
+            Event::Step(m) => {
+                let _ = writeln!(out, "{pad}{}", s.trace.texts[*m as usize]);
+            }
             Event::Splat(n) => {
                 let _ = writeln!(out, "{pad}!! {}", splat_line(&s.trace.splats[*n]));
             }
@@ -272,6 +275,7 @@ pub fn outcome(case: &Case, res: &RunResult) -> String {
     let mut broken: Vec<String> = res.state.slab.violation.iter().map(|v| format!("slab: {v}")).collect();
     let settled = matches!(res.end, RunEnd::Finished);
     broken.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|v| format!("ipi: {v}")));
+    broken.extend(crate::drivers::base::memory::check(&res.state, settled).into_iter().map(|v| format!("memory: {v}")));
     if !broken.is_empty() {
         let _ = writeln!(out, "broken invariants:");
         for b in broken {
@@ -430,6 +434,7 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
         let _ = writeln!(out, "  cpu_hotplug_disabled: {}", c.cpu_hotplug_disabled);
     }
     out.push_str(&states_diff(case, s));
+    out.push_str(&memory(s));
     out.push_str(&slab(s));
     out.push_str(&modules(s));
     out.push_str(&held_locks(s));
@@ -607,6 +612,46 @@ pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
             let _ = writeln!(out, "  {}", names.join(" + "));
         }
         out.push_str(&scenario(case, first, &[]));
+    }
+    out
+}
+
+/// The memory blocks as `/sys/devices/system/memory` shows them, with the
+/// model's page counts.
+fn memory(s: &KState) -> String {
+    let m = &s.mem;
+    if !m.enabled {
+        return String::new();
+    }
+    let mut out = String::new();
+    let auto = if m.auto_online { "online" } else { "offline" };
+    let _ = writeln!(
+        out,
+        "  memory: auto_online_blocks {auto}, nodes with memory {:?}, slab nodes {:?}",
+        m.nodes_with_memory, m.slab_nodes
+    );
+    for b in m.blocks.iter().filter(|b| b.registered) {
+        let p = b.pages;
+        let _ = writeln!(
+            out,
+            "  memory{}: state {}  online {}  valid_zones {}  node {}  pages free {} movable {} pinned {} unmovable {}",
+            b.index,
+            b.state.show(),
+            u8::from(!b.dev_offline),
+            b.valid_zones(),
+            b.nid,
+            p.free,
+            p.movable,
+            p.pinned,
+            p.unmovable
+        );
+    }
+    if m.inject_going_online != 0 || m.inject_going_offline != 0 {
+        let _ = writeln!(
+            out,
+            "  notifier-error-inject: MEM_GOING_ONLINE {}, MEM_GOING_OFFLINE {}",
+            m.inject_going_online, m.inject_going_offline
+        );
     }
     out
 }

@@ -25,6 +25,13 @@ fn problem(r: Regression) -> &'static [&'static str] {
             "IPI on offline CPU",
             "--schedule v1:",
         ],
+        // The held-lock assertion with the path that reached it.
+        Regression::MemhpOnlinePagesUnlocked => &[
+            "without mem_hotplug_lock held for write: lockdep_assert_held_write(&mem_hotplug_lock), reached from online_store → device_offline",
+        ],
+        Regression::MemhpAddOnlineAbba => {
+            &["possible circular locking dependency detected: &dev->mutex -> mem_hotplug_lock -> &dev->mutex"]
+        }
     }
 }
 

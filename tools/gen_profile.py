@@ -66,6 +66,14 @@ def main(src):
         if nr in core:
             print("core = true")
         print(f'file = "{s["file"]}"')
+    print()
+    print("# Memory layout, from real-kernel-oracle.md section 7 (QEMU -m 1G,slots=4,maxmem=4G)")
+    print("[memory]")
+    print("block_size = 0x8000000")
+    print("boot_blocks = 8")
+    print("holes = [0, 7]")
+    print("hotplug_first = 32")
+    print('auto_online_blocks = "offline"')
 
 
 if __name__ == "__main__":

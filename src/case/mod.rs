@@ -110,6 +110,8 @@ pub struct Case {
     pub threads: Vec<ThreadDecl>,
     /// Device interrupt sources.
     pub irqs: Vec<IrqDecl>,
+    /// The memory model, when the case uses memory hotplug.
+    pub memory: Option<MemoryDecl>,
     pub explore: Explore,
 }
 
@@ -132,6 +134,17 @@ pub struct IrqDecl {
     pub cpu: usize,
     pub ops: Vec<OpLine>,
     pub fires: u32,
+}
+
+/// The machine's memory: the profile's layout, with the case's changes.
+#[derive(Clone, Debug)]
+pub struct MemoryDecl {
+    pub boot_blocks: u32,
+    pub holes: Vec<u32>,
+    /// `auto_online_blocks`.
+    pub auto_online: bool,
+    pub migrate_bound: u32,
+    pub blocks: Vec<crate::drivers::base::memory::BlockPages>,
 }
 
 /// How the case's interleavings are explored.
@@ -184,6 +197,7 @@ struct CaseFile {
     thread: Vec<ThreadFile>,
     #[serde(default)]
     irq: Vec<IrqFile>,
+    memory: Option<MemoryFile>,
     explore: Option<ExploreFile>,
     #[serde(default)]
     fault: Vec<FaultFile>,
@@ -198,6 +212,31 @@ struct ThreadFile {
     ops: Vec<Spanned<String>>,
     cpu: Option<Spanned<usize>>,
     loops: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemoryFile {
+    boot_blocks: Option<u32>,
+    holes: Option<Vec<u32>>,
+    auto_online_blocks: Option<Spanned<String>>,
+    migrate_bound: Option<u32>,
+    #[serde(default)]
+    block: Vec<BlockFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockFile {
+    index: Spanned<u32>,
+    #[serde(default)]
+    free: Option<u32>,
+    #[serde(default)]
+    movable: u32,
+    #[serde(default)]
+    pinned: u32,
+    #[serde(default)]
+    unmovable: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,6 +381,8 @@ impl Case {
         let threads = f.thread.iter().map(|t| load_thread(&env, t)).collect::<Result<Vec<_>, _>>()?;
         let irqs = f.irq.iter().map(|i| load_irq(&env, i)).collect::<Result<Vec<_>, _>>()?;
         check_slab_ops(&src, f.slab, &ops, &threads)?;
+        let uses_memory = ops.iter().chain(threads.iter().flat_map(|t| t.ops.iter())).any(|o| o.op.memory());
+        let memory = load_memory(&src, &profile, f.memory.as_ref(), uses_memory)?;
         let explore = load_explore(&src, f.explore.as_ref(), !threads.is_empty() || !irqs.is_empty())?;
         let expect_end = match &f.expect.end {
             None => ExpectEnd::Finished,
@@ -375,6 +416,7 @@ impl Case {
             slab: f.slab,
             threads,
             irqs,
+            memory,
             explore,
         })
     }
@@ -580,6 +622,69 @@ fn load_irq(env: &ops::Env, i: &IrqFile) -> Result<IrqDecl, CaseError> {
         return Err(env.src.error(at, "`fires = 0`: an interrupt that never fires; expected at least 1"));
     }
     Ok(IrqDecl { name: i.name.get_ref().clone(), cpu, ops, fires })
+}
+
+/// The memory model, if the case has a `[memory]` table or a memory
+/// operation.
+fn load_memory(
+    src: &Source,
+    profile: &Profile,
+    m: Option<&MemoryFile>,
+    used: bool,
+) -> Result<Option<MemoryDecl>, CaseError> {
+    use crate::drivers::base::memory::{BLOCK_PAGES, BlockPages, Pages};
+    if m.is_none() && !used {
+        return Ok(None);
+    }
+    let layout = &profile.memory;
+    let mut d = MemoryDecl {
+        boot_blocks: layout.boot_blocks,
+        holes: layout.holes.clone(),
+        auto_online: layout.auto_online_blocks == "online",
+        migrate_bound: 8,
+        blocks: Vec::new(),
+    };
+    let Some(m) = m else { return Ok(Some(d)) };
+    d.boot_blocks = m.boot_blocks.unwrap_or(d.boot_blocks);
+    d.holes = m.holes.clone().unwrap_or(d.holes);
+    d.migrate_bound = m.migrate_bound.unwrap_or(d.migrate_bound).max(1);
+    if let Some(a) = &m.auto_online_blocks {
+        d.auto_online = match a.get_ref().as_str() {
+            "online" => true,
+            "offline" => false,
+            other => {
+                return Err(src.error(
+                    a.span().start,
+                    format!("`auto_online_blocks = \"{other}\"`: expected \"online\" or \"offline\""),
+                ));
+            }
+        };
+    }
+    for b in &m.block {
+        let index = *b.index.get_ref();
+        if index >= d.boot_blocks {
+            return Err(src.error(
+                b.index.span().start,
+                format!("memory{index} is not a boot block; boot blocks are memory0 to memory{}", d.boot_blocks - 1),
+            ));
+        }
+        let used = b.movable + b.pinned + b.unmovable;
+        let free = b.free.unwrap_or(BLOCK_PAGES.saturating_sub(used));
+        if used + free != BLOCK_PAGES {
+            return Err(src.error(
+                b.index.span().start,
+                format!(
+                    "memory{index}: free + movable + pinned + unmovable must be {BLOCK_PAGES} pages, got {}",
+                    used + free
+                ),
+            ));
+        }
+        d.blocks.push(BlockPages {
+            index,
+            pages: Pages { free, movable: b.movable, pinned: b.pinned, unmovable: b.unmovable },
+        });
+    }
+    Ok(Some(d))
 }
 
 /// Slab operations need the slab model.

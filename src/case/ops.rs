@@ -106,6 +106,16 @@ pub enum Op {
     LocalIrqEnable,
     PreemptDisable,
     PreemptEnable,
+    /// `add_memory(nid, start, size)` of the block `memoryN`.
+    AddMemory {
+        index: u32,
+        nid: u32,
+    },
+    /// `remove_memory(start, size)` of the block `memoryN`.
+    RemoveMemory(u32),
+    /// `get_online_mems()` / `put_online_mems()`.
+    GetOnlineMems,
+    PutOnlineMems,
 }
 
 impl Op {
@@ -143,13 +153,35 @@ pub enum RemoveKind {
     Multi,
 }
 
-/// A sysfs file under `/sys/devices/system/cpu/`.
+/// A sysfs file under `/sys/devices/system/cpu/` or `/sys/devices/system/memory/`,
+/// or a debugfs file of the memory notifier error injector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SysfsFile {
     Online(usize),
     Fail(usize),
     Target(usize),
     SmtControl,
+    /// `memoryN/state`.
+    MemState(u32),
+    /// `memoryN/online`.
+    MemOnline(u32),
+    /// `notifier-error-inject/memory/actions/<ACTION>/error`; true for
+    /// `MEM_GOING_ONLINE`.
+    MemInject(bool),
+}
+
+impl Op {
+    /// Whether it needs the memory model.
+    pub fn memory(&self) -> bool {
+        matches!(
+            self,
+            Op::AddMemory { .. }
+                | Op::RemoveMemory(_)
+                | Op::GetOnlineMems
+                | Op::PutOnlineMems
+                | Op::Write { file: SysfsFile::MemState(_) | SysfsFile::MemOnline(_) | SysfsFile::MemInject(_), .. }
+        )
+    }
 }
 
 const OPS: &str = "boot, cpu_up N, cpu_down N, echo V > FILE, insmod M, rmmod M, cpuhp_setup_state[_nocalls|_multi] S, \
@@ -157,9 +189,11 @@ cpuhp_remove_state[_nocalls] S, cpuhp_remove_multi_state S, cpuhp_state_add_inst
 cpuhp_state_remove_instance[_nocalls] S I, cpu_hotplug_disable, cpu_hotplug_enable, freeze_secondary_cpus N, thaw_secondary_cpus, \
 kmem_cache_create C, kmem_cache_destroy C, kmem_cache_alloc C, mutex_lock M, mutex_unlock M, \
 smp_call_function_single CPU FUNC WAIT, smp_call_function_single_async CPU FUNC, smp_call_function_many CPULIST FUNC WAIT, \
-smp_call_function FUNC WAIT, on_each_cpu FUNC WAIT, local_irq_disable, local_irq_enable, preempt_disable, preempt_enable";
+smp_call_function FUNC WAIT, on_each_cpu FUNC WAIT, local_irq_disable, local_irq_enable, preempt_disable, preempt_enable, \
+add_memory N [NID], remove_memory N, get_online_mems, put_online_mems";
 
-const FILES: &str = "cpuN/online, cpuN/hotplug/fail, cpuN/hotplug/target, smt/control";
+const FILES: &str = "cpuN/online, cpuN/hotplug/fail, cpuN/hotplug/target, smt/control, memoryN/state, memoryN/online, \
+notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error, notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error";
 
 /// What op parsing needs to resolve names.
 pub(super) struct Env<'a> {
@@ -302,6 +336,29 @@ impl Env<'_> {
                     wait: self.wait(span, &w[3])?,
                 }
             }
+            "add_memory" => {
+                if !(2..=3).contains(&w.len()) {
+                    return Err(self.err(
+                        span,
+                        first.at,
+                        "`add_memory` takes a block number and optionally a node: add_memory 32 [0]",
+                    ));
+                }
+                let index = self.number(span, &w[1], "a memory block number")?;
+                let nid = match w.get(2) {
+                    Some(n) => self.number(span, n, "a node number")?,
+                    None => 0,
+                };
+                Op::AddMemory { index, nid }
+            }
+            "remove_memory" => {
+                arity(1)?;
+                Op::RemoveMemory(self.number(span, &w[1], "a memory block number")?)
+            }
+            "get_online_mems" | "put_online_mems" => {
+                arity(0)?;
+                if first.text == "get_online_mems" { Op::GetOnlineMems } else { Op::PutOnlineMems }
+            }
             "smp_call_function" | "on_each_cpu" => {
                 arity(2)?;
                 let (func, wait) = (self.func(span, &w[1])?, self.wait(span, &w[2])?);
@@ -368,6 +425,10 @@ impl Env<'_> {
                 "local_irq_enable",
                 "preempt_disable",
                 "preempt_enable",
+                "add_memory",
+                "remove_memory",
+                "get_online_mems",
+                "put_online_mems",
             ];
             if let Some(n) = super::site::nearest(name, known.iter().chain(all.iter()).copied()) {
                 msg = format!("unknown operation `{name}`; did you mean `{n}`? Operations: {OPS}");
@@ -404,6 +465,9 @@ impl Env<'_> {
         }
         let path = w[3].text.trim_start_matches("/sys/devices/system/cpu/");
         let bad = || self.err(span, w[3].at, format!("unknown file `{}`; expected one of {FILES}", w[3].text));
+        if let Some(file) = self.memory_file(path) {
+            return Ok(Op::Write { file, value: w[1].text.to_string() });
+        }
         let file = if path == "smt/control" {
             SysfsFile::SmtControl
         } else {
@@ -420,6 +484,28 @@ impl Env<'_> {
             }
         };
         Ok(Op::Write { file, value: w[1].text.to_string() })
+    }
+
+    /// `memoryN/state`, `memoryN/online` (under `/sys/devices/system/memory/`)
+    /// and the injector's files (under `/sys/kernel/debug/`).
+    fn memory_file(&self, path: &str) -> Option<SysfsFile> {
+        let path = path.trim_start_matches("/sys/devices/system/memory/").trim_start_matches("/sys/kernel/debug/");
+        match path {
+            "notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error" => return Some(SysfsFile::MemInject(true)),
+            "notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error" => return Some(SysfsFile::MemInject(false)),
+            _ => {}
+        }
+        let (block, file) = path.strip_prefix("memory")?.split_once('/')?;
+        let block: u32 = block.parse().ok()?;
+        match file {
+            "state" => Some(SysfsFile::MemState(block)),
+            "online" => Some(SysfsFile::MemOnline(block)),
+            _ => None,
+        }
+    }
+
+    fn number(&self, span: &std::ops::Range<usize>, w: &Word, what: &str) -> Result<u32, CaseError> {
+        w.text.parse().map_err(|_| self.err(span, w.at, format!("`{}` is not {what}", w.text)))
     }
 
     fn cpu(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {

@@ -5,7 +5,7 @@
 //! three resolve to the same number. A site is
 //! `cpuhp/cpu<N>/<up|down>/<state>[/inst<K>]` or `smp/cpu<N>/ipi`.
 
-use crate::fault::Site;
+use crate::fault::{MemStep, Site};
 use crate::kernel::cpuhotplug::{Profile, State};
 
 /// Resolves a state written by number, step name or enum name.
@@ -37,7 +37,10 @@ pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
 
 /// Parses a site name, resolving the state part.
 pub fn parse_site(profile: &Profile, cpus: usize, text: &str) -> Result<Site, String> {
-    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online, or smp/cpu<N>/ipi";
+    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online, smp/cpu<N>/ipi, or memory/memory<N>/<online|offline>/<step>";
+    if let Some(rest) = text.strip_prefix("memory/") {
+        return parse_memory_site(text, rest);
+    }
     if let Some(rest) = text.strip_prefix("smp/") {
         let cpu = rest
             .strip_prefix("cpu")
@@ -69,6 +72,27 @@ pub fn parse_site(profile: &Profile, cpus: usize, text: &str) -> Result<Site, St
     let (state, inst) = split_inst(rest);
     let state = resolve_state(profile, state)?;
     Ok(Site::Cpuhp { cpu: cpu as u16, bringup, state, inst })
+}
+
+/// `memory/memory<N>/<online|offline>/<step>`.
+fn parse_memory_site(text: &str, rest: &str) -> Result<Site, String> {
+    let steps: Vec<String> = MemStep::ALL
+        .iter()
+        .map(|s| format!("{}/{}", if s.online() { "online" } else { "offline" }, s.name()))
+        .collect();
+    let form = format!("expected memory/memory<N>/<step> with <step> one of {}", steps.join(", "));
+    let (block, step) = rest.split_once('/').ok_or_else(|| format!("incomplete site `{text}`; {form}"))?;
+    let block: u16 = block
+        .strip_prefix("memory")
+        .and_then(|b| b.parse().ok())
+        .ok_or_else(|| format!("`{block}` in site `{text}` is not memory<N>; {form}"))?;
+    let pos = steps.iter().position(|s| s == step).ok_or_else(|| {
+        let near = nearest(step, steps.iter().map(String::as_str))
+            .map(|n| format!("did you mean `{n}`? "))
+            .unwrap_or_default();
+        format!("unknown memory step `{step}` in site `{text}`; {near}{form}")
+    })?;
+    Ok(Site::Memory { block, step: MemStep::ALL[pos] })
 }
 
 fn split_inst(rest: &str) -> (&str, Option<u16>) {
@@ -131,5 +155,9 @@ mod tests {
         assert_eq!(parse_site(&p, 4, "smp/cpu2/ipi"), Ok(Site::Ipi { cpu: 2 }));
         assert!(parse_site(&p, 4, "smp/cpu7/ipi").unwrap_err().contains("CPUs 0 to 3"));
         assert!(parse_site(&p, 4, "smp/cpu1/ipo").is_err());
+        let m = parse_site(&p, 4, "memory/memory32/offline/MEM_GOING_OFFLINE").unwrap();
+        assert_eq!(m.to_string(), "memory/memory32/offline/MEM_GOING_OFFLINE");
+        let e = parse_site(&p, 4, "memory/memory32/offline/migrat").unwrap_err();
+        assert!(e.contains("did you mean `offline/migrate`"), "{e}");
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::case::{Case, CaseError, SweepMode};
 use crate::check;
 use crate::engine::{self, RunOpts, RunResult};
-use crate::fault::Site;
+use crate::fault::{MemStep, Site};
 use crate::kernel::locking::lockdep::{Cycle, Graph};
 use crate::report;
 use crate::sim::executor::Schedule;
@@ -317,8 +317,17 @@ pub fn named(case: &Case, site: Site) -> String {
 
 /// The step name of a site's state as the profile (or the enum) knows it.
 pub fn site_label(case: &Case, site: Site) -> String {
-    let Site::Cpuhp { state, .. } = site else {
-        return "call-function IPI".to_string();
+    let state = match site {
+        Site::Cpuhp { state, .. } => state,
+        Site::Ipi { .. } => return "call-function IPI".to_string(),
+        Site::Memory { step, .. } => {
+            return match step {
+                MemStep::GoingOnline | MemStep::GoingOffline => format!("memory_notify({})", step.name()),
+                MemStep::Isolate => "start_isolate_page_range".to_string(),
+                MemStep::Migrate => "scan_movable_pages/do_migrate_range".to_string(),
+                MemStep::Dissolve => "dissolve_free_huge_pages".to_string(),
+            };
+        }
     };
     case.profile.steps.iter().find(|p| p.nr == state).map_or_else(|| case.profile.enum_name(state), |p| p.name.clone())
 }

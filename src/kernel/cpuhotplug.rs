@@ -30,6 +30,24 @@ struct ProfileFile {
     #[serde(rename = "enum")]
     enums: BTreeMap<String, i32>,
     state: Vec<StepFile>,
+    memory: MemoryLayout,
+}
+
+/// The machine's memory as the real kernel showed it (`real-kernel-oracle.md`
+/// §7, QEMU `-m 1G,slots=4,maxmem=4G`): `/sys/devices/system/memory`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryLayout {
+    /// `block_size_bytes`.
+    pub block_size: u64,
+    /// memory0 .. memory(N-1) present at boot, online.
+    pub boot_blocks: u32,
+    /// Boot blocks with holes, which `offline_pages` refuses ("memory holes").
+    pub holes: Vec<u32>,
+    /// The block index of the first hot-pluggable address (SRAT hotplug range).
+    pub hotplug_first: u32,
+    /// `auto_online_blocks`: "offline" or "online".
+    pub auto_online_blocks: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -91,6 +109,7 @@ pub struct Anchors {
 pub struct Profile {
     pub name: String,
     pub kernel: String,
+    pub memory: MemoryLayout,
     pub a: Anchors,
     /// Every enum constant, by name.
     pub enums: BTreeMap<String, State>,
@@ -159,7 +178,16 @@ impl Profile {
         if let Some(s) = steps.iter().find(|s| s.nr > a.online) {
             return Err(format!("state {} is above CPUHP_ONLINE", s.nr));
         }
-        Ok(Profile { name: f.name, kernel: f.kernel, a, enums, enum_of, steps, tables: Default::default() })
+        Ok(Profile {
+            name: f.name,
+            kernel: f.kernel,
+            memory: f.memory,
+            a,
+            enums,
+            enum_of,
+            steps,
+            tables: Default::default(),
+        })
     }
 
     /// The step table of build `variant`, built by `build` the first time

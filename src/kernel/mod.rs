@@ -66,6 +66,18 @@ pub enum Regression {
     /// 8d056c48e486 "CPU hotplug, smp: flush any pending IPI callbacks
     /// before CPU offline".
     SmpNoFlushOnDying,
+    /// 4.1 to 4.19: 30467e0b3be8 moved `mem_hotplug_begin()` out of
+    /// `online_pages`/`offline_pages` into the `state` store only, so the
+    /// `online` attribute and auto-online on hot-add reached them without
+    /// `mem_hotplug_lock`, and `add_memory` ran without
+    /// `device_hotplug_lock`. Fixed by 381eab4a6ee8 (with d15e59260f62 and
+    /// 8df1d0e4a265).
+    MemhpOnlinePagesUnlocked,
+    /// Before 30467e0b3be8 (4.0): hot-add took `mem_hotplug_lock` then
+    /// `device_lock` (registering the block), onlining took `device_lock`
+    /// then `mem_hotplug_lock` (inside `online_pages`), with no common outer
+    /// lock: an ABBA.
+    MemhpAddOnlineAbba,
 }
 
 impl Regression {
@@ -74,6 +86,8 @@ impl Regression {
         Regression::CpuhpRollbackWithoutHotplugCpu,
         Regression::SlabCreateDestroyUnlocked,
         Regression::SmpNoFlushOnDying,
+        Regression::MemhpOnlinePagesUnlocked,
+        Regression::MemhpAddOnlineAbba,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +96,8 @@ impl Regression {
             Regression::CpuhpRollbackWithoutHotplugCpu => "cpuhp-rollback-without-hotplug-cpu",
             Regression::SlabCreateDestroyUnlocked => "slab-create-destroy-unlocked",
             Regression::SmpNoFlushOnDying => "smp-no-flush-on-dying",
+            Regression::MemhpOnlinePagesUnlocked => "memhp-online-pages-unlocked",
+            Regression::MemhpAddOnlineAbba => "memhp-add-online-abba",
         }
     }
 
@@ -103,6 +119,12 @@ impl Regression {
             }
             Regression::SmpNoFlushOnDying => {
                 "before 3.16; fixed by 8d056c48e486 (CPU hotplug, smp: flush any pending IPI callbacks before CPU offline)"
+            }
+            Regression::MemhpOnlinePagesUnlocked => {
+                "4.1 to 4.19; fixed by 381eab4a6ee8 (mm/memory_hotplug: fix online/offline_pages called w.o. mem_hotplug_lock), with d15e59260f62 and 8df1d0e4a265"
+            }
+            Regression::MemhpAddOnlineAbba => {
+                "before 4.1; changed by 30467e0b3be8 (mm, hotplug: fix concurrent memory hot-add deadlock)"
             }
         }
     }
@@ -197,6 +219,9 @@ pub enum Wait {
     /// `cpu_wait_death()`: until the CPU has reported its death from
     /// `play_dead`.
     CpuDead(usize),
+    /// `lock_device_hotplug_sysfs()` found the lock taken: the write is
+    /// restarted (`restart_syscall()`) once it may succeed.
+    Restart(LockId),
     /// A case thread waits until the case's setup operations are done.
     Gate,
     /// A dead task.
@@ -243,6 +268,8 @@ pub struct KState {
     pub modules: Vec<ModuleState>,
     pub stop: stop_machine::StopState,
     pub smp: smp::SmpState,
+    /// Memory blocks and memory hotplug (when the case uses them).
+    pub mem: crate::drivers::base::memory::MemState,
     /// The case's device interrupt sources.
     pub irqs: Vec<crate::arch::x86::irq::IrqLine>,
     /// Failpoint sites reached, in first-reach order (when recording).
@@ -302,6 +329,7 @@ impl Kernel {
             modules: Vec::new(),
             stop,
             smp,
+            mem: crate::drivers::base::memory::MemState::default(),
             irqs: Vec::new(),
             reached: Vec::new(),
             reached_set: BTreeSet::new(),
@@ -534,6 +562,7 @@ impl Kernel {
             Wait::MultiStop(seen) => s.stop.moved(seen),
             Wait::CsdLock(c) => !s.smp.csds[c].locked,
             Wait::CpuDead(cpu) => !s.smp.powered.test(cpu),
+            Wait::Restart(l) => s.locks.locks[l].can_take(Mode::Exclusive),
             // Interrupts are offered by `eligible`, never taken inside a poll.
             Wait::Ipi(_) | Wait::DevIrq(_) => false,
             Wait::Gate => s.setup_done,
@@ -643,13 +672,19 @@ impl Kernel {
     /// A failpoint whose action's argument is a count: `Some(None)` for a
     /// bare `return`, `Some(Some(n))` for `return(n)`.
     pub fn failpoint_arg(&self, site: Site) -> Option<Option<u64>> {
+        self.failpoint_raw(site).map(|a| a.and_then(|a| a.trim().parse().ok()))
+    }
+
+    /// A failpoint with its action's raw argument: `Some(None)` for a bare
+    /// `return`.
+    pub fn failpoint_raw(&self, site: Site) -> Option<Option<String>> {
         self.reach(site, false);
         if self.armed.is_empty() || !self.s().trace.enabled {
             return None;
         }
         let fired = self.armed.eval_arg(site)?;
         self.s().fired.insert(site);
-        Some(fired.and_then(|a| a.trim().parse().ok()))
+        Some(fired)
     }
 
     fn reach(&self, site: Site, rollback: bool) {

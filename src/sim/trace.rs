@@ -85,6 +85,8 @@ pub enum Event {
     Note(TextId),
     /// Index into the run's splats.
     Splat(usize),
+    /// A step of memory hotplug (text).
+    Step(TextId),
     /// A stopper noticed a new `multi_cpu_stop` stage; `active` when it runs
     /// the function there.
     Stop {

@@ -13,7 +13,7 @@ use crate::errno::*;
 use crate::kernel::Kernel;
 
 /// `kstrtobool()`.
-fn kstrtobool(buf: &str) -> Result<bool, i32> {
+pub fn kstrtobool(buf: &str) -> Result<bool, i32> {
     match buf.as_bytes().first() {
         Some(b'1' | b'y' | b'Y' | b't' | b'T') => Ok(true),
         Some(b'0' | b'n' | b'N' | b'f' | b'F') => Ok(false),

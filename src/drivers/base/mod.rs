@@ -1,2 +1,4 @@
-//! `drivers/base`: the device core and the CPU subsystem's sysfs files.
+//! `drivers/base`: the device core, the CPU subsystem's sysfs files and
+//! memory blocks.
 pub mod cpu;
+pub mod memory;

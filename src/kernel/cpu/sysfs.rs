@@ -6,8 +6,9 @@
 //! hotplug the model reports `-ENOENT`, which is what a shell writing to a
 //! missing file sees. `CPU_HOTPLUG_STATE_CONTROL` is off, as on Debian: a
 //! `target` write takes only 0 and `CPUHP_ONLINE`. Left out: the sysfs
-//! restart of `lock_device_hotplug_sysfs` (the model waits for the lock
-//! instead of returning `-ERESTARTSYS`), and uevents.
+//! restart of `lock_device_hotplug_sysfs` (the model waits until the lock
+//! is free and tries again, where the kernel restarts the write), and
+//! uevents.
 
 use crate::errno::*;
 use crate::sim::lock::Mode;
@@ -28,8 +29,21 @@ pub fn kstrtoint(buf: &str) -> Result<i32, i32> {
 }
 
 impl Kernel {
-    /// `lock_device_hotplug_sysfs()`.
+    /// `lock_device_hotplug_sysfs()`: a trylock (no lock-order dependency);
+    /// when the lock is taken, the kernel sleeps 5 ms and restarts the
+    /// write (`restart_syscall()`), which the model shows as waiting until
+    /// the lock is free and trying again.
     pub async fn lock_device_hotplug_sysfs(&self) {
+        let l = self.lock_ids.device_hotplug_lock;
+        self.yield_now().await;
+        while !self.trylock(l) {
+            self.note("lock_device_hotplug_sysfs: device_hotplug_lock is taken: restart_syscall()".into());
+            self.block(crate::kernel::Wait::Restart(l)).await;
+        }
+    }
+
+    /// `lock_device_hotplug()`.
+    pub async fn lock_device_hotplug(&self) {
         self.lock(self.lock_ids.device_hotplug_lock, Mode::Exclusive).await;
     }
 
