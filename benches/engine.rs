@@ -7,6 +7,7 @@
 //!   scenario.
 //! - (c) the explorer on the slab race case.
 //! - (d) the explorer on the stranded-IPI race case, exhaustive and PCT.
+//! - (e) the sweep of every memory failpoint of a 16-block machine.
 //!
 //! A plain harness rather than criterion: the figures the issues ask for are
 //! medians of a few runs, and criterion's dependency tree would double the
@@ -144,6 +145,35 @@ fn bench_d() {
     }
 }
 
+/// (e) every memory failpoint of a 16-block machine: offline and online
+/// each block without holes, sweeping `memory/.*` (each site its own
+/// scenario).
+fn bench_e() {
+    let ops: Vec<String> = (1..15)
+        .flat_map(|b| [format!("\"echo offline > memory{b}/state\""), format!("\"echo online > memory{b}/state\"")])
+        .collect();
+    let text = format!(
+        "description = \"bench\"\nops = [{}]\nsweep = \"memory/.*\"\n[machine]\ncpus = 2\n[memory]\nboot_blocks = 16\nholes = [0, 15]\n",
+        ops.join(", ")
+    );
+    let case = Case::parse("bench-e.toml", "bench-e", &text).expect("the bench case parses");
+    let opts = RunOpts::default();
+    let mut times = Vec::new();
+    let mut scenarios = 0;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let run = explore::run_case(&case, &opts, None).expect("the sweep runs");
+        times.push(t.elapsed().as_secs_f64());
+        scenarios = run.runs.len();
+        assert!(run.violations().is_empty(), "the bench case must pass");
+    }
+    println!(
+        "bench (e) 16-block memory sweep, every memory failpoint of offline+online of memory1-14: {scenarios} scenarios, median {:.3} s total ({:.1} us/scenario)",
+        median(times.clone()),
+        median(times) / scenarios as f64 * 1e6
+    );
+}
+
 fn main() {
     if std::env::var_os("BENCH_ONLY_A").is_some() {
         bench_a();
@@ -156,4 +186,5 @@ fn main() {
     bench_b();
     bench_c();
     bench_d();
+    bench_e();
 }

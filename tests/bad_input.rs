@@ -110,6 +110,26 @@ fn error_of(text: &str) -> String {
     "bad.toml:2:38:",
     &["`2` is not a `wait` argument", "0 or 1"]
 )]
+#[case::memory_step_typo(
+    &format!("description = \"x\"\nops = [\"echo offline > memory6/state\"]\n[[fault]]\nsite = \"memory/memory6/offline/migrat\"\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["unknown memory step `offline/migrat`", "did you mean `offline/migrate`", "offline/MEM_GOING_OFFLINE"]
+)]
+#[case::memory_failpoint_never_fired(
+    &format!("description = \"x\"\nops = [\"echo offline > memory6/state\"]\n[[fault]]\nsite = \"memory/memory5/offline/migrate\"\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["`memory/memory5/offline/migrate`", "was armed but never fired"]
+)]
+#[case::memory_block_pages_do_not_add_up(
+    &format!("description = \"x\"\nops = [\"echo offline > memory6/state\"]\n{MACHINE}[memory]\n[[memory.block]]\nindex = 6\nfree = 3\nmovable = 2\n"),
+    "bad.toml:8:9:",
+    &["memory6: free + movable + pinned + unmovable must be 16 pages, got 5"]
+)]
+#[case::auto_online_typo(
+    &format!("description = \"x\"\nops = [\"add_memory 32\"]\n{MACHINE}[memory]\nauto_online_blocks = \"onlin\"\n"),
+    "bad.toml:7:22:",
+    &["expected \"online\" or \"offline\""]
+)]
 fn bad_input_is_reported_with_its_place(#[case] text: &str, #[case] place: &str, #[case] says: &[&str]) {
     let err = error_of(text);
     assert!(err.starts_with(place), "error should start with {place}: {err}");

@@ -26,12 +26,20 @@ fn problem(r: Regression) -> &'static [&'static str] {
             "--schedule v1:",
         ],
         // The held-lock assertion with the path that reached it.
+        // The held-lock assertion with the path that reached it, and the
+        // explorer's overlap of two onlines with its schedule.
         Regression::MemhpOnlinePagesUnlocked => &[
-            "without mem_hotplug_lock held for write: lockdep_assert_held_write(&mem_hotplug_lock), reached from online_store → device_offline",
+            "online_pages(memory6) without mem_hotplug_lock held for write: lockdep_assert_held_write(&mem_hotplug_lock), reached from online_store → device_online",
+            "online operations overlap: ",
+            "--schedule v1:",
         ],
-        Regression::MemhpAddOnlineAbba => {
-            &["possible circular locking dependency detected: &dev->mutex -> mem_hotplug_lock -> &dev->mutex"]
-        }
+        // The cycle with both chains, and the deadlock the explorer makes of it.
+        Regression::MemhpAddOnlineAbba => &[
+            "possible circular locking dependency detected: &dev->mutex -> mem_hotplug_lock -> &dev->mutex",
+            "mem_hotplug_lock -> &dev->mutex: ",
+            "&dev->mutex -> mem_hotplug_lock: ",
+            "deadlock: cycle: acpi holds",
+        ],
     }
 }
 

@@ -57,10 +57,10 @@ impl Kernel {
         self.lock(l, Mode::Shared).await;
         let mut s = self.s();
         let cur = s.current;
-        if let Some(&w) = s.mem.writers.first() {
+        if let Some(&(w, func, index)) = s.mem.writers.first() {
             let (me, them) = (Kernel::comm_of(&s, cur), Kernel::comm_of(&s, w));
             s.mem.violations.push(format!(
-                "{me} entered a get_online_mems() section while {them} is in online_pages/offline_pages"
+                "memory hotplug overlaps a reader: {me} entered a get_online_mems() section while {them} is in {func}(memory{index})"
             ));
         }
         s.mem.readers.push(cur);
@@ -106,21 +106,27 @@ impl Kernel {
         let mut s = self.s();
         let cur = s.current;
         let index = s.mem.blocks[b].index;
-        let others: Vec<String> = s.mem.writers.iter().chain(&s.mem.readers).map(|&t| Kernel::comm_of(&s, t)).collect();
+        let mut others: Vec<String> =
+            s.mem.writers.iter().map(|&(t, f, i)| format!("{} is in {f}(memory{i})", Kernel::comm_of(&s, t))).collect();
+        others.extend(
+            s.mem.readers.iter().map(|&t| format!("{} is in a get_online_mems() section", Kernel::comm_of(&s, t))),
+        );
         if !others.is_empty() {
             let me = Kernel::comm_of(&s, cur);
-            s.mem.violations.push(format!(
-                "{me} entered {func}(memory{index}) while {} is inside a mem_hotplug_lock section",
-                others.join(", ")
-            ));
+            let what = if func == "online_pages" && s.mem.writers.iter().any(|w| w.1 == "online_pages") {
+                "online operations overlap"
+            } else {
+                "memory hotplug sections overlap"
+            };
+            s.mem.violations.push(format!("{what}: {me} entered {func}(memory{index}) while {}", others.join(", ")));
         }
-        s.mem.writers.push(cur);
+        s.mem.writers.push((cur, func, index));
     }
 
     fn leave_pages(&self) {
         let mut s = self.s();
         let cur = s.current;
-        if let Some(i) = s.mem.writers.iter().position(|&w| w == cur) {
+        if let Some(i) = s.mem.writers.iter().position(|w| w.0 == cur) {
             s.mem.writers.remove(i);
         }
     }

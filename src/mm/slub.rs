@@ -38,15 +38,19 @@ impl Kernel {
         if !held.is_empty() {
             s.locks.depend(mutex, &held, cur, &by);
         }
-        match action {
+        let what = match action {
             MemAction::GoingOnline => {
                 s.mem.slab_nodes.insert(nid);
+                format!("slab_mem_going_online_callback: kmem_cache_node for node {nid}, under slab_mutex")
             }
             MemAction::Offline | MemAction::CancelOnline => {
                 s.mem.slab_nodes.remove(&nid);
+                format!("slab_mem_offline_callback: free the kmem_cache_node of node {nid}, under slab_mutex")
             }
-            _ => {}
-        }
+            _ => "slab_mem_going_offline_callback: __kmem_cache_do_shrink, under slab_mutex".to_string(),
+        };
+        drop(s);
+        self.step(what);
         0
     }
 }

@@ -178,7 +178,7 @@ pub struct MemState {
     /// Tasks inside `online_pages`/`offline_pages`, and `get_online_mems`
     /// readers inside their section: `mem_hotplug_lock` should make them
     /// exclusive.
-    pub writers: Vec<TaskId>,
+    pub writers: Vec<(TaskId, &'static str, u32)>,
     pub readers: Vec<TaskId>,
     /// Broken invariants, first seen first.
     pub violations: Vec<String>,
