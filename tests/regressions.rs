@@ -35,9 +35,9 @@ fn problem(r: Regression) -> &'static [&'static str] {
         ],
         // The cycle with both chains, and the deadlock the explorer makes of it.
         Regression::MemhpAddOnlineAbba => &[
-            "possible circular locking dependency detected: &dev->mutex -> mem_hotplug_lock -> &dev->mutex",
-            "mem_hotplug_lock -> &dev->mutex: ",
-            "&dev->mutex -> mem_hotplug_lock: ",
+            "possible circular locking dependency detected: device_lock(memory32) -> mem_hotplug_lock -> device_lock(memory32)",
+            "mem_hotplug_lock -> device_lock(memory32): ",
+            "device_lock(memory32) -> mem_hotplug_lock: ",
             "deadlock: cycle: acpi holds",
         ],
     }

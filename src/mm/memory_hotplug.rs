@@ -312,11 +312,20 @@ impl Kernel {
     }
 
     /// `failed_removal_isolated` (6.1 order): undo the isolation, then
-    /// `MEM_CANCEL_OFFLINE`, then re-enable the LRU cache and the pcplists.
+    /// `MEM_CANCEL_OFFLINE`, then re-enable the LRU cache and the pcplists
+    /// (the 4.19 order under the memory regression switches).
     async fn failed_removal_isolated(&self, b: usize, err: i32, reason: &str) -> i32 {
         let index = self.s().mem.blocks[b].index;
-        self.step(format!("offline_pages(memory{index}): {reason}: undo_isolate_page_range"));
-        self.memory_notify(MemAction::CancelOffline, b);
+        // 4.19 and before sent MEM_CANCEL_OFFLINE first, then undid the
+        // isolation; 6.1 undoes it first.
+        let old = self.cfg.has(Regression::MemhpOnlinePagesUnlocked) || self.cfg.has(Regression::MemhpAddOnlineAbba);
+        if old {
+            self.memory_notify(MemAction::CancelOffline, b);
+            self.step(format!("offline_pages(memory{index}): {reason}: undo_isolate_page_range"));
+        } else {
+            self.step(format!("offline_pages(memory{index}): {reason}: undo_isolate_page_range"));
+            self.memory_notify(MemAction::CancelOffline, b);
+        }
         self.step(format!(
             "offline_pages(memory{index}): lru_cache_enable, zone_pcp_enable: memory offlining failed due to {reason}"
         ));
@@ -390,7 +399,7 @@ impl Kernel {
             blk.nid = nid;
             return b;
         }
-        let dev_lock = s.locks.add_in_class(&format!("device_lock(memory{index})"), "&dev->mutex", LockKind::Mutex);
+        let dev_lock = s.locks.add(&format!("device_lock(memory{index})"), LockKind::Mutex);
         s.mem.blocks.push(MemBlock {
             index,
             nid,

@@ -34,8 +34,8 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Lock {
     pub name: String,
-    /// The lock class: what the validator reasons about. Every
-    /// `device_lock` is one class, `&dev->mutex`, as in lockdep.
+    /// The lock class: what the validator reasons about (the name, unless
+    /// the lock was made in a shared class).
     pub class: String,
     pub kind: LockKind,
     pub owner: Option<TaskId>,
@@ -104,7 +104,8 @@ impl Locks {
         self.locks.len() - 1
     }
 
-    /// A lock of a shared class (`device_lock(memory32)` of `&dev->mutex`).
+    /// A lock of a shared class, such as every instance of one lock in a
+    /// structure.
     pub fn add_in_class(&mut self, name: &str, class: &str, kind: LockKind) -> LockId {
         let id = self.add(name, kind);
         self.locks[id].class = class.to_string();

@@ -6,11 +6,13 @@
 //! `device_online`/`device_offline` and SMT control update, not the online
 //! mask: a CPU the kernel left half up reads as online. On x86 6.1 without
 //! `BOOTPARAM_HOTPLUG_CPU0` the boot CPU has no `online` file, and without
-//! `CONFIG_HOTPLUG_CPU` no CPU has one. Left out: `device_lock` (added with
-//! the lock validator), uevents, and NUMA node changes.
+//! `CONFIG_HOTPLUG_CPU` no CPU has one. `device_online`/`device_offline`
+//! take the CPU device's `device_lock`. Left out: uevents, and NUMA node
+//! changes.
 
 use crate::errno::*;
 use crate::kernel::Kernel;
+use crate::sim::lock::{LockId, LockKind, Mode};
 
 /// `kstrtobool()`.
 pub fn kstrtobool(buf: &str) -> Result<bool, i32> {
@@ -51,28 +53,51 @@ pub async fn online_store(k: &Kernel, cpu: usize, buf: &str) -> i32 {
     ret.min(0)
 }
 
-/// `device_offline()`: 1 if it already was.
+/// `device_offline()`, under the CPU device's `device_lock`: 1 if it
+/// already was.
 pub async fn device_offline(k: &Kernel, cpu: usize) -> i32 {
-    if k.s().cpu.dev_offline.test(cpu) {
-        return 1;
-    }
-    let ret = k.cpu_down(cpu, k.profile.a.offline).await;
-    if ret == 0 {
-        k.s().cpu.dev_offline.set(cpu);
-    }
+    let lock = dev_lock(k, cpu);
+    k.lock(lock, Mode::Exclusive).await;
+    let ret = if k.s().cpu.dev_offline.test(cpu) {
+        1
+    } else {
+        let ret = k.cpu_down(cpu, k.profile.a.offline).await;
+        if ret == 0 {
+            k.s().cpu.dev_offline.set(cpu);
+        }
+        ret
+    };
+    k.unlock(lock).await;
     ret
 }
 
-/// `device_online()`: 1 if it already was.
+/// `device_online()`, under the CPU device's `device_lock`: 1 if it
+/// already was.
 pub async fn device_online(k: &Kernel, cpu: usize) -> i32 {
-    if !k.s().cpu.dev_offline.test(cpu) {
-        return 1;
-    }
-    let ret = k.cpu_up(cpu, k.profile.a.online).await;
-    if ret == 0 {
-        k.s().cpu.dev_offline.clear(cpu);
-    }
+    let lock = dev_lock(k, cpu);
+    k.lock(lock, Mode::Exclusive).await;
+    let ret = if !k.s().cpu.dev_offline.test(cpu) {
+        1
+    } else {
+        let ret = k.cpu_up(cpu, k.profile.a.online).await;
+        if ret == 0 {
+            k.s().cpu.dev_offline.clear(cpu);
+        }
+        ret
+    };
+    k.unlock(lock).await;
     ret
+}
+
+/// `device_lock(get_cpu_device(cpu))`, created on first use; a class of its
+/// own (see `kernel::locking::lockdep`).
+fn dev_lock(k: &Kernel, cpu: usize) -> LockId {
+    let name = format!("device_lock(cpu{cpu})");
+    let mut s = k.s();
+    if let Some(l) = s.locks.locks.iter().position(|l| l.name == name) {
+        return l;
+    }
+    s.locks.add(&name, LockKind::Mutex)
 }
 
 #[cfg(test)]

@@ -225,7 +225,7 @@ impl Kernel {
                 + (boot_blocks - pages.iter().filter(|p| p.index < boot_blocks).count() as u32)
                     * (BLOCK_PAGES - default_pages().free);
         for index in 0..boot_blocks {
-            let dev_lock = s.locks.add_in_class(&format!("device_lock(memory{index})"), "&dev->mutex", LockKind::Mutex);
+            let dev_lock = s.locks.add(&format!("device_lock(memory{index})"), LockKind::Mutex);
             let p = pages.iter().find(|p| p.index == index).map_or(default_pages(), |p| p.pages);
             s.mem.blocks.push(MemBlock {
                 index,

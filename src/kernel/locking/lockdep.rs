@@ -8,8 +8,11 @@
 //! suite, and finds the cycles. Like lockdep, it reports a cycle even when no
 //! run deadlocked: the two orders may have been seen minutes apart. Unlike
 //! lockdep:
-//! - it validates `device_lock` (`&dev->mutex`), which lockdep marks
-//!   novalidate: memory hotplug's lock bugs are about it;
+//! - it validates `device_lock`, which lockdep marks novalidate: memory
+//!   hotplug's lock bugs are about it. Each device's lock is a class of its
+//!   own (`device_lock(memory32)`): one `&dev->mutex` class would report
+//!   cycles through two different devices, which cannot deadlock (that is
+//!   why lockdep gave up on it);
 //! - it knows guards: a cycle whose every dependency was always taken under
 //!   one common lock held exclusively cannot deadlock, and is reported as
 //!   guarded by it, not as a violation (6.1's add_memory and sysfs online
