@@ -307,6 +307,7 @@ fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    summary.lock_graph();
     summary.print(files.len(), start.elapsed().as_secs_f64());
     Ok(if summary.failures.is_empty() && summary.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -332,6 +333,10 @@ struct Summary {
     failures: Vec<String>,
     errors: Vec<String>,
     interleavings: Vec<String>,
+    /// Every case's lock dependencies (but those declaring a cycle), in
+    /// path order: the suite's lock graph.
+    locks: hotplug_fi::kernel::locking::lockdep::Graph,
+    guarded: Vec<String>,
 }
 
 impl Summary {
@@ -351,12 +356,25 @@ impl Summary {
                 *self.splats.entry(sp.kind.label()).or_default() += 1;
             }
         }
+        if case.expect_lock_cycles.is_empty() {
+            self.locks.merge(&run.locks);
+        }
         for (r, v) in run.violations() {
             self.failures.push(format!(
                 "{}: {v}\n    reproduce: {}",
                 case.id,
                 report::repro(case, &r.scenario, &names(opts))
             ));
+        }
+    }
+
+    /// The suite's lock graph: unguarded cycles are failures.
+    fn lock_graph(&mut self) {
+        for c in self.locks.cycles() {
+            match &c.guard {
+                None => self.failures.push(format!("lockdep (whole suite): {}", c.report())),
+                Some(g) => self.guarded.push(format!("{} (under {g})", c.path())),
+            }
         }
     }
 
@@ -375,6 +393,10 @@ impl Summary {
             }
         }
         println!("rollbacks:  {} scenarios rolled back", self.rollbacks);
+        println!("lock graph: {} guarded cycle(s) over the suite", self.guarded.len());
+        for g in &self.guarded {
+            println!("  {g}");
+        }
         let splats: Vec<String> = self.splats.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!("splats:     {}", if splats.is_empty() { "none".into() } else { splats.join(", ") });
         println!("failures:   {}", self.failures.len());
