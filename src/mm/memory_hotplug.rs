@@ -36,7 +36,10 @@ impl Kernel {
             self.s().mem.recursion += 1;
             return;
         }
-        self.cpus_read_lock().await;
+        // 4.0's mem_hotplug_begin() did not take the CPU hotplug lock.
+        if !self.cfg.has(Regression::MemhpAddOnlineAbba) {
+            self.cpus_read_lock().await;
+        }
         self.lock(l, Mode::Exclusive).await;
     }
 
@@ -48,7 +51,9 @@ impl Kernel {
             return;
         }
         self.unlock(l).await;
-        self.cpus_read_unlock().await;
+        if !self.cfg.has(Regression::MemhpAddOnlineAbba) {
+            self.cpus_read_unlock().await;
+        }
     }
 
     /// `get_online_mems()`: a reader, such as slab cache creation in 4.19.
@@ -92,7 +97,7 @@ impl Kernel {
             let index = self.s().mem.blocks[b].index;
             let path = self.mem_path(func);
             let title = format!(
-                "{func}(memory{index}) without mem_hotplug_lock held for write: lockdep_assert_held_write(&mem_hotplug_lock), reached from {path}"
+                "{func}(memory{index}) without mem_hotplug_lock held for write: lockdep_assert_held_write(&mem_hotplug_lock), reached from {path} (a model assertion of the documented requirement; the kernel has none)"
             );
             let site = if func == "online_pages" {
                 "mm/memory_hotplug.c:online_pages"
@@ -131,20 +136,14 @@ impl Kernel {
         }
     }
 
-    /// A memory failpoint: `Some(errno)` when it fires.
+    /// A memory failpoint of a step that is not a notifier: `Some(errno)`
+    /// when it fires, `-EBUSY` for a bare `return`.
     fn mem_failpoint(&self, b: usize, step: MemStep) -> Option<i32> {
         let block = self.s().mem.blocks[b].index as u16;
-        let fired = self.failpoint_raw(Site::Memory { block, step })?;
-        let default = if step.notifier() { -EPERM } else { -EBUSY };
-        let err = fired.and_then(|a| errno::parse(a.trim())).unwrap_or(default);
-        let how = if step.notifier() && fired_is_bare(err, default) { "NOTIFY_BAD" } else { "" };
-        self.step(format!(
-            "{} fails: {}{}  (failpoint {})",
-            step.name(),
-            errno::name(i64::from(err)),
-            if how.is_empty() { String::new() } else { format!(" ({how})") },
-            Site::Memory { block, step }
-        ));
+        let site = Site::Memory { block, step };
+        let fired = self.failpoint_raw(site)?;
+        let err = fired.and_then(|a| errno::parse(a.trim())).unwrap_or(-EBUSY);
+        self.step(format!("{} fails: {}  (failpoint {site})", step.name(), errno::name(i64::from(err))));
         Some(err)
     }
 
@@ -157,14 +156,15 @@ impl Kernel {
         self.enter_pages("online_pages", b);
         let index = self.s().mem.blocks[b].index;
         self.step(format!("online_pages(memory{index}): move_pfn_range_to_zone({zone}, MIGRATE_ISOLATE)"));
-        let mut ret = match self.mem_failpoint(b, MemStep::GoingOnline) {
-            Some(err) => err,
-            None => self.memory_notify(MemAction::GoingOnline, b),
-        };
+        self.s().mem.blocks[b].onlining = Some(zone);
+        let mut ret = self.memory_notify(MemAction::GoingOnline, b);
         if ret == 0 {
             self.preemption_point().await;
             let nid = self.s().mem.blocks[b].nid;
             let new_node = self.s().mem.nodes_with_memory.insert(nid);
+            if zone != "Movable" {
+                self.s().mem.nodes_with_normal.insert(nid);
+            }
             {
                 let mut s = self.s();
                 let blk = &mut s.mem.blocks[b];
@@ -173,9 +173,11 @@ impl Kernel {
             let node = if new_node { format!(", node_states_set_node({nid})") } else { String::new() };
             self.step(format!("online_pages(memory{index}): online_pages_range{node}, undo_isolate_page_range"));
             self.memory_notify(MemAction::Online, b);
+            self.s().mem.blocks[b].onlining = None;
         } else {
             self.memory_notify(MemAction::CancelOnline, b);
             self.step(format!("online_pages(memory{index}): remove_pfn_range_from_zone"));
+            self.s().mem.blocks[b].onlining = None;
             if ret > 0 {
                 ret = -EINVAL;
             }
@@ -221,10 +223,7 @@ impl Kernel {
             return err;
         }
         self.step(at("start_isolate_page_range(MIGRATE_MOVABLE)"));
-        let notified = match self.mem_failpoint(b, MemStep::GoingOffline) {
-            Some(err) => err,
-            None => self.memory_notify(MemAction::GoingOffline, b),
-        };
+        let notified = self.memory_notify(MemAction::GoingOffline, b);
         if notified != 0 {
             return self.failed_removal_isolated(b, notified, "notifier failure").await;
         }
@@ -380,6 +379,8 @@ impl Kernel {
         }
         if online {
             self.step(format!("add_memory_resource(memory{index}): walk_memory_blocks(online_memory_block)"));
+            // online_memory_block(): mem->online_type = mhp_default_online_type
+            self.s().mem.blocks[b].online_type = Mmop::Online;
             self.device_online_mem(b).await;
         }
         if !fixed {
@@ -392,11 +393,16 @@ impl Kernel {
     fn create_memory_block_device(&self, index: u32, nid: u32) -> usize {
         let mut s = self.s();
         if let Some(b) = s.mem.blocks.iter().position(|b| b.index == index) {
+            // A new struct memory_block (kzalloc): only the lock is reused.
             let blk = &mut s.mem.blocks[b];
             blk.registered = true;
             blk.state = BlockState::Offline;
             blk.dev_offline = true;
             blk.nid = nid;
+            blk.zone = None;
+            blk.online_type = Mmop::Offline;
+            blk.pages = Pages::default();
+            blk.onlining = None;
             return b;
         }
         let dev_lock = s.locks.add(&format!("device_lock(memory{index})"), LockKind::Mutex);
@@ -411,6 +417,7 @@ impl Kernel {
             holes: false,
             boot: false,
             dev_lock,
+            onlining: None,
             registered: true,
         });
         s.mem.blocks.len() - 1
@@ -437,8 +444,4 @@ impl Kernel {
         self.unlock_device_hotplug().await;
         ret
     }
-}
-
-fn fired_is_bare(err: i32, default: i32) -> bool {
-    err == default
 }

@@ -94,6 +94,8 @@ pub struct MemBlock {
     pub boot: bool,
     /// `device_lock(&mem->dev)`.
     pub dev_lock: LockId,
+    /// The zone `online_pages` is moving the range to, while it runs.
+    pub onlining: Option<&'static str>,
     /// Registered: its sysfs files exist.
     pub registered: bool,
 }
@@ -102,12 +104,10 @@ impl MemBlock {
     /// `valid_zones`, as the oracle read it: the block's zone while online,
     /// the zones it could go to while offline, `none` with holes.
     pub fn valid_zones(&self) -> String {
-        if self.holes {
-            return "none".into();
-        }
-        match self.zone {
-            Some(z) => z.to_string(),
-            None => format!("{} Movable", self.kernel_zone()),
+        match (self.state, self.zone) {
+            (BlockState::Offline, _) => format!("{} Movable", self.kernel_zone()),
+            (_, Some(z)) => z.to_string(),
+            (_, None) => "none".into(),
         }
     }
 
@@ -174,6 +174,9 @@ pub struct MemState {
     /// Nodes with memory (`N_MEMORY`), and the nodes whose slab per-node
     /// structures exist.
     pub nodes_with_memory: std::collections::BTreeSet<u32>,
+    /// Nodes with memory in a kernel zone (`N_NORMAL_MEMORY`): what
+    /// `status_change_nid_normal` and so the slab callback look at.
+    pub nodes_with_normal: std::collections::BTreeSet<u32>,
     pub slab_nodes: std::collections::BTreeSet<u32>,
     /// Tasks inside `online_pages`/`offline_pages`, and `get_online_mems`
     /// readers inside their section: `mem_hotplug_lock` should make them
@@ -219,6 +222,7 @@ impl Kernel {
             ..MemState::default()
         };
         s.mem.nodes_with_memory.insert(0);
+        s.mem.nodes_with_normal.insert(0);
         s.mem.slab_nodes.insert(0);
         s.mem.used_at_boot =
             pages.iter().filter(|p| p.index < boot_blocks).map(|p| p.pages.total() - p.pages.free).sum::<u32>()
@@ -232,12 +236,15 @@ impl Kernel {
                 nid: 0,
                 state: BlockState::Online,
                 dev_offline: false,
-                zone: Some("DMA32"),
                 online_type: Mmop::Offline,
                 pages: p,
                 holes: holes.contains(&index),
+                // early_node_zone_for_memory_block(): no zone for a range
+                // with holes.
+                zone: if holes.contains(&index) { None } else { Some("DMA32") },
                 boot: true,
                 dev_lock,
+                onlining: None,
                 registered: true,
             });
         }
@@ -245,7 +252,7 @@ impl Kernel {
 
     /// `state_store()`: 0 for success (the write's count).
     pub async fn memory_state_store(&self, index: u32, buf: &str) -> i32 {
-        let online_type = match buf.trim_end_matches('\n') {
+        let online_type = match buf.strip_suffix('\n').unwrap_or(buf) {
             "online" => Mmop::Online,
             "online_kernel" => Mmop::OnlineKernel,
             "online_movable" => Mmop::OnlineMovable,
@@ -255,6 +262,11 @@ impl Kernel {
         let Some(b) = self.s().mem.block(index) else { return -ENOENT };
         self.mem_entry("state_store");
         self.lock_device_hotplug_sysfs().await;
+        // A restarted write finds the device again, or not (-ENODEV).
+        if self.s().mem.block(index) != Some(b) {
+            self.unlock_device_hotplug().await;
+            return -ENODEV;
+        }
         // 4.19: the `state` store alone took mem_hotplug_lock, around the
         // whole device_online/offline (30467e0b3be8).
         let old = self.cfg.has(Regression::MemhpOnlinePagesUnlocked);
@@ -288,6 +300,10 @@ impl Kernel {
         let Some(b) = self.s().mem.block(index) else { return -ENOENT };
         self.mem_entry("online_store");
         self.lock_device_hotplug_sysfs().await;
+        if self.s().mem.block(index) != Some(b) {
+            self.unlock_device_hotplug().await;
+            return -ENODEV;
+        }
         let ret = if val { self.device_online_mem(b).await } else { self.device_offline_mem(b).await };
         self.unlock_device_hotplug().await;
         ret.min(0)
@@ -415,24 +431,27 @@ impl Kernel {
     }
 
     /// `memory_notify(action)`: the chain by priority; a notifier's error
-    /// stops the walk. Returns `notifier_to_errno()` of the last result.
+    /// stops the walk. Returns `notifier_to_errno()` of the last result. A
+    /// failpoint at a `MEM_GOING_*` step vetoes where the error injector
+    /// sits (priority 0, after `slab_memory_callback`).
     pub fn memory_notify(&self, action: MemAction, b: usize) -> i32 {
         let mut results = Vec::new();
         let mut ret = 0;
         for n in [Notifier::Slab, Notifier::ErrorInject] {
-            let r = match n {
-                Notifier::Slab => self.slab_memory_callback(action, b),
-                Notifier::ErrorInject => self.memory_notifier_error_inject(action),
+            let (r, by) = match n {
+                Notifier::Slab => (self.slab_memory_callback(action, b), None),
+                Notifier::ErrorInject => match self.going_failpoint(action, b) {
+                    Some((err, site)) => (err, Some(site)),
+                    None => (self.memory_notifier_error_inject(action), None),
+                },
             };
-            results.push(format!(
-                "{} {}",
-                n.name(),
-                if r == 0 {
-                    "NOTIFY_OK".into()
-                } else {
-                    format!("notifier_from_errno({})", crate::errno::name(i64::from(r)))
-                }
-            ));
+            let what = match (r, &by) {
+                (0, _) => "NOTIFY_OK".to_string(),
+                (_, Some(site)) => format!("{}  (failpoint {site})", crate::errno::name(i64::from(r))),
+                _ => format!("notifier_from_errno({})", crate::errno::name(i64::from(r))),
+            };
+            let name = if by.is_some() { "the failpoint's notifier" } else { n.name() };
+            results.push(format!("{name} {what}"));
             if r != 0 {
                 ret = r;
                 break;
@@ -441,6 +460,21 @@ impl Kernel {
         let index = self.s().mem.blocks[b].index;
         self.step(format!("memory_notify({}) for memory{index}: {}", action.name(), results.join(", ")));
         ret
+    }
+
+    /// The failpoint of a `MEM_GOING_*` action: a bare `return` is
+    /// `NOTIFY_BAD` (`-EPERM` through `notifier_to_errno`).
+    fn going_failpoint(&self, action: MemAction, b: usize) -> Option<(i32, crate::fault::Site)> {
+        let step = match action {
+            MemAction::GoingOnline => crate::fault::MemStep::GoingOnline,
+            MemAction::GoingOffline => crate::fault::MemStep::GoingOffline,
+            _ => return None,
+        };
+        let block = self.s().mem.blocks[b].index as u16;
+        let site = crate::fault::Site::Memory { block, step };
+        let fired = self.failpoint_raw(site)?;
+        let err = fired.and_then(|a| crate::errno::parse(a.trim())).unwrap_or(-EPERM);
+        Some((err, site))
     }
 
     /// Records how the current task entered memory hotplug.
@@ -489,7 +523,7 @@ pub fn check(s: &crate::kernel::KState, settled: bool) -> Vec<String> {
         if b.state == BlockState::GoingOffline {
             v.push(format!("memory{} is left going-offline", b.index));
         }
-        if online == b.dev_offline || online != b.zone.is_some() {
+        if online == b.dev_offline || (online != b.zone.is_some() && !b.holes) {
             v.push(format!(
                 "memory{}: state {} but online {} and zone {:?}",
                 b.index,
