@@ -19,5 +19,6 @@ pub mod fault;
 pub mod kernel;
 pub mod klib;
 pub mod mm;
+pub mod oracle;
 pub mod report;
 pub mod sim;

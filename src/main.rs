@@ -77,6 +77,33 @@ enum Cmd {
         #[arg(long)]
         schedule: String,
     },
+    /// Run scenarios on a real Linux 6.1 under QEMU and compare them with
+    /// the model. Downloads the newest Debian linux-image-6.1.0-*-amd64-unsigned
+    /// with `apt-get download` into target/oracle/ when no --kernel is given;
+    /// needs qemu-system-x86 and busybox-static installed.
+    Oracle {
+        /// Sweep the fail knob on this CPU, both directions, every named state.
+        #[arg(long)]
+        sweep_cpu: Option<usize>,
+        /// Run the memory scenarios (offline/online, a hole, notifier injection).
+        #[arg(long)]
+        memory: bool,
+        /// Only the first N states of the CPU sweep (a quick subset).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Boot this kernel (a vmlinux or bzImage) instead of Debian's.
+        #[arg(long)]
+        kernel: Option<PathBuf>,
+        /// The modules tree of --kernel (for the notifier injector).
+        #[arg(long)]
+        modules: Option<PathBuf>,
+        /// Seconds before the guest is given up on.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Print a case as the shell commands to run on a real machine, and exit.
+        #[arg(long)]
+        print_script: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +119,9 @@ fn main() -> ExitCode {
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
+        Cmd::Oracle { sweep_cpu, memory, limit, kernel, modules, timeout, print_script } => {
+            cmd_oracle(*sweep_cpu, *memory, *limit, kernel, modules, *timeout, print_script.as_deref())
+        }
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
         Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism } => {
             cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), *check_determinism, &opts)
@@ -283,6 +313,51 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+fn cmd_oracle(
+    cpu: Option<usize>,
+    memory: bool,
+    limit: Option<usize>,
+    kernel: &Option<PathBuf>,
+    modules: &Option<PathBuf>,
+    timeout: u64,
+    print_script: Option<&Path>,
+) -> Result<ExitCode, String> {
+    use hotplug_fi::oracle;
+    if let Some(case) = print_script {
+        let case = load(case).map_err(|e| e.to_string())?;
+        print!("{}", oracle::print_script(&case));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cpu.is_none() && !memory {
+        return Err("nothing to run: give --sweep-cpu N and/or --memory (or --print-script CASE)".into());
+    }
+    let w = oracle::pieces::Where {
+        cache: PathBuf::from("target/oracle"),
+        kernel: kernel.clone(),
+        modules: modules.clone(),
+        qemu: std::env::var_os("HOTPLUG_ORACLE_QEMU").map(PathBuf::from),
+        busybox: std::env::var_os("HOTPLUG_ORACLE_BUSYBOX").map(PathBuf::from),
+    };
+    let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
+    println!("kernel: {}", pieces.version);
+    let plan = oracle::Plan { cpu, memory, limit };
+    let out = oracle::run(&pieces, &plan, std::time::Duration::from_secs(timeout))?;
+    println!("{:<64} {:<24} {:<24} verdict", "scenario", "real", "model");
+    for r in &out.rows {
+        let verdict = if r.agrees() { "agree" } else { "DISAGREE" };
+        println!("{:<64} {:<24} {:<24} {verdict}", r.scenario, r.real, r.model);
+    }
+    let agree = out.rows.iter().filter(|r| r.agrees()).count();
+    println!(
+        "agreement: {agree}/{} ({:.1}%), boot {:.2} s to /init, {:.2} s in all",
+        out.rows.len(),
+        100.0 * agree as f64 / out.rows.len() as f64,
+        out.boot_secs,
+        out.total_secs
+    );
+    Ok(if agree == out.rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {

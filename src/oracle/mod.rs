@@ -1,0 +1,448 @@
+//! The real-kernel oracle: the same scenarios on a real Linux 6.1 under
+//! QEMU, compared with the model. Tooling around the model, not a model of
+//! a kernel file.
+//!
+//! One boot runs a batch: an initramfs holds a static busybox, the
+//! notifier-injection modules and a generated `/init` that runs the
+//! scenarios with shell builtins and prints one `@@` line per result on the
+//! serial console, then powers off. The host reads the console with a
+//! timeout on every step, runs the model on the same scenarios, and prints
+//! an agreement table: real, model, verdict. Any disagreement is a model
+//! bug to fix; the command then exits non-zero.
+//!
+//! Scenarios:
+//! - the fail knob on one CPU, in both directions, for every state the
+//!   kernel names in `hotplug/states`, plus -2, an unnamed number (100) and
+//!   `CPUHP_ONLINE + 1`: the `fail` write's result, the `online` write's
+//!   result, and `hotplug/state`, `online` and `fail` afterwards; the CPU
+//!   is brought back online with `fail` disarmed between scenarios, and
+//!   that is checked;
+//! - memory: offline and online of memory6 (booted with `movablecore=384M`,
+//!   as the oracle report advises, so its offline does not depend on
+//!   history), the online of an online block, the offline of memory7 (a
+//!   hole), and `memory-notifier-error-inject` at `MEM_GOING_OFFLINE` and
+//!   `MEM_GOING_ONLINE` with -12, -16 and -22.
+//!
+//! Left out so far: the callback order from the `cpuhp` trace events,
+//! SMT siblings, QEMU-monitor hot-add, and `--import-profile`.
+
+pub mod pieces;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::case::Case;
+use crate::engine::{self, RunOpts};
+use crate::errno;
+
+/// What to run in one boot.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Sweep the fail knob on this CPU.
+    pub cpu: Option<usize>,
+    /// Run the memory scenarios.
+    pub memory: bool,
+    /// Limit the CPU sweep to the first N states (for CI's subset).
+    pub limit: Option<usize>,
+}
+
+/// One row of the agreement table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub scenario: String,
+    pub real: String,
+    pub model: String,
+}
+
+impl Row {
+    pub fn agrees(&self) -> bool {
+        self.real == self.model
+    }
+}
+
+/// What a batch gave.
+#[derive(Debug)]
+pub struct Outcome {
+    pub rows: Vec<Row>,
+    /// Seconds from launch to the guest's first line, and in all.
+    pub boot_secs: f64,
+    pub total_secs: f64,
+    pub kernel: String,
+}
+
+/// The memory scenarios: (`echo` line as the model's case writes it, the
+/// block whose state is read after it).
+pub const MEMORY: &[&str] = &[
+    "echo offline > memory6/state",
+    "echo online > memory6/state",
+    "echo online > memory6/state",
+    "echo offline > memory7/state",
+    "echo -12 > notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error",
+    "echo offline > memory6/state",
+    "echo -16 > notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error",
+    "echo offline > memory6/state",
+    "echo -22 > notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error",
+    "echo offline > memory6/state",
+    "echo 0 > notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error",
+    "echo offline > memory6/state",
+    "echo -12 > notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error",
+    "echo online > memory6/state",
+    "echo -16 > notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error",
+    "echo online > memory6/state",
+    "echo -22 > notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error",
+    "echo online > memory6/state",
+    "echo 0 > notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error",
+    "echo online > memory6/state",
+];
+
+/// Runs a batch on the real kernel and the model, row by row.
+pub fn run(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<Outcome, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let initrd = dir.path().join("initrd.cpio");
+    std::fs::write(&initrd, initramfs(p, plan)?).map_err(|e| e.to_string())?;
+    let (lines, boot_secs, total_secs) = boot(p, &initrd, timeout)?;
+    let mut rows = Vec::new();
+    for l in &lines {
+        if let Some(r) = l.strip_prefix("@@R ") {
+            rows.push(cpu_row(plan.cpu.unwrap_or(1), r)?);
+        }
+    }
+    if plan.memory {
+        rows.extend(memory_rows(&lines)?);
+    }
+    if let Some(bad) = lines.iter().find(|l| l.starts_with("@@RECOVER-FAILED")) {
+        return Err(format!("the guest could not bring the CPU back between scenarios: {bad}"));
+    }
+    if rows.is_empty() {
+        return Err(format!("the guest reported no scenario; its last lines:\n{}", tail(&lines)));
+    }
+    Ok(Outcome { rows, boot_secs, total_secs, kernel: p.version.clone() })
+}
+
+fn tail(lines: &[String]) -> String {
+    lines.iter().rev().take(15).rev().cloned().collect::<Vec<_>>().join("\n")
+}
+
+/// A CPU row: `X dir setfail write state online fail`, and the model's.
+fn cpu_row(cpu: usize, r: &str) -> Result<Row, String> {
+    let f: Vec<&str> = r.split_whitespace().collect();
+    if f.len() != 7 {
+        return Err(format!("malformed result line `@@R {r}`"));
+    }
+    let x: i64 = f[0].parse().map_err(|_| format!("malformed state in `@@R {r}`"))?;
+    let up = f[1] == "up";
+    let real = f[2..].join(" ");
+    Ok(Row { scenario: format!("cpu{cpu} {} fail={x}", f[1]), real, model: model_cpu(cpu, x, up) })
+}
+
+/// The oracle's procedure in the model: bring the CPU to the precondition,
+/// write `fail`, and only if that was accepted write `online`.
+pub fn model_cpu(cpu: usize, x: i64, up: bool) -> String {
+    let mut ops = Vec::new();
+    if up {
+        ops.push(format!("echo 0 > cpu{cpu}/online"));
+    }
+    ops.push(format!("echo {x} > cpu{cpu}/hotplug/fail"));
+    let armed = model_run(&ops, 4);
+    let setfail = oracle_name(*armed.results().last().expect("an op ran"));
+    if setfail != "OK" {
+        let st = &armed.state.cpu.cpuhp[cpu];
+        let online = u8::from(!armed.state.cpu.dev_offline.test(cpu));
+        return format!("{setfail} - {} {online} -", st.state);
+    }
+    ops.push(format!("echo {} > cpu{cpu}/online", if up { 1 } else { 0 }));
+    let res = model_run(&ops, 4);
+    let write = oracle_name(*res.results().last().expect("an op ran"));
+    let st = &res.state.cpu.cpuhp[cpu];
+    let online = u8::from(!res.state.cpu.dev_offline.test(cpu));
+    format!("{setfail} {write} {} {online} {}", st.state, st.fail)
+}
+
+/// The memory rows: each write's result and memory6's state after it.
+fn memory_rows(lines: &[String]) -> Result<Vec<Row>, String> {
+    let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("@@M ")).collect();
+    if real.len() != MEMORY.len() {
+        return Err(format!("the guest reported {} of {} memory results; its last lines:\n{}", real.len(), MEMORY.len(), tail(lines)));
+    }
+    let model = model_memory();
+    Ok(MEMORY
+        .iter()
+        .zip(real)
+        .zip(model)
+        .map(|((op, r), m)| Row { scenario: op.to_string(), real: r.trim().to_string(), model: m })
+        .collect())
+}
+
+/// The memory scenarios in the model, one run: each result and memory6's
+/// state after it.
+pub fn model_memory() -> Vec<String> {
+    let mut out = Vec::new();
+    for n in 1..=MEMORY.len() {
+        let ops: Vec<String> = MEMORY[..n].iter().map(|s| s.to_string()).collect();
+        let res = model_run(&ops, 4);
+        let r = oracle_name(*res.results().last().expect("an op ran"));
+        let b = res.state.mem.block(6).map(|b| res.state.mem.blocks[b].state.show()).unwrap_or("?");
+        out.push(format!("{r} {b}"));
+    }
+    out
+}
+
+fn model_run(ops: &[String], cpus: usize) -> engine::RunResult {
+    let ops: Vec<String> = ops.iter().map(|o| format!("\"{o}\"")).collect();
+    let text = format!("description = \"oracle\"\nops = [{}]\n[machine]\ncpus = {cpus}\n", ops.join(", "));
+    let case = Case::parse("oracle.toml", "oracle", &text).expect("an oracle scenario parses");
+    engine::run(&case, &[], &RunOpts::default()).expect("a run without faults")
+}
+
+/// `OK` for 0, `EAGAIN` for -11: how the guest spells results.
+pub fn oracle_name(ret: Option<i64>) -> String {
+    match ret {
+        Some(0) => "OK".to_string(),
+        Some(r) => errno::name(r).trim_start_matches('-').to_string(),
+        None => "(did not return)".to_string(),
+    }
+}
+
+/// The initramfs: busybox, the modules, `/init`, as a newc cpio.
+fn initramfs(p: &pieces::Pieces, plan: &Plan) -> Result<Vec<u8>, String> {
+    let mut c = Cpio::default();
+    for d in ["bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"] {
+        c.dir(d);
+    }
+    c.node("dev/console", 0o020600, (5, 1));
+    let bb = std::fs::read(&p.busybox).map_err(|e| format!("{}: {e}", p.busybox.display()))?;
+    c.file("bin/busybox", 0o100755, &bb);
+    for m in &p.modules {
+        let name = m.file_name().expect("a module file").to_string_lossy().to_string();
+        let data = std::fs::read(m).map_err(|e| format!("{}: {e}", m.display()))?;
+        c.file(&format!("lib/modules/{name}"), 0o100644, &data);
+    }
+    c.file("init", 0o100755, init_script(plan).as_bytes());
+    Ok(c.finish())
+}
+
+/// The guest's `/init`: shell builtins only, one `@@` line per result.
+pub fn init_script(plan: &Plan) -> String {
+    let mut s = String::from(INIT_HEAD);
+    if let Some(cpu) = plan.cpu {
+        let limit = plan.limit.map_or(String::new(), |n| format!(" | head -n {n}"));
+        s.push_str(&format!(
+            "xs=\"-2 $(sed -n 's/^ *\\([0-9]*\\):.*/\\1/p' $C/hotplug/states{limit}) 100 237\"\nfor x in $xs; do scn {cpu} down $x; scn {cpu} up $x; done\n"
+        ));
+    }
+    if plan.memory {
+        s.push_str("insmod /lib/modules/notifier-error-inject.ko; insmod /lib/modules/memory-notifier-error-inject.ko\n");
+        for op in MEMORY {
+            let (value, file) = op.trim_start_matches("echo ").split_once(" > ").expect("an echo line");
+            s.push_str(&format!("r=$(w {value} {}); echo \"@@M $r $(cat $M/memory6/state)\"\n", guest_path(file)));
+        }
+    }
+    s.push_str("echo @@DONE\npoweroff -f\n");
+    s
+}
+
+/// A file of a case's `echo` in the guest's tree.
+pub fn guest_path(file: &str) -> String {
+    if file.starts_with("memory") {
+        format!("/sys/devices/system/memory/{file}")
+    } else if file.starts_with("notifier-error-inject") {
+        format!("/sys/kernel/debug/{file}")
+    } else {
+        format!("/sys/devices/system/cpu/{file}")
+    }
+}
+
+const INIT_HEAD: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t debugfs debugfs /sys/kernel/debug
+echo "@@BOOT $(cut -d' ' -f1 /proc/uptime)"
+C=/sys/devices/system/cpu
+M=/sys/devices/system/memory
+errname() {
+  case "$1" in
+    *"Resource temporarily unavailable"*) echo EAGAIN;;
+    *"Invalid argument"*) echo EINVAL;;
+    *"Operation not permitted"*) echo EPERM;;
+    *"Device or resource busy"*) echo EBUSY;;
+    *"Cannot allocate memory"*) echo ENOMEM;;
+    *"Interrupted system call"*) echo EINTR;;
+    *"No such device"*) echo ENODEV;;
+    *"No such file or directory"*) echo ENOENT;;
+    *"Operation canceled"*) echo ECANCELED;;
+    *"Numerical result out of range"*) echo ERANGE;;
+    *) echo "UNKNOWN";;
+  esac
+}
+w() { if { echo "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
+recover() {
+  echo -1 > $C/cpu$1/hotplug/fail
+  for i in 1 2 3; do
+    [ "$(cat $C/cpu$1/hotplug/state)" = 236 ] && [ "$(cat $C/cpu$1/online)" = 1 ] && return 0
+    echo 0 > $C/cpu$1/online 2>/dev/null; echo 1 > $C/cpu$1/online 2>/dev/null
+  done
+  echo "@@RECOVER-FAILED cpu$1 state $(cat $C/cpu$1/hotplug/state) online $(cat $C/cpu$1/online)"
+}
+scn() {
+  cpu=$1; dir=$2; x=$3; F=$C/cpu$cpu/hotplug/fail
+  recover $cpu
+  [ $dir = up ] && echo 0 > $C/cpu$cpu/online
+  sf=$(w $x $F); wr=-; fa=-
+  if [ $sf = OK ]; then
+    if [ $dir = down ]; then wr=$(w 0 $C/cpu$cpu/online); else wr=$(w 1 $C/cpu$cpu/online); fi
+    fa=$(cat $F)
+  fi
+  echo "@@R $x $dir $sf $wr $(cat $C/cpu$cpu/hotplug/state) $(cat $C/cpu$cpu/online) $fa"
+  recover $cpu
+}
+"#;
+
+/// Boots once; returns the console lines, seconds to the first `@@` line,
+/// and seconds in all. Every step has a timeout; QEMU is killed on it.
+fn boot(p: &pieces::Pieces, initrd: &Path, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
+    let start = Instant::now();
+    let mut child = Command::new(&p.qemu)
+        .args(["-accel", "tcg", "-cpu", "qemu64", "-smp", "4", "-m", "1G,slots=4,maxmem=4G"])
+        .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
+        .arg("-kernel")
+        .arg(&p.kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", "console=ttyS0 panic=-1 quiet movablecore=384M"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", p.qemu.display()))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let mut first = None;
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left.min(Duration::from_secs(60))) {
+            Ok(l) => {
+                let l = l.trim_end_matches('\r').to_string();
+                if l.starts_with("@@") && first.is_none() {
+                    first = Some(start.elapsed().as_secs_f64());
+                }
+                let done = l == "@@DONE";
+                lines.push(l);
+                if done {
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the guest gave no output for {} s (timeout); its last lines:\n{}",
+                    left.min(Duration::from_secs(60)).as_secs(),
+                    tail(&lines)
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait().map_err(|e| e.to_string())?;
+                return Err(format!("QEMU exited ({status}) before the guest finished; its last lines:\n{}", tail(&lines)));
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok((lines, first.unwrap_or(0.0), start.elapsed().as_secs_f64()))
+}
+
+/// A newc cpio archive.
+#[derive(Default)]
+struct Cpio {
+    out: Vec<u8>,
+    ino: u32,
+}
+
+impl Cpio {
+    fn entry(&mut self, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]) {
+        self.ino += 1;
+        let fields = [self.ino, mode, 0, 0, 1, 0, data.len() as u32, 0, 0, rdev.0, rdev.1, name.len() as u32 + 1, 0];
+        self.out.extend_from_slice(b"070701");
+        for f in fields {
+            self.out.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(0);
+        self.pad();
+        self.out.extend_from_slice(data);
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        while !self.out.len().is_multiple_of(4) {
+            self.out.push(0);
+        }
+    }
+
+    fn dir(&mut self, name: &str) {
+        self.entry(name, 0o040755, (0, 0), &[]);
+    }
+
+    fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
+        self.entry(name, mode, (0, 0), data);
+    }
+
+    fn node(&mut self, name: &str, mode: u32, rdev: (u32, u32)) {
+        self.entry(name, mode, rdev, &[]);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.entry("TRAILER!!!", 0, (0, 0), &[]);
+        self.out
+    }
+}
+
+/// `--print-script`: a case as the shell commands a person would run on a
+/// real machine, with the expected results as comments.
+pub fn print_script(case: &Case) -> String {
+    use crate::case::Op;
+    let mut out = format!("#!/bin/sh\n# {}: {}\n# as root, on a kernel built like {} ({})\n", case.id, case.description, case.profile.name, case.profile.kernel);
+    for line in &case.ops {
+        let expect = line.expect.map(|e| format!("  # expect {}", if e == 0 { "success".to_string() } else { errno::name(e) })).unwrap_or_default();
+        match &line.op {
+            Op::Write { value, .. } => {
+                let (_, file) = line.text.split_once(" > ").expect("an echo line");
+                out.push_str(&format!("echo {value} > {}{expect}\n", guest_path(file.trim())));
+            }
+            Op::CpuUp(c) => out.push_str(&format!("echo 1 > /sys/devices/system/cpu/cpu{c}/online{expect}  (cpu_up: the sysfs path also sets dev->offline)\n")),
+            Op::CpuDown(c) => out.push_str(&format!("echo 0 > /sys/devices/system/cpu/cpu{c}/online{expect}  (cpu_down: the sysfs path also sets dev->offline)\n")),
+            _ => out.push_str(&format!("# {}: a kernel-internal call, no shell equivalent{expect}\n", line.text)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpio_entries_are_aligned_and_end_with_the_trailer() {
+        let mut c = Cpio::default();
+        c.dir("bin");
+        c.file("init", 0o100755, b"#!/bin/sh\n");
+        let out = c.finish();
+        assert!(out.starts_with(b"070701"));
+        assert_eq!(out.len() % 4, 0);
+        assert!(out.windows(10).any(|w| w == b"TRAILER!!!"));
+    }
+}
