@@ -339,6 +339,7 @@ fn cmd_oracle(
         modules: modules.clone(),
         qemu: std::env::var_os("HOTPLUG_ORACLE_QEMU").map(PathBuf::from),
         busybox: std::env::var_os("HOTPLUG_ORACLE_BUSYBOX").map(PathBuf::from),
+        path: None,
     };
     let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
     println!("kernel: {}", pieces.version);

@@ -7,7 +7,6 @@
 
 use hotplug_fi::case::Case;
 use hotplug_fi::engine::{self, RunOpts};
-use hotplug_fi::errno;
 
 const DATA: &str = include_str!("data/oracle-cpu1-6.1.192.txt");
 
@@ -31,15 +30,6 @@ fn rows() -> Vec<Row<'static>> {
         .collect()
 }
 
-/// `OK` for 0, `EAGAIN` for -11: the oracle's spelling.
-fn oracle_name(ret: Option<i64>) -> String {
-    match ret {
-        Some(0) => "OK".to_string(),
-        Some(r) => errno::name(r).trim_start_matches('-').to_string(),
-        None => "(did not return)".to_string(),
-    }
-}
-
 /// Runs `ops` on a fresh 4-CPU machine.
 fn run(ops: &[String]) -> engine::RunResult {
     let ops: Vec<String> = ops.iter().map(|o| format!("\"{o}\"")).collect();
@@ -48,27 +38,9 @@ fn run(ops: &[String]) -> engine::RunResult {
     engine::run(&case, &[], &RunOpts::default()).expect("runs")
 }
 
-/// The oracle's procedure: bring cpu1 to the precondition, write `fail`,
-/// and only if that was accepted write `online`.
+/// The oracle's procedure in the model (`hotplug_fi::oracle::model_cpu`).
 fn model(row: &Row) -> String {
-    let mut ops = Vec::new();
-    if row.up {
-        ops.push("echo 0 > cpu1/online".to_string());
-    }
-    ops.push(format!("echo {} > cpu1/hotplug/fail", row.x));
-    let armed = run(&ops);
-    let setfail = oracle_name(*armed.results().last().expect("an op ran"));
-    if setfail != "OK" {
-        let st = &armed.state.cpu.cpuhp[1];
-        let online = u8::from(!armed.state.cpu.dev_offline.test(1));
-        return format!("{setfail} - {} {online} -", st.state);
-    }
-    ops.push(format!("echo {} > cpu1/online", if row.up { 1 } else { 0 }));
-    let res = run(&ops);
-    let write = oracle_name(*res.results().last().expect("an op ran"));
-    let st = &res.state.cpu.cpuhp[1];
-    let online = u8::from(!res.state.cpu.dev_offline.test(1));
-    format!("{setfail} {write} {} {online} {}", st.state, st.fail)
+    hotplug_fi::oracle::model_cpu(1, row.x.parse().expect("a state number"), row.up)
 }
 
 #[test]

@@ -165,7 +165,12 @@ pub fn model_cpu(cpu: usize, x: i64, up: bool) -> String {
 fn memory_rows(lines: &[String]) -> Result<Vec<Row>, String> {
     let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("@@M ")).collect();
     if real.len() != MEMORY.len() {
-        return Err(format!("the guest reported {} of {} memory results; its last lines:\n{}", real.len(), MEMORY.len(), tail(lines)));
+        return Err(format!(
+            "the guest reported {} of {} memory results; its last lines:\n{}",
+            real.len(),
+            MEMORY.len(),
+            tail(lines)
+        ));
     }
     let model = model_memory();
     Ok(MEMORY
@@ -234,7 +239,9 @@ pub fn init_script(plan: &Plan) -> String {
         ));
     }
     if plan.memory {
-        s.push_str("insmod /lib/modules/notifier-error-inject.ko; insmod /lib/modules/memory-notifier-error-inject.ko\n");
+        s.push_str(
+            "insmod /lib/modules/notifier-error-inject.ko; insmod /lib/modules/memory-notifier-error-inject.ko\n",
+        );
         for op in MEMORY {
             let (value, file) = op.trim_start_matches("echo ").split_once(" > ").expect("an echo line");
             s.push_str(&format!("r=$(w {value} {}); echo \"@@M $r $(cat $M/memory6/state)\"\n", guest_path(file)));
@@ -356,7 +363,10 @@ fn boot(p: &pieces::Pieces, initrd: &Path, timeout: Duration) -> Result<(Vec<Str
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = child.wait().map_err(|e| e.to_string())?;
-                return Err(format!("QEMU exited ({status}) before the guest finished; its last lines:\n{}", tail(&lines)));
+                return Err(format!(
+                    "QEMU exited ({status}) before the guest finished; its last lines:\n{}",
+                    tail(&lines)
+                ));
             }
         }
     }
@@ -415,9 +425,15 @@ impl Cpio {
 /// real machine, with the expected results as comments.
 pub fn print_script(case: &Case) -> String {
     use crate::case::Op;
-    let mut out = format!("#!/bin/sh\n# {}: {}\n# as root, on a kernel built like {} ({})\n", case.id, case.description, case.profile.name, case.profile.kernel);
+    let mut out = format!(
+        "#!/bin/sh\n# {}: {}\n# as root, on a kernel built like {} ({})\n",
+        case.id, case.description, case.profile.name, case.profile.kernel
+    );
     for line in &case.ops {
-        let expect = line.expect.map(|e| format!("  # expect {}", if e == 0 { "success".to_string() } else { errno::name(e) })).unwrap_or_default();
+        let expect = line
+            .expect
+            .map(|e| format!("  # expect {}", if e == 0 { "success".to_string() } else { errno::name(e) }))
+            .unwrap_or_default();
         match &line.op {
             Op::Write { value, .. } => {
                 let (_, file) = line.text.split_once(" > ").expect("an echo line");

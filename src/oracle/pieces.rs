@@ -35,6 +35,8 @@ pub struct Where {
     /// `HOTPLUG_ORACLE_QEMU`/`HOTPLUG_ORACLE_BUSYBOX` override the lookups.
     pub qemu: Option<PathBuf>,
     pub busybox: Option<PathBuf>,
+    /// The directories to search (`PATH` when `None`).
+    pub path: Option<String>,
 }
 
 const INSTALL: &str = "apt-get install qemu-system-x86 busybox-static xz-utils";
@@ -42,17 +44,15 @@ const INSTALL: &str = "apt-get install qemu-system-x86 busybox-static xz-utils";
 /// Finds every piece, downloading the kernel package into the cache if
 /// needed.
 pub fn find(w: &Where, log: &mut dyn FnMut(&str)) -> Result<Pieces, String> {
+    let path = w.path.clone().or_else(|| std::env::var("PATH").ok()).unwrap_or_default();
     let qemu = match &w.qemu {
         Some(q) => existing(q, "qemu-system-x86_64")?,
-        None => on_path("qemu-system-x86_64")
+        None => on_path(&path, "qemu-system-x86_64")
             .ok_or_else(|| format!("qemu-system-x86_64 is not installed; install it with: {INSTALL}"))?,
     };
     let busybox = match &w.busybox {
         Some(b) => existing(b, "busybox")?,
-        None => ["/bin/busybox", "/usr/bin/busybox"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
+        None => on_path(&path, "busybox")
             .ok_or_else(|| format!("busybox is not installed; install the static one with: {INSTALL}"))?,
     };
     if !is_static(&busybox)? {
@@ -81,8 +81,8 @@ fn existing(p: &Path, what: &str) -> Result<PathBuf, String> {
     if p.exists() { Ok(p.to_path_buf()) } else { Err(format!("{what} `{}` does not exist", p.display())) }
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.exists())
+fn on_path(path: &str, name: &str) -> Option<PathBuf> {
+    path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(name)).find(|p| p.exists())
 }
 
 /// An ELF without a `PT_INTERP` program header is statically linked.
