@@ -103,6 +103,10 @@ enum Cmd {
         /// Print a case as the shell commands to run on a real machine, and exit.
         #[arg(long)]
         print_script: Option<PathBuf>,
+        /// Write the real kernel's state table (names, numbers, probed
+        /// callbacks) to this file, and compare it with the built-in profile.
+        #[arg(long)]
+        import_profile: Option<PathBuf>,
     },
 }
 
@@ -119,8 +123,9 @@ fn main() -> ExitCode {
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
-        Cmd::Oracle { sweep_cpu, memory, limit, kernel, modules, timeout, print_script } => {
-            cmd_oracle(*sweep_cpu, *memory, *limit, kernel, modules, *timeout, print_script.as_deref())
+        Cmd::Oracle { sweep_cpu, memory, limit, kernel, modules, timeout, print_script, import_profile } => {
+            let what = OracleWhat { cpu: *sweep_cpu, memory: *memory, limit: *limit, import: import_profile.clone() };
+            cmd_oracle(&what, kernel, modules, *timeout, print_script.as_deref())
         }
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
         Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism } => {
@@ -315,10 +320,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn cmd_oracle(
+/// What `oracle` runs.
+struct OracleWhat {
     cpu: Option<usize>,
     memory: bool,
     limit: Option<usize>,
+    import: Option<PathBuf>,
+}
+
+fn cmd_oracle(
+    what: &OracleWhat,
     kernel: &Option<PathBuf>,
     modules: &Option<PathBuf>,
     timeout: u64,
@@ -330,8 +341,12 @@ fn cmd_oracle(
         print!("{}", oracle::print_script(&case));
         return Ok(ExitCode::SUCCESS);
     }
-    if cpu.is_none() && !memory {
-        return Err("nothing to run: give --sweep-cpu N and/or --memory (or --print-script CASE)".into());
+    let OracleWhat { cpu, memory, limit, import } = what;
+    let (cpu, memory, limit) = (*cpu, *memory, *limit);
+    if cpu.is_none() && !memory && import.is_none() {
+        return Err(
+            "nothing to run: give --sweep-cpu N, --memory or --import-profile FILE (or --print-script CASE)".into()
+        );
     }
     let w = oracle::pieces::Where {
         cache: PathBuf::from("target/oracle"),
@@ -343,6 +358,25 @@ fn cmd_oracle(
     };
     let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
     println!("kernel: {}", pieces.version);
+    if let Some(file) = import {
+        let text = oracle::import_profile(&pieces, std::time::Duration::from_secs(timeout))?;
+        std::fs::write(file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let imported = oracle::Imported::parse(&text)?;
+        let builtin = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("built in");
+        let diff = imported.differences(&builtin);
+        println!(
+            "wrote {} ({} states); differences from debian-6.1: {}",
+            file.display(),
+            imported.state.len(),
+            diff.len()
+        );
+        for d in &diff {
+            println!("  {d}");
+        }
+        if cpu.is_none() && !memory {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let plan = oracle::Plan { cpu, memory, limit };
     let out = oracle::run(&pieces, &plan, std::time::Duration::from_secs(timeout))?;
     println!("{:<64} {:<24} {:<24} verdict", "scenario", "real", "model");

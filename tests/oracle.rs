@@ -80,3 +80,21 @@ fn the_model_agrees_with_the_real_kernel_on_the_memory_scenarios() {
         .collect();
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
 }
+
+/// `oracle --import-profile` on the real 6.1.192 kernel wrote
+/// `tests/data/imported-profile-6.1.192.toml`: the default profile has the
+/// same states, names and (where the knob could probe them) callbacks.
+#[test]
+fn the_default_profile_matches_the_one_imported_from_the_real_kernel() {
+    let imported = oracle::Imported::parse(include_str!("data/imported-profile-6.1.192.toml")).unwrap();
+    assert!(imported.kernel.contains("6.1.192"), "{}", imported.kernel);
+    let probed = imported.state.iter().filter(|s| s.source != "built-in").count();
+    assert!(probed >= 50, "the knob probed {probed} of {} states", imported.state.len());
+    let builtin = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").unwrap();
+    let diff = imported.differences(&builtin);
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+    // A difference is found when there is one.
+    let mut other = imported.clone();
+    other.state[3].startup = !other.state[3].startup;
+    assert_eq!(other.differences(&builtin).len(), 1);
+}

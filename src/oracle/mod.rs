@@ -11,6 +11,7 @@
 //! bug to fix; the command then exits non-zero.
 //!
 //! Scenarios:
+//! - the sticky armed-DEAD sequence and `hotplug/target` writes on cpu1;
 //! - the fail knob on one CPU, in both directions, for every state the
 //!   kernel names in `hotplug/states`, plus -2, an unnamed number (100) and
 //!   `CPUHP_ONLINE + 1`: the `fail` write's result, the `online` write's
@@ -23,8 +24,10 @@
 //!   hole), and `memory-notifier-error-inject` at `MEM_GOING_OFFLINE` and
 //!   `MEM_GOING_ONLINE` with -12, -16 and -22.
 //!
-//! Left out so far: the callback order from the `cpuhp` trace events,
-//! SMT siblings, QEMU-monitor hot-add, and `--import-profile`.
+//! `--import-profile` writes the kernel's state table as probed. Left out
+//! so far: the callback order from the `cpuhp` trace events (recorded once
+//! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), SMT siblings, QEMU-monitor
+//! hot-add, and loading an imported profile into a case.
 
 pub mod pieces;
 
@@ -98,17 +101,40 @@ pub const MEMORY: &[&str] = &[
     "echo online > memory6/state",
 ];
 
-/// Runs a batch on the real kernel and the model, row by row.
-pub fn run(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<Outcome, String> {
+/// CPU sequences, each from cpu1 online with `fail` disarmed: the sticky
+/// armed-DEAD sequence (real-kernel-oracle.md §6) and `hotplug/target`
+/// writes. After each write: its result, and cpu1's state, online, fail.
+pub const CPU_SEQUENCES: &[&[&str]] = &[
+    &["echo 0 > cpu1/online", "echo 9 > cpu1/hotplug/fail", "echo 1 > cpu1/online", "echo 0 > cpu1/online"],
+    &[
+        "echo 0 > cpu1/hotplug/target",
+        "echo 0 > cpu1/hotplug/target",
+        "echo 153 > cpu1/hotplug/target",
+        "echo 100 > cpu1/hotplug/target",
+        "echo x > cpu1/hotplug/target",
+        "echo 236 > cpu1/hotplug/target",
+    ],
+];
+
+/// Boots once with the plan's `/init`; the console lines and the times.
+fn run_raw(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let initrd = dir.path().join("initrd.cpio");
     std::fs::write(&initrd, initramfs(p, plan)?).map_err(|e| e.to_string())?;
-    let (lines, boot_secs, total_secs) = boot(p, &initrd, timeout)?;
+    boot(p, &initrd, timeout)
+}
+
+/// Runs a batch on the real kernel and the model, row by row.
+pub fn run(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<Outcome, String> {
+    let (lines, boot_secs, total_secs) = run_raw(p, plan, timeout)?;
     let mut rows = Vec::new();
     for l in &lines {
         if let Some(r) = l.strip_prefix("@@R ") {
             rows.push(cpu_row(plan.cpu.unwrap_or(1), r)?);
         }
+    }
+    if plan.cpu.is_some() {
+        rows.extend(sequence_rows(&lines)?);
     }
     if plan.memory {
         rows.extend(memory_rows(&lines)?);
@@ -159,6 +185,49 @@ pub fn model_cpu(cpu: usize, x: i64, up: bool) -> String {
     let st = &res.state.cpu.cpuhp[cpu];
     let online = u8::from(!res.state.cpu.dev_offline.test(cpu));
     format!("{setfail} {write} {} {online} {}", st.state, st.fail)
+}
+
+/// The CPU sequence rows.
+fn sequence_rows(lines: &[String]) -> Result<Vec<Row>, String> {
+    let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("@@S ")).collect();
+    let ops: Vec<(usize, &str)> =
+        CPU_SEQUENCES.iter().enumerate().flat_map(|(i, seq)| seq.iter().map(move |op| (i, *op))).collect();
+    if real.len() != ops.len() {
+        return Err(format!(
+            "the guest reported {} of {} sequence results; its last lines:\n{}",
+            real.len(),
+            ops.len(),
+            tail(lines)
+        ));
+    }
+    let model = model_sequences();
+    Ok(ops
+        .iter()
+        .zip(real)
+        .zip(model)
+        .map(|(((i, op), r), m)| Row {
+            scenario: format!("sequence {}: {op}", i + 1),
+            real: r.trim().to_string(),
+            model: m,
+        })
+        .collect())
+}
+
+/// The CPU sequences in the model: each write's result, then cpu1's state,
+/// online and fail.
+pub fn model_sequences() -> Vec<String> {
+    let mut out = Vec::new();
+    for seq in CPU_SEQUENCES {
+        for n in 1..=seq.len() {
+            let ops: Vec<String> = seq[..n].iter().map(|s| s.to_string()).collect();
+            let res = model_run(&ops, 4);
+            let r = oracle_name(*res.results().last().expect("an op ran"));
+            let st = &res.state.cpu.cpuhp[1];
+            let online = u8::from(!res.state.cpu.dev_offline.test(1));
+            out.push(format!("{r} {} {online} {}", st.state, st.fail));
+        }
+    }
+    out
 }
 
 /// The memory rows: each write's result and memory6's state after it.
@@ -234,9 +303,21 @@ pub fn init_script(plan: &Plan) -> String {
     let mut s = String::from(INIT_HEAD);
     if let Some(cpu) = plan.cpu {
         let limit = plan.limit.map_or(String::new(), |n| format!(" | head -n {n}"));
+        s.push_str("sed -n 's/^ *\\([0-9]*\\): \\(.*\\)/@@STATE \\1 \\2/p' $C/hotplug/states\n");
         s.push_str(&format!(
             "xs=\"-2 $(sed -n 's/^ *\\([0-9]*\\):.*/\\1/p' $C/hotplug/states{limit}) 100 237\"\nfor x in $xs; do scn {cpu} down $x; scn {cpu} up $x; done\n"
         ));
+        for seq in CPU_SEQUENCES {
+            s.push_str("recover 1\n");
+            for op in *seq {
+                let (value, file) = op.trim_start_matches("echo ").split_once(" > ").expect("an echo line");
+                s.push_str(&format!(
+                    "r=$(w {value} {}); echo \"@@S $r $(cat $C/cpu1/hotplug/state) $(cat $C/cpu1/online) $(cat $C/cpu1/hotplug/fail)\"\n",
+                    guest_path(file)
+                ));
+            }
+        }
+        s.push_str("recover 1\n");
     }
     if plan.memory {
         s.push_str(
@@ -418,6 +499,134 @@ impl Cpio {
     fn finish(mut self) -> Vec<u8> {
         self.entry("TRAILER!!!", 0, (0, 0), &[]);
         self.out
+    }
+}
+
+/// `--import-profile`: the running kernel's state table, as TOML. Names
+/// and numbers come from `hotplug/states`; whether a state has a startup or
+/// a teardown callback is probed with the fail knob on cpu1 (a rejected arm
+/// means no callbacks, an arm that is still there after the operation means
+/// none in that direction). The knob cannot probe the STARTING/DYING
+/// section, `cant_stop` or multi-instance states: those come from the
+/// built-in profile of the same kernel series, and the file says so.
+pub fn import_profile(p: &pieces::Pieces, timeout: Duration) -> Result<String, String> {
+    let plan = Plan { cpu: Some(1), memory: false, limit: None };
+    let (lines, _, _) = run_raw(p, &plan, timeout)?;
+    let mut states: Vec<(i64, String)> = Vec::new();
+    let mut probes: std::collections::BTreeMap<(i64, bool), (String, String)> = std::collections::BTreeMap::new();
+    for l in &lines {
+        if let Some(r) = l.strip_prefix("@@STATE ") {
+            let (n, name) = r.split_once(' ').ok_or_else(|| format!("malformed `{l}`"))?;
+            states.push((n.parse().map_err(|_| format!("malformed `{l}`"))?, name.to_string()));
+        } else if let Some(r) = l.strip_prefix("@@R ") {
+            let f: Vec<&str> = r.split_whitespace().collect();
+            if f.len() == 7
+                && let Ok(x) = f[0].parse::<i64>()
+            {
+                probes.insert((x, f[1] == "up"), (f[2].to_string(), f[6].to_string()));
+            }
+        }
+    }
+    if states.is_empty() {
+        return Err(format!("the guest listed no states; its last lines:\n{}", tail(&lines)));
+    }
+    Ok(profile_text(&p.version, &states, &probes))
+}
+
+/// The imported profile's text.
+fn profile_text(
+    kernel: &str,
+    states: &[(i64, String)],
+    probes: &std::collections::BTreeMap<(i64, bool), (String, String)>,
+) -> String {
+    let builtin = crate::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the built-in profile");
+    let mut out = format!(
+        "# Imported by `hotplug-fi oracle --import-profile` from {kernel}.\n\
+         # names and numbers: /sys/devices/system/cpu/hotplug/states; startup/teardown with\n\
+         # source = \"probed\": the fail knob on cpu1 probed both callbacks; \"startup probed\" or\n\
+         # \"teardown probed\": one (the knob refuses to arm a PREPARE state on an online CPU, so\n\
+         # their teardowns are not probed); \"built-in\": the knob cannot probe the state\n\
+         # (STARTING/DYING, core states), so the debian-6.1 profile's knowledge is kept.\nname = \"imported\"\nkernel = \"{kernel}\"\n"
+    );
+    for (nr, name) in states {
+        let probed = |up: bool| match probes.get(&(*nr, up)) {
+            Some((set, after)) if set == "OK" => Some(after != &nr.to_string()),
+            _ => None,
+        };
+        let known = builtin.steps.iter().find(|st| i64::from(st.nr) == *nr);
+        let startup = probed(true).unwrap_or_else(|| known.is_some_and(|k| k.startup.is_some()));
+        let teardown = probed(false).unwrap_or_else(|| known.is_some_and(|k| k.teardown.is_some()));
+        let source = match (probed(true).is_some(), probed(false).is_some()) {
+            (true, true) => "probed",
+            (true, false) => "startup probed",
+            (false, true) => "teardown probed",
+            (false, false) => "built-in",
+        };
+        out.push_str(&format!("\n[[state]]\nnr = {nr}\nname = \"{name}\"\nstartup = {startup}\nteardown = {teardown}\nsource = \"{source}\"\n"));
+    }
+    out
+}
+
+/// One state of an imported profile.
+#[derive(Clone, Debug, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedState {
+    pub nr: u16,
+    pub name: String,
+    pub startup: bool,
+    pub teardown: bool,
+    pub source: String,
+}
+
+/// An imported profile, loaded.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imported {
+    pub name: String,
+    pub kernel: String,
+    pub state: Vec<ImportedState>,
+}
+
+impl Imported {
+    pub fn parse(text: &str) -> Result<Imported, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Where a built-in profile differs from it: one line per difference.
+    pub fn differences(&self, p: &crate::kernel::cpuhotplug::Profile) -> Vec<String> {
+        let mut d = Vec::new();
+        for s in &self.state {
+            match p.steps.iter().find(|st| st.nr == s.nr) {
+                None => d.push(format!("state {} `{}` is not in {}", s.nr, s.name, p.name)),
+                Some(st) => {
+                    if st.name != s.name {
+                        d.push(format!(
+                            "state {}: named `{}` in the kernel, `{}` in {}",
+                            s.nr, s.name, st.name, p.name
+                        ));
+                    }
+                    if (st.startup.is_some(), st.teardown.is_some()) != (s.startup, s.teardown) {
+                        d.push(format!(
+                            "state {} `{}`: startup/teardown {}/{} in the kernel ({}), {}/{} in {}",
+                            s.nr,
+                            s.name,
+                            s.startup,
+                            s.teardown,
+                            s.source,
+                            st.startup.is_some(),
+                            st.teardown.is_some(),
+                            p.name
+                        ));
+                    }
+                }
+            }
+        }
+        for st in &p.steps {
+            if !self.state.iter().any(|s| s.nr == st.nr) {
+                d.push(format!("state {} `{}` of {} is not in the kernel's list", st.nr, st.name, p.name));
+            }
+        }
+        d
     }
 }
 
