@@ -88,6 +88,9 @@ enum Cmd {
         /// Run the memory scenarios (offline/online, a hole, notifier injection).
         #[arg(long)]
         memory: bool,
+        /// Boot once more with SMT siblings and nosmt, and run the SMT sequence.
+        #[arg(long)]
+        smt: bool,
         /// Only the first N states of the CPU sweep (a quick subset).
         #[arg(long)]
         limit: Option<usize>,
@@ -123,8 +126,14 @@ fn main() -> ExitCode {
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
-        Cmd::Oracle { sweep_cpu, memory, limit, kernel, modules, timeout, print_script, import_profile } => {
-            let what = OracleWhat { cpu: *sweep_cpu, memory: *memory, limit: *limit, import: import_profile.clone() };
+        Cmd::Oracle { sweep_cpu, memory, smt, limit, kernel, modules, timeout, print_script, import_profile } => {
+            let what = OracleWhat {
+                cpu: *sweep_cpu,
+                memory: *memory,
+                smt: *smt,
+                limit: *limit,
+                import: import_profile.clone(),
+            };
             cmd_oracle(&what, kernel, modules, *timeout, print_script.as_deref())
         }
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
@@ -324,6 +333,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 struct OracleWhat {
     cpu: Option<usize>,
     memory: bool,
+    smt: bool,
     limit: Option<usize>,
     import: Option<PathBuf>,
 }
@@ -341,11 +351,12 @@ fn cmd_oracle(
         print!("{}", oracle::print_script(&case));
         return Ok(ExitCode::SUCCESS);
     }
-    let OracleWhat { cpu, memory, limit, import } = what;
-    let (cpu, memory, limit) = (*cpu, *memory, *limit);
-    if cpu.is_none() && !memory && import.is_none() {
+    let OracleWhat { cpu, memory, smt, limit, import } = what;
+    let (cpu, memory, smt, limit) = (*cpu, *memory, *smt, *limit);
+    if cpu.is_none() && !memory && !smt && import.is_none() {
         return Err(
-            "nothing to run: give --sweep-cpu N, --memory or --import-profile FILE (or --print-script CASE)".into()
+            "nothing to run: give --sweep-cpu N, --memory, --smt or --import-profile FILE (or --print-script CASE)"
+                .into(),
         );
     }
     let w = oracle::pieces::Where {
@@ -373,12 +384,24 @@ fn cmd_oracle(
         for d in &diff {
             println!("  {d}");
         }
-        if cpu.is_none() && !memory {
+        if cpu.is_none() && !memory && !smt {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let plan = oracle::Plan { cpu, memory, limit };
-    let out = oracle::run(&pieces, &plan, std::time::Duration::from_secs(timeout))?;
+    let timeout = std::time::Duration::from_secs(timeout);
+    let mut out = if cpu.is_some() || memory {
+        oracle::run(&pieces, &oracle::Plan { cpu, memory, limit, smt: false }, timeout)?
+    } else {
+        oracle::Outcome { rows: Vec::new(), boot_secs: 0.0, total_secs: 0.0, kernel: pieces.version.clone() }
+    };
+    if smt {
+        let s = oracle::run(&pieces, &oracle::Plan { smt: true, ..Default::default() }, timeout)?;
+        out.rows.extend(s.rows);
+        out.total_secs += s.total_secs;
+        if out.boot_secs == 0.0 {
+            out.boot_secs = s.boot_secs;
+        }
+    }
     println!("{:<64} {:<24} {:<24} verdict", "scenario", "real", "model");
     for r in &out.rows {
         let verdict = if r.agrees() { "agree" } else { "DISAGREE" };

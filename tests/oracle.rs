@@ -55,7 +55,7 @@ fn print_script_gives_the_echos_with_their_expected_results() {
 
 #[test]
 fn the_guest_script_runs_every_memory_scenario_and_powers_off() {
-    let s = oracle::init_script(&oracle::Plan { cpu: Some(1), memory: true, limit: Some(8) });
+    let s = oracle::init_script(&oracle::Plan { cpu: Some(1), memory: true, limit: Some(8), smt: false });
     assert!(s.contains("head -n 8"));
     assert_eq!(s.matches("echo \"@@M ").count(), oracle::MEMORY.len());
     assert!(s.trim_end().ends_with("poweroff -f"));
@@ -97,4 +97,26 @@ fn the_default_profile_matches_the_one_imported_from_the_real_kernel() {
     let mut other = imported.clone();
     other.state[3].startup = !other.state[3].startup;
     assert_eq!(other.differences(&builtin).len(), 1);
+}
+
+/// The model agrees with what the real kernel did with SMT siblings and
+/// `nosmt` (`tests/data/oracle-smt-6.1.192.txt`, from `oracle --smt`).
+#[test]
+fn the_model_agrees_with_the_real_kernel_on_the_smt_sequence() {
+    let data = include_str!("data/oracle-smt-6.1.192.txt");
+    let real: Vec<(&str, &str)> = data
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_once(" | ").expect("OP | RESULT"))
+        .collect();
+    let ops: Vec<&str> = real.iter().map(|(op, _)| *op).collect();
+    assert_eq!(ops, oracle::SMT_SEQUENCE);
+    let model = oracle::model_smt();
+    let disagree: Vec<String> = real
+        .iter()
+        .zip(&model)
+        .filter(|((_, r), m)| r != m)
+        .map(|((op, r), m)| format!("{op}: real {r}, model {m}"))
+        .collect();
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
 }

@@ -12,6 +12,10 @@
 //!
 //! Scenarios:
 //! - the sticky armed-DEAD sequence and `hotplug/target` writes on cpu1;
+//! - with `--smt`, a separate boot with SMT siblings (`-cpu
+//!   Haswell-noTSX-IBRS`, 2 cores of 2 threads) and `nosmt`: onlining a
+//!   sibling is refused until `smt/control` is `on`, and `off` takes the
+//!   siblings down again;
 //! - the fail knob on one CPU, in both directions, for every state the
 //!   kernel names in `hotplug/states`, plus -2, an unnamed number (100) and
 //!   `CPUHP_ONLINE + 1`: the `fail` write's result, the `online` write's
@@ -26,8 +30,8 @@
 //!
 //! `--import-profile` writes the kernel's state table as probed. Left out
 //! so far: the callback order from the `cpuhp` trace events (recorded once
-//! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), SMT siblings, QEMU-monitor
-//! hot-add, and loading an imported profile into a case.
+//! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), QEMU-monitor hot-add, and
+//! loading an imported profile into a case.
 
 pub mod pieces;
 
@@ -50,6 +54,9 @@ pub struct Plan {
     pub memory: bool,
     /// Limit the CPU sweep to the first N states (for CI's subset).
     pub limit: Option<usize>,
+    /// Boot with SMT siblings (`-cpu Haswell-noTSX-IBRS`, 2 cores of 2
+    /// threads) and `nosmt`, and run the SMT sequence instead.
+    pub smt: bool,
 }
 
 /// One row of the agreement table.
@@ -121,8 +128,20 @@ fn run_raw(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<(Vec<St
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let initrd = dir.path().join("initrd.cpio");
     std::fs::write(&initrd, initramfs(p, plan)?).map_err(|e| e.to_string())?;
-    boot(p, &initrd, timeout)
+    boot(p, &initrd, plan.smt, timeout)
 }
+
+/// The SMT sequence on a `nosmt` boot: after each write, its result,
+/// `smt/control`, and `online` of cpu1 and cpu3 (the siblings).
+pub const SMT_SEQUENCE: &[&str] = &[
+    "echo 1 > cpu1/online",
+    "echo 1 > cpu3/online",
+    "echo on > smt/control",
+    "echo 1 > cpu1/online",
+    "echo 0 > cpu1/online",
+    "echo off > smt/control",
+    "echo 1 > cpu3/online",
+];
 
 /// Runs a batch on the real kernel and the model, row by row.
 pub fn run(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<Outcome, String> {
@@ -138,6 +157,9 @@ pub fn run(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<Outcome
     }
     if plan.memory {
         rows.extend(memory_rows(&lines)?);
+    }
+    if plan.smt {
+        rows.extend(smt_rows(&lines)?);
     }
     if let Some(bad) = lines.iter().find(|l| l.starts_with("@@RECOVER-FAILED")) {
         return Err(format!("the guest could not bring the CPU back between scenarios: {bad}"));
@@ -226,6 +248,45 @@ pub fn model_sequences() -> Vec<String> {
             let online = u8::from(!res.state.cpu.dev_offline.test(1));
             out.push(format!("{r} {} {online} {}", st.state, st.fail));
         }
+    }
+    out
+}
+
+/// The SMT rows.
+fn smt_rows(lines: &[String]) -> Result<Vec<Row>, String> {
+    let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("@@T ")).collect();
+    if real.len() != SMT_SEQUENCE.len() {
+        return Err(format!(
+            "the guest reported {} of {} SMT results; its last lines:\n{}",
+            real.len(),
+            SMT_SEQUENCE.len(),
+            tail(lines)
+        ));
+    }
+    let model = model_smt();
+    Ok(SMT_SEQUENCE
+        .iter()
+        .zip(real)
+        .zip(model)
+        .map(|((op, r), m)| Row { scenario: format!("nosmt: {op}"), real: r.trim().to_string(), model: m })
+        .collect())
+}
+
+/// The SMT sequence in the model: 4 CPUs, 2 threads per core, `nosmt`.
+pub fn model_smt() -> Vec<String> {
+    let mut out = Vec::new();
+    for n in 1..=SMT_SEQUENCE.len() {
+        let ops: Vec<String> = SMT_SEQUENCE[..n].iter().map(|o| format!("\"{o}\"")).collect();
+        let text = format!(
+            "description = \"oracle\"\nops = [{}]\n[machine]\ncpus = 4\nthreads_per_core = 2\ncmdline = \"nosmt\"\n",
+            ops.join(", ")
+        );
+        let case = Case::parse("oracle.toml", "oracle", &text).expect("an oracle scenario parses");
+        let res = engine::run(&case, &[], &RunOpts::default()).expect("a run without faults");
+        let r = oracle_name(*res.results().last().expect("an op ran"));
+        let c = &res.state.cpu;
+        let online = |cpu: usize| u8::from(!c.dev_offline.test(cpu));
+        out.push(format!("{r} {} {} {}", c.smt_control.show(), online(1), online(3)));
     }
     out
 }
@@ -328,6 +389,15 @@ pub fn init_script(plan: &Plan) -> String {
             s.push_str(&format!("r=$(w {value} {}); echo \"@@M $r $(cat $M/memory6/state)\"\n", guest_path(file)));
         }
     }
+    if plan.smt {
+        for op in SMT_SEQUENCE {
+            let (value, file) = op.trim_start_matches("echo ").split_once(" > ").expect("an echo line");
+            s.push_str(&format!(
+                "r=$(w {value} {}); echo \"@@T $r $(cat $C/smt/control) $(cat $C/cpu1/online) $(cat $C/cpu3/online)\"\n",
+                guest_path(file)
+            ));
+        }
+    }
     s.push_str("echo @@DONE\npoweroff -f\n");
     s
 }
@@ -392,16 +462,21 @@ scn() {
 
 /// Boots once; returns the console lines, seconds to the first `@@` line,
 /// and seconds in all. Every step has a timeout; QEMU is killed on it.
-fn boot(p: &pieces::Pieces, initrd: &Path, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
+fn boot(p: &pieces::Pieces, initrd: &Path, smt: bool, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
     let start = Instant::now();
+    // SMT siblings need a CPU model with HT (real-kernel-oracle.md §1).
+    let (cpu, smp, extra) =
+        if smt { ("Haswell-noTSX-IBRS", "4,sockets=1,cores=2,threads=2", " nosmt") } else { ("qemu64", "4", "") };
+    let append = format!("console=ttyS0 panic=-1 quiet movablecore=384M{extra}");
     let mut child = Command::new(&p.qemu)
-        .args(["-accel", "tcg", "-cpu", "qemu64", "-smp", "4", "-m", "1G,slots=4,maxmem=4G"])
+        .args(["-accel", "tcg", "-cpu", cpu, "-smp", smp, "-m", "1G,slots=4,maxmem=4G"])
         .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&p.kernel)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 panic=-1 quiet movablecore=384M"])
+        .arg("-append")
+        .arg(&append)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -510,7 +585,7 @@ impl Cpio {
 /// section, `cant_stop` or multi-instance states: those come from the
 /// built-in profile of the same kernel series, and the file says so.
 pub fn import_profile(p: &pieces::Pieces, timeout: Duration) -> Result<String, String> {
-    let plan = Plan { cpu: Some(1), memory: false, limit: None };
+    let plan = Plan { cpu: Some(1), memory: false, limit: None, smt: false };
     let (lines, _, _) = run_raw(p, &plan, timeout)?;
     let mut states: Vec<(i64, String)> = Vec::new();
     let mut probes: std::collections::BTreeMap<(i64, bool), (String, String)> = std::collections::BTreeMap::new();
