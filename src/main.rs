@@ -103,6 +103,9 @@ enum Cmd {
         /// Seconds before the guest is given up on.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// tcg (the default) or kvm.
+        #[arg(long, default_value = "tcg")]
+        accel: String,
         /// Print a case as the shell commands to run on a real machine, and exit.
         #[arg(long)]
         print_script: Option<PathBuf>,
@@ -126,11 +129,27 @@ fn main() -> ExitCode {
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
-        Cmd::Oracle { sweep_cpu, memory, smt, limit, kernel, modules, timeout, print_script, import_profile } => {
+        Cmd::Oracle {
+            sweep_cpu,
+            memory,
+            smt,
+            limit,
+            kernel,
+            modules,
+            timeout,
+            accel,
+            print_script,
+            import_profile,
+        } => {
+            if accel != "kvm" && accel != "tcg" {
+                eprintln!("error: --accel {accel}: expected tcg or kvm");
+                return ExitCode::from(2);
+            }
             let what = OracleWhat {
                 cpu: *sweep_cpu,
                 memory: *memory,
                 smt: *smt,
+                kvm: accel == "kvm",
                 limit: *limit,
                 import: import_profile.clone(),
             };
@@ -334,6 +353,7 @@ struct OracleWhat {
     cpu: Option<usize>,
     memory: bool,
     smt: bool,
+    kvm: bool,
     limit: Option<usize>,
     import: Option<PathBuf>,
 }
@@ -351,8 +371,8 @@ fn cmd_oracle(
         print!("{}", oracle::print_script(&case));
         return Ok(ExitCode::SUCCESS);
     }
-    let OracleWhat { cpu, memory, smt, limit, import } = what;
-    let (cpu, memory, smt, limit) = (*cpu, *memory, *smt, *limit);
+    let OracleWhat { cpu, memory, smt, limit, import, kvm } = what;
+    let (cpu, memory, smt, limit, kvm) = (*cpu, *memory, *smt, *limit, *kvm);
     if cpu.is_none() && !memory && !smt && import.is_none() {
         return Err(
             "nothing to run: give --sweep-cpu N, --memory, --smt or --import-profile FILE (or --print-script CASE)"
@@ -390,12 +410,12 @@ fn cmd_oracle(
     }
     let timeout = std::time::Duration::from_secs(timeout);
     let mut out = if cpu.is_some() || memory {
-        oracle::run(&pieces, &oracle::Plan { cpu, memory, limit, smt: false }, timeout)?
+        oracle::run(&pieces, &oracle::Plan { cpu, memory, limit, smt: false, kvm }, timeout)?
     } else {
         oracle::Outcome { rows: Vec::new(), boot_secs: 0.0, total_secs: 0.0, kernel: pieces.version.clone() }
     };
     if smt {
-        let s = oracle::run(&pieces, &oracle::Plan { smt: true, ..Default::default() }, timeout)?;
+        let s = oracle::run(&pieces, &oracle::Plan { smt: true, kvm, ..Default::default() }, timeout)?;
         out.rows.extend(s.rows);
         out.total_secs += s.total_secs;
         if out.boot_secs == 0.0 {

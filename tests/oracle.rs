@@ -55,7 +55,7 @@ fn print_script_gives_the_echos_with_their_expected_results() {
 
 #[test]
 fn the_guest_script_runs_every_memory_scenario_and_powers_off() {
-    let s = oracle::init_script(&oracle::Plan { cpu: Some(1), memory: true, limit: Some(8), smt: false });
+    let s = oracle::init_script(&oracle::Plan { cpu: Some(1), memory: true, limit: Some(8), ..Default::default() });
     assert!(s.contains("head -n 8"));
     assert_eq!(s.matches("echo \"@@M ").count(), oracle::MEMORY.len());
     assert!(s.trim_end().ends_with("poweroff -f"));

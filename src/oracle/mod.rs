@@ -2,6 +2,10 @@
 //! QEMU, compared with the model. Tooling around the model, not a model of
 //! a kernel file.
 //!
+//! Emulation is TCG unless `--accel kvm` asks for KVM: on the hosts this was
+//! built on, `/dev/kvm` exists but KVM fails to boot the kernel (the oracle
+//! report §3), and trying it first would cost minutes on every run.
+//!
 //! One boot runs a batch: an initramfs holds a static busybox, the
 //! notifier-injection modules and a generated `/init` that runs the
 //! scenarios with shell builtins and prints one `@@` line per result on the
@@ -57,6 +61,8 @@ pub struct Plan {
     /// Boot with SMT siblings (`-cpu Haswell-noTSX-IBRS`, 2 cores of 2
     /// threads) and `nosmt`, and run the SMT sequence instead.
     pub smt: bool,
+    /// Use KVM instead of TCG (`--accel kvm`).
+    pub kvm: bool,
 }
 
 /// One row of the agreement table.
@@ -128,7 +134,7 @@ fn run_raw(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<(Vec<St
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let initrd = dir.path().join("initrd.cpio");
     std::fs::write(&initrd, initramfs(p, plan)?).map_err(|e| e.to_string())?;
-    boot(p, &initrd, plan.smt, timeout)
+    boot(p, &initrd, plan, timeout)
 }
 
 /// The SMT sequence on a `nosmt` boot: after each write, its result,
@@ -462,14 +468,18 @@ scn() {
 
 /// Boots once; returns the console lines, seconds to the first `@@` line,
 /// and seconds in all. Every step has a timeout; QEMU is killed on it.
-fn boot(p: &pieces::Pieces, initrd: &Path, smt: bool, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
+fn boot(p: &pieces::Pieces, initrd: &Path, plan: &Plan, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
     let start = Instant::now();
     // SMT siblings need a CPU model with HT (real-kernel-oracle.md §1).
     let (cpu, smp, extra) =
-        if smt { ("Haswell-noTSX-IBRS", "4,sockets=1,cores=2,threads=2", " nosmt") } else { ("qemu64", "4", "") };
+        if plan.smt { ("Haswell-noTSX-IBRS", "4,sockets=1,cores=2,threads=2", " nosmt") } else { ("qemu64", "4", "") };
+    if plan.kvm && !Path::new("/dev/kvm").exists() {
+        return Err("--accel kvm: /dev/kvm does not exist; use the default, --accel tcg".into());
+    }
+    let (accel, cpu) = if plan.kvm { ("kvm", "host") } else { ("tcg", cpu) };
     let append = format!("console=ttyS0 panic=-1 quiet movablecore=384M{extra}");
     let mut child = Command::new(&p.qemu)
-        .args(["-accel", "tcg", "-cpu", cpu, "-smp", smp, "-m", "1G,slots=4,maxmem=4G"])
+        .args(["-accel", accel, "-cpu", cpu, "-smp", smp, "-m", "1G,slots=4,maxmem=4G"])
         .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&p.kernel)
@@ -585,7 +595,7 @@ impl Cpio {
 /// section, `cant_stop` or multi-instance states: those come from the
 /// built-in profile of the same kernel series, and the file says so.
 pub fn import_profile(p: &pieces::Pieces, timeout: Duration) -> Result<String, String> {
-    let plan = Plan { cpu: Some(1), memory: false, limit: None, smt: false };
+    let plan = Plan { cpu: Some(1), ..Plan::default() };
     let (lines, _, _) = run_raw(p, &plan, timeout)?;
     let mut states: Vec<(i64, String)> = Vec::new();
     let mut probes: std::collections::BTreeMap<(i64, bool), (String, String)> = std::collections::BTreeMap::new();
