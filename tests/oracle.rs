@@ -61,17 +61,16 @@ fn the_guest_script_runs_every_memory_scenario_and_powers_off() {
     assert!(s.trim_end().ends_with("poweroff -f"));
 }
 
-#[test]
-fn the_model_agrees_with_the_real_kernel_on_the_memory_scenarios() {
-    let data = include_str!("data/oracle-memory-6.1.192.txt");
+/// Recorded `OP | RESULT` lines against the oracle's scenarios and the
+/// model's answers.
+fn agree(data: &str, scenarios: &[&str], model: Vec<String>) {
     let real: Vec<(&str, &str)> = data
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| l.split_once(" | ").expect("OP | RESULT"))
         .collect();
     let ops: Vec<&str> = real.iter().map(|(op, _)| *op).collect();
-    assert_eq!(ops, oracle::MEMORY, "the recorded scenarios are the oracle's");
-    let model = oracle::model_memory();
+    assert_eq!(ops, scenarios, "the recorded scenarios are the oracle's");
     let disagree: Vec<String> = real
         .iter()
         .zip(&model)
@@ -79,6 +78,11 @@ fn the_model_agrees_with_the_real_kernel_on_the_memory_scenarios() {
         .map(|((op, r), m)| format!("{op}: real {r}, model {m}"))
         .collect();
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}
+
+#[test]
+fn the_model_agrees_with_the_real_kernel_on_the_memory_scenarios() {
+    agree(include_str!("data/oracle-memory-6.1.192.txt"), oracle::MEMORY, oracle::model_memory());
 }
 
 /// `oracle --import-profile` on the real 6.1.192 kernel wrote
@@ -103,20 +107,5 @@ fn the_default_profile_matches_the_one_imported_from_the_real_kernel() {
 /// `nosmt` (`tests/data/oracle-smt-6.1.192.txt`, from `oracle --smt`).
 #[test]
 fn the_model_agrees_with_the_real_kernel_on_the_smt_sequence() {
-    let data = include_str!("data/oracle-smt-6.1.192.txt");
-    let real: Vec<(&str, &str)> = data
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_once(" | ").expect("OP | RESULT"))
-        .collect();
-    let ops: Vec<&str> = real.iter().map(|(op, _)| *op).collect();
-    assert_eq!(ops, oracle::SMT_SEQUENCE);
-    let model = oracle::model_smt();
-    let disagree: Vec<String> = real
-        .iter()
-        .zip(&model)
-        .filter(|((_, r), m)| r != m)
-        .map(|((op, r), m)| format!("{op}: real {r}, model {m}"))
-        .collect();
-    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+    agree(include_str!("data/oracle-smt-6.1.192.txt"), oracle::SMT_SEQUENCE, oracle::model_smt());
 }

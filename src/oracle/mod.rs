@@ -215,30 +215,35 @@ pub fn model_cpu(cpu: usize, x: i64, up: bool) -> String {
     format!("{setfail} {write} {} {online} {}", st.state, st.fail)
 }
 
-/// The CPU sequence rows.
-fn sequence_rows(lines: &[String]) -> Result<Vec<Row>, String> {
-    let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("@@S ")).collect();
-    let ops: Vec<(usize, &str)> =
-        CPU_SEQUENCES.iter().enumerate().flat_map(|(i, seq)| seq.iter().map(move |op| (i, *op))).collect();
-    if real.len() != ops.len() {
+/// Rows of a sequence: the guest's `tag` lines against the model's answers,
+/// one per scenario name.
+fn paired_rows(lines: &[String], tag: &str, names: Vec<String>, model: Vec<String>) -> Result<Vec<Row>, String> {
+    let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix(tag)).collect();
+    if real.len() != names.len() {
         return Err(format!(
-            "the guest reported {} of {} sequence results; its last lines:\n{}",
+            "the guest reported {} of {} `{}` results; its last lines:\n{}",
             real.len(),
-            ops.len(),
+            names.len(),
+            tag.trim(),
             tail(lines)
         ));
     }
-    let model = model_sequences();
-    Ok(ops
-        .iter()
+    Ok(names
+        .into_iter()
         .zip(real)
         .zip(model)
-        .map(|(((i, op), r), m)| Row {
-            scenario: format!("sequence {}: {op}", i + 1),
-            real: r.trim().to_string(),
-            model: m,
-        })
+        .map(|((scenario, r), m)| Row { scenario, real: r.trim().to_string(), model: m })
         .collect())
+}
+
+/// The CPU sequence rows.
+fn sequence_rows(lines: &[String]) -> Result<Vec<Row>, String> {
+    let names = CPU_SEQUENCES
+        .iter()
+        .enumerate()
+        .flat_map(|(i, seq)| seq.iter().map(move |op| format!("sequence {}: {op}", i + 1)))
+        .collect();
+    paired_rows(lines, "@@S ", names, model_sequences())
 }
 
 /// The CPU sequences in the model: each write's result, then cpu1's state,
@@ -260,22 +265,8 @@ pub fn model_sequences() -> Vec<String> {
 
 /// The SMT rows.
 fn smt_rows(lines: &[String]) -> Result<Vec<Row>, String> {
-    let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("@@T ")).collect();
-    if real.len() != SMT_SEQUENCE.len() {
-        return Err(format!(
-            "the guest reported {} of {} SMT results; its last lines:\n{}",
-            real.len(),
-            SMT_SEQUENCE.len(),
-            tail(lines)
-        ));
-    }
-    let model = model_smt();
-    Ok(SMT_SEQUENCE
-        .iter()
-        .zip(real)
-        .zip(model)
-        .map(|((op, r), m)| Row { scenario: format!("nosmt: {op}"), real: r.trim().to_string(), model: m })
-        .collect())
+    let names = SMT_SEQUENCE.iter().map(|op| format!("nosmt: {op}")).collect();
+    paired_rows(lines, "@@T ", names, model_smt())
 }
 
 /// The SMT sequence in the model: 4 CPUs, 2 threads per core, `nosmt`.
@@ -299,22 +290,7 @@ pub fn model_smt() -> Vec<String> {
 
 /// The memory rows: each write's result and memory6's state after it.
 fn memory_rows(lines: &[String]) -> Result<Vec<Row>, String> {
-    let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("@@M ")).collect();
-    if real.len() != MEMORY.len() {
-        return Err(format!(
-            "the guest reported {} of {} memory results; its last lines:\n{}",
-            real.len(),
-            MEMORY.len(),
-            tail(lines)
-        ));
-    }
-    let model = model_memory();
-    Ok(MEMORY
-        .iter()
-        .zip(real)
-        .zip(model)
-        .map(|((op, r), m)| Row { scenario: op.to_string(), real: r.trim().to_string(), model: m })
-        .collect())
+    paired_rows(lines, "@@M ", MEMORY.iter().map(|op| op.to_string()).collect(), model_memory())
 }
 
 /// The memory scenarios in the model, one run: each result and memory6's
