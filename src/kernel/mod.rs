@@ -588,7 +588,9 @@ impl Kernel {
         let cur = s.current;
         let held = std::mem::take(&mut s.tasks[cur].held);
         if !held.is_empty() {
-            let by = Kernel::comm_of(&s, cur);
+            // The task's name is needed only for a dependency seen first now.
+            let new = held.iter().any(|&a| a != lock && !s.locks.deps.contains_key(&(a, lock)));
+            let by = if new { Kernel::comm_of(&s, cur) } else { String::new() };
             s.locks.depend(lock, &held, cur, &by);
         }
         s.locks.take(lock, mode, cur);
