@@ -56,20 +56,29 @@ fn bench_a() {
     );
 }
 
-fn bench_b() {
-    let ops: Vec<String> = (1..8).flat_map(|c| [format!("\"cpu_down {c}\""), format!("\"cpu_up {c}\"")]).collect();
-    let text = format!("description = \"bench\"\nops = [{}]\nsweep = \".*\"\n[machine]\ncpus = 8\n", ops.join(", "));
-    let case = Case::parse("bench-b.toml", "bench-b", &text).expect("the bench case parses");
+/// Runs a sweep case `RUNS` times: the times, and how many scenarios it
+/// swept. Every scenario fails once with the sweep action, and the case
+/// must pass.
+fn time_sweep(case: &Case) -> (Vec<f64>, usize) {
     let opts = RunOpts::default();
     let mut times = Vec::new();
     let mut scenarios = 0;
     for _ in 0..RUNS {
         let t = Instant::now();
-        let run = explore::run_case(&case, &opts, None).expect("the sweep runs");
+        let run = explore::run_case(case, &opts, None).expect("the sweep runs");
         times.push(t.elapsed().as_secs_f64());
         scenarios = run.runs.len();
         assert!(run.runs.iter().all(|r| r.scenario.faults[0].1 == SWEEP_ACTION));
+        assert!(run.violations().is_empty(), "the bench case must pass");
     }
+    (times, scenarios)
+}
+
+fn bench_b() {
+    let ops: Vec<String> = (1..8).flat_map(|c| [format!("\"cpu_down {c}\""), format!("\"cpu_up {c}\"")]).collect();
+    let text = format!("description = \"bench\"\nops = [{}]\nsweep = \".*\"\n[machine]\ncpus = 8\n", ops.join(", "));
+    let case = Case::parse("bench-b.toml", "bench-b", &text).expect("the bench case parses");
+    let (times, scenarios) = time_sweep(&case);
     println!(
         "bench (b) 8-CPU sweep, every site of cpu_down+cpu_up of CPUs 1-7: {scenarios} scenarios, median {:.3} s total ({:.1} us/scenario)",
         median(times.clone()),
@@ -157,16 +166,7 @@ fn bench_e() {
         ops.join(", ")
     );
     let case = Case::parse("bench-e.toml", "bench-e", &text).expect("the bench case parses");
-    let opts = RunOpts::default();
-    let mut times = Vec::new();
-    let mut scenarios = 0;
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        let run = explore::run_case(&case, &opts, None).expect("the sweep runs");
-        times.push(t.elapsed().as_secs_f64());
-        scenarios = run.runs.len();
-        assert!(run.violations().is_empty(), "the bench case must pass");
-    }
+    let (times, scenarios) = time_sweep(&case);
     println!(
         "bench (e) 16-block memory sweep, every memory failpoint of offline+online of memory1-14: {scenarios} scenarios, median {:.3} s total ({:.1} us/scenario)",
         median(times.clone()),

@@ -224,10 +224,6 @@ impl Kernel {
         s.mem.nodes_with_memory.insert(0);
         s.mem.nodes_with_normal.insert(0);
         s.mem.slab_nodes.insert(0);
-        s.mem.used_at_boot =
-            pages.iter().filter(|p| p.index < boot_blocks).map(|p| p.pages.total() - p.pages.free).sum::<u32>()
-                + (boot_blocks - pages.iter().filter(|p| p.index < boot_blocks).count() as u32)
-                    * (BLOCK_PAGES - default_pages().free);
         for index in 0..boot_blocks {
             let dev_lock = s.locks.add(&format!("device_lock(memory{index})"), LockKind::Mutex);
             let p = pages.iter().find(|p| p.index == index).map_or(default_pages(), |p| p.pages);
@@ -248,6 +244,7 @@ impl Kernel {
                 registered: true,
             });
         }
+        s.mem.used_at_boot = s.mem.blocks.iter().map(|b| b.pages.total() - b.pages.free).sum();
     }
 
     /// `state_store()`: 0 for success (the write's count).
