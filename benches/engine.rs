@@ -104,7 +104,8 @@ fn bench_c() {
         let ex = hotplug_fi::explore::interleave::explore(&case, &opts, &strategy);
         times.push(t.elapsed().as_secs_f64());
         executed = ex.executed;
-        let races = ex.outcomes.iter().filter(|r| r.violations.iter().any(|v| v.contains("NULL pointer"))).count();
+        let races =
+            ex.outcomes.iter().filter(|r| r.run.violations.iter().any(|v| v.message.contains("NULL pointer"))).count();
         assert!(races >= 2, "both races found");
     }
     let t = median(times);
@@ -140,7 +141,7 @@ fn bench_d() {
             first = ex
                 .outcomes
                 .iter()
-                .filter(|r| r.violations.iter().any(|v| v.contains("still queued on CPU2")))
+                .filter(|r| r.run.violations.iter().any(|v| v.message.contains("still queued on CPU2")))
                 .map(|r| r.first_run)
                 .min()
                 .expect("the race is found");

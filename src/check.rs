@@ -33,6 +33,8 @@
 //!   none is left queued at the end. A waiter spinning on a call that never
 //!   runs is a deadlock (`finished`).
 
+use std::fmt;
+
 use crate::case::{Case, ExpectEnd};
 use crate::engine::RunResult;
 use crate::errno;
@@ -40,11 +42,86 @@ use crate::report;
 use crate::sim::executor::RunEnd;
 use crate::sim::trace::SplatKind;
 
-/// Checks one scenario. `injected` says whether a failpoint of this
-/// scenario fired; `plain` whether it is the primary run, the one the
-/// case's expectations describe.
-pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<String> {
+/// The checks, by the names their violations carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    AtRest,
+    Masks,
+    Balance,
+    Locks,
+    Leaks,
+    Finished,
+    Splats,
+    Results,
+    Slab,
+    Memory,
+    Ipi,
+    /// The lock graph of a case.
+    Lockdep,
+    /// The lock graph of the whole suite.
+    LockdepSuite,
+    Determinism,
+}
+
+impl Check {
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::AtRest => "at-rest",
+            Check::Masks => "masks",
+            Check::Balance => "balance",
+            Check::Locks => "locks",
+            Check::Leaks => "leaks",
+            Check::Finished => "finished",
+            Check::Splats => "splats",
+            Check::Results => "results",
+            Check::Slab => "slab",
+            Check::Memory => "memory",
+            Check::Ipi => "ipi",
+            Check::Lockdep => "lockdep",
+            Check::LockdepSuite => "lockdep (whole suite)",
+            Check::Determinism => "determinism",
+        }
+    }
+}
+
+/// A broken invariant: which check, and what broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub check: Check,
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(check: Check, message: impl Into<String>) -> Violation {
+        Violation { check, message: message.into() }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.check.name(), self.message)
+    }
+}
+
+/// The invariants a run's own state breaks, whatever the case expects:
+/// the slab arrays, the IPI queues, the memory blocks. The outcome lists
+/// them (a callback stranded on a dead CPU leaves no splat), and
+/// [`check`] counts them among the violations.
+pub fn findings(res: &RunResult) -> Vec<Violation> {
+    let mut v: Vec<Violation> = res.state.slab.violation.iter().map(|e| Violation::new(Check::Slab, e)).collect();
+    let settled = matches!(res.end, RunEnd::Finished);
+    v.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|e| Violation::new(Check::Ipi, e)));
+    let mem = crate::drivers::base::memory::check(&res.state, settled);
+    v.extend(mem.into_iter().map(|e| Violation::new(Check::Memory, e)));
+    v
+}
+
+/// Checks one scenario; `plain` says whether it is the primary run, the
+/// one the case's expectations describe. `findings` are the run's own
+/// [`findings`].
+pub fn check(case: &Case, res: &RunResult, plain: bool, findings: &[Violation]) -> Vec<Violation> {
     let mut v = Vec::new();
+    let injected = !res.fired.is_empty();
     let died = res.state.tasks.iter().any(|t| t.died);
     let reacted = injected && res.state.trace.splats.iter().any(|s| s.reaction);
     let threads = !case.threads.is_empty();
@@ -65,15 +142,9 @@ pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<S
         locks(res, &mut v);
     }
     leaks(res, &mut v);
-    if let Some(e) = &res.state.slab.violation {
-        v.push(format!("slab: per-CPU arrays: {e}"));
-    }
     // A task that died mid-flush leaves its callbacks unrun: that is the
     // oops's outcome, not a lost IPI.
-    if !died {
-        v.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|e| format!("ipi: {e}")));
-        v.extend(crate::drivers::base::memory::check(&res.state, settled).into_iter().map(|e| format!("memory: {e}")));
-    }
+    v.extend(findings.iter().filter(|f| f.check == Check::Slab || !died).cloned());
     splats(case, res, injected, plain, &mut v);
     if plain {
         results(case, res, &mut v);
@@ -83,13 +154,13 @@ pub fn check(case: &Case, res: &RunResult, injected: bool, plain: bool) -> Vec<S
 
 /// A run may stop short when a task died, or when the kernel's own reaction
 /// to an injected error left it stuck: that is the outcome, not a model bug.
-fn finished(res: &RunResult, excused: bool, v: &mut Vec<String>) {
+fn finished(res: &RunResult, excused: bool, v: &mut Vec<Violation>) {
     match &res.end {
         RunEnd::Finished => {}
         _ if excused => {}
         RunEnd::Deadlock(_) | RunEnd::StepLimit(_) => {
             let end = report::outcome_end(res);
-            v.push(format!("finished: the run did not finish: {end}"));
+            v.push(Violation::new(Check::Finished, format!("the run did not finish: {end}")));
         }
     }
 }
@@ -103,17 +174,16 @@ pub fn ends_as_expected(case: &Case, res: &RunResult) -> bool {
 }
 
 /// A case that exists to show a deadlock or livelock declares it.
-fn expected_end(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+fn expected_end(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
     if !ends_as_expected(case, res) {
-        v.push(format!(
-            "finished: expected the run to end in {:?}, it ended: {}",
-            case.expect_end,
-            report::outcome_end(res)
+        v.push(Violation::new(
+            Check::Finished,
+            format!("expected the run to end in {:?}, it ended: {}", case.expect_end, report::outcome_end(res)),
         ));
     }
 }
 
-fn at_rest(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+fn at_rest(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
     let a = case.profile.a;
     let c = &res.state.cpu;
     for (cpu, st) in c.cpuhp.iter().enumerate() {
@@ -126,18 +196,24 @@ fn at_rest(case: &Case, res: &RunResult, v: &mut Vec<String>) {
             && st.target == a.teardown_cpu
             && res.state.trace.splats.iter().any(|s| s.title == format!("DEAD callback error for CPU{cpu}"));
         if !(boot_cpu || parked || dead_error) {
-            v.push(format!("at-rest: CPU{cpu} is at state {} with target {}", st.state, st.target));
+            v.push(Violation::new(
+                Check::AtRest,
+                format!("CPU{cpu} is at state {} with target {}", st.state, st.target),
+            ));
         }
     }
 }
 
-fn masks(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+fn masks(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
     let a = case.profile.a;
     let c = &res.state.cpu;
     if !(c.active.is_subset_of(c.online) && c.online.is_subset_of(c.present) && c.present.is_subset_of(c.possible)) {
-        v.push(format!(
-            "masks: active {} / online {} / present {} / possible {} are not nested",
-            c.active, c.online, c.present, c.possible
+        v.push(Violation::new(
+            Check::Masks,
+            format!(
+                "active {} / online {} / present {} / possible {} are not nested",
+                c.active, c.online, c.present, c.possible
+            ),
         ));
     }
     for (cpu, st) in c.cpuhp.iter().enumerate() {
@@ -145,15 +221,21 @@ fn masks(case: &Case, res: &RunResult, v: &mut Vec<String>) {
             continue;
         }
         if c.online.test(cpu) != (st.state >= a.ap_online) {
-            v.push(format!("masks: CPU{cpu} online={} at state {}", u8::from(c.online.test(cpu)), st.state));
+            v.push(Violation::new(
+                Check::Masks,
+                format!("CPU{cpu} online={} at state {}", u8::from(c.online.test(cpu)), st.state),
+            ));
         }
         if c.active.test(cpu) != (st.state >= a.ap_active) {
-            v.push(format!("masks: CPU{cpu} active={} at state {}", u8::from(c.active.test(cpu)), st.state));
+            v.push(Violation::new(
+                Check::Masks,
+                format!("CPU{cpu} active={} at state {}", u8::from(c.active.test(cpu)), st.state),
+            ));
         }
     }
 }
 
-fn balance(res: &RunResult, v: &mut Vec<String>) {
+fn balance(res: &RunResult, v: &mut Vec<Violation>) {
     let c = &res.state.cpu;
     for ((state, inst, cpu), n) in c.balance.nonzero() {
         if c.creek.test(cpu) || c.nofail_failed.contains(&(state, cpu)) {
@@ -162,64 +244,69 @@ fn balance(res: &RunResult, v: &mut Vec<String>) {
         let inst = inst.map(|i| format!("/{}", c.instances[i].name)).unwrap_or_default();
         let name = c.steps[state as usize].name.as_deref().unwrap_or("(removed)").to_string();
         if !(0..=1).contains(&n) {
-            v.push(format!("balance: state {state} {name}{inst} on CPU{cpu}: {n} more startups than teardowns"));
-        } else if n == 1 && c.cpuhp[cpu].state < state && c.steps[state as usize].name.is_some() {
-            v.push(format!(
-                "balance: state {state} {name}{inst} was started on CPU{cpu} and never torn down, but the CPU is at state {}",
-                c.cpuhp[cpu].state
+            v.push(Violation::new(
+                Check::Balance,
+                format!("state {state} {name}{inst} on CPU{cpu}: {n} more startups than teardowns"),
             ));
+        } else if n == 1 && c.cpuhp[cpu].state < state && c.steps[state as usize].name.is_some() {
+            v.push(Violation::new(Check::Balance, format!(
+                "state {state} {name}{inst} was started on CPU{cpu} and never torn down, but the CPU is at state {}",
+                c.cpuhp[cpu].state
+            )));
         }
     }
 }
 
-fn locks(res: &RunResult, v: &mut Vec<String>) {
+fn locks(res: &RunResult, v: &mut Vec<Violation>) {
     for l in &res.state.locks.locks {
         for h in l.holders() {
-            v.push(format!(
-                "locks: {} is still held by {} at rest",
-                l.name,
-                crate::kernel::Kernel::comm_of(&res.state, h)
+            v.push(Violation::new(
+                Check::Locks,
+                format!("{} is still held by {} at rest", l.name, crate::kernel::Kernel::comm_of(&res.state, h)),
             ));
         }
     }
 }
 
-fn leaks(res: &RunResult, v: &mut Vec<String>) {
+fn leaks(res: &RunResult, v: &mut Vec<Violation>) {
     for m in res.state.modules.iter().filter(|m| !m.loaded) {
         for &(d, _, cpu) in m.percpu.keys() {
-            v.push(format!(
-                "leaks: kmemleak: per-CPU data of {} on CPU{cpu} outlived module {}",
-                m.decls[d].name, m.name
+            v.push(Violation::new(
+                Check::Leaks,
+                format!("kmemleak: per-CPU data of {} on CPU{cpu} outlived module {}", m.decls[d].name, m.name),
             ));
         }
     }
 }
 
-fn splats(case: &Case, res: &RunResult, injected: bool, plain: bool, v: &mut Vec<String>) {
+fn splats(case: &Case, res: &RunResult, injected: bool, plain: bool, v: &mut Vec<Violation>) {
     let s = &res.state;
     for sp in &s.trace.splats {
         let listed = case.expect_splats.iter().any(|e| sp.title.contains(e.as_str()));
         let reaction = injected && sp.reaction;
         if !listed && !reaction {
             let what = if sp.kind == SplatKind::Warning { "unexpected warning" } else { "unexpected splat" };
-            v.push(format!("splats: {what}: {}", report::splat_line(sp)));
+            v.push(Violation::new(Check::Splats, format!("{what}: {}", report::splat_line(sp))));
         }
     }
     if plain {
         for e in &case.expect_splats {
             if !s.trace.splats.iter().any(|sp| sp.title.contains(e.as_str())) {
-                v.push(format!("splats: expected splat `{e}` did not happen"));
+                v.push(Violation::new(Check::Splats, format!("expected splat `{e}` did not happen")));
             }
         }
     }
 }
 
-fn results(case: &Case, res: &RunResult, v: &mut Vec<String>) {
+fn results(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
     for (line, got) in case.ops.iter().zip(res.results()) {
         let Some(want) = line.expect else { continue };
         if *got != Some(want) {
             let got = got.map_or("nothing (it did not return)".to_string(), errno::name);
-            v.push(format!("results: `{}` returned {got}, expected {}", line.text, errno::name(want)));
+            v.push(Violation::new(
+                Check::Results,
+                format!("`{}` returned {got}, expected {}", line.text, errno::name(want)),
+            ));
         }
     }
 }

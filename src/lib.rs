@@ -22,3 +22,5 @@ pub mod mm;
 pub mod oracle;
 pub mod report;
 pub mod sim;
+pub mod snapshot;
+pub mod verdict;

@@ -9,9 +9,10 @@ use clap::{Parser, Subcommand};
 
 use hotplug_fi::case::{Case, CaseError};
 use hotplug_fi::engine::{self, RunOpts};
-use hotplug_fi::explore::{self, Scenario, ScenarioRun};
+use hotplug_fi::explore;
 use hotplug_fi::kernel::Regression;
-use hotplug_fi::{check, report};
+use hotplug_fi::snapshot;
+use hotplug_fi::verdict::{self, Scenario, ScenarioRun};
 
 #[derive(Parser)]
 #[command(name = "hotplug-fi", about = "Fault injection for a model of the Linux 6.1 hotplug engine")]
@@ -189,31 +190,28 @@ fn load(path: &Path) -> Result<Case, CaseError> {
     Case::load(path, root)
 }
 
+/// `run CASE`: the plain scenario (on the case's pinned schedule where it
+/// applies); `run CASE --fault …`: those faults armed. The case's `=>`
+/// expectations are checked where they describe the run (the case's own
+/// faults, or no faults for a case without any).
 fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
-    let mut plan = Vec::new();
-    for f in faults {
-        let (site, action) = f.split_once('=').unwrap_or((f.as_str(), explore::SWEEP_ACTION));
-        let site = hotplug_fi::case::parse_site(&case.profile, case.machine.cpus, site)?;
-        hotplug_fi::fault::check_action(&site, action)?;
-        plan.push((site, action.to_string()));
-    }
-    let run_opts = RunOpts { record_sites: true, ..opts.clone() };
-    let result = engine::run(&case, &plan, &run_opts)?;
-    let plain = plan.is_empty();
-    for (site, _) in &plan {
-        if !result.fired.contains(site) {
-            return Err(format!("failpoint `{site}` was armed but never fired: the run does not reach it"));
+    let scenario = if faults.is_empty() {
+        Scenario::plain(&case, opts)
+    } else {
+        let mut plan = Vec::new();
+        for f in faults {
+            let (site, action) = f.split_once('=').unwrap_or((f.as_str(), verdict::SWEEP_ACTION));
+            let site = hotplug_fi::case::parse_site(&case.profile, case.machine.cpus, site)?;
+            hotplug_fi::fault::check_action(&site, action)?;
+            plan.push((site, action.to_string()));
         }
-    }
-    let violations = check::check(&case, &result, !result.fired.is_empty(), plain);
-    let outcome = report::outcome(&case, &result);
-    let run = ScenarioRun {
-        scenario: Scenario { label: String::new(), faults: plan, schedule: None },
-        result,
-        violations,
-        outcome,
+        Scenario { label: String::new(), faults: plan, schedule: None }
     };
+    let run = verdict::run(&case, scenario, opts)?;
+    if let Some(site) = verdict::unfired(&run).first() {
+        return Err(format!("failpoint `{site}` was armed but never fired: the run does not reach it"));
+    }
     Ok(print_run(&case, &run, opts))
 }
 
@@ -235,6 +233,9 @@ fn cmd_explore(
         Some("pct") => S::Pct { runs, seed, depth },
         Some(other) => return Err(format!("unknown strategy `{other}`; expected default, exhaustive, random or pct")),
     };
+    if let Some(pin) = verdict::pin(&case, opts) {
+        explore::interleave::replay(&case, opts, pin).map_err(|e| format!("{}: {e}", case.path.display()))?;
+    }
     let start = Instant::now();
     let ex = explore::interleave::explore_with(&case, opts, &strategy, check_determinism);
     let secs = start.elapsed().as_secs_f64();
@@ -252,13 +253,12 @@ fn cmd_explore(
             k + 1,
             r.runs,
             r.first_run,
-            r.schedule
+            r.schedule()
         );
-        for v in &r.violations {
+        for v in &r.run.violations {
             failed = true;
             println!("  {v}");
-            let sc = Scenario { label: String::new(), faults: vec![], schedule: Some(r.schedule.clone()) };
-            println!("  reproduce: {}", report::repro(&case, &sc, &names(opts)));
+            println!("  reproduce: {}", verdict::repro(&case, &r.run.scenario, opts));
         }
     }
     println!("time: {secs:.3} s ({:.0} schedules/s)", ex.executed as f64 / secs.max(1e-9));
@@ -282,17 +282,13 @@ fn cmd_shrink(path: &Path, out: Option<&Path>, bound: u32, opts: &RunOpts) -> Re
 fn cmd_replay(path: &Path, schedule: &str, opts: &RunOpts) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
     let schedule = hotplug_fi::sim::executor::Schedule::parse(schedule)?;
-    let result = explore::interleave::replay(&case, opts, &schedule)?;
-    let violations = check::check(&case, &result, false, false);
-    let outcome = report::outcome(&case, &result);
-    let sc = Scenario { label: String::new(), faults: vec![], schedule: Some(schedule) };
-    let run = ScenarioRun { scenario: sc, result, violations, outcome };
+    let run = explore::interleave::replay(&case, opts, &schedule)?;
     Ok(print_run(&case, &run, opts))
 }
 
 /// Prints one run in full, with its violations; fails if it has any.
 fn print_run(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> ExitCode {
-    print!("{}", report::scenario(case, run, &names(opts)));
+    print!("{}", snapshot::scenario(case, run, opts));
     let r = &run.result;
     println!("steps: {}, decisions: {}, preemptions: {}", r.steps, r.decisions, r.preemptions);
     if run.violations.is_empty() {
@@ -303,10 +299,6 @@ fn print_run(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> ExitCode {
         println!("  {v}");
     }
     ExitCode::FAILURE
-}
-
-fn names(opts: &RunOpts) -> Vec<&'static str> {
-    opts.regressions.iter().map(|r| r.name()).collect()
 }
 
 fn cmd_failpoints(path: &Path, opts: &RunOpts) -> Result<ExitCode, String> {
@@ -513,11 +505,7 @@ impl Summary {
             self.locks.merge(&run.locks);
         }
         for (r, v) in run.violations() {
-            self.failures.push(format!(
-                "{}: {v}\n    reproduce: {}",
-                case.id,
-                report::repro(case, &r.scenario, &names(opts))
-            ));
+            self.failures.push(format!("{}: {v}\n    reproduce: {}", case.id, verdict::repro(case, &r.scenario, opts)));
         }
     }
 
@@ -525,7 +513,9 @@ impl Summary {
     fn lock_graph(&mut self) {
         for c in self.locks.cycles() {
             match &c.guard {
-                None => self.failures.push(format!("lockdep (whole suite): {}", c.report())),
+                None => self.failures.push(
+                    hotplug_fi::check::Violation::new(hotplug_fi::check::Check::LockdepSuite, c.report()).to_string(),
+                ),
                 Some(g) => self.guarded.push(format!("{} (under {g})", c.path())),
             }
         }

@@ -246,7 +246,7 @@ pub fn splat_line(sp: &Splat) -> String {
 
 /// The operation results, the run's end, the final state and the splats:
 /// what identifies an outcome.
-pub fn outcome(case: &Case, res: &RunResult) -> String {
+pub fn outcome(case: &Case, res: &RunResult, broken: &[impl std::fmt::Display]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "results:");
     for (line, r) in case.ops.iter().zip(res.results()) {
@@ -272,10 +272,6 @@ pub fn outcome(case: &Case, res: &RunResult) -> String {
     }
     // Broken invariants that the final state may not show (a callback
     // stranded on a dead CPU leaves no splat).
-    let mut broken: Vec<String> = res.state.slab.violation.iter().map(|v| format!("slab: {v}")).collect();
-    let settled = matches!(res.end, RunEnd::Finished);
-    broken.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|v| format!("ipi: {v}")));
-    broken.extend(crate::drivers::base::memory::check(&res.state, settled).into_iter().map(|v| format!("memory: {v}")));
     if !broken.is_empty() {
         let _ = writeln!(out, "broken invariants:");
         for b in broken {
@@ -516,102 +512,6 @@ fn held_locks(s: &KState) -> String {
             let died = if t.died { " (died)" } else { "" };
             let _ = writeln!(out, "  lock held: {} by {}{died}", l.name, crate::kernel::Kernel::comm_of(s, h));
         }
-    }
-    out
-}
-
-/// The one-line command that reproduces a scenario.
-pub fn repro(case: &Case, sc: &crate::explore::Scenario, regressions: &[&str]) -> String {
-    let mut cmd = String::new();
-    if !regressions.is_empty() {
-        let _ = write!(cmd, "HOTPLUG_REGRESSIONS={} ", regressions.join(","));
-    }
-    if let Some(s) = &sc.schedule {
-        let _ = write!(cmd, "cargo run --release -- replay {} --schedule {s}", case.path.display());
-    } else {
-        let _ = write!(cmd, "cargo run --release -- run {}", case.path.display());
-    }
-    for (site, action) in &sc.faults {
-        let _ = write!(cmd, " --fault {site}");
-        if action != crate::explore::SWEEP_ACTION {
-            let _ = write!(cmd, "={action}");
-        }
-    }
-    cmd
-}
-
-/// One scenario in full: how to reproduce it, its trace and its outcome.
-pub fn scenario(case: &Case, run: &crate::explore::ScenarioRun, regressions: &[&str]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "reproduce: {}", repro(case, &run.scenario, regressions));
-    let _ = writeln!(out, "trace:");
-    out.push_str(&trace(case, &run.result));
-    out.push_str(&run.outcome);
-    out
-}
-
-/// The snapshot of a case: the plain run in full, then each distinct outcome
-/// with the scenarios that lead to it and the first one's trace.
-pub fn case_snapshot(case: &Case, run: &crate::explore::CaseRun) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "case: {}", case.id);
-    let _ = writeln!(out, "description: {}", case.description.trim());
-    if let Some(see) = &case.see {
-        let _ = writeln!(out, "see: {see}");
-    }
-    let m = &case.machine;
-    let _ = writeln!(
-        out,
-        "machine: {} CPUs, {} thread(s) per core, hotplug_cpu={}, cmdline={:?}; profile {} ({})",
-        m.cpus,
-        m.threads_per_core,
-        if m.hotplug_cpu { "y" } else { "n" },
-        m.smt,
-        case.profile.name,
-        case.profile.kernel
-    );
-    let faulted = if run.faulted.is_some() { " + 1 with the case's faults" } else { "" };
-    let _ = writeln!(
-        out,
-        "scenarios: 1 plain{faulted} + {} swept, {} distinct sweep outcome(s)",
-        run.runs.len(),
-        run.outcomes.len()
-    );
-    let _ = writeln!(out, "\n== plain run ==");
-    out.push_str(&scenario(case, &run.plain, &[]));
-    if let Some(f) = &run.faulted {
-        let _ = writeln!(out, "\n== with the case's faults: {} ==", f.scenario.label);
-        out.push_str(&scenario(case, f, &[]));
-    }
-    if let Some(inter) = &run.interleavings {
-        let _ = writeln!(out, "\n== interleavings: {} ==", inter.summary);
-        let n = inter.outcomes.len();
-        for (k, (r, runs)) in inter.outcomes.iter().enumerate() {
-            let s = r.scenario.schedule.as_ref().map(|s| s.to_string()).unwrap_or_default();
-            let _ = writeln!(out, "\n-- interleaving outcome {} of {n}: {runs} run(s), shortest schedule {s}", k + 1);
-            out.push_str(&scenario(case, r, &[]));
-        }
-    }
-    if !run.cycles.is_empty() {
-        let _ = writeln!(out, "\n== lock graph: {} cycle(s) over every run of the case ==", run.cycles.len());
-        for c in &run.cycles {
-            let declared =
-                if case.expect_lock_cycles.iter().any(|d| c.matches(d)) { "  [declared by the case]" } else { "" };
-            let _ = writeln!(out, "{}", c.report().replacen('\n', &format!("{declared}\n"), 1));
-        }
-    }
-    for (n, o) in run.outcomes.iter().enumerate() {
-        let first = &run.runs[o.runs[0]];
-        let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };
-        let _ =
-            writeln!(out, "\n== outcome {} of {}: {} scenario(s){same} ==", n + 1, run.outcomes.len(), o.runs.len());
-        for &i in &o.runs {
-            let sc = &run.runs[i].scenario;
-            let names: Vec<String> =
-                sc.faults.iter().map(|(s, _)| format!("{s}  {}", crate::explore::site_label(case, *s))).collect();
-            let _ = writeln!(out, "  {}", names.join(" + "));
-        }
-        out.push_str(&scenario(case, first, &[]));
     }
     out
 }

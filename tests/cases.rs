@@ -41,11 +41,11 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
     let (case, run) = common::run(file, &regressions).map_err(Failed::from)?;
     if std::env::var_os("HOTPLUG_SCENARIO").is_some() {
         for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
-            println!("{}", hotplug_fi::report::scenario(&case, r, &[]));
+            println!("{}", hotplug_fi::snapshot::scenario(&case, r, &run.opts));
         }
         return Ok(());
     }
-    let text = hotplug_fi::report::case_snapshot(&case, &run);
+    let text = hotplug_fi::snapshot::case_snapshot(&case, &run);
     let snap = common::snapshot_file(id);
     let dir = snap.parent().expect("a snapshot has a directory").to_path_buf();
     let name = snap.file_stem().expect("a snapshot has a name").to_string_lossy().to_string();
@@ -67,6 +67,7 @@ fn suite_lock_graph(files: &[PathBuf]) -> Result<(), Failed> {
         runs.push(common::run_quiet(f, &regressions).map_err(Failed::from)?);
     }
     let v = hotplug_fi::explore::suite_lock_violations(runs.iter().map(|(c, r)| (c, r)));
+    let v: Vec<String> = v.iter().map(ToString::to_string).collect();
     if v.is_empty() { Ok(()) } else { Err(v.join("\n").into()) }
 }
 

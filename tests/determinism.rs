@@ -6,11 +6,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use hotplug_fi::report;
+use hotplug_fi::snapshot;
 
 fn render(f: &Path) -> String {
     let (case, run) = common::run(f, &BTreeSet::new()).unwrap_or_else(|e| panic!("{e}"));
-    report::case_snapshot(&case, &run)
+    snapshot::case_snapshot(&case, &run)
 }
 
 #[test]

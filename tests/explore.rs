@@ -25,20 +25,20 @@ fn exhaustive_bound_2_finds_both_slab_races_and_none_when_fixed() {
     let c = case("slab/create-destroy-vs-hotplug");
     let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2 });
     assert!(ex.exhausted);
-    let failures: Vec<&String> = ex.outcomes.iter().flat_map(|r| &r.violations).collect();
+    let failures: Vec<String> = ex.outcomes.iter().flat_map(|r| &r.run.violations).map(ToString::to_string).collect();
     let found = |rip: &str| failures.iter().any(|v| v.contains("NULL pointer dereference") && v.contains(rip));
     assert!(found("RIP: slab_dead_cpu: cache foo has no per-CPU array for CPU1"), "create vs down: {failures:?}");
     assert!(found("RIP: do_drain: cache foo has no per-CPU array for CPU1"), "destroy vs up: {failures:?}");
     let fixed = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2 });
     assert!(fixed.exhausted);
-    assert!(fixed.outcomes.iter().all(|r| r.violations.is_empty()));
+    assert!(fixed.outcomes.iter().all(|r| r.run.violations.is_empty()));
 }
 
 #[test]
 fn the_create_race_against_a_cpu_coming_up_breaks_the_invariant() {
     let c = case("slab/create-vs-up");
     let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2 });
-    let v: Vec<&String> = ex.outcomes.iter().flat_map(|r| &r.violations).collect();
+    let v: Vec<String> = ex.outcomes.iter().flat_map(|r| &r.run.violations).map(ToString::to_string).collect();
     assert!(
         v.iter().any(
             |v| v.contains("cache foo on the chain has per-CPU arrays for CPUs 0 but the up-prepared CPUs are 0-1")
@@ -51,14 +51,14 @@ fn the_create_race_against_a_cpu_coming_up_breaks_the_invariant() {
 fn replay_reproduces_each_failing_schedule_byte_for_byte() {
     let c = case("slab/create-destroy-vs-hotplug");
     let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2 });
-    let failing: Vec<_> = ex.outcomes.iter().filter(|r| !r.violations.is_empty()).collect();
+    let failing: Vec<_> = ex.outcomes.iter().filter(|r| !r.run.violations.is_empty()).collect();
     assert!(failing.len() >= 2);
     for r in failing {
-        let again = interleave::replay(&c, &unlocked(), &r.schedule).expect("the schedule fits");
-        let a = format!("{}{}", report::trace(&c, &r.result), report::outcome(&c, &r.result));
-        let b = format!("{}{}", report::trace(&c, &again), report::outcome(&c, &again));
-        assert_eq!(a, b, "replaying {} differs", r.schedule);
-        assert_eq!(again.schedule, r.schedule);
+        let again = interleave::replay(&c, &unlocked(), r.schedule()).expect("the schedule fits");
+        let a = format!("{}{}", report::trace(&c, &r.run.result), r.run.outcome);
+        let b = format!("{}{}", report::trace(&c, &again.result), again.outcome);
+        assert_eq!(a, b, "replaying {} differs", r.schedule());
+        assert_eq!(&again.result.schedule, r.schedule());
     }
 }
 
@@ -69,15 +69,14 @@ fn shrink_keeps_the_failure_in_two_threads_and_six_operations() {
     assert!(s.threads <= 2 && s.ops <= 6, "{} threads, {} ops", s.threads, s.ops);
     let shrunk = Case::parse("shrunk.toml", "shrunk", &s.text).expect("the shrunk case parses");
     let again = interleave::replay(&shrunk, &unlocked(), &s.schedule).expect("the pinned schedule fits");
-    let v = hotplug_fi::check::check(&shrunk, &again, false, false);
-    assert!(v.iter().any(|v| v.contains("NULL pointer dereference")), "{v:?}");
+    assert!(again.violations.iter().any(|v| v.message.contains("NULL pointer dereference")), "{:?}", again.violations);
 }
 
 #[test]
 fn a_deadlock_reports_its_cycle_with_both_tasks_and_locks() {
     let c = case("context/abba-deadlock");
     let ex = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2 });
-    let ends: Vec<String> = ex.outcomes.iter().map(|r| report::outcome_end(&r.result)).collect();
+    let ends: Vec<String> = ex.outcomes.iter().map(|r| report::outcome_end(&r.run.result)).collect();
     let cycle = "cycle: alpha holds a and waits for b, which beta holds b and waits for a";
     assert!(ends.iter().any(|e| e.contains(cycle)), "{ends:?}");
 }
@@ -87,7 +86,8 @@ fn pct_and_random_reach_the_slab_race() {
     let c = case("slab/create-destroy-vs-hotplug");
     for strategy in [Strategy::Pct { runs: 2000, seed: 1, depth: 3 }, Strategy::Random { runs: 2000, seed: 1 }] {
         let ex = interleave::explore(&c, &unlocked(), &strategy);
-        let hit = ex.outcomes.iter().any(|r| r.violations.iter().any(|v| v.contains("NULL pointer dereference")));
+        let hit =
+            ex.outcomes.iter().any(|r| r.run.violations.iter().any(|v| v.message.contains("NULL pointer dereference")));
         assert!(hit, "{} found no race", ex.describe());
     }
 }
@@ -106,16 +106,17 @@ fn the_stranded_ipi_race_is_found_by_exhaustive_and_pct_and_not_when_fixed() {
     let strategies = [Strategy::Exhaustive { bound: 2 }, Strategy::Pct { runs: 10_000, seed: 1, depth: 3 }];
     for s in &strategies {
         let ex = interleave::explore(&c, &no_flush(), s);
-        let hit = ex.outcomes.iter().find(|r| r.violations.iter().any(|v| v.contains(stranded)));
+        let hit = ex.outcomes.iter().find(|r| r.run.violations.iter().any(|v| v.message.contains(stranded)));
         let hit = hit.unwrap_or_else(|| panic!("{s:?} did not find the race"));
-        assert!(hit.violations.iter().any(|v| v.contains("IPI on offline CPU")), "{:?}", hit.violations);
-        let again = interleave::replay(&c, &no_flush(), &hit.schedule).expect("the schedule fits");
-        assert_eq!(report::outcome(&c, &again), hit.outcome, "{s:?}: replaying {} differs", hit.schedule);
+        let v = &hit.run.violations;
+        assert!(v.iter().any(|v| v.message.contains("IPI on offline CPU")), "{v:?}");
+        let again = interleave::replay(&c, &no_flush(), hit.schedule()).expect("the schedule fits");
+        assert_eq!(again.outcome, hit.run.outcome, "{s:?}: replaying {} differs", hit.schedule());
     }
     // A firing counts as one deviation: one is enough.
     let one = interleave::explore(&c, &no_flush(), &Strategy::Exhaustive { bound: 1 });
-    assert!(one.outcomes.iter().any(|r| r.violations.iter().any(|v| v.contains(stranded))));
+    assert!(one.outcomes.iter().any(|r| r.run.violations.iter().any(|v| v.message.contains(stranded))));
     let fixed = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2 });
     assert!(fixed.exhausted);
-    assert!(fixed.outcomes.iter().all(|r| r.violations.is_empty()), "fixed kernel: a violation");
+    assert!(fixed.outcomes.iter().all(|r| r.run.violations.is_empty()), "fixed kernel: a violation");
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use hotplug_fi::case::Case;
 use hotplug_fi::engine::{self, RunOpts};
-use hotplug_fi::explore::SWEEP_ACTION;
 use hotplug_fi::fault::Site;
 use hotplug_fi::report;
+use hotplug_fi::verdict::{self, SWEEP_ACTION, Scenario};
 
 fn case() -> Case {
     Case::load(&common::cases_dir().join("cpu/updown.toml"), &common::cases_dir()).expect("cpu/updown loads")
@@ -19,9 +19,10 @@ fn case() -> Case {
 
 fn outcome(site: Site) -> String {
     let case = case();
-    let res = engine::run(&case, &[(site, SWEEP_ACTION.to_string())], &RunOpts::default()).expect("runs");
-    assert!(res.fired.contains(&site), "{site} did not fire");
-    format!("{}{}", report::trace(&case, &res), report::outcome(&case, &res))
+    let sc = Scenario { label: site.to_string(), faults: vec![(site, SWEEP_ACTION.to_string())], schedule: None };
+    let run = verdict::run(&case, sc, &RunOpts::default()).expect("runs");
+    assert!(verdict::unfired(&run).is_empty(), "{site} did not fire");
+    format!("{}{}", report::trace(&case, &run.result), run.outcome)
 }
 
 #[test]

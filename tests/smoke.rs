@@ -21,9 +21,9 @@ cpus = 2
 fn knob_failure_rolls_the_ap_forward_again() {
     let case = Case::parse("smoke.toml", "smoke", CASE).expect("the pasted case parses");
     let run = explore::run_case(&case, &RunOpts::default(), None).expect("the case runs");
-    let v: Vec<&String> = run.violations().into_iter().map(|(_, v)| v).collect();
+    let v: Vec<String> = run.violations().into_iter().map(|(_, v)| v.to_string()).collect();
     assert!(v.is_empty(), "{v:?}");
-    let out = report::outcome(&case, &run.plain.result);
+    let out = &run.plain.outcome;
     assert!(out.contains("cpu1: hotplug/state 236  target 236  fail -1  online 1"), "{out}");
     let trace = report::trace(&case, &run.plain.result);
     assert!(trace.contains("CPU1 [197 workqueue:online]->teardown()  = -EAGAIN  (hotplug/fail knob)"), "{trace}");

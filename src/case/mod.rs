@@ -164,8 +164,13 @@ pub enum Strategy {
 #[derive(Clone, Debug)]
 pub struct Explore {
     pub strategy: Strategy,
-    /// A pinned schedule: the primary run replays it.
+    /// A pinned schedule: the plain run replays it, strictly.
     pub schedule: Option<crate::sim::executor::Schedule>,
+    /// The regression switches the pin was recorded with: it applies only
+    /// when exactly these are on.
+    pub schedule_regressions: std::collections::BTreeSet<crate::kernel::Regression>,
+    /// Where `schedule` is written (0 without one).
+    pub schedule_at: usize,
 }
 
 /// What the sweep injects.
@@ -257,6 +262,7 @@ struct ExploreFile {
     seed: Option<u64>,
     depth: Option<u32>,
     schedule: Option<Spanned<String>>,
+    schedule_regressions: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -426,6 +432,12 @@ impl Case {
         let src = Source { file: &self.path.display().to_string(), text: &self.source };
         let at = self.sweep.as_ref().map_or(0, |s| s.span.start);
         src.error(at, msg)
+    }
+
+    /// An error at the pinned schedule (for one that does not fit).
+    pub fn explore_error(&self, msg: String) -> CaseError {
+        let src = Source { file: &self.path.display().to_string(), text: &self.source };
+        src.error(self.explore.schedule_at, msg)
     }
 
     /// An error at an explicit fault (for one that never fired).
@@ -703,7 +715,7 @@ fn check_slab_ops(src: &Source, slab: bool, ops: &[OpLine], threads: &[ThreadDec
 fn load_explore(src: &Source, e: Option<&ExploreFile>, threads: bool) -> Result<Explore, CaseError> {
     let Some(e) = e else {
         let strategy = if threads { Strategy::Exhaustive { bound: 2 } } else { Strategy::Default };
-        return Ok(Explore { strategy, schedule: None });
+        return Ok(Explore { strategy, schedule: None, schedule_regressions: Default::default(), schedule_at: 0 });
     };
     let strategy = match e.strategy.get_ref().as_str() {
         "default" => Strategy::Default,
@@ -722,7 +734,21 @@ fn load_explore(src: &Source, e: Option<&ExploreFile>, threads: bool) -> Result<
         .as_ref()
         .map(|sch| crate::sim::executor::Schedule::parse(sch.get_ref()).map_err(|m| src.error(sch.span().start, m)))
         .transpose()?;
-    Ok(Explore { strategy, schedule })
+    let schedule_at = e.schedule.as_ref().map_or(0, |s| s.span().start);
+    let mut schedule_regressions = std::collections::BTreeSet::new();
+    if let Some(names) = &e.schedule_regressions {
+        if schedule.is_none() {
+            return Err(src.error(names.span().start, "`schedule_regressions` goes with a pinned `schedule`"));
+        }
+        for n in names.get_ref() {
+            let r = crate::kernel::Regression::parse(n).ok_or_else(|| {
+                let all: Vec<&str> = crate::kernel::Regression::ALL.iter().map(|r| r.name()).collect();
+                src.error(names.span().start, format!("unknown regression `{n}`; known: {}", all.join(", ")))
+            })?;
+            schedule_regressions.insert(r);
+        }
+    }
+    Ok(Explore { strategy, schedule, schedule_regressions, schedule_at })
 }
 
 /// Whether a state number is known by some name to the profile, for

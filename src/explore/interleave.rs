@@ -33,29 +33,31 @@ use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::case::{Case, Strategy as Choice};
-use crate::check;
 use crate::engine::{self, RunOpts, RunResult};
 use crate::kernel::locking::lockdep::Graph;
-use crate::report;
 use crate::sim::TaskId;
-use crate::sim::executor::{Decision, ReplayStrategy, Schedule, Strategy};
+use crate::sim::executor::{Decision, Schedule, Strategy};
+use crate::verdict::{self, Scenario, ScenarioRun};
 
 /// Runs at most this many schedules in one exploration.
 pub const RUNS_MAX: u64 = 2_000_000;
 
 /// One distinct outcome of an exploration.
 pub struct Reached {
-    /// The shortest schedule that reaches it.
-    pub schedule: Schedule,
+    /// The run of the shortest schedule that reaches it (fewest
+    /// deviations, then the lowest string), checked.
+    pub run: ScenarioRun,
     /// How many executed runs reached it.
     pub runs: u64,
-    /// The run of the shortest schedule.
-    pub result: RunResult,
-    pub violations: Vec<String>,
-    /// The outcome text (results, final state, splats).
-    pub outcome: String,
     /// The number of the run (from 1) that reached it first.
     pub first_run: u64,
+}
+
+impl Reached {
+    /// The shortest schedule that reaches it.
+    pub fn schedule(&self) -> &Schedule {
+        self.run.scenario.schedule.as_ref().expect("an explored run has a schedule")
+    }
 }
 
 /// An exploration's totals and outcomes.
@@ -104,40 +106,31 @@ struct Collector<'a> {
 }
 
 impl Collector<'_> {
-    fn add(&mut self, case: &Case, result: RunResult) {
-        if let Some(opts) = self.check {
-            let same =
-                replay(case, opts, &result.schedule).is_ok_and(|again| digest(case, &again) == digest(case, &result));
-            if !same {
-                self.nondeterministic.push(result.schedule.clone());
-            }
-        }
-        self.locks.add_run(&result.state.locks, &format!("{} {}", case.id, result.schedule));
-        let outcome = report::outcome(case, &result);
+    fn add(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
         let schedule = result.schedule.clone();
-        match self.by_key.get(&outcome) {
+        let label = schedule.to_string();
+        let scenario = Scenario { label, faults: vec![], schedule: Some(schedule.clone()) };
+        let run = ScenarioRun::new(case, scenario, result, opts);
+        if self.check.is_some() && crate::explore::determinism(case, opts, &run).is_some() {
+            self.nondeterministic.push(schedule.clone());
+        }
+        self.locks.add_run(&run.result.state.locks, &format!("{} {}", case.id, schedule));
+        match self.by_key.get(&run.outcome) {
             Some(&i) => {
                 let r = &mut self.outcomes[i];
                 r.runs += 1;
-                if (schedule.len(), schedule.to_string()) < (r.schedule.len(), r.schedule.to_string()) {
-                    r.schedule = schedule;
-                    r.violations = check::check(case, &result, false, false);
-                    r.result = result;
+                let shorter = |a: &Schedule, b: &Schedule| (a.len(), a.to_string()) < (b.len(), b.to_string());
+                if shorter(&schedule, r.schedule()) {
+                    r.run = run;
                 }
             }
             None => {
-                let violations = check::check(case, &result, false, false);
-                self.by_key.insert(outcome.clone(), self.outcomes.len());
+                self.by_key.insert(run.outcome.clone(), self.outcomes.len());
                 let first_run = self.outcomes.iter().map(|r| r.runs).sum::<u64>() + 1;
-                self.outcomes.push(Reached { schedule, runs: 1, result, violations, outcome, first_run });
+                self.outcomes.push(Reached { run, runs: 1, first_run });
             }
         }
     }
-}
-
-/// A run's bytes, as the determinism check compares them.
-fn digest(case: &Case, r: &RunResult) -> String {
-    format!("{}{}", report::trace(case, r), report::outcome(case, r))
 }
 
 /// Explores `case` with `strategy`.
@@ -157,20 +150,20 @@ pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determ
     };
     let (executed, exhausted) = match strategy {
         Choice::Default => {
-            c.add(case, run(case, opts, Box::new(ReplayStrategy::new(&Schedule::default()))));
+            c.add(case, opts, run(case, opts, Box::new(DfsRun::default())));
             (1, true)
         }
         Choice::Exhaustive { bound } => exhaustive(case, opts, *bound, &mut c),
         Choice::Random { runs, seed } => {
             for i in 0..*runs {
-                c.add(case, run(case, opts, Box::new(RandomStrategy::new(*seed, i))));
+                c.add(case, opts, run(case, opts, Box::new(RandomStrategy::new(*seed, i))));
             }
             (*runs, false)
         }
         Choice::Pct { runs, seed, depth } => {
-            let steps = run(case, opts, Box::new(ReplayStrategy::new(&Schedule::default()))).decisions.max(1);
+            let steps = run(case, opts, Box::new(DfsRun::default())).decisions.max(1);
             for i in 0..*runs {
-                c.add(case, run(case, opts, Box::new(PctStrategy::new(*seed, i, *depth, steps))));
+                c.add(case, opts, run(case, opts, Box::new(PctStrategy::new(*seed, i, *depth, steps))));
             }
             (*runs, false)
         }
@@ -186,40 +179,14 @@ pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determ
     }
 }
 
-/// Replays one schedule; `Err` if the schedule does not fit the case.
-pub fn replay(case: &Case, opts: &RunOpts, schedule: &Schedule) -> Result<RunResult, String> {
-    let strat = Rc::new(RefCell::new(None));
-    let r = run(case, opts, Box::new(Shared { inner: ReplayStrategy::new(schedule), misfit: strat.clone() }));
-    match *strat.borrow() {
-        Some((d, t)) => {
-            Err(format!("schedule {schedule} does not fit this case: at decision {d}, task {t} cannot run"))
-        }
-        None => Ok(r),
-    }
+/// Replays one schedule strictly; `Err` if it does not fit the case.
+pub fn replay(case: &Case, opts: &RunOpts, schedule: &Schedule) -> Result<ScenarioRun, String> {
+    let scenario = Scenario { label: schedule.to_string(), faults: vec![], schedule: Some(schedule.clone()) };
+    verdict::run(case, scenario, opts)
 }
 
 fn run(case: &Case, opts: &RunOpts, strategy: Box<dyn Strategy>) -> RunResult {
     engine::run_strategy(case, &[], opts, strategy).expect("a run without faults arms nothing")
-}
-
-/// A replay that reports a misfit when the run ends.
-struct Shared {
-    inner: ReplayStrategy,
-    misfit: Rc<RefCell<Option<(u32, TaskId)>>>,
-}
-
-impl Strategy for Shared {
-    fn pick(&mut self, d: &Decision) -> TaskId {
-        let t = self.inner.pick(d);
-        if self.inner.misfit.is_some() {
-            *self.misfit.borrow_mut() = self.inner.misfit;
-        }
-        t
-    }
-
-    fn decides_at_yield(&self) -> bool {
-        true
-    }
 }
 
 /// A decision point the depth-first search can come back to.
@@ -275,7 +242,9 @@ impl Frame {
 }
 
 /// One run of the depth-first search: the prefix, then default choices,
-/// recording every decision after the prefix.
+/// recording every decision after the prefix. With no prefix, the default
+/// schedule with preemption points.
+#[derive(Default)]
 struct DfsRun {
     prefix: Vec<TaskId>,
     frames: Rc<RefCell<Vec<Frame>>>,
@@ -322,7 +291,7 @@ fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector<'_>) ->
         let prefix: Vec<TaskId> = stack.iter().map(|f| f.chosen).collect();
         let frames = Rc::new(RefCell::new(Vec::new()));
         let strat = DfsRun { prefix, frames: frames.clone(), deviations: 0 };
-        c.add(case, run(case, opts, Box::new(strat)));
+        c.add(case, opts, run(case, opts, Box::new(strat)));
         executed += 1;
         stack.extend(frames.borrow_mut().drain(..));
         if executed >= RUNS_MAX {

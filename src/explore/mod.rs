@@ -12,34 +12,15 @@
 use std::collections::BTreeMap;
 
 use crate::case::{Case, CaseError, SweepMode};
-use crate::check;
-use crate::engine::{self, RunOpts, RunResult};
+use crate::check::{self, Check, Violation};
+use crate::engine::{self, RunOpts};
 use crate::fault::{MemStep, Site};
 use crate::kernel::locking::lockdep::{Cycle, Graph};
-use crate::report;
-use crate::sim::executor::Schedule;
+use crate::verdict::{self};
+pub use crate::verdict::{SWEEP_ACTION, Scenario, ScenarioRun};
 
 pub mod interleave;
 pub mod shrink;
-
-/// One scenario: what is armed, the schedule it runs on, and a label that
-/// names it.
-#[derive(Clone, Debug)]
-pub struct Scenario {
-    pub label: String,
-    pub faults: Vec<(Site, String)>,
-    /// `None` for the default schedule without preemption points.
-    pub schedule: Option<crate::sim::executor::Schedule>,
-}
-
-/// A scenario after it ran.
-pub struct ScenarioRun {
-    pub scenario: Scenario,
-    pub result: RunResult,
-    pub violations: Vec<String>,
-    /// The outcome text, which is the grouping key.
-    pub outcome: String,
-}
 
 /// Scenarios with one outcome.
 pub struct Outcome {
@@ -49,6 +30,8 @@ pub struct Outcome {
 
 /// A whole case after it ran.
 pub struct CaseRun {
+    /// The switches it ran with.
+    pub opts: RunOpts,
     /// No fault armed.
     pub plain: ScenarioRun,
     /// Every explicit `[[fault]]` armed together, if the case has any.
@@ -77,7 +60,7 @@ pub struct Interleavings {
 
 impl CaseRun {
     /// Every violation, each with the scenario it happened in.
-    pub fn violations(&self) -> Vec<(&ScenarioRun, &String)> {
+    pub fn violations(&self) -> Vec<(&ScenarioRun, &Violation)> {
         let inter = self.interleavings.iter().flat_map(|i| i.outcomes.iter().map(|(r, _)| r));
         std::iter::once(&self.plain)
             .chain(&self.faulted)
@@ -93,26 +76,13 @@ impl CaseRun {
     }
 }
 
-/// The sweep action: fail once, with `-EAGAIN`.
-pub const SWEEP_ACTION: &str = "1*return";
-
 /// Runs a case: the plain scenario, its explicit faults, then its sweep.
 /// The case's expectations (`=> RESULT`, `expect`) describe the faulted
 /// scenario if there is one, else the plain one. `only` narrows the sweep to
 /// the scenario with that label (`HOTPLUG_SCENARIO`).
 pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseRun, CaseError> {
-    let plain_opts = RunOpts { record_sites: true, ..opts.clone() };
-    let primary_is_plain = case.faults.is_empty();
-    let plain = match &case.explore.schedule {
-        Some(pinned) => run_pinned(case, pinned, &plain_opts, primary_is_plain),
-        None => run_one(
-            case,
-            Scenario { label: "plain".into(), faults: vec![], schedule: None },
-            &plain_opts,
-            primary_is_plain,
-        )?,
-    };
-    let faulted = match explicit(case) {
+    let mut plain = verdict::run(case, Scenario::plain(case, opts), opts).map_err(|m| case.explore_error(m))?;
+    let faulted = match Scenario::faulted(case) {
         Some(sc) => Some(run_faulted(case, sc, opts)?),
         None => None,
     };
@@ -120,11 +90,10 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
     if let Some(only) = only {
         scenarios.retain(|s| s.label == only);
     }
-    let runs = scenarios.into_iter().map(|sc| run_one(case, sc, opts, false)).collect::<Result<Vec<_>, _>>()?;
+    let runs = scenarios.into_iter().map(|sc| run_one(case, sc, opts)).collect::<Result<Vec<_>, _>>()?;
     let outcomes = group(&runs);
     let interleavings = (!case.threads.is_empty() || case.explore.strategy != crate::case::Strategy::Default)
         .then(|| interleavings(case, opts));
-    let mut plain = plain;
     let mut locks = Graph::default();
     let here = |label: &str| format!("{} {label}", case.id);
     locks.add_run(&plain.result.state.locks, &here(&plain.scenario.label));
@@ -139,55 +108,50 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
     if let Some(inter) = &interleavings {
         let reached = inter.outcomes.iter().any(|(r, _)| check::ends_as_expected(case, &r.result));
         if case.expect_end != crate::case::ExpectEnd::Finished && !reached {
-            plain.violations.push(format!(
-                "finished: the case expects a {:?}, and no explored schedule reached one ({})",
-                case.expect_end, inter.summary
+            plain.violations.push(Violation::new(
+                Check::Finished,
+                format!(
+                    "the case expects a {:?}, and no explored schedule reached one ({})",
+                    case.expect_end, inter.summary
+                ),
             ));
         }
     }
-    Ok(CaseRun { plain, faulted, runs, outcomes, interleavings, locks, cycles })
+    Ok(CaseRun { opts: opts.clone(), plain, faulted, runs, outcomes, interleavings, locks, cycles })
 }
 
 /// The whole suite's lock graph: every case's dependencies, in path order,
 /// except those of cases that exist to show a cycle. Any unguarded cycle in
 /// it is a violation, even if each case's own graph had none: two cases may
 /// each show one half of an ABBA.
-pub fn suite_lock_violations<'a>(runs: impl Iterator<Item = (&'a Case, &'a CaseRun)>) -> Vec<String> {
+pub fn suite_lock_violations<'a>(runs: impl Iterator<Item = (&'a Case, &'a CaseRun)>) -> Vec<Violation> {
     let mut g = Graph::default();
     for (case, run) in runs {
         if case.expect_lock_cycles.is_empty() {
             g.merge(&run.locks);
         }
     }
-    g.cycles().iter().filter(|c| c.guard.is_none()).map(|c| format!("lockdep (whole suite): {}", c.report())).collect()
+    g.cycles().iter().filter(|c| c.guard.is_none()).map(|c| Violation::new(Check::LockdepSuite, c.report())).collect()
 }
 
 /// An unguarded cycle the case does not declare is a violation; so is a
 /// declared one that no run showed.
-pub fn lock_cycle_violations(case: &Case, cycles: &[Cycle]) -> Vec<String> {
+pub fn lock_cycle_violations(case: &Case, cycles: &[Cycle]) -> Vec<Violation> {
     let mut v = Vec::new();
     for c in cycles.iter().filter(|c| c.guard.is_none()) {
         if !case.expect_lock_cycles.iter().any(|d| c.matches(d)) {
-            v.push(format!("lockdep: {}", c.report()));
+            v.push(Violation::new(Check::Lockdep, c.report()));
         }
     }
     for d in &case.expect_lock_cycles {
         if !cycles.iter().any(|c| c.guard.is_none() && c.matches(d)) {
-            v.push(format!("lockdep: the case declares the lock-order cycle `{d}`, and no run showed it unguarded"));
+            v.push(Violation::new(
+                Check::Lockdep,
+                format!("the case declares the lock-order cycle `{d}`, and no run showed it unguarded"),
+            ));
         }
     }
     v
-}
-
-/// The plain run on a pinned schedule. Where the schedule does not fit (the
-/// fixed kernel decides differently), the default choice is taken.
-fn run_pinned(case: &Case, schedule: &Schedule, opts: &RunOpts, primary: bool) -> ScenarioRun {
-    let strategy = Box::new(crate::sim::executor::ReplayStrategy::new(schedule));
-    let result = engine::run_strategy(case, &[], opts, strategy).expect("a run without faults arms nothing");
-    let violations = check::check(case, &result, false, primary);
-    let outcome = report::outcome(case, &result);
-    let scenario = Scenario { label: "pinned".into(), faults: vec![], schedule: Some(schedule.clone()) };
-    ScenarioRun { scenario, result, violations, outcome }
 }
 
 /// Explores the interleavings, then replays each outcome's shortest schedule
@@ -199,61 +163,46 @@ fn interleavings(case: &Case, opts: &RunOpts) -> Interleavings {
         .outcomes
         .into_iter()
         .map(|r| {
-            let mut violations = r.violations;
-            if let Some(v) = determinism(case, opts, &r.schedule, &r.result) {
-                violations.push(v);
+            let mut run = r.run;
+            if let Some(v) = determinism(case, opts, &run) {
+                run.violations.push(v);
             }
-            let label = r.schedule.to_string();
-            let scenario = Scenario { label, faults: vec![], schedule: Some(r.schedule) };
-            (ScenarioRun { scenario, result: r.result, violations, outcome: r.outcome }, r.runs)
+            (run, r.runs)
         })
         .collect();
     Interleavings { summary, outcomes, locks: ex.locks }
 }
 
 /// `--check-determinism`: the same schedule must give the same bytes.
-pub fn determinism(case: &Case, opts: &RunOpts, schedule: &Schedule, first: &RunResult) -> Option<String> {
-    let again = match interleave::replay(case, opts, schedule) {
+pub fn determinism(case: &Case, opts: &RunOpts, first: &ScenarioRun) -> Option<Violation> {
+    let Some(schedule) = &first.scenario.schedule else { return None };
+    let again = match verdict::run(case, first.scenario.clone(), opts) {
         Ok(r) => r,
-        Err(e) => return Some(format!("determinism: {e}")),
+        Err(e) => return Some(Violation::new(Check::Determinism, e)),
     };
-    let a = format!("{}{}", report::trace(case, first), report::outcome(case, first));
-    let b = format!("{}{}", report::trace(case, &again), report::outcome(case, &again));
-    (a != b).then(|| format!("determinism: replaying {schedule} gave a different run"))
+    let a = format!("{}{}", crate::report::trace(case, &first.result), first.outcome);
+    let b = format!("{}{}", crate::report::trace(case, &again.result), again.outcome);
+    (a != b).then(|| Violation::new(Check::Determinism, format!("replaying {schedule} gave a different run")))
 }
 
 /// Runs the explicit faults; a fault that never fired is an error in the case.
 fn run_faulted(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<ScenarioRun, CaseError> {
-    let run = run_one(case, sc, opts, true)?;
-    for (idx, f) in case.faults.iter().enumerate() {
-        if !run.result.fired.contains(&f.site) {
-            let msg = format!(
-                "failpoint `{}` ({}) was armed but never fired: this run does not reach it; `hotplug-fi failpoints {}` lists the sites the plain run reaches",
-                f.site,
-                site_label(case, f.site),
-                case.path.display()
-            );
-            return Err(case.fault_error(idx, msg));
-        }
+    let run = run_one(case, sc, opts)?;
+    for site in verdict::unfired(&run) {
+        let idx = case.faults.iter().position(|f| f.site == site).unwrap_or(0);
+        let msg = format!(
+            "failpoint `{}` ({}) was armed but never fired: this run does not reach it; `hotplug-fi failpoints {}` lists the sites the plain run reaches",
+            site,
+            site_label(case, site),
+            case.path.display()
+        );
+        return Err(case.fault_error(idx, msg));
     }
     Ok(run)
 }
 
-fn run_one(case: &Case, scenario: Scenario, opts: &RunOpts, primary: bool) -> Result<ScenarioRun, CaseError> {
-    let result = engine::run(case, &scenario.faults, opts).map_err(|m| case.fault_error(0, m))?;
-    let injected = !result.fired.is_empty();
-    let violations = check::check(case, &result, injected, primary);
-    let outcome = report::outcome(case, &result);
-    Ok(ScenarioRun { scenario, result, violations, outcome })
-}
-
-fn explicit(case: &Case) -> Option<Scenario> {
-    if case.faults.is_empty() {
-        return None;
-    }
-    let faults: Vec<(Site, String)> = case.faults.iter().map(|f| (f.site, f.action.clone())).collect();
-    let label = faults.iter().map(|(s, a)| format!("{s}={a}")).collect::<Vec<_>>().join(" ");
-    Some(Scenario { label, faults, schedule: None })
+fn run_one(case: &Case, scenario: Scenario, opts: &RunOpts) -> Result<ScenarioRun, CaseError> {
+    verdict::run(case, scenario, opts).map_err(|m| case.fault_error(0, m))
 }
 
 fn sweep(case: &Case, reached: &[Site], opts: &RunOpts) -> Result<Vec<Scenario>, CaseError> {

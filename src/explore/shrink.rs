@@ -1,7 +1,8 @@
 //! Shrinking a failing interleaving case: first the schedule with the
 //! fewest deviations (exhaustive search with a growing bound), then fewer
 //! threads and operations while the same failure remains. The result is a
-//! case file that pins the failing schedule, fit for `cases/regression/`.
+//! case file that pins the failing schedule, with the regression switches
+//! it was found with, fit for `cases/regression/`.
 //!
 //! The case is edited as a TOML table, so what survives keeps its modules,
 //! machine and expectations. Left out: shrinking modules, faults and the
@@ -29,10 +30,10 @@ pub struct Shrunk {
 fn failure(case: &Case, opts: &RunOpts, bound_max: u32) -> Option<(u32, Schedule, String)> {
     for bound in 0..=bound_max {
         let ex = interleave::explore(case, opts, &Strategy::Exhaustive { bound });
-        let mut failing: Vec<_> = ex.outcomes.iter().filter(|r| !r.violations.is_empty()).collect();
-        failing.sort_by_key(|r| (r.schedule.len(), r.schedule.to_string()));
+        let mut failing: Vec<_> = ex.outcomes.iter().filter(|r| !r.run.violations.is_empty()).collect();
+        failing.sort_by_key(|r| (r.schedule().len(), r.schedule().to_string()));
         if let Some(r) = failing.first() {
-            return Some((bound, r.schedule.clone(), r.violations[0].clone()));
+            return Some((bound, r.schedule().clone(), r.run.violations[0].to_string()));
         }
     }
     None
@@ -117,6 +118,11 @@ pub fn shrink(case: &Case, opts: &RunOpts, bound_max: u32) -> Result<Shrunk, Str
     explore.insert("strategy".into(), "exhaustive".into());
     explore.insert("bound".into(), i64::from(bound.max(2)).into());
     explore.insert("schedule".into(), schedule.to_string().into());
+    // The pin holds for the switches it was found with, and only for them.
+    if !opts.regressions.is_empty() {
+        let names: Vec<toml::Value> = opts.regressions.iter().map(|r| r.name().into()).collect();
+        explore.insert("schedule_regressions".into(), names.into());
+    }
     table.insert("explore".into(), explore.into());
     let mut text = toml::to_string(&table).map_err(|e| e.to_string())?;
     if !text.ends_with('\n') {

@@ -135,20 +135,44 @@ pub enum RunEnd {
     StepLimit(u64),
 }
 
-/// A run's schedule: the decisions that differed from the default choice.
+/// A run's schedule: the decisions that differed from the default choice,
+/// and a fingerprint of the decision points up to the last of them.
+///
+/// Written `v2:12=5,40=2@3fa9c1`: decision 12 picks task 5, decision 40
+/// task 2, and the eligible tasks at every decision up to 40 hash to
+/// `3fa9c1`. The fingerprint is what makes a schedule strict: a model that
+/// decides differently (a new preemption point, a renumbered task) gives
+/// another fingerprint, and a replay says so instead of running something
+/// else. `v2:` alone is the default schedule.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Schedule {
     /// (decision index, task chosen), ascending.
     pub picks: Vec<(u32, TaskId)>,
+    /// [`Fingerprint`] of the decisions up to the last pick; 0 without picks.
+    pub fingerprint: u32,
 }
 
+/// The schedule grammar's version: `v2` added the fingerprint.
+const SCHEDULE_PREFIX: &str = "v2:";
+
 impl Schedule {
-    /// Parses `v1:12=5,40=2` (`v1:` alone is the default schedule).
+    /// Parses `v2:12=5,40=2@3fa9c1` (`v2:` alone is the default schedule).
     pub fn parse(s: &str) -> Result<Schedule, String> {
-        const FORM: &str = "expected `v1:` followed by DECISION=TASK pairs, such as v1:12=5,40=2";
-        let body = s.trim().strip_prefix("v1:").ok_or_else(|| format!("schedule `{s}`: {FORM}"))?;
+        const FORM: &str =
+            "expected `v2:` followed by DECISION=TASK pairs and `@` with the fingerprint, such as v2:12=5,40=2@3fa9c1";
+        let t = s.trim();
+        if t.starts_with("v1:") {
+            return Err(format!(
+                "schedule `{s}` is a v1 schedule, which carries no fingerprint and cannot be checked against this model; re-record it: `hotplug-fi explore CASE` prints each outcome's shortest schedule"
+            ));
+        }
+        let body = t.strip_prefix(SCHEDULE_PREFIX).ok_or_else(|| format!("schedule `{s}`: {FORM}"))?;
+        let (pairs, fp) = match body.split_once('@') {
+            Some((p, f)) => (p, Some(f)),
+            None => (body, None),
+        };
         let mut picks = Vec::new();
-        for pair in body.split(',').filter(|p| !p.is_empty()) {
+        for pair in pairs.split(',').filter(|p| !p.is_empty()) {
             let (d, t) = pair.split_once('=').ok_or_else(|| format!("schedule `{s}`: `{pair}`: {FORM}"))?;
             let d: u32 = d.parse().map_err(|_| format!("schedule `{s}`: `{d}` is not a decision number"))?;
             let t: TaskId = t.parse().map_err(|_| format!("schedule `{s}`: `{t}` is not a task number"))?;
@@ -157,7 +181,16 @@ impl Schedule {
             }
             picks.push((d, t));
         }
-        Ok(Schedule { picks })
+        let fingerprint = match (fp, picks.is_empty()) {
+            (None, true) => 0,
+            (None, false) => return Err(format!("schedule `{s}`: the fingerprint is missing: {FORM}")),
+            (Some(_), true) => {
+                return Err(format!("schedule `{s}`: the default schedule has no fingerprint: write `v2:`"));
+            }
+            (Some(f), false) => parse_fingerprint(f)
+                .ok_or_else(|| format!("schedule `{s}`: `{f}` is not a fingerprint (six hexadecimal digits)"))?,
+        };
+        Ok(Schedule { picks, fingerprint })
     }
 
     /// How many decisions deviate from the default.
@@ -170,44 +203,152 @@ impl Schedule {
     }
 }
 
+fn parse_fingerprint(f: &str) -> Option<u32> {
+    let ok = f.len() == 6 && f.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| u32::from_str_radix(f, 16).ok()).flatten()
+}
+
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("v1:")?;
+        f.write_str(SCHEDULE_PREFIX)?;
         for (i, (d, t)) in self.picks.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
             write!(f, "{d}={t}")?;
         }
+        if !self.picks.is_empty() {
+            write!(f, "@{:06x}", self.fingerprint)?;
+        }
         Ok(())
     }
 }
 
-/// Replays a schedule; where a pick does not fit (the task is not eligible
-/// there), it takes the default and remembers that it did not fit.
+/// FNV-1a over the eligible tasks of each decision, folded to 24 bits: a
+/// short, stable digest of where a run could have gone differently.
+#[derive(Clone, Copy, Debug)]
+pub struct Fingerprint(u64);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fingerprint {
+    fn add(&mut self, eligible: &[TaskId]) {
+        for &t in eligible {
+            self.byte_word(t as u32);
+        }
+        // A separator, so that [1,2][3] and [1][2,3] differ.
+        self.byte_word(u32::MAX);
+    }
+
+    fn byte_word(&mut self, w: u32) {
+        for b in w.to_le_bytes() {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// The 24-bit value a schedule string carries.
+    pub fn value(self) -> u32 {
+        let x = self.0 ^ (self.0 >> 24) ^ (self.0 >> 48);
+        (x & 0x00ff_ffff) as u32
+    }
+}
+
+/// Why a schedule cannot be replayed on this case and model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Misfit {
+    /// At this decision the pick is not among the eligible tasks.
+    NotEligible { decision: u32, task: TaskId, eligible: Vec<TaskId> },
+    /// The run ended before this decision.
+    PastTheEnd { decision: u32, decisions: u32 },
+    /// Every pick fitted, but the run decided differently on the way: the
+    /// schedule was recorded on another model (or another case).
+    Stale { recorded: Schedule, here: Schedule },
+}
+
+impl fmt::Display for Misfit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Misfit::NotEligible { decision, task, eligible } => {
+                let list: Vec<String> = eligible.iter().map(TaskId::to_string).collect();
+                write!(f, "at decision {decision}, task {task} cannot run (eligible: {})", list.join(", "))
+            }
+            Misfit::PastTheEnd { decision, decisions } => {
+                write!(f, "it picks at decision {decision}, and the run ends after {decisions} decision(s)")
+            }
+            Misfit::Stale { recorded, here } => write!(
+                f,
+                "this schedule was recorded for a different model: its fingerprint is {:06x}, and here the same picks give {here}",
+                recorded.fingerprint
+            ),
+        }
+    }
+}
+
+/// Replays a schedule strictly. Where a pick does not fit, it takes the
+/// default and remembers why; [`ReplayCheck::verdict`] then rejects the
+/// run, so a schedule is never silently reinterpreted.
 #[derive(Debug)]
 pub struct ReplayStrategy {
     picks: Vec<(u32, TaskId)>,
+    state: std::rc::Rc<std::cell::RefCell<ReplayState>>,
+}
+
+#[derive(Debug, Default)]
+struct ReplayState {
     next: usize,
-    /// A pick that was not eligible at its decision.
-    pub misfit: Option<(u32, TaskId)>,
+    misfit: Option<Misfit>,
+}
+
+/// What a replay leaves to check once its run ended.
+#[derive(Debug)]
+pub struct ReplayCheck {
+    wanted: Schedule,
+    state: std::rc::Rc<std::cell::RefCell<ReplayState>>,
 }
 
 impl ReplayStrategy {
-    pub fn new(s: &Schedule) -> Self {
-        ReplayStrategy { picks: s.picks.clone(), next: 0, misfit: None }
+    /// The strategy, and the handle that judges the run it drove.
+    pub fn new(s: &Schedule) -> (Self, ReplayCheck) {
+        let state = std::rc::Rc::default();
+        let check = ReplayCheck { wanted: s.clone(), state: std::rc::Rc::clone(&state) };
+        (ReplayStrategy { picks: s.picks.clone(), state }, check)
+    }
+}
+
+impl ReplayCheck {
+    /// Whether the run (its recorded schedule and decision count) is the
+    /// one the schedule describes.
+    pub fn verdict(&self, ran: &Schedule, decisions: u32) -> Result<(), Misfit> {
+        let st = self.state.borrow();
+        if let Some(m) = &st.misfit {
+            return Err(m.clone());
+        }
+        if let Some(&(decision, _)) = self.wanted.picks.get(st.next) {
+            return Err(Misfit::PastTheEnd { decision, decisions });
+        }
+        if *ran != self.wanted {
+            return Err(Misfit::Stale { recorded: self.wanted.clone(), here: ran.clone() });
+        }
+        Ok(())
     }
 }
 
 impl Strategy for ReplayStrategy {
     fn pick(&mut self, d: &Decision) -> TaskId {
-        match self.picks.get(self.next) {
+        let mut st = self.state.borrow_mut();
+        match self.picks.get(st.next) {
             Some(&(i, t)) if i == d.index => {
-                self.next += 1;
+                st.next += 1;
                 if d.eligible.contains(&t) {
                     return t;
                 }
-                self.misfit.get_or_insert((i, t));
+                let m = Misfit::NotEligible { decision: i, task: t, eligible: d.eligible.to_vec() };
+                st.misfit.get_or_insert(m);
                 d.default_choice()
             }
             _ => d.default_choice(),
@@ -228,6 +369,9 @@ pub struct Executor {
     decisions: u32,
     /// Decisions where the pick differed from the default.
     deviations: Vec<(u32, TaskId)>,
+    /// The decision points so far, and their digest at the last deviation.
+    fingerprint: Fingerprint,
+    fingerprint_at_deviation: u32,
     preemptions: u32,
 }
 
@@ -240,6 +384,8 @@ impl Executor {
             steps: 0,
             decisions: 0,
             deviations: Vec::new(),
+            fingerprint: Fingerprint::default(),
+            fingerprint_at_deviation: 0,
             preemptions: 0,
         }
     }
@@ -270,7 +416,7 @@ impl Executor {
 
     /// The run's schedule so far.
     pub fn schedule(&self) -> Schedule {
-        Schedule { picks: self.deviations.clone() }
+        Schedule { picks: self.deviations.clone(), fingerprint: self.fingerprint_at_deviation }
     }
 
     /// Decisions taken, and how many of them preempted a task.
@@ -338,8 +484,10 @@ impl Executor {
         let d = Decision { index: self.decisions, eligible, current: cur, yielded, default, spontaneous };
         let pick = self.strategy.pick(&d);
         assert!(eligible.contains(&pick), "strategy picked a task that is not eligible");
+        self.fingerprint.add(eligible);
         if pick != d.default_choice() {
             self.deviations.push((d.index, pick));
+            self.fingerprint_at_deviation = self.fingerprint.value();
         }
         if d.preempts(pick) {
             self.preemptions += 1;
@@ -361,11 +509,28 @@ mod tests {
 
     #[test]
     fn schedule_strings_round_trip() {
-        let s = Schedule::parse("v1:12=5,40=2").unwrap();
+        let s = Schedule::parse("v2:12=5,40=2@03fa9c").unwrap();
         assert_eq!(s.picks, vec![(12, 5), (40, 2)]);
-        assert_eq!(s.to_string(), "v1:12=5,40=2");
-        assert_eq!(Schedule::parse("v1:").unwrap(), Schedule::default());
+        assert_eq!(s.fingerprint, 0x03fa9c);
+        assert_eq!(s.to_string(), "v2:12=5,40=2@03fa9c");
+        assert_eq!(Schedule::parse("v2:").unwrap(), Schedule::default());
         assert!(Schedule::parse("12=5").is_err());
-        assert!(Schedule::parse("v1:5=1,3=2").unwrap_err().contains("ascend"));
+        assert!(Schedule::parse("v2:5=1,3=2@000000").unwrap_err().contains("ascend"));
+        assert!(Schedule::parse("v2:5=1").unwrap_err().contains("fingerprint is missing"));
+        assert!(Schedule::parse("v2:@000000").unwrap_err().contains("no fingerprint"));
+        assert!(Schedule::parse("v2:5=1@xyz").unwrap_err().contains("not a fingerprint"));
+        assert!(Schedule::parse("v1:5=1").unwrap_err().contains("re-record"));
+    }
+
+    #[test]
+    fn fingerprints_tell_decision_sets_apart() {
+        let of = |sets: &[&[TaskId]]| {
+            let mut f = Fingerprint::default();
+            sets.iter().for_each(|s| f.add(s));
+            f.value()
+        };
+        assert_ne!(of(&[&[1, 2], &[3]]), of(&[&[1], &[2, 3]]));
+        assert_ne!(of(&[&[0, 1]]), of(&[&[0, 2]]));
+        assert_eq!(of(&[&[0, 1], &[1, 5]]), of(&[&[0, 1], &[1, 5]]));
     }
 }

@@ -10,7 +10,7 @@ use hotplug_fi::case::Case;
 use hotplug_fi::engine::RunOpts;
 use hotplug_fi::explore::{self, CaseRun};
 use hotplug_fi::kernel::Regression;
-use hotplug_fi::report;
+use hotplug_fi::verdict;
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -60,7 +60,7 @@ pub fn regressions_from_env() -> BTreeSet<Regression> {
 /// reproduction line.
 pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, CaseRun), String> {
     let (case, run) = run_quiet(path, regressions)?;
-    match failure(&case, &run, regressions) {
+    match failure(&case, &run) {
         None => Ok((case, run)),
         Some(msg) => Err(msg),
     }
@@ -84,13 +84,13 @@ pub fn run_quiet(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Cas
 
 /// Every violation of a run, each with the scenario and its reproduction
 /// line; `None` when there is none.
-pub fn failure(case: &Case, run: &CaseRun, regressions: &BTreeSet<Regression>) -> Option<String> {
-    let names: Vec<&str> = regressions.iter().map(|r| r.name()).collect();
+pub fn failure(case: &Case, run: &CaseRun) -> Option<String> {
     let mut msg = String::new();
     for (sc, v) in run.violations() {
-        let plain = sc.scenario.faults.is_empty() && sc.scenario.schedule.is_none();
+        let plain =
+            sc.scenario.faults.is_empty() && sc.scenario.schedule == verdict::Scenario::plain(case, &run.opts).schedule;
         let label = if plain { "plain run".to_string() } else { format!("scenario {}", sc.scenario.label) };
-        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", report::repro(case, &sc.scenario, &names)));
+        msg.push_str(&format!("{label}: {v}\n    reproduce: {}\n", verdict::repro(case, &sc.scenario, &run.opts)));
     }
     (!msg.is_empty()).then(|| format!("{}:\n{msg}", case.path.display()))
 }

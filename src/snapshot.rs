@@ -1,0 +1,96 @@
+//! The snapshot of a case: the plain run in full, the run with the case's
+//! faults, each explored interleaving outcome, the lock graph's cycles, and
+//! each distinct sweep outcome with the sites that lead to it. Built from a
+//! [`CaseRun`]; every line is a pure function of the case and its switches.
+
+use std::fmt::Write;
+
+use crate::case::Case;
+use crate::engine::RunOpts;
+use crate::explore::{self, CaseRun};
+use crate::report::trace;
+use crate::verdict::{self, ScenarioRun};
+
+/// One scenario in full: how to reproduce it, its trace and its outcome.
+pub fn scenario(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "reproduce: {}", verdict::repro(case, &run.scenario, opts));
+    let _ = writeln!(out, "trace:");
+    out.push_str(&trace(case, &run.result));
+    out.push_str(&run.outcome);
+    out
+}
+
+/// The snapshot of a case: the plain run in full, then each distinct outcome
+/// with the scenarios that lead to it and the first one's trace.
+pub fn case_snapshot(case: &Case, run: &CaseRun) -> String {
+    let opts = &run.opts;
+    let mut out = String::new();
+    let _ = writeln!(out, "case: {}", case.id);
+    let _ = writeln!(out, "description: {}", case.description.trim());
+    if let Some(see) = &case.see {
+        let _ = writeln!(out, "see: {see}");
+    }
+    let m = &case.machine;
+    let _ = writeln!(
+        out,
+        "machine: {} CPUs, {} thread(s) per core, hotplug_cpu={}, cmdline={:?}; profile {} ({})",
+        m.cpus,
+        m.threads_per_core,
+        if m.hotplug_cpu { "y" } else { "n" },
+        m.smt,
+        case.profile.name,
+        case.profile.kernel
+    );
+    if let Some(s) = &case.explore.schedule
+        && verdict::pin(case, opts).is_none()
+    {
+        let names: Vec<&str> = case.explore.schedule_regressions.iter().map(|r| r.name()).collect();
+        let with = if names.is_empty() { "every switch off".to_string() } else { names.join(", ") };
+        let _ = writeln!(out, "pinned schedule: {s}, recorded with {with}: not applied to this run's switches");
+    }
+    let faulted = if run.faulted.is_some() { " + 1 with the case's faults" } else { "" };
+    let _ = writeln!(
+        out,
+        "scenarios: 1 plain{faulted} + {} swept, {} distinct sweep outcome(s)",
+        run.runs.len(),
+        run.outcomes.len()
+    );
+    let _ = writeln!(out, "\n== plain run ==");
+    out.push_str(&scenario(case, &run.plain, opts));
+    if let Some(f) = &run.faulted {
+        let _ = writeln!(out, "\n== with the case's faults: {} ==", f.scenario.label);
+        out.push_str(&scenario(case, f, opts));
+    }
+    if let Some(inter) = &run.interleavings {
+        let _ = writeln!(out, "\n== interleavings: {} ==", inter.summary);
+        let n = inter.outcomes.len();
+        for (k, (r, runs)) in inter.outcomes.iter().enumerate() {
+            let s = r.scenario.schedule.as_ref().map(|s| s.to_string()).unwrap_or_default();
+            let _ = writeln!(out, "\n-- interleaving outcome {} of {n}: {runs} run(s), shortest schedule {s}", k + 1);
+            out.push_str(&scenario(case, r, opts));
+        }
+    }
+    if !run.cycles.is_empty() {
+        let _ = writeln!(out, "\n== lock graph: {} cycle(s) over every run of the case ==", run.cycles.len());
+        for c in &run.cycles {
+            let declared =
+                if case.expect_lock_cycles.iter().any(|d| c.matches(d)) { "  [declared by the case]" } else { "" };
+            let _ = writeln!(out, "{}", c.report().replacen('\n', &format!("{declared}\n"), 1));
+        }
+    }
+    for (n, o) in run.outcomes.iter().enumerate() {
+        let first = &run.runs[o.runs[0]];
+        let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };
+        let _ =
+            writeln!(out, "\n== outcome {} of {}: {} scenario(s){same} ==", n + 1, run.outcomes.len(), o.runs.len());
+        for &i in &o.runs {
+            let sc = &run.runs[i].scenario;
+            let names: Vec<String> =
+                sc.faults.iter().map(|(s, _)| format!("{s}  {}", explore::site_label(case, *s))).collect();
+            let _ = writeln!(out, "  {}", names.join(" + "));
+        }
+        out.push_str(&scenario(case, first, opts));
+    }
+    out
+}
