@@ -117,8 +117,19 @@ enum Cmd {
     },
 }
 
+/// `--version`: the crate, and the kernel the default profile models.
+fn version() -> String {
+    let p = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the default profile is built in");
+    format!("{} (default profile {}: Linux {})", env!("CARGO_PKG_VERSION"), p.name, p.kernel)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().version(version()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let regressions = match regressions(&cli.regressions) {
         Ok(r) => r,
         Err(e) => {

@@ -23,7 +23,7 @@ fn problem(r: Regression) -> &'static [&'static str] {
         Regression::SmpNoFlushOnDying => &[
             "callback __blk_mq_complete_request_remote() was still queued on CPU2 when take_cpu_down() finished",
             "IPI on offline CPU",
-            "--schedule v1:",
+            "--schedule v2:",
         ],
         // The held-lock assertion with the path that reached it.
         // The held-lock assertion with the path that reached it, and the
@@ -31,7 +31,7 @@ fn problem(r: Regression) -> &'static [&'static str] {
         Regression::MemhpOnlinePagesUnlocked => &[
             "online_pages(memory6) without mem_hotplug_lock held for write: lockdep_assert_held_write(&mem_hotplug_lock), reached from online_store → device_online",
             "online operations overlap: ",
-            "--schedule v1:",
+            "--schedule v2:",
         ],
         // The cycle with both chains, and the deadlock the explorer makes of it.
         Regression::MemhpAddOnlineAbba => &[
@@ -86,4 +86,30 @@ fn every_regression_is_caught_and_the_fixed_kernel_passes() {
         let named = failures.iter().any(|f| problem(r).iter().all(|p| f.contains(p)));
         assert!(named, "{}: no failure names the problem {:?}:\n{}", r.name(), problem(r), failures.join("\n"));
     }
+}
+
+/// A case that pins a schedule for regression switches reproduces their
+/// bug on that schedule, with the switches on, in its plain run.
+#[test]
+fn every_regression_pin_reproduces_its_bug() {
+    let mut pins = 0;
+    for f in common::discover(&common::cases_dir()) {
+        let case = hotplug_fi::case::Case::load(&f, &common::cases_dir()).expect("the case loads");
+        let switches = case.explore.schedule_regressions.clone();
+        if switches.is_empty() {
+            continue;
+        }
+        pins += 1;
+        let opts = hotplug_fi::engine::RunOpts { regressions: switches.clone(), record_sites: false };
+        let plain = hotplug_fi::verdict::Scenario::plain(&case, &opts);
+        assert_eq!(plain.schedule, case.explore.schedule, "{}: the pin applies with its switches", case.id);
+        let run = hotplug_fi::verdict::run(&case, plain, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.id));
+        let text: Vec<String> = run.violations.iter().map(ToString::to_string).collect();
+        for r in &switches {
+            let hit =
+                text.iter().any(|v| problem(*r).iter().filter(|p| !p.starts_with("--schedule")).all(|p| v.contains(p)));
+            assert!(hit, "{}: the pinned run with {} on does not show {:?}: {text:?}", case.id, r.name(), problem(*r));
+        }
+    }
+    assert!(pins >= 1, "no case pins a schedule for a regression");
 }
