@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Generate profiles/debian-6.1.toml, the default state table.
 
-Inputs, all from Debian's 6.1.192 (linux-source-6.1 and the real-kernel report):
+Inputs, all from Debian's 6.1.192 (linux-source-6.1 and docs/real-kernel.md):
 - include/linux/cpuhotplug.h: the enum (numbers and constant names);
 - kernel/cpu.c: which states are in the static cpuhp_hp_states[] table ("core")
   and which are cant_stop;
 - tools/callbacks-6.1.192.toml: the callback functions of every state the real
   kernel lists in /sys/devices/system/cpu/hotplug/states, read from the source;
 - INSTANCES below: built-in instance counts of multi-instance states, read off
-  the real kernel's cpuhp_multi_enter trace (real-kernel-oracle.md appendix A).
+  the real kernel's cpuhp_multi_enter trace (docs/real-kernel.md#callback-order).
 
 Usage: tools/gen_profile.py LINUX_SRC > profiles/debian-6.1.toml
 """
@@ -67,7 +67,7 @@ def main(src):
             print("core = true")
         print(f'file = "{s["file"]}"')
     print()
-    print("# Memory layout, from real-kernel-oracle.md section 7 (QEMU -m 1G,slots=4,maxmem=4G)")
+    print("# Memory layout, from docs/real-kernel.md#memory-layout (QEMU -m 1G,slots=4,maxmem=4G)")
     print("[memory]")
     print("block_size = 0x8000000")
     print("boot_blocks = 8")

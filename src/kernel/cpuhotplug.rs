@@ -33,8 +33,8 @@ struct ProfileFile {
     memory: MemoryLayout,
 }
 
-/// The machine's memory as the real kernel showed it (`real-kernel-oracle.md`
-/// §7, QEMU `-m 1G,slots=4,maxmem=4G`): `/sys/devices/system/memory`.
+/// The machine's memory as the real kernel showed it (docs/real-kernel.md#memory-layout,
+/// QEMU `-m 1G,slots=4,maxmem=4G`): `/sys/devices/system/memory`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryLayout {

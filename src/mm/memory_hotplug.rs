@@ -5,7 +5,7 @@
 //!
 //! 6.1.192 takes `mem_hotplug_lock` in `memory_block_online`/`_offline`
 //! (drivers/base/memory.c), around `online_pages`/`offline_pages`, where
-//! 6.1.0 took it inside them (the fact sheet's version): the source wins.
+//! 6.1.0 took it inside them (mm/memory_hotplug.c): the model follows 6.1.192.
 //! Both functions require it, and the model asserts it as
 //! `lockdep_assert_held` would; they also record when two of them, or one
 //! and a `get_online_mems` reader, overlap.

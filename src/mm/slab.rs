@@ -3,7 +3,7 @@
 //!
 //! Modern SLUB allocates for every possible CPU, which removes the race by
 //! design; this model keeps the old one because the race is what the explorer
-//! must find (seed-bugs.md §4, smp-stop-machine-slab-memhp.md §C). A case
+//! must find (docs/regressions.md#slab-create-destroy-unlocked). A case
 //! turns it on with `slab = true`; that registers the SLAB-era callbacks on
 //! `CPUHP_SLAB_PREPARE` (`slab_prepare_cpu` / `slab_dead_cpu`), which the
 //! Debian SLUB kernel leaves empty.

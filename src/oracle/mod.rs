@@ -3,8 +3,8 @@
 //! a kernel file.
 //!
 //! Emulation is TCG unless `--accel kvm` asks for KVM: on the hosts this was
-//! built on, `/dev/kvm` exists but KVM fails to boot the kernel (the oracle
-//! report §3), and trying it first would cost minutes on every run.
+//! built on, `/dev/kvm` exists but KVM fails to boot the kernel
+//! (docs/real-kernel.md#kvm), and trying it first would cost minutes on every run.
 //!
 //! One boot runs a batch: an initramfs holds a static busybox, the
 //! notifier-injection modules and a generated `/init` that runs the
@@ -27,7 +27,7 @@
 //!   is brought back online with `fail` disarmed between scenarios, and
 //!   that is checked;
 //! - memory: offline and online of memory6 (booted with `movablecore=384M`,
-//!   as the oracle report advises, so its offline does not depend on
+//!   as docs/real-kernel.md#memory advises, so its offline does not depend on
 //!   history), the online of an online block, the offline of memory7 (a
 //!   hole), and `memory-notifier-error-inject` at `MEM_GOING_OFFLINE` and
 //!   `MEM_GOING_ONLINE` with -12, -16 and -22.
@@ -115,7 +115,7 @@ pub const MEMORY: &[&str] = &[
 ];
 
 /// CPU sequences, each from cpu1 online with `fail` disarmed: the sticky
-/// armed-DEAD sequence (real-kernel-oracle.md §6) and `hotplug/target`
+/// armed-DEAD sequence (docs/real-kernel.md#the-sticky-dead-sequence) and `hotplug/target`
 /// writes. After each write: its result, and cpu1's state, online, fail.
 pub const CPU_SEQUENCES: &[&[&str]] = &[
     &["echo 0 > cpu1/online", "echo 9 > cpu1/hotplug/fail", "echo 1 > cpu1/online", "echo 0 > cpu1/online"],
@@ -446,7 +446,7 @@ scn() {
 /// and seconds in all. Every step has a timeout; QEMU is killed on it.
 fn boot(p: &pieces::Pieces, initrd: &Path, plan: &Plan, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
     let start = Instant::now();
-    // SMT siblings need a CPU model with HT (real-kernel-oracle.md §1).
+    // SMT siblings need a CPU model with HT (docs/real-kernel.md#smt).
     let (cpu, smp, extra) =
         if plan.smt { ("Haswell-noTSX-IBRS", "4,sockets=1,cores=2,threads=2", " nosmt") } else { ("qemu64", "4", "") };
     if plan.kvm && !Path::new("/dev/kvm").exists() {

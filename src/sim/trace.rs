@@ -172,7 +172,7 @@ pub enum SplatKind {
     Kasan,
     /// A callback invoked in a context its section forbids. The kernel does
     /// not check this itself; the model does, because running there corrupts
-    /// state (this is what seed bug 2 looked like).
+    /// state (this is what the rollback before 206b92353c83 looked like).
     Context,
 }
 

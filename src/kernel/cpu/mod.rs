@@ -1410,7 +1410,7 @@ enum ContextProblem {
 
 /// Checks an invocation against the rules of its state's section. The
 /// kernel does not check this itself; a callback in the wrong context is how
-/// seed bug 2 corrupted state.
+/// the rollback before 206b92353c83 corrupted state (docs/regressions.md).
 fn context_problem(profile: &Profile, s: &super::KState, call: &Call) -> Option<ContextProblem> {
     let t = &s.tasks[s.current];
     let ctx = t.ctx;
