@@ -4,9 +4,13 @@
 //! The layers, from the bottom: [`sim`] (machine, tasks, executor, locks,
 //! trace), the kernel model ([`kernel`], [`arch`], [`drivers`]), [`fault`]
 //! (failpoint sites), [`case`] (the case file format), [`engine`] (runs one
-//! scenario), [`check`] (invariants), [`explore`] (scenario lists and outcome
-//! grouping) and [`report`] (snapshot text). Tests and the CLI go through
-//! [`explore`] and [`engine`] only.
+//! run), [`report`] (a run rendered: trace, outcome), [`check`] (invariants),
+//! [`verdict`] (one scenario from run to verdict), [`explore`] (scenario
+//! lists, outcome grouping, interleavings, shrink) and [`snapshot`] (a case's
+//! snapshot text). Tests and the CLI reach runs through [`verdict`] and
+//! [`explore`] only.
+
+#![forbid(unsafe_code)]
 
 pub mod arch;
 pub mod case;

@@ -281,6 +281,12 @@ pub fn outcome(case: &Case, res: &RunResult, broken: &[impl std::fmt::Display]) 
     out
 }
 
+/// Whether any callback ran (or was failed) as part of a rollback.
+pub fn rolled_back(res: &RunResult) -> bool {
+    res.state.trace.events.iter().any(|e| matches!(e, Event::CbExit(ev, _, _) | Event::CbEnter(ev) if ev.rollback))
+}
+
+/// How the run ended, as a line: finished, or who is stuck on what.
 pub fn outcome_end(res: &RunResult) -> String {
     let s = &res.state;
     match &res.end {

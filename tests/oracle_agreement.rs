@@ -5,9 +5,6 @@
 //! model must give the same result of the `fail` write, the same result of
 //! the `online` write, and the same `hotplug/state`, `online` and `fail`.
 
-use hotplug_fi::case::Case;
-use hotplug_fi::engine::{self, RunOpts};
-
 const DATA: &str = include_str!("data/oracle-cpu1-6.1.192.txt");
 
 struct Row<'a> {
@@ -28,14 +25,6 @@ fn rows() -> Vec<Row<'static>> {
             Row { x: f[0], up: f[1] == "up", setfail: f[2], write: f[3], state: f[4], online: f[5], fail: f[6] }
         })
         .collect()
-}
-
-/// Runs `ops` on a fresh 4-CPU machine.
-fn run(ops: &[String]) -> engine::RunResult {
-    let ops: Vec<String> = ops.iter().map(|o| format!("\"{o}\"")).collect();
-    let text = format!("description = \"oracle\"\nops = [{}]\n[machine]\ncpus = 4\n", ops.join(", "));
-    let case = Case::parse("oracle.toml", "oracle", &text).expect("the scenario parses");
-    engine::run(&case, &[], &RunOpts::default()).expect("runs")
 }
 
 /// The oracle's procedure in the model (`hotplug_fi::oracle::model_cpu`).
@@ -61,41 +50,8 @@ fn the_model_agrees_with_the_real_kernel_on_every_fail_knob_scenario() {
 
 const SEQ: &str = include_str!("data/oracle-cpu1-seq-6.1.192.txt");
 
-/// The model's trace in the notation of the kernel's `cpuhp` tracepoints:
-/// only what runs on an online CPU is traced, so STARTING/DYING callbacks
-/// are left out, and so is the knob's injected failure.
-fn tracepoints(res: &engine::RunResult, profile: &hotplug_fi::kernel::cpuhotplug::Profile) -> String {
-    use hotplug_fi::sim::trace::{CbHow, Event};
-    let mut toks = Vec::new();
-    let mut kicks = Vec::new();
-    for e in &res.state.trace.events {
-        match e {
-            Event::CbEnter(ev) if ev.cpu == 1 && !profile.is_atomic(ev.state) => {
-                let m = if ev.inst.is_some() { "m" } else { "" };
-                toks.push(format!("{m}{}", ev.state));
-            }
-            Event::CbExit(ev, CbHow::Ran, ret) if ev.cpu == 1 && *ret != 0 && !profile.is_atomic(ev.state) => {
-                toks.push(format!("!{}={ret}", ev.state));
-            }
-            Event::Kick { cpu: 1, state } => {
-                kicks.push(*state);
-                toks.push(format!("K{state}"));
-            }
-            Event::KickRet { cpu: 1, ret } => {
-                let state = kicks.pop().expect("a kick returns after it started");
-                if *ret != 0 {
-                    toks.push(format!("!{state}={ret}"));
-                }
-            }
-            _ => {}
-        }
-    }
-    if toks.is_empty() { "-".to_string() } else { toks.join(",") }
-}
-
 #[test]
 fn the_model_calls_callbacks_in_the_real_kernels_order() {
-    let profile = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the default profile");
     let mut disagree = Vec::new();
     let mut n = 0;
     for l in SEQ.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
@@ -109,18 +65,8 @@ fn the_model_calls_callbacks_in_the_real_kernels_order() {
         ops.push(format!("echo {x} > cpu1/hotplug/fail"));
         let n_before = ops.len();
         ops.push(format!("echo {} > cpu1/online", if up { 1 } else { 0 }));
-        let res = run(&ops);
         // Only the events of the last operation: the oracle clears its buffer before it.
-        let start = res
-            .state
-            .trace
-            .events
-            .iter()
-            .position(|e| matches!(e, hotplug_fi::sim::trace::Event::Op(at) if at.op as usize == n_before))
-            .expect("the online write is traced");
-        let mut tail = res;
-        tail.state.trace.events.drain(..start);
-        let got = tracepoints(&tail, &profile);
+        let got = hotplug_fi::oracle::model_tracepoints(&ops, n_before, 1);
         n += 1;
         if got != real {
             disagree.push(format!("{dir} X={x}:\n  real  {real}\n  model {got}"));

@@ -278,8 +278,7 @@ pub fn model_smt() -> Vec<String> {
             "description = \"oracle\"\nops = [{}]\n[machine]\ncpus = 4\nthreads_per_core = 2\ncmdline = \"nosmt\"\n",
             ops.join(", ")
         );
-        let case = Case::parse("oracle.toml", "oracle", &text).expect("an oracle scenario parses");
-        let res = engine::run(&case, &[], &RunOpts::default()).expect("a run without faults");
+        let res = model_case(&text);
         let r = oracle_name(*res.results().last().expect("an op ran"));
         let c = &res.state.cpu;
         let online = |cpu: usize| u8::from(!c.dev_offline.test(cpu));
@@ -309,9 +308,55 @@ pub fn model_memory() -> Vec<String> {
 
 fn model_run(ops: &[String], cpus: usize) -> engine::RunResult {
     let ops: Vec<String> = ops.iter().map(|o| format!("\"{o}\"")).collect();
-    let text = format!("description = \"oracle\"\nops = [{}]\n[machine]\ncpus = {cpus}\n", ops.join(", "));
-    let case = Case::parse("oracle.toml", "oracle", &text).expect("an oracle scenario parses");
-    engine::run(&case, &[], &RunOpts::default()).expect("a run without faults")
+    model_case(&format!("description = \"oracle\"\nops = [{}]\n[machine]\ncpus = {cpus}\n", ops.join(", ")))
+}
+
+/// The plain run of a generated case, through the one run-to-verdict path.
+fn model_case(text: &str) -> engine::RunResult {
+    let case = Case::parse("oracle.toml", "oracle", text).expect("an oracle scenario parses");
+    let opts = RunOpts::default();
+    crate::verdict::run(&case, crate::verdict::Scenario::plain(&case, &opts), &opts)
+        .expect("a run without faults")
+        .result
+}
+
+/// The model's trace of `ops` on a 4-CPU machine, from operation `from`
+/// on, in the notation of the kernel's `cpuhp` tracepoints for `cpu`
+/// (`197` entered, `m211` an instance, `K154` a kick, `!197=-11` a failure):
+/// only what runs on an online CPU is traced, so STARTING/DYING callbacks
+/// are left out, and so is the knob's injected failure.
+pub fn model_tracepoints(ops: &[String], from: usize, cpu: u16) -> String {
+    use crate::sim::trace::{CbHow, Event};
+    let res = model_run(ops, 4);
+    let profile = &crate::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the default profile is built in");
+    let events = &res.state.trace.events;
+    let start =
+        events.iter().position(|e| matches!(e, Event::Op(at) if at.op as usize == from)).unwrap_or(events.len());
+    let mut toks = Vec::new();
+    let mut kicks = Vec::new();
+    for e in &events[start..] {
+        match e {
+            Event::CbEnter(ev) if ev.cpu == cpu && !profile.is_atomic(ev.state) => {
+                let m = if ev.inst.is_some() { "m" } else { "" };
+                toks.push(format!("{m}{}", ev.state));
+            }
+            Event::CbExit(ev, CbHow::Ran, ret) if ev.cpu == cpu && *ret != 0 && !profile.is_atomic(ev.state) => {
+                toks.push(format!("!{}={ret}", ev.state));
+            }
+            Event::Kick { cpu: c, state } if *c == cpu => {
+                kicks.push(*state);
+                toks.push(format!("K{state}"));
+            }
+            Event::KickRet { cpu: c, ret } if *c == cpu => {
+                let state = kicks.pop().expect("a kick returns after it started");
+                if *ret != 0 {
+                    toks.push(format!("!{state}={ret}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    if toks.is_empty() { "-".to_string() } else { toks.join(",") }
 }
 
 /// `OK` for 0, `EAGAIN` for -11: how the guest spells results.
