@@ -17,8 +17,7 @@ use crate::case::{Case, Op, OpLine, RemoveKind, SetupKind, SysfsFile};
 use crate::drivers::base::cpu as cpu_dev;
 use crate::errno::*;
 use crate::fault::{Armed, FailGuard, Site};
-use crate::kernel::cpu::{Cb, CbBody, Instance};
-use crate::kernel::module::ModuleState;
+use crate::kernel::module::{self, ModuleState};
 use crate::kernel::smp::CsdFunc;
 use crate::kernel::stop_machine;
 use crate::kernel::{Config, KState, Kernel, Regression};
@@ -253,23 +252,29 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
         Op::CpuUp(c) => k.cpu_up(*c, a.online).await,
         Op::CpuDown(c) => k.cpu_down(*c, a.offline).await,
         Op::Write { file, value } => write(k, *file, value).await,
-        Op::Insmod(m) => insmod(k, *m).await,
-        Op::Rmmod(m) => rmmod(k, *m).await,
+        Op::Insmod(m) => module::insmod(k, *m).await,
+        Op::Rmmod(m) => module::rmmod(k, *m).await,
         Op::Setup { module, .. }
         | Op::Remove { module, .. }
         | Op::AddInstance { module, .. }
         | Op::RemoveInstance { module, .. }
             if !k.s().modules[*module].loaded =>
         {
-            // The call stands for the module's own code, which is not there.
-            let name = k.s().modules[*module].name.clone();
-            k.note(format!("module {name} is not loaded: its code cannot call into cpuhp"));
-            -ENOENT
+            module::not_loaded(k, *module)
         }
-        Op::Setup { module, decl, kind } => setup(k, *module, *decl, *kind).await,
-        Op::Remove { module, decl, kind } => remove(k, *module, *decl, *kind).await,
-        Op::AddInstance { module, decl, name, invoke } => add_instance(k, *module, *decl, name, *invoke).await,
-        Op::RemoveInstance { module, decl, name, invoke } => remove_instance(k, *module, *decl, name, *invoke).await,
+        Op::Setup { module, decl, kind } => {
+            let (invoke, multi) = match kind {
+                SetupKind::Calls => (true, false),
+                SetupKind::Nocalls => (false, false),
+                SetupKind::Multi => (false, true),
+            };
+            module::setup(k, *module, *decl, invoke, multi).await
+        }
+        Op::Remove { module, decl, kind } => module::remove(k, *module, *decl, *kind == RemoveKind::Calls).await,
+        Op::AddInstance { module, decl, name, invoke } => module::add_instance(k, *module, *decl, name, *invoke).await,
+        Op::RemoveInstance { module, decl, name, invoke } => {
+            module::remove_instance(k, *module, *decl, name, *invoke).await
+        }
         Op::CpuHotplugDisable => {
             k.cpu_hotplug_disable().await;
             0
@@ -370,115 +375,4 @@ async fn write(k: &Kernel, file: SysfsFile, value: &str) -> i32 {
             k.notifier_error_inject_store(action, value)
         }
     }
-}
-
-/// A module's init: register each declared state and add its instances. On
-/// failure it unwinds what it registered, and the module stays unloaded.
-async fn insmod(k: &Kernel, m: usize) -> i32 {
-    k.s().modules[m].loaded = true;
-    let decls = k.s().modules[m].decls.clone();
-    for (d, decl) in decls.iter().enumerate() {
-        let kind = if decl.multi { SetupKind::Multi } else { SetupKind::Calls };
-        let mut ret = setup(k, m, d, kind).await;
-        if ret >= 0 {
-            for name in &decl.instances {
-                ret = add_instance(k, m, d, name, true).await;
-                if ret != 0 {
-                    break;
-                }
-            }
-        }
-        if ret < 0 {
-            rmmod(k, m).await;
-            return ret;
-        }
-    }
-    0
-}
-
-/// A module's exit: remove its instances and states, newest first, then
-/// unload it.
-async fn rmmod(k: &Kernel, m: usize) -> i32 {
-    let decls = k.s().modules[m].decls.clone();
-    for (d, decl) in decls.iter().enumerate().rev() {
-        let names: Vec<String> =
-            k.s().modules[m].instances.keys().filter(|(di, _)| *di == d).map(|(_, n)| n.clone()).collect();
-        for name in names.iter().rev() {
-            remove_instance(k, m, d, name, true).await;
-        }
-        while !k.s().modules[m].registered[d].is_empty() {
-            let kind = if decl.multi { RemoveKind::Multi } else { RemoveKind::Calls };
-            remove(k, m, d, kind).await;
-        }
-    }
-    k.s().modules[m].loaded = false;
-    0
-}
-
-async fn setup(k: &Kernel, m: usize, d: usize, kind: SetupKind) -> i32 {
-    let decl = k.s().modules[m].decls[d].clone();
-    let cb = |b: &Option<_>, func: &str| {
-        b.as_ref().map(|_| Cb { func: Rc::from(func), body: CbBody::Module { module: m, decl: d } })
-    };
-    let startup = cb(&decl.startup, &decl.startup_fn);
-    let teardown = cb(&decl.teardown, &decl.teardown_fn);
-    let (invoke, multi) = match kind {
-        SetupKind::Calls => (true, false),
-        SetupKind::Nocalls => (false, false),
-        SetupKind::Multi => (false, true),
-    };
-    let ret = k.__cpuhp_setup_state(decl.at as i32, &decl.name, invoke, startup, teardown, multi).await;
-    if ret >= 0 {
-        let slot = if ret > 0 { ret as u16 } else { decl.at };
-        k.s().modules[m].registered[d].push(slot);
-    }
-    ret
-}
-
-/// Removes the declaration's most recent registration; `-ENOENT` if it has
-/// none (the module never registered it, or the registration failed).
-async fn remove(k: &Kernel, m: usize, d: usize, kind: RemoveKind) -> i32 {
-    let Some(slot) = k.s().modules[m].registered[d].pop() else {
-        return -ENOENT;
-    };
-    k.__cpuhp_remove_state(slot as i32, kind == RemoveKind::Calls).await;
-    0
-}
-
-async fn add_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) -> i32 {
-    let Some(&state) = k.s().modules[m].registered[d].last() else {
-        return -ENOENT;
-    };
-    let inst = {
-        let mut s = k.s();
-        match s.modules[m].instances.get(&(d, name.to_string())) {
-            Some(&i) => i,
-            None => {
-                let no = s.cpu.instances.iter().filter(|i| i.state == state).count() as u16;
-                s.cpu.instances.push(Instance { state, no, name: name.to_string(), module: Some(m) });
-                let id = s.cpu.instances.len() - 1;
-                s.modules[m].instances.insert((d, name.to_string()), id);
-                id
-            }
-        }
-    };
-    let ret = k.__cpuhp_state_add_instance(state, inst, invoke).await;
-    if ret != 0 {
-        // A failed add leaves no node behind, so the module forgets it too.
-        k.s().modules[m].instances.remove(&(d, name.to_string()));
-    }
-    ret
-}
-
-async fn remove_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) -> i32 {
-    let Some(&state) = k.s().modules[m].registered[d].last() else {
-        return -ENOENT;
-    };
-    let inst = k.s().modules[m].instances.get(&(d, name.to_string())).copied();
-    let Some(inst) = inst else { return -ENOENT };
-    let ret = k.__cpuhp_state_remove_instance(state, inst, invoke).await;
-    if ret == 0 {
-        k.s().modules[m].instances.remove(&(d, name.to_string()));
-    }
-    ret
 }

@@ -4,7 +4,9 @@
 //! One submodule per modelled kernel file: [`cpu`] is `kernel/cpu.c`,
 //! [`cpuhotplug`] is `include/linux/cpuhotplug.h`, [`smp`] is
 //! `kernel/smp.c`, [`stop_machine`] is `kernel/stop_machine.c`, [`module`]
-//! stands for a loadable module with hotplug callbacks. The arch side of bringup lives in
+//! stands for a loadable module with hotplug callbacks. [`world`] is what the
+//! executor asks (who may run at a decision), [`regression`] the historical
+//! bugs that can be switched back on. The arch side of bringup lives in
 //! [`crate::arch::x86::smpboot`], the sysfs `online` attribute in
 //! [`crate::drivers::base::cpu`].
 //!
@@ -22,8 +24,10 @@ pub mod cpu;
 pub mod cpuhotplug;
 pub mod locking;
 pub mod module;
+pub mod regression;
 pub mod smp;
 pub mod stop_machine;
+pub mod world;
 
 use std::cell::{RefCell, RefMut};
 use std::collections::BTreeSet;
@@ -33,102 +37,13 @@ use std::rc::Rc;
 use std::task::{Context as PollContext, Poll};
 
 use crate::fault::{Armed, Site};
-use crate::sim::executor::World;
 use crate::sim::lock::{CompletionId, LockId, LockKind, Locks, Mode};
 use crate::sim::trace::{Event, Splat, SplatKind, Trace};
 use crate::sim::{Context, TaskId, TaskKind};
 
 use cpuhotplug::Profile;
 use module::ModuleState;
-
-/// A historical bug the engine can switch back on, by its stable name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Regression {
-    /// 4.10–4.12: `cpuhp_store_callbacks` reserves a new dynamic slot on
-    /// removal too, so the base slot keeps its callbacks. Fixed by
-    /// 0c96b27305fa "smp/hotplug: Handle removal correctly in
-    /// cpuhp_store_callbacks()".
-    CpuhpDynRemoveMisfire,
-    /// Up to 5.0.5 with `HOTPLUG_CPU=n`: a bringup failure after the AP passed
-    /// `CPUHP_BRINGUP_CPU` is rolled back on the control CPU, running the
-    /// AP's DYING and the DEAD teardowns while the AP is alive. Fixed by
-    /// 206b92353c83 "cpu/hotplug: Prevent crash when CPU bringup fails on
-    /// CONFIG_HOTPLUG_CPU=n" (`can_rollback_cpu`).
-    CpuhpRollbackWithoutHotplugCpu,
-    /// 2.6 before 2.6.5-rc3: `kmem_cache_create`/`kmem_cache_destroy` ran
-    /// without the CPU hotplug lock, racing CPU_UP_PREPARE and CPU_DEAD.
-    /// Fixed in the 2.6 history tree by 52930067 (lock_cpu_hotplug around
-    /// both).
-    SlabCreateDestroyUnlocked,
-    /// Before 3.16: the outgoing CPU did not flush its `call_single_queue`
-    /// at CPU_DYING, so a call queued after it disabled IRQs inside
-    /// stop_machine was stranded, or ran late on the offline CPU. Fixed by
-    /// 8d056c48e486 "CPU hotplug, smp: flush any pending IPI callbacks
-    /// before CPU offline".
-    SmpNoFlushOnDying,
-    /// 4.1 to 4.19: 30467e0b3be8 moved `mem_hotplug_begin()` out of
-    /// `online_pages`/`offline_pages` into the `state` store only, so the
-    /// `online` attribute and auto-online on hot-add reached them without
-    /// `mem_hotplug_lock`, and `add_memory` ran without
-    /// `device_hotplug_lock`. Fixed by 381eab4a6ee8 (with d15e59260f62 and
-    /// 8df1d0e4a265).
-    MemhpOnlinePagesUnlocked,
-    /// Before 30467e0b3be8 (4.0): hot-add took `mem_hotplug_lock` then
-    /// `device_lock` (registering the block), onlining took `device_lock`
-    /// then `mem_hotplug_lock` (inside `online_pages`), with no common outer
-    /// lock: an ABBA.
-    MemhpAddOnlineAbba,
-}
-
-impl Regression {
-    pub const ALL: &'static [Regression] = &[
-        Regression::CpuhpDynRemoveMisfire,
-        Regression::CpuhpRollbackWithoutHotplugCpu,
-        Regression::SlabCreateDestroyUnlocked,
-        Regression::SmpNoFlushOnDying,
-        Regression::MemhpOnlinePagesUnlocked,
-        Regression::MemhpAddOnlineAbba,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Regression::CpuhpDynRemoveMisfire => "cpuhp-dyn-remove-misfire",
-            Regression::CpuhpRollbackWithoutHotplugCpu => "cpuhp-rollback-without-hotplug-cpu",
-            Regression::SlabCreateDestroyUnlocked => "slab-create-destroy-unlocked",
-            Regression::SmpNoFlushOnDying => "smp-no-flush-on-dying",
-            Regression::MemhpOnlinePagesUnlocked => "memhp-online-pages-unlocked",
-            Regression::MemhpAddOnlineAbba => "memhp-add-online-abba",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Regression> {
-        Regression::ALL.iter().copied().find(|r| r.name() == name)
-    }
-
-    /// The kernels that had the bug and the commit that fixed it.
-    pub fn history(self) -> &'static str {
-        match self {
-            Regression::CpuhpDynRemoveMisfire => {
-                "4.10 to 4.12; fixed by 0c96b27305fa (smp/hotplug: Handle removal correctly in cpuhp_store_callbacks())"
-            }
-            Regression::CpuhpRollbackWithoutHotplugCpu => {
-                "SMP=y, HOTPLUG_CPU=n, up to 5.0.5; fixed by 206b92353c83 (cpu/hotplug: Prevent crash when CPU bringup fails on CONFIG_HOTPLUG_CPU=n)"
-            }
-            Regression::SlabCreateDestroyUnlocked => {
-                "2.6 before 2.6.5-rc3; fixed in the history tree by 52930067 (lock_cpu_hotplug around kmem_cache_create/destroy)"
-            }
-            Regression::SmpNoFlushOnDying => {
-                "before 3.16; fixed by 8d056c48e486 (CPU hotplug, smp: flush any pending IPI callbacks before CPU offline)"
-            }
-            Regression::MemhpOnlinePagesUnlocked => {
-                "4.1 to 4.19; fixed by 381eab4a6ee8 (mm/memory_hotplug: fix online/offline_pages called w.o. mem_hotplug_lock), with d15e59260f62 and 8df1d0e4a265"
-            }
-            Regression::MemhpAddOnlineAbba => {
-                "before 4.1; changed by 30467e0b3be8 (mm, hotplug: fix concurrent memory hot-add deadlock)"
-            }
-        }
-    }
-}
+pub use regression::Regression;
 
 /// The `nosmt` kernel parameter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -161,12 +76,6 @@ pub struct Config {
     /// Preemption points between callbacks and slab steps are decisions
     /// (the explorer's strategies); the default schedule skips them.
     pub preempt_points: bool,
-}
-
-impl Config {
-    pub fn has(&self, r: Regression) -> bool {
-        self.regressions.contains(&r)
-    }
 }
 
 /// `enum cpuhp_smt_control`.
@@ -726,220 +635,4 @@ impl Future for Block<'_> {
         self.slept = true;
         Poll::Pending
     }
-}
-
-impl World for Kernel {
-    fn task_count(&self) -> usize {
-        self.s().tasks.len()
-    }
-
-    fn eligible(&self, out: &mut Vec<TaskId>) {
-        out.clear();
-        let s = self.s();
-        let occ = Occupancy::of(&s);
-        // A CPU with IRQs on takes a deliverable IPI before it runs anything
-        // else: the vector is taken as soon as IRQs allow.
-        let mut ipi_now = 0u64;
-        if s.smp.any_pending() {
-            for cpu in 0..self.cfg.cpus {
-                if s.smp.held[cpu] == smp::HeldBack::No && occ.takes_irq(&s, cpu) && ipi_ready(&s, cpu, &occ, false) {
-                    ipi_now |= 1 << cpu;
-                }
-            }
-        }
-        let mut ordinary = 0;
-        for (i, t) in s.tasks.iter().enumerate() {
-            if t.finished || t.died {
-                continue;
-            }
-            let ok = match t.kind {
-                // A handler that spins (a WARNed smp call from hard-IRQ
-                // context) goes on where it is.
-                _ if t.kind.is_irq() && t.wait.is_some_and(Wait::spins) => self.ready(&s, t.wait.expect("spinning")),
-                TaskKind::Ipi(cpu) => occ.takes_irq(&s, cpu) && ipi_ready(&s, cpu, &occ, false),
-                TaskKind::Irq(n) => {
-                    let line = &s.irqs[n];
-                    let cpu = crate::arch::x86::irq::effective_cpu(&s, line);
-                    s.trace.enabled && line.fired < line.fires && occ.takes_irq(&s, cpu)
-                }
-                _ => {
-                    ipi_now & (1 << t.ctx.cpu) == 0
-                        && t.wait.is_none_or(|w| self.ready(&s, w))
-                        && occ.free_for(&s, i, t)
-                }
-            };
-            if ok {
-                out.push(i);
-                ordinary += usize::from(!matches!(t.kind, TaskKind::Irq(_)));
-            }
-        }
-        if ordinary == 0 && s.smp.any_pending() {
-            // Nothing else can run: time passes, and held-back IPIs arrive.
-            for (i, t) in s.tasks.iter().enumerate() {
-                if let TaskKind::Ipi(cpu) = t.kind
-                    && !t.died
-                    && occ.takes_irq(&s, cpu)
-                    && ipi_ready(&s, cpu, &occ, true)
-                    && !out.contains(&i)
-                {
-                    out.push(i);
-                }
-            }
-            out.sort_unstable();
-        }
-    }
-
-    fn finished(&self, task: TaskId) -> bool {
-        let s = self.s();
-        s.tasks[task].finished || s.tasks[task].died
-    }
-
-    fn daemon(&self, task: TaskId) -> bool {
-        self.s().tasks[task].kind.is_daemon()
-    }
-
-    fn begin_poll(&self, task: TaskId) {
-        let mut s = self.s();
-        s.current = task;
-        s.tasks[task].wait = None;
-        s.steps += 1;
-        migrate_off_inactive(&mut s, task);
-    }
-
-    fn end_poll(&self, task: TaskId, done: bool) {
-        if done {
-            self.s().tasks[task].finished = true;
-        }
-        if self.cfg.slab {
-            self.slab_check();
-        }
-    }
-
-    fn yielded(&self, task: TaskId) -> bool {
-        let s = self.s();
-        s.tasks[task].wait == Some(Wait::Yield) && !s.tasks[task].died
-    }
-
-    fn urgent(&self, task: TaskId) -> bool {
-        matches!(self.s().tasks[task].kind, TaskKind::Ipi(_))
-    }
-
-    fn spontaneous(&self, task: TaskId) -> bool {
-        matches!(self.s().tasks[task].kind, TaskKind::Irq(_))
-    }
-
-    fn interrupt_pending(&self) -> bool {
-        self.s().smp.any_pending()
-    }
-
-    fn has_spontaneous(&self) -> bool {
-        !self.s().irqs.is_empty()
-    }
-}
-
-/// `balance_push()`: once a CPU is no longer active, a task of the case (not a
-/// per-CPU kthread) that runs there again is pushed to an active CPU, unless
-/// it is in an atomic section (it cannot be migrated then, and keeps the CPU
-/// from its stopper).
-fn migrate_off_inactive(s: &mut KState, task: TaskId) {
-    let t = &s.tasks[task];
-    let cpu = t.ctx.cpu;
-    if !matches!(t.kind, TaskKind::Control(_)) || s.cpu.active.test(cpu) || !t.ctx.sleepable() {
-        return;
-    }
-    let Some(to) = s.cpu.active.first() else { return };
-    s.tasks[task].ctx.cpu = to;
-    let comm = Kernel::comm_of(s, task);
-    s.trace.text(format!("{comm} pushed from CPU{cpu} to CPU{to}: CPU{cpu} is not active"), Event::Note);
-}
-
-/// Who occupies each CPU at a decision. A task that stopped mid-execution
-/// or spins, with IRQs off or preemption disabled, keeps its CPU: nothing
-/// else runs there until it goes on. With IRQs off, no interrupt comes in
-/// either. An interrupt handler runs to its end in one step, unless it spins
-/// (a call the kernel warns about in hard-IRQ context); then it keeps its
-/// CPU from the task it interrupted.
-struct Occupancy {
-    /// CPUs kept by a task.
-    held: u64,
-    /// CPUs where the task on it has IRQs disabled.
-    irqs_off: u64,
-    /// CPUs with a task on them (not idle).
-    busy: u64,
-    /// CPUs in the middle of an interrupt handler.
-    in_irq: u64,
-    /// The tasks keeping a CPU: few at a time, so a short list.
-    holders: [(usize, TaskId); 8],
-    n: usize,
-}
-
-impl Occupancy {
-    fn of(s: &KState) -> Occupancy {
-        let mut o = Occupancy { held: 0, irqs_off: 0, busy: 0, in_irq: 0, holders: [(0, 0); 8], n: 0 };
-        for (i, t) in s.tasks.iter().enumerate() {
-            if t.finished || t.died || !t.wait.is_none_or(|w| w == Wait::Yield || w.spins()) {
-                continue;
-            }
-            let bit = 1u64 << t.ctx.cpu;
-            if t.kind.is_irq() {
-                // A handler in the middle of its work: the interrupted task
-                // waits for it.
-                o.in_irq |= bit;
-            }
-            o.busy |= bit;
-            if t.ctx.irqs_disabled {
-                o.irqs_off |= bit;
-            }
-            if t.ctx.irqs_disabled || t.ctx.preempt_count > 0 {
-                o.held |= bit;
-                if o.n < o.holders.len() {
-                    o.holders[o.n] = (t.ctx.cpu, i);
-                }
-                o.n += 1;
-            }
-        }
-        o
-    }
-
-    /// Whether task `i` may have its CPU.
-    fn free_for(&self, s: &KState, i: TaskId, t: &Task) -> bool {
-        let cpu = t.ctx.cpu;
-        if self.in_irq & (1 << cpu) != 0 {
-            return false;
-        }
-        if self.held & (1 << cpu) == 0 {
-            return true;
-        }
-        if self.n <= self.holders.len() {
-            return self.holders[..self.n].contains(&(cpu, i));
-        }
-        // More holders than the short list: ask each task.
-        !s.tasks.iter().enumerate().any(|(j, u)| {
-            j != i
-                && u.ctx.cpu == cpu
-                && !u.finished
-                && !u.died
-                && u.wait.is_none_or(|w| w == Wait::Yield || w.spins())
-                && (u.ctx.irqs_disabled || u.ctx.preempt_count > 0)
-        })
-    }
-
-    /// Whether `cpu` takes an interrupt now: it runs and has IRQs enabled.
-    fn takes_irq(&self, s: &KState, cpu: usize) -> bool {
-        s.smp.powered.test(cpu) && self.irqs_off & (1 << cpu) == 0
-    }
-}
-
-/// Whether `cpu` has a call-function vector it may take now; `force` when
-/// nothing else can run, so a held-back IPI arrives anyway.
-fn ipi_ready(s: &KState, cpu: usize, occ: &Occupancy, force: bool) -> bool {
-    if s.smp.pending[cpu] == 0 {
-        return false;
-    }
-    force
-        || match s.smp.held[cpu] {
-            smp::HeldBack::No => true,
-            smp::HeldBack::UntilIrqEnable => occ.busy & (1 << cpu) == 0,
-            smp::HeldBack::UntilStep(at) => s.steps >= at,
-        }
 }

@@ -1,20 +1,27 @@
-//! Loadable modules that register hotplug states, and what their callbacks
-//! do.
+//! Loadable modules that register hotplug states: their lifecycle and what
+//! their callbacks do.
 //!
 //! Stands for `kernel/module/` from the hotplug side: a module is loaded or
 //! not, owns the callbacks it registers, and its text is gone once it is
-//! unloaded. A case describes each callback by its effects: allocate or free
-//! per-CPU data, take a lock, sleep, take `cpus_read_lock`, or fail (always,
-//! on one CPU, or on the Nth call). Left out: symbol resolution, refcounts
-//! and `try_module_get`.
+//! unloaded. Its init ([`insmod`]) registers each declared state and adds
+//! its instances, unwinding on failure; its exit ([`rmmod`]) removes them,
+//! newest first; its code may also call [`setup`], [`remove`],
+//! [`add_instance`] and [`remove_instance`] (the `cpuhp_setup_state*`,
+//! `cpuhp_remove_state*` and `cpuhp_state_*_instance*` calls) on their own.
+//! A callback is described by its effects: allocate or free per-CPU data,
+//! take a lock, sleep, take `cpus_read_lock`, or fail (always, on one CPU,
+//! or on the Nth call). Left out: symbol resolution, refcounts and
+//! `try_module_get`.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
+use crate::errno::ENOENT;
 use crate::sim::lock::{LockId, LockKind, Mode};
 use crate::sim::trace::SplatKind;
 
 use super::Kernel;
-use super::cpu::InstId;
+use super::cpu::{Cb, CbBody, InstId, Instance};
 use super::cpuhotplug::State;
 
 /// One thing a callback does, in order.
@@ -212,4 +219,123 @@ impl Kernel {
         self.cpus_read_lock().await;
         self.cpus_read_unlock().await;
     }
+}
+
+/// A module's init: register each declared state and add its instances. On
+/// failure it unwinds what it registered, and the module stays unloaded.
+pub async fn insmod(k: &Kernel, m: usize) -> i32 {
+    k.s().modules[m].loaded = true;
+    let decls = k.s().modules[m].decls.clone();
+    for (d, decl) in decls.iter().enumerate() {
+        // cpuhp_setup_state_multi() or cpuhp_setup_state().
+        let mut ret = setup(k, m, d, !decl.multi, decl.multi).await;
+        if ret >= 0 {
+            for name in &decl.instances {
+                ret = add_instance(k, m, d, name, true).await;
+                if ret != 0 {
+                    break;
+                }
+            }
+        }
+        if ret < 0 {
+            rmmod(k, m).await;
+            return ret;
+        }
+    }
+    0
+}
+
+/// A module's exit: remove its instances and states, newest first, then
+/// unload it.
+pub async fn rmmod(k: &Kernel, m: usize) -> i32 {
+    let decls = k.s().modules[m].decls.clone();
+    for (d, decl) in decls.iter().enumerate().rev() {
+        let names: Vec<String> =
+            k.s().modules[m].instances.keys().filter(|(di, _)| *di == d).map(|(_, n)| n.clone()).collect();
+        for name in names.iter().rev() {
+            remove_instance(k, m, d, name, true).await;
+        }
+        while !k.s().modules[m].registered[d].is_empty() {
+            // cpuhp_remove_multi_state() or cpuhp_remove_state().
+            remove(k, m, d, !decl.multi).await;
+        }
+    }
+    k.s().modules[m].loaded = false;
+    0
+}
+
+/// `cpuhp_setup_state()` (`invoke`), `_nocalls()` or `_multi()` (`multi`)
+/// for the module's declaration `d`.
+pub async fn setup(k: &Kernel, m: usize, d: usize, invoke: bool, multi: bool) -> i32 {
+    let decl = k.s().modules[m].decls[d].clone();
+    let cb = |b: &Option<_>, func: &str| {
+        b.as_ref().map(|_| Cb { func: Rc::from(func), body: CbBody::Module { module: m, decl: d } })
+    };
+    let startup = cb(&decl.startup, &decl.startup_fn);
+    let teardown = cb(&decl.teardown, &decl.teardown_fn);
+    let ret = k.__cpuhp_setup_state(decl.at as i32, &decl.name, invoke, startup, teardown, multi).await;
+    if ret >= 0 {
+        let slot = if ret > 0 { ret as u16 } else { decl.at };
+        k.s().modules[m].registered[d].push(slot);
+    }
+    ret
+}
+
+/// Removes the declaration's most recent registration; `-ENOENT` if it has
+/// none (the module never registered it, or the registration failed).
+pub async fn remove(k: &Kernel, m: usize, d: usize, invoke: bool) -> i32 {
+    let Some(slot) = k.s().modules[m].registered[d].pop() else {
+        return -ENOENT;
+    };
+    k.__cpuhp_remove_state(slot as i32, invoke).await;
+    0
+}
+
+/// `cpuhp_state_add_instance()` (`invoke`) or `_nocalls()`: the instance
+/// `name` of declaration `d`, created on first use.
+pub async fn add_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) -> i32 {
+    let Some(&state) = k.s().modules[m].registered[d].last() else {
+        return -ENOENT;
+    };
+    let inst = {
+        let mut s = k.s();
+        match s.modules[m].instances.get(&(d, name.to_string())) {
+            Some(&i) => i,
+            None => {
+                let no = s.cpu.instances.iter().filter(|i| i.state == state).count() as u16;
+                s.cpu.instances.push(Instance { state, no, name: name.to_string(), module: Some(m) });
+                let id = s.cpu.instances.len() - 1;
+                s.modules[m].instances.insert((d, name.to_string()), id);
+                id
+            }
+        }
+    };
+    let ret = k.__cpuhp_state_add_instance(state, inst, invoke).await;
+    if ret != 0 {
+        // A failed add leaves no node behind, so the module forgets it too.
+        k.s().modules[m].instances.remove(&(d, name.to_string()));
+    }
+    ret
+}
+
+/// `cpuhp_state_remove_instance()` (`invoke`) or `_nocalls()`.
+pub async fn remove_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bool) -> i32 {
+    let Some(&state) = k.s().modules[m].registered[d].last() else {
+        return -ENOENT;
+    };
+    let inst = k.s().modules[m].instances.get(&(d, name.to_string())).copied();
+    let Some(inst) = inst else { return -ENOENT };
+    let ret = k.__cpuhp_state_remove_instance(state, inst, invoke).await;
+    if ret == 0 {
+        k.s().modules[m].instances.remove(&(d, name.to_string()));
+    }
+    ret
+}
+
+/// A module's call into cpuhp while it is not loaded: the call stands for
+/// the module's own code, which is not there.
+pub fn not_loaded(k: &Kernel, m: usize) -> i32 {
+    let name = k.s().modules[m].name.clone();
+    k.note(format!("module {name} is not loaded: its code cannot call into cpuhp"));
+    -ENOENT
 }

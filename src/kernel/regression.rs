@@ -1,0 +1,105 @@
+//! The regression switches: historical kernel bugs the model can switch back
+//! on, by stable name, each with the kernels it affected and the commit that
+//! fixed it.
+//!
+//! Not a kernel file: the kernel has no such table. A switch is consulted
+//! only where the historical change was, each place marked with the
+//! switch's name (CONTRIBUTING.md, "Add a regression switch"). Left out:
+//! every other historical bug.
+
+use super::Config;
+
+/// A historical bug the engine can switch back on, by its stable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Regression {
+    /// 4.10–4.12: `cpuhp_store_callbacks` reserves a new dynamic slot on
+    /// removal too, so the base slot keeps its callbacks. Fixed by
+    /// 0c96b27305fa "smp/hotplug: Handle removal correctly in
+    /// cpuhp_store_callbacks()".
+    CpuhpDynRemoveMisfire,
+    /// Up to 5.0.5 with `HOTPLUG_CPU=n`: a bringup failure after the AP passed
+    /// `CPUHP_BRINGUP_CPU` is rolled back on the control CPU, running the
+    /// AP's DYING and the DEAD teardowns while the AP is alive. Fixed by
+    /// 206b92353c83 "cpu/hotplug: Prevent crash when CPU bringup fails on
+    /// CONFIG_HOTPLUG_CPU=n" (`can_rollback_cpu`).
+    CpuhpRollbackWithoutHotplugCpu,
+    /// 2.6 before 2.6.5-rc3: `kmem_cache_create`/`kmem_cache_destroy` ran
+    /// without the CPU hotplug lock, racing CPU_UP_PREPARE and CPU_DEAD.
+    /// Fixed in the 2.6 history tree by 52930067 (lock_cpu_hotplug around
+    /// both).
+    SlabCreateDestroyUnlocked,
+    /// Before 3.16: the outgoing CPU did not flush its `call_single_queue`
+    /// at CPU_DYING, so a call queued after it disabled IRQs inside
+    /// stop_machine was stranded, or ran late on the offline CPU. Fixed by
+    /// 8d056c48e486 "CPU hotplug, smp: flush any pending IPI callbacks
+    /// before CPU offline".
+    SmpNoFlushOnDying,
+    /// 4.1 to 4.19: 30467e0b3be8 moved `mem_hotplug_begin()` out of
+    /// `online_pages`/`offline_pages` into the `state` store only, so the
+    /// `online` attribute and auto-online on hot-add reached them without
+    /// `mem_hotplug_lock`, and `add_memory` ran without
+    /// `device_hotplug_lock`. Fixed by 381eab4a6ee8 (with d15e59260f62 and
+    /// 8df1d0e4a265).
+    MemhpOnlinePagesUnlocked,
+    /// Before 30467e0b3be8 (4.0): hot-add took `mem_hotplug_lock` then
+    /// `device_lock` (registering the block), onlining took `device_lock`
+    /// then `mem_hotplug_lock` (inside `online_pages`), with no common outer
+    /// lock: an ABBA.
+    MemhpAddOnlineAbba,
+}
+
+impl Regression {
+    pub const ALL: &'static [Regression] = &[
+        Regression::CpuhpDynRemoveMisfire,
+        Regression::CpuhpRollbackWithoutHotplugCpu,
+        Regression::SlabCreateDestroyUnlocked,
+        Regression::SmpNoFlushOnDying,
+        Regression::MemhpOnlinePagesUnlocked,
+        Regression::MemhpAddOnlineAbba,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Regression::CpuhpDynRemoveMisfire => "cpuhp-dyn-remove-misfire",
+            Regression::CpuhpRollbackWithoutHotplugCpu => "cpuhp-rollback-without-hotplug-cpu",
+            Regression::SlabCreateDestroyUnlocked => "slab-create-destroy-unlocked",
+            Regression::SmpNoFlushOnDying => "smp-no-flush-on-dying",
+            Regression::MemhpOnlinePagesUnlocked => "memhp-online-pages-unlocked",
+            Regression::MemhpAddOnlineAbba => "memhp-add-online-abba",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Regression> {
+        Regression::ALL.iter().copied().find(|r| r.name() == name)
+    }
+
+    /// The kernels that had the bug and the commit that fixed it.
+    pub fn history(self) -> &'static str {
+        match self {
+            Regression::CpuhpDynRemoveMisfire => {
+                "4.10 to 4.12; fixed by 0c96b27305fa (smp/hotplug: Handle removal correctly in cpuhp_store_callbacks())"
+            }
+            Regression::CpuhpRollbackWithoutHotplugCpu => {
+                "SMP=y, HOTPLUG_CPU=n, up to 5.0.5; fixed by 206b92353c83 (cpu/hotplug: Prevent crash when CPU bringup fails on CONFIG_HOTPLUG_CPU=n)"
+            }
+            Regression::SlabCreateDestroyUnlocked => {
+                "2.6 before 2.6.5-rc3; fixed in the history tree by 52930067 (lock_cpu_hotplug around kmem_cache_create/destroy)"
+            }
+            Regression::SmpNoFlushOnDying => {
+                "before 3.16; fixed by 8d056c48e486 (CPU hotplug, smp: flush any pending IPI callbacks before CPU offline)"
+            }
+            Regression::MemhpOnlinePagesUnlocked => {
+                "4.1 to 4.19; fixed by 381eab4a6ee8 (mm/memory_hotplug: fix online/offline_pages called w.o. mem_hotplug_lock), with d15e59260f62 and 8df1d0e4a265"
+            }
+            Regression::MemhpAddOnlineAbba => {
+                "before 4.1; changed by 30467e0b3be8 (mm, hotplug: fix concurrent memory hot-add deadlock)"
+            }
+        }
+    }
+}
+
+impl Config {
+    pub fn has(&self, r: Regression) -> bool {
+        self.regressions.contains(&r)
+    }
+}
