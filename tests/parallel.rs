@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use hotplug_fi::case::Case;
-use hotplug_fi::engine::{self, RunOpts};
+use hotplug_fi::engine::RunOpts;
 use hotplug_fi::fault::Site;
 use hotplug_fi::report;
 use hotplug_fi::verdict::{self, SWEEP_ACTION, Scenario};
@@ -27,8 +27,9 @@ fn outcome(site: Site) -> String {
 
 #[test]
 fn concurrent_fault_runs_do_not_interfere() {
-    let plain = engine::run(&case(), &[], &RunOpts { record_sites: true, ..RunOpts::default() }).expect("runs");
-    let sites: Vec<Site> = plain.state.reached.clone();
+    let (case, opts) = (case(), RunOpts::default());
+    let plain = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("runs");
+    let sites: Vec<Site> = plain.result.state.reached.clone();
     assert!(sites.len() > 50, "the plain run reaches {} sites", sites.len());
     let sequential: Vec<String> = sites.iter().map(|s| outcome(*s)).collect();
     let sites = Arc::new(sites);

@@ -369,3 +369,63 @@ fn every_source_file_is_in_the_codemap() {
         &bad,
     );
 }
+
+/// Lines of `files` (paths under src/) whose code names any of `banned`.
+fn naming(files: &[&str], banned: &[&str]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for s in sources(&["src", "tests"]) {
+        if !files.iter().any(|f| s.path == *f || (f.ends_with('/') && s.path.starts_with(f))) {
+            continue;
+        }
+        for (n, line) in s.lines.iter().enumerate() {
+            let found: Vec<&str> = banned.iter().copied().filter(|w| has_word(&code(line), w, false)).collect();
+            if !found.is_empty() {
+                bad.push(format!("{}:{}: {}: {}", s.path, n + 1, found.join(", "), line.trim()));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn report_renders_and_never_checks() {
+    let bad = naming(&["src/report.rs", "src/snapshot.rs"], &["check::", "smp::check", "memory::check"]);
+    report(
+        "src/report.rs and src/snapshot.rs call no check",
+        "a run is checked once, in ScenarioRun::new; the outcome's broken invariants are the findings it computed",
+        &bad,
+    );
+}
+
+#[test]
+fn modules_depend_downwards_only() {
+    let mut bad = naming(&["src/report.rs", "src/check.rs"], &["explore::", "verdict::", "snapshot::"]);
+    bad.extend(naming(&["src/verdict.rs"], &["explore::", "snapshot::"]));
+    bad.extend(naming(&["src/explore/"], &["snapshot::"]));
+    bad.extend(naming(&["src/engine.rs"], &["report::", "check::", "verdict::", "explore::"]));
+    report(
+        "report and check import neither explore, verdict nor snapshot; verdict imports neither explore nor \
+         snapshot; explore does not import snapshot; engine imports none of them",
+        "ARCHITECTURE.md's order (engine <- report <- check <- verdict <- explore <- snapshot): no cycles",
+        &bad,
+    );
+}
+
+#[test]
+fn tests_and_the_cli_reach_runs_only_through_verdict_and_explore() {
+    let banned = ["engine::run", "engine::run_strategy", "sim::trace", "trace.events", "KState"];
+    let mut files: Vec<String> = Vec::new();
+    for s in sources(&["tests"]) {
+        if s.path != "tests/tidy.rs" {
+            files.push(s.path);
+        }
+    }
+    files.push("src/main.rs".into());
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    report(
+        "tests/ and src/main.rs run scenarios through verdict::run or explore (not engine::run) and read \
+         results through ScenarioRun, report and snapshot (not trace events or KState)",
+        "the engine can be rewritten without touching a test or the CLI",
+        &naming(&refs, &banned),
+    );
+}
