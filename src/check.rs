@@ -36,9 +36,9 @@
 use crate::case::{Case, ExpectEnd};
 use crate::engine::RunResult;
 use crate::errno;
+use crate::kernel::trace::SplatKind;
 use crate::report;
 use crate::sim::executor::RunEnd;
-use crate::sim::trace::SplatKind;
 
 /// Checks one scenario. `injected` says whether a failpoint of this
 /// scenario fired; `plain` whether it is the primary run, the one the

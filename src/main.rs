@@ -502,7 +502,7 @@ impl Summary {
         }
         for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
             let rolled = r.result.state.trace.events.iter().any(|e| {
-                matches!(e, hotplug_fi::sim::trace::Event::CbExit(ev, _, _) | hotplug_fi::sim::trace::Event::CbEnter(ev) if ev.rollback)
+                matches!(e, hotplug_fi::kernel::trace::Event::CbExit(ev, _, _) | hotplug_fi::kernel::trace::Event::CbEnter(ev) if ev.rollback)
             });
             self.rollbacks += usize::from(rolled);
             for sp in &r.result.state.trace.splats {

@@ -65,7 +65,7 @@ const SEQ: &str = include_str!("data/oracle-cpu1-seq-6.1.192.txt");
 /// only what runs on an online CPU is traced, so STARTING/DYING callbacks
 /// are left out, and so is the knob's injected failure.
 fn tracepoints(res: &engine::RunResult, profile: &hotplug_fi::kernel::cpuhotplug::Profile) -> String {
-    use hotplug_fi::sim::trace::{CbHow, Event};
+    use hotplug_fi::kernel::trace::{CbHow, Event};
     let mut toks = Vec::new();
     let mut kicks = Vec::new();
     for e in &res.state.trace.events {
@@ -116,7 +116,7 @@ fn the_model_calls_callbacks_in_the_real_kernels_order() {
             .trace
             .events
             .iter()
-            .position(|e| matches!(e, hotplug_fi::sim::trace::Event::Op(at) if at.op as usize == n_before))
+            .position(|e| matches!(e, hotplug_fi::kernel::trace::Event::Op(at) if at.op as usize == n_before))
             .expect("the online write is traced");
         let mut tail = res;
         tail.state.trace.events.drain(..start);
