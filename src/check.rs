@@ -38,9 +38,9 @@ use std::fmt;
 use crate::case::{Case, ExpectEnd};
 use crate::engine::RunResult;
 use crate::errno;
+use crate::kernel::trace::SplatKind;
 use crate::report;
 use crate::sim::executor::RunEnd;
-use crate::sim::trace::SplatKind;
 
 /// The checks, by the names their violations carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

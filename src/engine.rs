@@ -20,10 +20,10 @@ use crate::fault::{Armed, FailGuard, Site};
 use crate::kernel::module::{self, ModuleState};
 use crate::kernel::smp::CsdFunc;
 use crate::kernel::stop_machine;
+use crate::kernel::trace::{Event, OpRef};
 use crate::kernel::{Config, KState, Kernel, Regression};
 use crate::sim::TaskKind;
 use crate::sim::executor::{DefaultStrategy, Executor, RunEnd, Schedule, Strategy};
-use crate::sim::trace::{Event, OpRef};
 
 /// How to run: which regressions are switched on, and whether to record the
 /// sites reached.

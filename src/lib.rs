@@ -1,8 +1,8 @@
 //! hotplug-fi: a deterministic model of the Linux 6.1 hotplug engine, and a
 //! fault-injection regression harness around it.
 //!
-//! The layers, from the bottom: [`sim`] (machine, tasks, executor, locks,
-//! trace), the kernel model ([`kernel`], [`arch`], [`drivers`]), [`fault`]
+//! The layers, from the bottom: [`sim`] (machine, tasks, executor, locks),
+//! the kernel model ([`kernel`] with its trace, [`arch`], [`drivers`]), [`fault`]
 //! (failpoint sites), [`case`] (the case file format), [`engine`] (runs one
 //! run), [`report`] (a run rendered: trace, outcome), [`check`] (invariants),
 //! [`verdict`] (one scenario from run to verdict), [`explore`] (scenario

@@ -16,9 +16,9 @@ use crate::errno;
 use crate::kernel::cpuhotplug::State;
 use crate::kernel::smp::{Api, Via};
 use crate::kernel::stop_machine::Stage;
+use crate::kernel::trace::{CbEvent, CbHow, Event, MaskName, Splat};
 use crate::kernel::{KState, Wait};
 use crate::sim::executor::RunEnd;
-use crate::sim::trace::{CbEvent, CbHow, Event, MaskName, Splat};
 
 /// The trace, one event per line.
 pub fn trace(case: &Case, res: &RunResult) -> String {
@@ -188,7 +188,7 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
     out
 }
 
-fn op_text(case: &Case, at: crate::sim::trace::OpRef) -> &str {
+fn op_text(case: &Case, at: crate::kernel::trace::OpRef) -> &str {
     match at.thread {
         0 => &case.ops[at.op as usize].text,
         t => &case.threads[t as usize - 1].ops[at.op as usize].text,

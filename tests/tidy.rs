@@ -413,7 +413,7 @@ fn modules_depend_downwards_only() {
 
 #[test]
 fn tests_and_the_cli_reach_runs_only_through_verdict_and_explore() {
-    let banned = ["engine::run", "engine::run_strategy", "sim::trace", "trace.events", "KState"];
+    let banned = ["engine::run", "engine::run_strategy", "kernel::trace", "trace.events", "KState"];
     let mut files: Vec<String> = Vec::new();
     for s in sources(&["tests"]) {
         if s.path != "tests/tidy.rs" {

@@ -27,6 +27,7 @@ pub mod module;
 pub mod regression;
 pub mod smp;
 pub mod stop_machine;
+pub mod trace;
 pub mod world;
 
 use std::cell::{RefCell, RefMut};
@@ -37,8 +38,8 @@ use std::rc::Rc;
 use std::task::{Context as PollContext, Poll};
 
 use crate::fault::{Armed, Site};
+use crate::kernel::trace::{Event, Splat, SplatKind, Trace};
 use crate::sim::lock::{CompletionId, LockId, LockKind, Locks, Mode};
-use crate::sim::trace::{Event, Splat, SplatKind, Trace};
 use crate::sim::{Context, TaskId, TaskKind};
 
 use cpuhotplug::Profile;

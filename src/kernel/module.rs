@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::errno::ENOENT;
+use crate::kernel::trace::SplatKind;
 use crate::sim::lock::{LockId, LockKind, Mode};
-use crate::sim::trace::SplatKind;
 
 use super::Kernel;
 use super::cpu::{Cb, CbBody, InstId, Instance};

@@ -36,8 +36,8 @@
 use std::rc::Rc;
 
 use crate::errno::*;
+use crate::kernel::trace::{Event, SplatKind};
 use crate::sim::CpuMask;
-use crate::sim::trace::{Event, SplatKind};
 
 use super::{Kernel, Regression, Wait};
 

@@ -20,9 +20,9 @@
 //! reports of the spin loop.
 
 use crate::errno::ENOENT;
+use crate::kernel::trace::Event;
 use crate::sim::CpuMask;
 use crate::sim::lock::{CompletionId, LockId, LockKind, Locks, Mode};
-use crate::sim::trace::Event;
 
 use super::{Kernel, Wait};
 

@@ -8,8 +8,8 @@
 //! anything else, `balance_push` moves a case task off an inactive CPU.
 //! Left out: priorities, load balancing and time.
 
+use crate::kernel::trace::Event;
 use crate::sim::executor::World;
-use crate::sim::trace::Event;
 use crate::sim::{TaskId, TaskKind};
 
 use super::{KState, Kernel, Task, Wait, smp};

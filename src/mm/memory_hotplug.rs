@@ -23,9 +23,9 @@
 use crate::drivers::base::memory::{BLOCK_PAGES, BlockState, MemAction, MemBlock, Mmop, Pages};
 use crate::errno::{self, *};
 use crate::fault::{MemStep, Site};
+use crate::kernel::trace::SplatKind;
 use crate::kernel::{Kernel, Regression};
 use crate::sim::lock::{LockKind, Mode};
-use crate::sim::trace::SplatKind;
 
 impl Kernel {
     /// `mem_hotplug_begin()`: `cpus_read_lock()`, then the writer side of
@@ -307,7 +307,7 @@ impl Kernel {
             }
             None => format!("offline_pages(memory{index}): do_migrate_range: no room for {n} page(s)"),
         };
-        s.trace.text(text, crate::sim::trace::Event::Step);
+        s.trace.text(text, crate::kernel::trace::Event::Step);
     }
 
     /// `failed_removal_isolated` (6.1 order): undo the isolation, then

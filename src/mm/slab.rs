@@ -22,9 +22,9 @@
 //! `do_tune_cpucache` (create allocates the online CPUs' arrays directly).
 
 use crate::errno::*;
+use crate::kernel::trace::SplatKind;
 use crate::sim::CpuMask;
 use crate::sim::lock::{LockId, LockKind, Locks, Mode};
-use crate::sim::trace::SplatKind;
 
 use crate::kernel::smp::CsdFunc;
 use crate::kernel::{Kernel, Regression};

@@ -326,7 +326,7 @@ fn model_case(text: &str) -> engine::RunResult {
 /// only what runs on an online CPU is traced, so STARTING/DYING callbacks
 /// are left out, and so is the knob's injected failure.
 pub fn model_tracepoints(ops: &[String], from: usize, cpu: u16) -> String {
-    use crate::sim::trace::{CbHow, Event};
+    use crate::kernel::trace::{CbHow, Event};
     let res = model_run(ops, 4);
     let profile = &crate::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the default profile is built in");
     let events = &res.state.trace.events;

@@ -2,9 +2,10 @@
 //!
 //! It owns what the kernel model asks it for: CPUs and their contexts, kernel
 //! tasks on a deterministic executor ([`executor`]), sleeping locks and
-//! completions ([`lock`]), and the trace with its splats ([`trace`]). It knows
-//! nothing about hotplug states, case files or snapshots. It is not the CPU
-//! scheduler: there is no load balancing, no priorities and no time, only the
+//! completions ([`lock`]), CPU masks ([`cpumask`]). It imports nothing from
+//! the kernel model and knows nothing about hotplug states, traces, case
+//! files or snapshots (the trace is the kernel's, in `kernel::trace`). It is
+//! not the CPU scheduler: there is no load balancing, no priorities and no time, only the
 //! order in which runnable tasks take their next step.
 //!
 //! Interrupts are tasks too: each CPU has one that takes its call-function
@@ -15,7 +16,6 @@
 pub mod cpumask;
 pub mod executor;
 pub mod lock;
-pub mod trace;
 
 pub use cpumask::CpuMask;
 

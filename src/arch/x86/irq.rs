@@ -14,8 +14,8 @@
 //! managed interrupts (blk-mq's), which are shut down with their last CPU
 //! instead of moving.
 
+use crate::kernel::trace::Event;
 use crate::kernel::{KState, Kernel};
-use crate::sim::trace::Event;
 
 /// One device interrupt source of a case, at run time.
 #[derive(Clone, Debug)]

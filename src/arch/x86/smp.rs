@@ -20,9 +20,9 @@
 
 use crate::fault::Site;
 use crate::kernel::smp::HeldBack;
+use crate::kernel::trace::Event;
 use crate::kernel::{Kernel, Wait};
 use crate::sim::CpuMask;
-use crate::sim::trace::Event;
 
 /// `CALL_FUNCTION_SINGLE_VECTOR`, as a pending bit.
 pub const SINGLE: u8 = 1;

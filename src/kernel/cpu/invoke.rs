@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use crate::errno::*;
 use crate::fault::Site;
-use crate::sim::trace::{CbEvent, CbHow, Event, SplatKind};
+use crate::kernel::trace::{CbEvent, CbHow, Event, SplatKind};
 
 use super::super::cpuhotplug::{Profile, Section, State};
 use super::super::{KState, Kernel};

@@ -27,9 +27,9 @@ pub mod sysfs;
 use crate::arch::x86::smpboot;
 use crate::errno::*;
 use crate::fault::Site;
+use crate::kernel::trace::{Event, MaskName, SplatKind};
 use crate::sim::CpuMask;
 use crate::sim::lock::Mode;
-use crate::sim::trace::{Event, MaskName, SplatKind};
 
 use super::cpuhotplug::State;
 use super::smp::CsdFunc;

@@ -14,8 +14,8 @@
 use std::rc::Rc;
 
 use crate::errno::*;
+use crate::kernel::trace::SplatKind;
 use crate::sim::lock::Mode;
-use crate::sim::trace::SplatKind;
 
 use super::super::cpuhotplug::State;
 use super::super::{Kernel, Regression};
@@ -80,7 +80,7 @@ impl Kernel {
         }
         let old = &s.cpu.steps[state as usize];
         let func = |c: &Option<Cb>| c.as_ref().map(|c| c.func.to_string());
-        let retired = crate::sim::trace::Retired {
+        let retired = crate::kernel::trace::Retired {
             until: s.trace.events.len(),
             state,
             name: old.name.as_deref().map(str::to_string),

@@ -83,7 +83,7 @@ impl Kernel {
                 ret = self.cpu_down(cpu, target).await;
             } else if self.s().cpu.cpuhp[cpu].target != target {
                 self.splat(
-                    crate::sim::trace::SplatKind::Warning,
+                    crate::kernel::trace::SplatKind::Warning,
                     "kernel/cpu.c:target_store",
                     "WARN_ON(st->target != target)".into(),
                     false,

@@ -1,5 +1,8 @@
 //! The trace of a run: what ran, where, in which context, and what it
-//! returned, plus the splats.
+//! returned, plus the splats. Stands for the kernel's tracepoints
+//! (`cpuhp_enter`/`cpuhp_exit`, `csd_queue_cpu`, `ipi_entry`) and its log
+//! (`printk`, `WARN`, `BUG`), in the model's own vocabulary: hotplug
+//! callbacks, masks, stop_machine stages, CSDs, IPIs, memory steps.
 //!
 //! Events are small and pushed in execution order; names are resolved only
 //! when a report renders them, so tracing stays on in every run. A splat is
@@ -7,9 +10,10 @@
 //! Rust panic. Left out: timestamps (there is no clock) and `printk` levels
 //! other than the ones a report shows.
 
-use super::{Context, TaskId};
-use crate::kernel::smp::{Api, Via};
-use crate::kernel::stop_machine::Stage;
+use crate::sim::{Context, TaskId};
+
+use super::smp::{Api, Via};
+use super::stop_machine::Stage;
 
 /// Index into [`Trace::texts`].
 pub type TextId = u32;
