@@ -456,6 +456,7 @@ impl Kernel {
         }
         let entries = std::mem::take(&mut self.s().smp.queue[cpu]);
         let offline = !self.s().cpu.online.test(cpu);
+        // regression: smp-no-flush-on-dying (its warning replaces this one)
         let old_warning = self.cfg.has(Regression::SmpNoFlushOnDying);
         if warn_cpu_offline && offline && !entries.is_empty() && !old_warning && !self.s().smp.warned {
             self.s().smp.warned = true;
@@ -516,6 +517,7 @@ impl Kernel {
     /// The IPI handler's body: `generic_smp_call_function_single_interrupt()`.
     pub async fn generic_smp_call_function_single_interrupt(&self) {
         let cpu = self.ctx().cpu;
+        // regression: smp-no-flush-on-dying
         if self.cfg.has(Regression::SmpNoFlushOnDying) && !self.s().cpu.online.test(cpu) {
             // Before 3.16: any IPI on an offline CPU warns, once.
             self.warn_once(
@@ -542,6 +544,7 @@ impl Kernel {
     /// `smpcfd_dying_cpu()`: run whatever other CPUs queued here, without
     /// waiting for their IPIs, which may arrive only after this CPU is dead.
     pub async fn smpcfd_dying_cpu(&self, _cpu: usize) -> i32 {
+        // regression: smp-no-flush-on-dying
         if !self.cfg.has(Regression::SmpNoFlushOnDying) {
             self.flush_smp_call_function_queue(false, Via::Dying).await;
         }

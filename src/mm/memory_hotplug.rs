@@ -28,16 +28,34 @@ use crate::kernel::{Kernel, Regression};
 use crate::sim::lock::{LockKind, Mode};
 
 impl Kernel {
+    /// The locking before 30467e0b3be8 (4.0): `mem_hotplug_lock` let its
+    /// writer in again and took no CPU hotplug lock, and `online_pages` /
+    /// `offline_pages` took it themselves. The one place the
+    /// `memhp-add-online-abba` switch is read in this file.
+    fn mem_hotplug_lock_v4_0(&self) -> bool {
+        // regression: memhp-add-online-abba
+        self.cfg.has(Regression::MemhpAddOnlineAbba)
+    }
+
+    /// Memory hotplug before 4.20 (381eab4a6ee8 and the device_hotplug_lock
+    /// series): `add_memory` without `device_hotplug_lock`, and an offline
+    /// that failed after isolation sent `MEM_CANCEL_OFFLINE` before undoing
+    /// it. Both memory switches model kernels of that time.
+    fn memory_hotplug_before_4_20(&self) -> bool {
+        // regression: memhp-online-pages-unlocked, memhp-add-online-abba
+        self.cfg.has(Regression::MemhpOnlinePagesUnlocked) || self.cfg.has(Regression::MemhpAddOnlineAbba)
+    }
+
     /// `mem_hotplug_begin()`: `cpus_read_lock()`, then the writer side of
     /// `mem_hotplug_lock`. Before 4.1 the lock let its writer in again.
     pub async fn mem_hotplug_begin(&self) {
         let l = self.s().mem.mem_hotplug_lock;
-        if self.cfg.has(Regression::MemhpAddOnlineAbba) && self.holds(l) {
+        if self.mem_hotplug_lock_v4_0() && self.holds(l) {
             self.s().mem.recursion += 1;
             return;
         }
         // 4.0's mem_hotplug_begin() did not take the CPU hotplug lock.
-        if !self.cfg.has(Regression::MemhpAddOnlineAbba) {
+        if !self.mem_hotplug_lock_v4_0() {
             self.cpus_read_lock().await;
         }
         self.lock(l, Mode::Exclusive).await;
@@ -51,7 +69,7 @@ impl Kernel {
             return;
         }
         self.unlock(l).await;
-        if !self.cfg.has(Regression::MemhpAddOnlineAbba) {
+        if !self.mem_hotplug_lock_v4_0() {
             self.cpus_read_unlock().await;
         }
     }
@@ -150,7 +168,7 @@ impl Kernel {
     /// `online_pages()`.
     pub async fn online_pages(&self, b: usize, zone: &'static str) -> i32 {
         // Before 4.1, online_pages/offline_pages took the lock themselves.
-        if self.cfg.has(Regression::MemhpAddOnlineAbba) {
+        if self.mem_hotplug_lock_v4_0() {
             self.mem_hotplug_begin().await;
         }
         self.enter_pages("online_pages", b);
@@ -183,7 +201,7 @@ impl Kernel {
             }
         }
         self.leave_pages();
-        if self.cfg.has(Regression::MemhpAddOnlineAbba) {
+        if self.mem_hotplug_lock_v4_0() {
             self.mem_hotplug_done().await;
         }
         ret
@@ -192,13 +210,13 @@ impl Kernel {
     /// `offline_pages()`, 6.1.192's order and rollback.
     pub async fn offline_pages(&self, b: usize) -> i32 {
         // Before 4.1, online_pages/offline_pages took the lock themselves.
-        if self.cfg.has(Regression::MemhpAddOnlineAbba) {
+        if self.mem_hotplug_lock_v4_0() {
             self.mem_hotplug_begin().await;
         }
         self.enter_pages("offline_pages", b);
         let ret = self.offline_pages_locked(b).await;
         self.leave_pages();
-        if self.cfg.has(Regression::MemhpAddOnlineAbba) {
+        if self.mem_hotplug_lock_v4_0() {
             self.mem_hotplug_done().await;
         }
         ret
@@ -317,8 +335,7 @@ impl Kernel {
         let index = self.s().mem.blocks[b].index;
         // 4.19 and before sent MEM_CANCEL_OFFLINE first, then undid the
         // isolation; 6.1 undoes it first.
-        let old = self.cfg.has(Regression::MemhpOnlinePagesUnlocked) || self.cfg.has(Regression::MemhpAddOnlineAbba);
-        if old {
+        if self.memory_hotplug_before_4_20() {
             self.memory_notify(MemAction::CancelOffline, b);
             self.step(format!("offline_pages(memory{index}): {reason}: undo_isolate_page_range"));
         } else {
@@ -335,7 +352,7 @@ impl Kernel {
     /// `device_hotplug_lock` (6.1; not before 4.20).
     pub async fn add_memory(&self, index: u32, nid: u32) -> i32 {
         self.mem_entry("add_memory");
-        let old = self.cfg.has(Regression::MemhpOnlinePagesUnlocked) || self.cfg.has(Regression::MemhpAddOnlineAbba);
+        let old = self.memory_hotplug_before_4_20();
         if !old {
             self.lock_device_hotplug().await;
         }
@@ -349,8 +366,7 @@ impl Kernel {
     /// `add_memory_resource()`: "The caller must call lock_device_hotplug()"
     /// (asserted from 4.20 on).
     async fn add_memory_resource(&self, index: u32, nid: u32) -> i32 {
-        let fixed =
-            !self.cfg.has(Regression::MemhpOnlinePagesUnlocked) && !self.cfg.has(Regression::MemhpAddOnlineAbba);
+        let fixed = !self.memory_hotplug_before_4_20();
         if fixed && !self.holds(self.lock_ids.device_hotplug_lock) {
             self.splat(
                 SplatKind::Lockdep,

@@ -100,6 +100,7 @@ fn show(m: CpuMask) -> String {
 impl Kernel {
     /// Whether the fix (CPU hotplug lock around create/destroy) is in.
     fn slab_locked(&self) -> bool {
+        // regression: slab-create-destroy-unlocked
         !self.cfg.has(Regression::SlabCreateDestroyUnlocked)
     }
 

@@ -264,8 +264,9 @@ impl Kernel {
             self.unlock_device_hotplug().await;
             return -ENODEV;
         }
-        // 4.19: the `state` store alone took mem_hotplug_lock, around the
-        // whole device_online/offline (30467e0b3be8).
+        // regression: memhp-online-pages-unlocked. 4.19: the `state` store
+        // alone took mem_hotplug_lock, around the whole
+        // device_online/offline (30467e0b3be8).
         let old = self.cfg.has(Regression::MemhpOnlinePagesUnlocked);
         if old {
             self.mem_hotplug_begin().await;
@@ -424,6 +425,7 @@ impl Kernel {
     /// `online_pages` itself before 30467e0b3be8; only by the `state` store
     /// in 4.19.
     fn locks_at_online(&self) -> bool {
+        // regression: memhp-online-pages-unlocked, memhp-add-online-abba
         !self.cfg.has(Regression::MemhpOnlinePagesUnlocked) && !self.cfg.has(Regression::MemhpAddOnlineAbba)
     }
 

@@ -273,6 +273,7 @@ impl Kernel {
 
     /// `can_rollback_cpu()`.
     fn can_rollback_cpu(&self, cpu: usize) -> bool {
+        // regression: cpuhp-rollback-without-hotplug-cpu
         if self.cfg.hotplug_cpu || self.cfg.has(Regression::CpuhpRollbackWithoutHotplugCpu) {
             // cpuhp-rollback-without-hotplug-cpu: before 206b92353c83 there
             // was no such check, and the rollback always ran.
