@@ -313,10 +313,10 @@ fn cmd_failpoints(path: &Path, opts: &RunOpts) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
     let run_opts = RunOpts { record_sites: true, ..opts.clone() };
     let result = engine::run(&case, &[], &run_opts)?;
-    for site in &result.state.reached {
+    for site in result.reached() {
         println!("{:<28} {}", site.to_string(), explore::site_label(&case, *site));
     }
-    println!("{} sites", result.state.reached.len());
+    println!("{} sites", result.reached().len());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -27,7 +27,7 @@ fn outcome(site: Site) -> String {
 #[test]
 fn concurrent_fault_runs_do_not_interfere() {
     let plain = engine::run(&case(), &[], &RunOpts { record_sites: true, ..RunOpts::default() }).expect("runs");
-    let sites: Vec<Site> = plain.state.reached.clone();
+    let sites: Vec<Site> = plain.reached().to_vec();
     assert!(sites.len() > 50, "the plain run reaches {} sites", sites.len());
     let sequential: Vec<String> = sites.iter().map(|s| outcome(*s)).collect();
     let sites = Arc::new(sites);
