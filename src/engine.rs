@@ -8,7 +8,8 @@
 //! operation the machine boots the secondary CPUs untraced, with no
 //! failpoint consulted, before the first operation.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use crate::arch::x86::irq::IrqLine;
@@ -16,7 +17,7 @@ use crate::arch::x86::smpboot;
 use crate::case::{Case, Op, OpLine, RemoveKind, SetupKind, SysfsFile};
 use crate::drivers::base::cpu as cpu_dev;
 use crate::errno::*;
-use crate::fault::{Armed, FailGuard, Site};
+use crate::fault::{Armed, FailGuard, Site, SiteLog};
 use crate::kernel::module::{self, ModuleState};
 use crate::kernel::smp::CsdFunc;
 use crate::kernel::stop_machine;
@@ -24,6 +25,7 @@ use crate::kernel::trace::{Event, OpRef};
 use crate::kernel::{Config, KState, Kernel, Regression};
 use crate::sim::TaskKind;
 use crate::sim::executor::{DefaultStrategy, Executor, RunEnd, Schedule, Strategy};
+use crate::sim::lock::{CompletionId, LockId, LockKind};
 
 /// How to run: which regressions are switched on, and whether to record the
 /// sites reached.
@@ -46,14 +48,50 @@ pub struct RunResult {
     pub preemptions: u32,
     /// Whether every failpoint of the plan fired at least once.
     pub fired: BTreeSet<Site>,
+    op_results: Vec<Option<i64>>,
+    thread_results: Vec<Vec<Option<i64>>>,
+    reached: Vec<Site>,
+    reached_in_rollback: Vec<Site>,
 }
 
 impl RunResult {
     /// The operations' results; `None` for one that never returned.
     pub fn results(&self) -> &[Option<i64>] {
-        &self.state.op_results
+        &self.op_results
+    }
+
+    /// Each thread's results, per operation and loop.
+    pub fn thread_results(&self) -> &[Vec<Option<i64>>] {
+        &self.thread_results
+    }
+
+    /// The failpoint sites reached, in first-reach order (when recording).
+    pub fn reached(&self) -> &[Site] {
+        &self.reached
+    }
+
+    /// The sites first reached during a rollback, after a failpoint fired.
+    pub fn reached_in_rollback(&self) -> &[Site] {
+        &self.reached_in_rollback
     }
 }
+
+/// The harness's side of a run, which the kernel model never sees: what
+/// the case's operations returned, the mutexes they take by name, and the
+/// completion the case's threads start at.
+struct Harness {
+    /// Each case operation's result; `None` until it returns.
+    op_results: Vec<Option<i64>>,
+    /// Each thread's results, per operation and loop.
+    thread_results: Vec<Vec<Option<i64>>>,
+    /// Mutexes a case's operations take by name, created on first use.
+    case_locks: BTreeMap<String, LockId>,
+    /// Completed for all once the case's setup operations are done.
+    setup_done: CompletionId,
+}
+
+/// What every task body of a run shares.
+type Shared = (Rc<Kernel>, Rc<RefCell<Harness>>);
 
 /// Runs `case` with `faults` armed (site, `fail` action), on the default
 /// schedule.
@@ -100,20 +138,25 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
     {
         let mut s = k.s();
         s.modules = case.modules.iter().map(ModuleState::new).collect();
-        s.op_results = vec![None; case.ops.len()];
-        s.thread_results = case.threads.iter().map(|t| vec![None; t.ops.len() * t.loops as usize]).collect();
-        s.thread_names = case.threads.iter().map(|t| t.name.clone()).collect();
         s.irqs =
             case.irqs.iter().map(|i| IrqLine { name: i.name.clone(), cpu: i.cpu, fires: i.fires, fired: 0 }).collect();
     }
     if let Some(m) = &case.memory {
         k.memory_init(m.boot_blocks, &m.holes, &m.blocks, m.auto_online, m.migrate_bound);
     }
+    let h = Rc::new(RefCell::new(Harness {
+        op_results: vec![None; case.ops.len()],
+        thread_results: case.threads.iter().map(|t| vec![None; t.ops.len() * t.loops as usize]).collect(),
+        case_locks: BTreeMap::new(),
+        setup_done: k.s().locks.add_completion(),
+    }));
     let mut ex = Executor::new(strategy, cfg.steps_max);
-    spawn(&k, &mut ex, TaskKind::Control(0), 0, control(k.clone(), case.ops.clone()));
+    let shared = || (k.clone(), h.clone());
+    spawn(&k, &mut ex, TaskKind::Control(0), 0, control(shared(), case.ops.clone()));
     for (i, t) in case.threads.iter().enumerate() {
-        let body = thread(k.clone(), i, t.ops.clone(), t.loops);
-        spawn(&k, &mut ex, TaskKind::Control(i + 1), t.cpu, body);
+        let body = thread(shared(), i, t.ops.clone(), t.loops);
+        let task = spawn(&k, &mut ex, TaskKind::Control(i + 1), t.cpu, body);
+        k.set_task_comm(task, &t.name);
     }
     for cpu in 0..cfg.cpus {
         spawn(&k, &mut ex, TaskKind::Cpuhp(cpu), cpu, cpuhp_thread(k.clone(), cpu));
@@ -125,7 +168,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         ex.start(&*k, t);
     }
     for (n, line) in case.irqs.iter().enumerate() {
-        let t = spawn(&k, &mut ex, TaskKind::Irq(n), line.cpu, device_irq(k.clone(), n, line.ops.clone()));
+        let t = spawn(&k, &mut ex, TaskKind::Irq(n), line.cpu, device_irq(shared(), n, line.ops.clone()));
         ex.start(&*k, t);
     }
     k.s().steps = 0;
@@ -135,9 +178,24 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
     let (decisions, preemptions) = ex.decisions();
     drop(ex);
     let k = Rc::try_unwrap(k).unwrap_or_else(|_| panic!("model bug: a task outlived the executor"));
-    let state = k.into_state();
-    let fired = state.fired.clone();
-    RunResult { state, cfg, end, steps, schedule, decisions, preemptions, fired }
+    let h = Rc::try_unwrap(h).unwrap_or_else(|_| panic!("model bug: a task outlived the executor")).into_inner();
+    let (state, sites) = k.into_parts();
+    let SiteLog { reached, reached_in_rollback, fired, .. } = sites;
+    let (op_results, thread_results) = (h.op_results, h.thread_results);
+    RunResult {
+        state,
+        cfg,
+        end,
+        steps,
+        schedule,
+        decisions,
+        preemptions,
+        fired,
+        op_results,
+        thread_results,
+        reached,
+        reached_in_rollback,
+    }
 }
 
 fn spawn<F: std::future::Future<Output = ()> + 'static>(
@@ -178,7 +236,7 @@ async fn ipi(k: Rc<Kernel>, cpu: usize) {
 
 /// A device interrupt source: each time the executor fires it, the handler
 /// runs its actions in hard-IRQ context on the CPU the interrupt is routed to.
-async fn device_irq(k: Rc<Kernel>, n: usize, ops: Vec<OpLine>) {
+async fn device_irq((k, h): Shared, n: usize, ops: Vec<OpLine>) {
     loop {
         k.block(crate::kernel::Wait::DevIrq(n)).await;
         let cpu = {
@@ -191,7 +249,7 @@ async fn device_irq(k: Rc<Kernel>, n: usize, ops: Vec<OpLine>) {
         };
         k.trace(Event::IrqEnter { src: n as u16, cpu: cpu as u16 });
         for (i, line) in ops.iter().enumerate() {
-            let ret = Box::pin(exec(&k, &line.op)).await;
+            let ret = Box::pin(exec(&k, &h, &line.op)).await;
             k.trace(Event::IrqOp { src: n as u16, op: i as u16, ret: ret as i32 });
         }
         k.trace(Event::IrqExit);
@@ -200,7 +258,7 @@ async fn device_irq(k: Rc<Kernel>, n: usize, ops: Vec<OpLine>) {
 
 /// The control task: boot, then each operation in order; then the case's
 /// threads may start.
-async fn control(k: Rc<Kernel>, ops: Vec<OpLine>) {
+async fn control((k, h): Shared, ops: Vec<OpLine>) {
     let traced_boot = matches!(ops.first().map(|o| &o.op), Some(Op::Boot));
     if !traced_boot {
         boot(&k).await;
@@ -209,23 +267,25 @@ async fn control(k: Rc<Kernel>, ops: Vec<OpLine>) {
     for (i, line) in ops.iter().enumerate() {
         let at = OpRef { thread: 0, op: i as u16 };
         k.trace(Event::Op(at));
-        let ret = exec(&k, &line.op).await;
-        k.s().op_results[i] = Some(ret);
+        let ret = exec(&k, &h, &line.op).await;
+        h.borrow_mut().op_results[i] = Some(ret);
         k.trace(Event::OpRet(at, ret));
     }
-    k.s().setup_done = true;
+    let setup_done = h.borrow().setup_done;
+    k.complete_all(setup_done);
 }
 
 /// A case thread: waits for the setup, then runs its operations `loops`
 /// times.
-async fn thread(k: Rc<Kernel>, idx: usize, ops: Vec<OpLine>, loops: u32) {
-    k.block(crate::kernel::Wait::Gate).await;
+async fn thread((k, h): Shared, idx: usize, ops: Vec<OpLine>, loops: u32) {
+    let setup_done = h.borrow().setup_done;
+    k.wait_for_completion(setup_done).await;
     for iter in 0..loops as usize {
         for (i, line) in ops.iter().enumerate() {
             let at = OpRef { thread: idx as u16 + 1, op: i as u16 };
             k.trace(Event::Op(at));
-            let ret = exec(&k, &line.op).await;
-            k.s().thread_results[idx][iter * ops.len() + i] = Some(ret);
+            let ret = exec(&k, &h, &line.op).await;
+            h.borrow_mut().thread_results[idx][iter * ops.len() + i] = Some(ret);
             k.trace(Event::OpRet(at, ret));
         }
     }
@@ -242,7 +302,7 @@ async fn boot(k: &Kernel) {
     }
 }
 
-async fn exec(k: &Kernel, op: &Op) -> i64 {
+async fn exec(k: &Kernel, h: &RefCell<Harness>, op: &Op) -> i64 {
     let a = k.profile.a;
     let ret = match op {
         Op::Boot => {
@@ -292,14 +352,14 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
         Op::CacheDestroy(name) => k.kmem_cache_destroy(name).await,
         Op::CacheAlloc(name) => k.kmem_cache_alloc(name).await,
         Op::Lock(name) => {
-            let l = k.case_lock(name);
+            let l = case_lock(k, h, name);
             k.lock(l, crate::sim::lock::Mode::Exclusive).await;
             // The caller goes on holding it: other tasks may run meanwhile.
             k.preemption_point().await;
             0
         }
         Op::Unlock(name) => {
-            let l = k.case_lock(name);
+            let l = case_lock(k, h, name);
             if !k.holds(l) {
                 return i64::from(-EPERM);
             }
@@ -355,6 +415,12 @@ async fn exec(k: &Kernel, op: &Op) -> i64 {
         }
     };
     i64::from(ret)
+}
+
+/// The case mutex `name`, created on first use.
+fn case_lock(k: &Kernel, h: &RefCell<Harness>, name: &str) -> LockId {
+    let mut h = h.borrow_mut();
+    *h.case_locks.entry(name.to_string()).or_insert_with(|| k.s().locks.add(name, LockKind::Mutex))
 }
 
 fn case_func(name: &str) -> CsdFunc {

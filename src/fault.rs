@@ -12,12 +12,16 @@
 //! The `fail` registry is global to the process, so runs that arm sites hold
 //! [`FailGuard`], which wraps `fail::FailScenario` and its global lock. The
 //! engine never scans the registry while it runs: [`Armed`] is read once at
-//! scenario start, and `fail::eval` is called only at those sites.
+//! scenario start, and `fail::eval` is called only at those sites. The
+//! kernel model reaches a run's sites through [`Failpoints`], which also
+//! keeps the run's [`SiteLog`] (sites reached, sites fired) for the harness.
 //!
 //! Left out: actions other than `return`, `N*`, `->` and `off`. `N%` needs
 //! fail's random source, which cannot be seeded; `sleep`, `delay`, `pause`,
 //! `yield` and `panic` act on the real thread, not on the model.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::errno;
@@ -121,6 +125,83 @@ impl Armed {
     pub fn eval_arg(&self, site: Site) -> Option<Option<String>> {
         let (_, name) = self.sites.iter().find(|(s, _)| *s == site)?;
         fail::eval(name, |arg| arg)
+    }
+}
+
+/// What one run saw of its failpoint sites: the sites reached (when the run
+/// records them, as the plain run does for the sweep), in first-reach
+/// order, and the sites that fired. Harness bookkeeping, not kernel state.
+#[derive(Clone, Debug, Default)]
+pub struct SiteLog {
+    /// Sites reached, in first-reach order.
+    pub reached: Vec<Site>,
+    reached_set: BTreeSet<Site>,
+    /// Sites first reached during a rollback, after a failpoint fired.
+    pub reached_in_rollback: Vec<Site>,
+    /// Sites that fired.
+    pub fired: BTreeSet<Site>,
+}
+
+/// The failpoints of one run: the sites it armed, and its [`SiteLog`]. The
+/// kernel model reaches them through this one handle; it checks only
+/// whether a run is quiet (records nothing, armed nothing) to skip the work.
+#[derive(Debug, Default)]
+pub struct Failpoints {
+    armed: Armed,
+    record: bool,
+    log: RefCell<SiteLog>,
+}
+
+impl Failpoints {
+    /// `record`: log every site reached, not only those that fire.
+    pub fn new(armed: Armed, record: bool) -> Self {
+        Failpoints { armed, record, log: RefCell::default() }
+    }
+
+    /// Neither recording nor armed: no site needs to be told anything.
+    pub fn quiet(&self) -> bool {
+        !self.record && self.armed.is_empty()
+    }
+
+    /// The run reached `site`; `rollback` when the kernel is rolling back.
+    pub fn reach(&self, site: Site, rollback: bool) {
+        if !self.record {
+            return;
+        }
+        let mut log = self.log.borrow_mut();
+        if log.reached_set.insert(site) {
+            log.reached.push(site);
+            if rollback && !log.fired.is_empty() {
+                log.reached_in_rollback.push(site);
+            }
+        }
+    }
+
+    /// [`Armed::eval`], remembering a site that fired.
+    pub fn eval(&self, site: Site) -> Option<i32> {
+        if self.armed.is_empty() {
+            return None;
+        }
+        let fired = self.armed.eval(site);
+        if fired.is_some() {
+            self.log.borrow_mut().fired.insert(site);
+        }
+        fired
+    }
+
+    /// [`Armed::eval_arg`], remembering a site that fired.
+    pub fn eval_arg(&self, site: Site) -> Option<Option<String>> {
+        if self.armed.is_empty() {
+            return None;
+        }
+        let fired = self.armed.eval_arg(site)?;
+        self.log.borrow_mut().fired.insert(site);
+        Some(fired)
+    }
+
+    /// The log, once the run is over.
+    pub fn into_log(self) -> SiteLog {
+        self.log.into_inner()
     }
 }
 

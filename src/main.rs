@@ -326,10 +326,10 @@ fn print_run(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> ExitCode {
 fn cmd_failpoints(path: &Path, opts: &RunOpts) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
     let result = verdict::run(&case, Scenario::plain(&case, opts), opts)?.result;
-    for site in &result.state.reached {
+    for site in result.reached() {
         println!("{:<28} {}", site.to_string(), explore::site_label(&case, *site));
     }
-    println!("{} sites", result.state.reached.len());
+    println!("{} sites", result.reached().len());
     Ok(ExitCode::SUCCESS)
 }
 

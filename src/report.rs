@@ -253,7 +253,7 @@ pub fn outcome(case: &Case, res: &RunResult, broken: &[impl std::fmt::Display]) 
         let r = r.map_or("(did not return)".to_string(), errno::name);
         let _ = writeln!(out, "  {:<40} = {r}", line.text);
     }
-    for (t, results) in case.threads.iter().zip(&res.state.thread_results) {
+    for (t, results) in case.threads.iter().zip(res.thread_results()) {
         let _ = writeln!(out, "thread {}:", t.name);
         for (i, r) in results.iter().enumerate() {
             let line = &t.ops[i % t.ops.len()];

@@ -29,7 +29,7 @@ fn outcome(site: Site) -> String {
 fn concurrent_fault_runs_do_not_interfere() {
     let (case, opts) = (case(), RunOpts::default());
     let plain = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("runs");
-    let sites: Vec<Site> = plain.result.state.reached.clone();
+    let sites: Vec<Site> = plain.result.reached().to_vec();
     assert!(sites.len() > 50, "the plain run reaches {} sites", sites.len());
     let sequential: Vec<String> = sites.iter().map(|s| outcome(*s)).collect();
     let sites = Arc::new(sites);

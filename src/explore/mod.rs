@@ -86,7 +86,7 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
         Some(sc) => Some(run_faulted(case, sc, opts)?),
         None => None,
     };
-    let mut scenarios = sweep(case, &plain.result.state.reached, opts)?;
+    let mut scenarios = sweep(case, plain.result.reached(), opts)?;
     if let Some(only) = only {
         scenarios.retain(|s| s.label == only);
     }
@@ -245,7 +245,7 @@ fn sweep(case: &Case, reached: &[Site], opts: &RunOpts) -> Result<Vec<Scenario>,
             for a in &matched {
                 let first =
                     engine::run(case, &[(*a, SWEEP_ACTION.to_string())], &rec).map_err(|m| case.sweep_error(m))?;
-                for b in first.state.reached_in_rollback.iter().filter(|b| matches(b)) {
+                for b in first.reached_in_rollback().iter().filter(|b| matches(b)) {
                     out.push(one(&[*a, *b]));
                 }
             }

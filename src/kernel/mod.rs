@@ -37,7 +37,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context as PollContext, Poll};
 
-use crate::fault::{Armed, Site};
+use crate::fault::{Armed, Failpoints, Site, SiteLog};
 use crate::kernel::trace::{Event, Splat, SplatKind, Trace};
 use crate::sim::lock::{CompletionId, LockId, LockKind, Locks, Mode};
 use crate::sim::{Context, TaskId, TaskKind};
@@ -132,8 +132,6 @@ pub enum Wait {
     /// `lock_device_hotplug_sysfs()` found the lock taken: the write is
     /// restarted (`restart_syscall()`) once it may succeed.
     Restart(LockId),
-    /// A case thread waits until the case's setup operations are done.
-    Gate,
     /// A dead task.
     Never,
 }
@@ -149,6 +147,8 @@ impl Wait {
 #[derive(Clone, Debug)]
 pub struct Task {
     pub kind: TaskKind,
+    /// Its name, if `set_task_comm` gave it one (a case's thread).
+    pub comm: Option<String>,
     pub ctx: Context,
     pub wait: Option<Wait>,
     pub finished: bool,
@@ -158,6 +158,9 @@ pub struct Task {
     /// Lent to a `work_on_cpu` kworker.
     pub worker: bool,
 }
+
+/// What `complete_all()` sets a completion's count to (`UINT_MAX`).
+const COMPLETE_ALL: u32 = u32::MAX;
 
 /// The hotplug lock ids, created in this order by [`Kernel::new`].
 #[derive(Clone, Copy, Debug)]
@@ -182,28 +185,11 @@ pub struct KState {
     pub mem: crate::drivers::base::memory::MemState,
     /// The case's device interrupt sources.
     pub irqs: Vec<crate::arch::x86::irq::IrqLine>,
-    /// Failpoint sites reached, in first-reach order (when recording).
-    pub reached: Vec<Site>,
-    reached_set: BTreeSet<Site>,
-    /// Failpoint sites that fired.
-    pub fired: BTreeSet<Site>,
-    /// Sites first reached during a rollback, after a failpoint fired.
-    pub reached_in_rollback: Vec<Site>,
-    /// Each case operation's result; `None` until it returns.
-    pub op_results: Vec<Option<i64>>,
     /// The `WARN_ON_ONCE` sites that fired already.
     pub warned_once: BTreeSet<(&'static str, &'static str)>,
     pub slab: crate::mm::slab::SlabState,
-    /// The case's setup operations are done; its threads may start.
-    pub setup_done: bool,
-    /// Each thread's results, per operation and loop.
-    pub thread_results: Vec<Vec<Option<i64>>>,
     /// Executor steps so far.
     pub steps: u64,
-    /// The names of the case's threads (`Control(1..)`).
-    pub thread_names: Vec<String>,
-    /// Mutexes a case's operations take by name.
-    pub case_locks: std::collections::BTreeMap<String, LockId>,
 }
 
 /// One modelled machine running one kernel.
@@ -212,7 +198,8 @@ pub struct Kernel {
     pub profile: Rc<Profile>,
     pub cfg: Config,
     pub lock_ids: LockIds,
-    pub armed: Armed,
+    /// The run's failpoints: the one handle to fault injection.
+    pub faults: Failpoints,
 }
 
 impl Kernel {
@@ -241,20 +228,12 @@ impl Kernel {
             smp,
             mem: crate::drivers::base::memory::MemState::default(),
             irqs: Vec::new(),
-            reached: Vec::new(),
-            reached_set: BTreeSet::new(),
-            fired: BTreeSet::new(),
-            reached_in_rollback: Vec::new(),
-            op_results: Vec::new(),
             warned_once: BTreeSet::new(),
             slab,
-            setup_done: false,
-            thread_results: Vec::new(),
             steps: 0,
-            thread_names: Vec::new(),
-            case_locks: std::collections::BTreeMap::new(),
         };
-        Kernel { s: RefCell::new(s), profile, cfg, lock_ids, armed }
+        let faults = Failpoints::new(armed, cfg.record_sites);
+        Kernel { s: RefCell::new(s), profile, cfg, lock_ids, faults }
     }
 
     /// The model's state. Never hold the borrow across an `.await`.
@@ -262,9 +241,10 @@ impl Kernel {
         self.s.borrow_mut()
     }
 
-    /// Consumes the kernel after a run, for reporting.
-    pub fn into_state(self) -> KState {
-        self.s.into_inner()
+    /// Consumes the kernel after a run, for reporting: its state, and what
+    /// the run saw of its failpoint sites.
+    pub fn into_parts(self) -> (KState, SiteLog) {
+        (self.s.into_inner(), self.faults.into_log())
     }
 
     /// Adds a task; the executor must spawn its body at the same index.
@@ -273,8 +253,22 @@ impl Kernel {
         // Interrupt handlers run in hard-IRQ context, IRQs off.
         let irq = kind.is_irq();
         let ctx = Context { cpu, irqs_disabled: irq, preempt_count: u32::from(irq), hardirq: irq };
-        s.tasks.push(Task { kind, ctx, wait: None, finished: false, died: false, held: Vec::new(), worker: false });
+        s.tasks.push(Task {
+            kind,
+            comm: None,
+            ctx,
+            wait: None,
+            finished: false,
+            died: false,
+            held: Vec::new(),
+            worker: false,
+        });
         s.tasks.len() - 1
+    }
+
+    /// `set_task_comm()`: the task's own name, instead of its kind's.
+    pub fn set_task_comm(&self, task: TaskId, comm: &str) {
+        self.s().tasks[task].comm = Some(comm.to_string());
     }
 
     pub fn ctx(&self) -> Context {
@@ -307,15 +301,16 @@ impl Kernel {
     /// The name of a task as the trace shows it.
     pub fn comm_of(s: &KState, task: TaskId) -> String {
         let t = &s.tasks[task];
-        if t.worker { format!("kworker/{}:1", t.ctx.cpu) } else { Kernel::task_name(s, t.kind) }
+        if t.worker {
+            return format!("kworker/{}:1", t.ctx.cpu);
+        }
+        t.comm.clone().unwrap_or_else(|| t.kind.comm())
     }
 
-    /// A task's own name: its `comm`, or the case's name for a thread.
+    /// A task's own name: the one `set_task_comm` gave it, or its kind's.
     pub fn task_name(s: &KState, kind: TaskKind) -> String {
-        match kind {
-            TaskKind::Control(n) if n > 0 && n <= s.thread_names.len() => s.thread_names[n - 1].clone(),
-            kind => kind.comm(),
-        }
+        let named = s.tasks.iter().find(|t| t.kind == kind).and_then(|t| t.comm.clone());
+        named.unwrap_or_else(|| kind.comm())
     }
 
     pub fn trace(&self, e: Event) {
@@ -475,7 +470,6 @@ impl Kernel {
             Wait::Restart(l) => s.locks.locks[l].can_take(Mode::Exclusive),
             // Interrupts are offered by `eligible`, never taken inside a poll.
             Wait::Ipi(_) | Wait::DevIrq(_) => false,
-            Wait::Gate => s.setup_done,
         }
     }
 
@@ -536,17 +530,6 @@ impl Kernel {
         self.yield_now().await;
     }
 
-    /// The case mutex `name`, created on first use.
-    pub fn case_lock(&self, name: &str) -> LockId {
-        let mut s = self.s();
-        if let Some(&l) = s.case_locks.get(name) {
-            return l;
-        }
-        let l = s.locks.add(name, LockKind::Mutex);
-        s.case_locks.insert(name.to_string(), l);
-        l
-    }
-
     /// Whether the current task holds `lock`.
     pub fn holds(&self, lock: LockId) -> bool {
         let s = self.s();
@@ -555,7 +538,15 @@ impl Kernel {
 
     /// `complete()`.
     pub fn complete(&self, c: CompletionId) {
-        self.s().locks.completions[c] += 1;
+        let done = &mut self.s().locks.completions[c];
+        if *done != COMPLETE_ALL {
+            *done += 1;
+        }
+    }
+
+    /// `complete_all()`: every waiter, now and later, goes on.
+    pub fn complete_all(&self, c: CompletionId) {
+        self.s().locks.completions[c] = COMPLETE_ALL;
     }
 
     /// `wait_for_completion()`.
@@ -564,21 +555,20 @@ impl Kernel {
             self.schedule_check("kernel/sched/completion.c:wait_for_completion");
         }
         self.block(Wait::Completion(c)).await;
-        self.s().locks.completions[c] -= 1;
+        let done = &mut self.s().locks.completions[c];
+        if *done != COMPLETE_ALL {
+            *done -= 1;
+        }
     }
 
     /// Records that the run reached `site`, and fires it if it is armed.
     /// `rollback` says whether the state machine is rolling back.
     pub fn failpoint(&self, site: Site, rollback: bool) -> Option<i32> {
-        self.reach(site, rollback);
-        if self.armed.is_empty() || !self.s().trace.enabled {
+        if !self.failpoints_live() {
             return None;
         }
-        let fired = self.armed.eval(site);
-        if fired.is_some() {
-            self.s().fired.insert(site);
-        }
-        fired
+        self.faults.reach(site, rollback);
+        self.faults.eval(site)
     }
 
     /// A failpoint whose action's argument is a count: `Some(None)` for a
@@ -590,25 +580,17 @@ impl Kernel {
     /// A failpoint with its action's raw argument: `Some(None)` for a bare
     /// `return`.
     pub fn failpoint_raw(&self, site: Site) -> Option<Option<String>> {
-        self.reach(site, false);
-        if self.armed.is_empty() || !self.s().trace.enabled {
+        if !self.failpoints_live() {
             return None;
         }
-        let fired = self.armed.eval_arg(site)?;
-        self.s().fired.insert(site);
-        Some(fired)
+        self.faults.reach(site, false);
+        self.faults.eval_arg(site)
     }
 
-    fn reach(&self, site: Site, rollback: bool) {
-        if self.cfg.record_sites {
-            let mut s = self.s();
-            if s.trace.enabled && s.reached_set.insert(site) {
-                s.reached.push(site);
-                if rollback && !s.fired.is_empty() {
-                    s.reached_in_rollback.push(site);
-                }
-            }
-        }
+    /// Whether failpoints are consulted now: the run records or armed
+    /// some, and the silent boot is over.
+    fn failpoints_live(&self) -> bool {
+        !self.faults.quiet() && self.s().trace.enabled
     }
 }
 

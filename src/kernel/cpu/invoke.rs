@@ -123,7 +123,7 @@ impl Kernel {
     ) -> Option<i32> {
         // One borrow for the checks, the knob, the context and the trace:
         // this is the hot path of every hotplug operation.
-        let quiet = !self.cfg.record_sites && self.armed.is_empty();
+        let quiet = self.faults.quiet();
         let (call, ev, wrong) = {
             let mut s = self.s();
             let step = &s.cpu.steps[state as usize];
@@ -176,7 +176,7 @@ impl Kernel {
 
     /// The failpoint and the trace of a call whose context is checked.
     fn enter_failpoint(&self, call: &Call, ev: CbEvent) -> Result<(), i32> {
-        if self.cfg.record_sites || !self.armed.is_empty() {
+        if !self.faults.quiet() {
             let site = Site::Cpuhp { cpu: call.cpu as u16, bringup: call.bringup, state: call.state, inst: ev.inst };
             if let Some(err) = self.failpoint(site, ev.rollback) {
                 self.trace(Event::CbExit(ev, CbHow::Injected, err));
