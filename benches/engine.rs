@@ -95,6 +95,7 @@ fn bench_c() {
     let opts = RunOpts {
         regressions: BTreeSet::from([hotplug_fi::kernel::Regression::SlabCreateDestroyUnlocked]),
         record_sites: false,
+        ..Default::default()
     };
     let strategy = hotplug_fi::case::Strategy::Exhaustive { bound: 2 };
     let mut times = Vec::new();
@@ -125,6 +126,7 @@ fn bench_d() {
     let opts = RunOpts {
         regressions: BTreeSet::from([hotplug_fi::kernel::Regression::SmpNoFlushOnDying]),
         record_sites: false,
+        ..Default::default()
     };
     let strategies = [
         hotplug_fi::case::Strategy::Exhaustive { bound: 2 },

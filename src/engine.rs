@@ -33,6 +33,10 @@ use crate::sim::lock::{CompletionId, LockId, LockKind};
 pub struct RunOpts {
     pub regressions: BTreeSet<Regression>,
     pub record_sites: bool,
+    /// Every callback through the asynchronous path of
+    /// `cpuhp_invoke_callback`, never its synchronous twin: only
+    /// tests/async_path.rs sets it, to prove the two agree.
+    pub force_async: bool,
 }
 
 /// Everything a run leaves behind.
@@ -129,6 +133,7 @@ pub fn config(case: &Case, opts: &RunOpts, preempt_points: bool) -> Config {
         record_sites: opts.record_sites,
         slab: case.slab,
         preempt_points,
+        force_async: opts.force_async,
     }
 }
 

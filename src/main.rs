@@ -139,7 +139,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opts = RunOpts { regressions, record_sites: false };
+    let opts = RunOpts { regressions, record_sites: false, ..Default::default() };
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
         Cmd::Sweep { paths } => cmd_sweep(paths, &opts),

@@ -17,7 +17,11 @@ fn case(id: &str) -> Case {
 }
 
 fn unlocked() -> RunOpts {
-    RunOpts { regressions: BTreeSet::from([Regression::SlabCreateDestroyUnlocked]), record_sites: false }
+    RunOpts {
+        regressions: BTreeSet::from([Regression::SlabCreateDestroyUnlocked]),
+        record_sites: false,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -93,7 +97,7 @@ fn pct_and_random_reach_the_slab_race() {
 }
 
 fn no_flush() -> RunOpts {
-    RunOpts { regressions: BTreeSet::from([Regression::SmpNoFlushOnDying]), record_sites: false }
+    RunOpts { regressions: BTreeSet::from([Regression::SmpNoFlushOnDying]), record_sites: false, ..Default::default() }
 }
 
 /// The stranded-IPI race: the case only declares the interrupt source; the

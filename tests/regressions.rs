@@ -100,7 +100,8 @@ fn every_regression_pin_reproduces_its_bug() {
             continue;
         }
         pins += 1;
-        let opts = hotplug_fi::engine::RunOpts { regressions: switches.clone(), record_sites: false };
+        let opts =
+            hotplug_fi::engine::RunOpts { regressions: switches.clone(), record_sites: false, ..Default::default() };
         let plain = hotplug_fi::verdict::Scenario::plain(&case, &opts);
         assert_eq!(plain.schedule, case.explore.schedule, "{}: the pin applies with its switches", case.id);
         let run = hotplug_fi::verdict::run(&case, plain, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.id));

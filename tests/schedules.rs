@@ -22,7 +22,11 @@ fn case(id: &str) -> Case {
 }
 
 fn unlocked() -> RunOpts {
-    RunOpts { regressions: BTreeSet::from([Regression::SlabCreateDestroyUnlocked]), record_sites: false }
+    RunOpts {
+        regressions: BTreeSet::from([Regression::SlabCreateDestroyUnlocked]),
+        record_sites: false,
+        ..Default::default()
+    }
 }
 
 fn replay_err(id: &str, opts: &RunOpts, schedule: &str) -> String {

@@ -77,6 +77,8 @@ pub struct Config {
     /// Preemption points between callbacks and slab steps are decisions
     /// (the explorer's strategies); the default schedule skips them.
     pub preempt_points: bool,
+    /// No synchronous fast path for callbacks (tests/async_path.rs).
+    pub force_async: bool,
 }
 
 /// `enum cpuhp_smt_control`.

@@ -68,17 +68,21 @@ pub fn run(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, Cas
 
 /// Runs a case and returns it whatever its violations; `Err` only when the
 /// case cannot run (bad input).
-#[allow(dead_code)] // each test binary uses its own part of this module
 pub fn run_quiet(path: &Path, regressions: &BTreeSet<Regression>) -> Result<(Case, CaseRun), String> {
+    let opts = RunOpts { regressions: regressions.clone(), ..Default::default() };
+    run_with_opts(path, &opts)
+}
+
+/// [`run_quiet`] with every option given.
+pub fn run_with_opts(path: &Path, opts: &RunOpts) -> Result<(Case, CaseRun), String> {
     let mut case = Case::load(path, &cases_dir()).map_err(|e| e.to_string())?;
     // Snapshots name the case as a user types it from the checkout, so they
     // read the same on every machine.
     if let Ok(rel) = path.strip_prefix(root()) {
         case.path = rel.to_path_buf();
     }
-    let opts = RunOpts { regressions: regressions.clone(), record_sites: false };
     let only = std::env::var("HOTPLUG_SCENARIO").ok();
-    let run = explore::run_case(&case, &opts, only.as_deref()).map_err(|e| e.to_string())?;
+    let run = explore::run_case(&case, opts, only.as_deref()).map_err(|e| e.to_string())?;
     Ok((case, run))
 }
 

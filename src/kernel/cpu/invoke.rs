@@ -121,6 +121,9 @@ impl Kernel {
         use_last: bool,
         via: Via,
     ) -> Option<i32> {
+        if self.cfg.force_async {
+            return None;
+        }
         // One borrow for the checks, the knob, the context and the trace:
         // this is the hot path of every hotplug operation.
         let quiet = self.faults.quiet();

@@ -239,6 +239,7 @@ mod tests {
             record_sites: false,
             slab: false,
             preempt_points: false,
+            force_async: false,
         };
         let k = Kernel::new(std::rc::Rc::new(Profile::builtin("debian-6.1").unwrap()), cfg, Armed::default());
         let out = k.states_show();
