@@ -1,7 +1,9 @@
 //! The table of case operations (`hotplug_fi::case::OPERATIONS`): every row
 //! is documented in `cases/README.md`, its example parses as that very
-//! operation, its flags are what the parser enforces, and the listing
+//! operation, its flags are what the parser enforces, and `hotplug-fi ops`
 //! prints it.
+
+use std::process::Command;
 
 use hotplug_fi::case::{Case, OPERATIONS, OpSpec, ops_listing};
 
@@ -131,7 +133,7 @@ fn an_unknown_operation_lists_every_usage() {
 }
 
 #[test]
-fn the_listing_prints_every_row_grouped() {
+fn the_ops_command_prints_every_row_grouped() {
     let listing = ops_listing();
     for row in OPERATIONS {
         assert!(listing.contains(row.group.title()), "{listing}");
@@ -139,4 +141,7 @@ fn the_listing_prints_every_row_grouped() {
         let line = line.unwrap_or_else(|| panic!("no line for `{}`:\n{listing}", row.usage));
         assert!(line.contains(row.summary), "{line}");
     }
+    let out = Command::new(env!("CARGO_BIN_EXE_hotplug-fi")).arg("ops").output().expect("hotplug-fi runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), listing);
 }
