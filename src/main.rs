@@ -42,6 +42,8 @@ enum Cmd {
     },
     /// List the failpoint sites a case's plain run reaches.
     Failpoints { case: PathBuf },
+    /// List the case operations: usage and summary, one line each, grouped by kernel source.
+    Ops,
     /// Explore a case's interleavings and print each distinct outcome.
     Explore {
         case: PathBuf,
@@ -170,6 +172,10 @@ fn main() -> ExitCode {
             cmd_oracle(&what, kernel, modules, *timeout, print_script.as_deref())
         }
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
+        Cmd::Ops => {
+            print!("{}", hotplug_fi::case::ops_listing());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism } => {
             cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), *check_determinism, &opts)
         }

@@ -40,6 +40,41 @@ fn error_of(text: &str) -> String {
     "bad.toml:2:9:",
     &["unknown operation `cpu_donw`", "did you mean `cpu_down`"]
 )]
+#[case::unknown_op_without_a_near_name(
+    &format!("description = \"x\"\nops = [\"frobnicate\"]\n{MACHINE}"),
+    "bad.toml:2:9:",
+    &["unknown operation `frobnicate`; expected one of: boot, cpu_up"]
+)]
+#[case::empty_op(
+    &format!("description = \"x\"\nops = [\"  \"]\n{MACHINE}"),
+    "bad.toml:2:9:",
+    &["empty operation; expected one of: boot, cpu_up"]
+)]
+#[case::extra_argument(
+    &format!("description = \"x\"\nops = [\"cpu_down 1 2\"]\n{MACHINE}"),
+    "bad.toml:2:20:",
+    &["`cpu_down` takes 1 argument(s), got 2"]
+)]
+#[case::missing_argument(
+    &format!("description = \"x\"\nops = [\"smp_call_function_single 1 f\"]\n{MACHINE}"),
+    "bad.toml:2:9:",
+    &["`smp_call_function_single` takes 3 argument(s), got 2"]
+)]
+#[case::registration_arity_is_reported_at_the_name(
+    &format!("description = \"x\"\nops = [\"cpuhp_state_add_instance s i j\"]\n{MACHINE}"),
+    "bad.toml:2:9:",
+    &["`cpuhp_state_add_instance` takes 2 argument(s), got 3"]
+)]
+#[case::add_memory_arity(
+    &format!("description = \"x\"\nops = [\"add_memory 32 0 1\"]\n{MACHINE}"),
+    "bad.toml:2:9:",
+    &["`add_memory` takes a block number and optionally a node"]
+)]
+#[case::slab_op_without_the_slab_model(
+    &format!("description = \"x\"\nops = [\"cpu_up 1\", \"kmem_cache_create c\"]\n{MACHINE}"),
+    "bad.toml:2:20:",
+    &["slab operations need the slab model"]
+)]
 #[case::cpu_out_of_range(
     &format!("description = \"x\"\nops = [\"cpu_down 7\"]\n{MACHINE}"),
     "bad.toml:2:18:",

@@ -27,7 +27,7 @@ use crate::kernel::SmtCmdline;
 use crate::kernel::cpuhotplug::{PROFILES, Profile, State};
 use crate::kernel::module::{ModuleDecl, StateDecl};
 
-pub use ops::{Op, RemoveKind, SetupKind, SysfsFile};
+pub use ops::{Flags, Group, OPERATIONS, Op, OpSpec, RemoveKind, SetupKind, SysfsFile, ops_listing};
 pub use site::{parse_site, resolve_state};
 
 /// A case error: where, and what would have been valid.
@@ -61,6 +61,8 @@ pub struct Machine {
 #[derive(Clone, Debug)]
 pub struct OpLine {
     pub op: Op,
+    /// Its row of [`OPERATIONS`].
+    pub spec: &'static OpSpec,
     /// The operation as written, without its expectation.
     pub text: String,
     /// `=> -EAGAIN`: the result the plain run must return.
@@ -387,7 +389,7 @@ impl Case {
         let threads = f.thread.iter().map(|t| load_thread(&env, t)).collect::<Result<Vec<_>, _>>()?;
         let irqs = f.irq.iter().map(|i| load_irq(&env, i)).collect::<Result<Vec<_>, _>>()?;
         check_slab_ops(&src, f.slab, &ops, &threads)?;
-        let uses_memory = ops.iter().chain(threads.iter().flat_map(|t| t.ops.iter())).any(|o| o.op.memory());
+        let uses_memory = ops.iter().chain(threads.iter().flat_map(|t| t.ops.iter())).any(|o| o.memory());
         let memory = load_memory(&src, &profile, f.memory.as_ref(), uses_memory)?;
         let explore = load_explore(&src, f.explore.as_ref(), !threads.is_empty() || !irqs.is_empty())?;
         let expect_end = match &f.expect.end {
@@ -605,10 +607,10 @@ fn load_thread(env: &ops::Env, t: &ThreadFile) -> Result<ThreadDecl, CaseError> 
 
 fn load_irq(env: &ops::Env, i: &IrqFile) -> Result<IrqDecl, CaseError> {
     let ops = i.handler.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(o) = ops.iter().find(|o| !o.op.in_irq()) {
+    if let Some(o) = ops.iter().find(|o| !o.in_irq()) {
         return Err(env.src.error(
             o.span.start,
-            format!("`{}` cannot run in an interrupt handler; a handler may run: {}", o.text, ops::IRQ_OPS),
+            format!("`{}` cannot run in an interrupt handler; a handler may run: {}", o.text, ops::irq_ops()),
         ));
     }
     if let Some(o) = ops.iter().find(|o| o.expect.is_some()) {
@@ -703,7 +705,7 @@ fn load_memory(
 fn check_slab_ops(src: &Source, slab: bool, ops: &[OpLine], threads: &[ThreadDecl]) -> Result<(), CaseError> {
     let all = ops.iter().chain(threads.iter().flat_map(|t| t.ops.iter()));
     for o in all {
-        if !slab && matches!(o.op, Op::CacheCreate(_) | Op::CacheDestroy(_) | Op::CacheAlloc(_)) {
+        if !slab && o.spec.flags.slab {
             return Err(
                 src.error(o.span.start, "slab operations need the slab model: add `slab = true` before `[machine]`")
             );

@@ -3,9 +3,14 @@
 //! Operations are one string each, written as a kernel developer would type
 //! or call them: `cpu_down 1`, `echo 197 > cpu1/hotplug/fail`,
 //! `insmod demo`, `cpuhp_setup_state demo:online`, optionally followed by
-//! `=> -EAGAIN`, the result the plain run must return. Callback behaviours
-//! are comma-separated effects: `alloc`, `free`, `sleep`, `cpus_read_lock`,
-//! `lock NAME`, `fail -ENOMEM [on cpu N] [on call N]`, or `ok`.
+//! `=> -EAGAIN`, the result the plain run must return. Each operation is one
+//! row of [`OPERATIONS`]: its name, usage, summary, example, flags and
+//! argument parser; the parser, its errors and `hotplug-fi ops` all read
+//! that table. Callback behaviours are comma-separated effects: `alloc`,
+//! `free`, `sleep`, `cpus_read_lock`, `lock NAME`,
+//! `fail -ENOMEM [on cpu N] [on call N]`, or `ok`.
+
+use std::ops::Range;
 
 use toml::Spanned;
 
@@ -118,25 +123,6 @@ pub enum Op {
     PutOnlineMems,
 }
 
-impl Op {
-    /// Whether an interrupt handler may do it: the cross-CPU calls, which
-    /// the kernel itself warns about where they do not belong.
-    pub fn in_irq(&self) -> bool {
-        matches!(
-            self,
-            Op::SmpCallSingle { .. }
-                | Op::SmpCallAsync { .. }
-                | Op::SmpCallMany { .. }
-                | Op::SmpCall { .. }
-                | Op::OnEachCpu { .. }
-        )
-    }
-}
-
-/// The operations an interrupt handler may run.
-pub const IRQ_OPS: &str = "smp_call_function_single CPU FUNC WAIT, smp_call_function_single_async CPU FUNC, \
-smp_call_function_many CPULIST FUNC WAIT, smp_call_function FUNC WAIT, on_each_cpu FUNC WAIT";
-
 /// Which `cpuhp_setup_state*` variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetupKind {
@@ -170,30 +156,308 @@ pub enum SysfsFile {
     MemInject(bool),
 }
 
-impl Op {
-    /// Whether it needs the memory model.
-    pub fn memory(&self) -> bool {
-        matches!(
-            self,
-            Op::AddMemory { .. }
-                | Op::RemoveMemory(_)
-                | Op::GetOnlineMems
-                | Op::PutOnlineMems
-                | Op::Write { file: SysfsFile::MemState(_) | SysfsFile::MemOnline(_) | SysfsFile::MemInject(_), .. }
-        )
+impl SysfsFile {
+    /// Whether it is a memory block's file or the memory notifier injector's.
+    pub fn memory(self) -> bool {
+        matches!(self, SysfsFile::MemState(_) | SysfsFile::MemOnline(_) | SysfsFile::MemInject(_))
     }
 }
 
-const OPS: &str = "boot, cpu_up N, cpu_down N, echo V > FILE, insmod M, rmmod M, cpuhp_setup_state[_nocalls|_multi] S, \
-cpuhp_remove_state[_nocalls] S, cpuhp_remove_multi_state S, cpuhp_state_add_instance[_nocalls] S I, \
-cpuhp_state_remove_instance[_nocalls] S I, cpu_hotplug_disable, cpu_hotplug_enable, freeze_secondary_cpus N, thaw_secondary_cpus, \
-kmem_cache_create C, kmem_cache_destroy C, kmem_cache_alloc C, mutex_lock M, mutex_unlock M, \
-smp_call_function_single CPU FUNC WAIT, smp_call_function_single_async CPU FUNC, smp_call_function_many CPULIST FUNC WAIT, \
-smp_call_function FUNC WAIT, on_each_cpu FUNC WAIT, local_irq_disable, local_irq_enable, preempt_disable, preempt_enable, \
-add_memory N [NID], remove_memory N, get_online_mems, put_online_mems";
-
 const FILES: &str = "cpuN/online, cpuN/hotplug/fail, cpuN/hotplug/target, smt/control, memoryN/state, memoryN/online, \
 notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error, notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error";
+
+/// What an operation needs of its case, or may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags {
+    /// An interrupt handler (`[[irq]]`) may run it.
+    pub irq: bool,
+    /// It turns the memory model on (`echo` does when it writes a memory file).
+    pub memory: bool,
+    /// It is not built with `hotplug_cpu = false` (`CONFIG_HOTPLUG_CPU=n`).
+    pub hotplug_cpu: bool,
+    /// It needs the slab model (`slab = true`).
+    pub slab: bool,
+}
+
+const PLAIN: Flags = Flags { irq: false, memory: false, hotplug_cpu: false, slab: false };
+const IRQ: Flags = Flags { irq: true, ..PLAIN };
+const MEMORY: Flags = Flags { memory: true, ..PLAIN };
+const HOTPLUG_CPU: Flags = Flags { hotplug_cpu: true, ..PLAIN };
+const SLAB: Flags = Flags { slab: true, ..PLAIN };
+
+impl Flags {
+    /// The flags in words, for `hotplug-fi ops`: `; needs CONFIG_HOTPLUG_CPU`.
+    fn note(self) -> String {
+        let words = [
+            (self.irq, "may run in an interrupt handler"),
+            (self.memory, "turns the memory model on"),
+            (self.hotplug_cpu, "needs CONFIG_HOTPLUG_CPU"),
+            (self.slab, "needs slab = true"),
+        ];
+        words.iter().filter(|(on, _)| *on).map(|(_, w)| format!("; {w}")).collect()
+    }
+}
+
+/// Where an operation's kernel code lives: how `hotplug-fi ops` groups them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Cpu,
+    Smp,
+    Slab,
+    Memory,
+    Locking,
+    Context,
+    Modules,
+    Sysfs,
+}
+
+impl Group {
+    /// The heading `hotplug-fi ops` prints.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Cpu => "kernel/cpu.c: CPU hotplug",
+            Group::Smp => "kernel/smp.c: cross-CPU function calls",
+            Group::Slab => "mm/slab.c: the SLAB-era slab model",
+            Group::Memory => "mm/memory_hotplug.c: memory hotplug",
+            Group::Locking => "kernel/locking/mutex.c: the case's mutexes",
+            Group::Context => "include/linux/irqflags.h, preempt.h: the calling task's context",
+            Group::Modules => "kernel/module/, kernel/cpu.c: modules and cpuhp state registration",
+            Group::Sysfs => "sysfs and debugfs writes",
+        }
+    }
+}
+
+/// Parses an operation's words (the name first) into an [`Op`].
+type Parse = fn(&Env, &Range<usize>, &[Word]) -> Result<Op, CaseError>;
+
+/// One case operation: a row of [`OPERATIONS`].
+#[derive(Debug)]
+pub struct OpSpec {
+    /// The name a case writes: `cpu_down`.
+    pub name: &'static str,
+    /// Its arguments: `cpu_down CPU`.
+    pub usage: &'static str,
+    /// What it runs, naming the kernel function.
+    pub summary: &'static str,
+    /// A use that parses in a case with 4 CPUs, `slab = true` and the module
+    /// `demo` declaring the state `demo:online`.
+    pub example: &'static str,
+    pub group: Group,
+    pub flags: Flags,
+    parse: Parse,
+}
+
+/// Every case operation, grouped as the kernel's sources are. The parser,
+/// its "did you mean", the help in its errors and `hotplug-fi ops` all read
+/// this table.
+#[rustfmt::skip]
+pub const OPERATIONS: &[OpSpec] = &[
+    // kernel/cpu.c
+    OpSpec { name: "boot", usage: "boot",
+        summary: "bringup_nonboot_cpus(), traced and swept; only as the first operation",
+        example: "boot", group: Group::Cpu, flags: PLAIN,
+        parse: |e, s, w| e.bare(s, w, Op::Boot) },
+    OpSpec { name: "cpu_up", usage: "cpu_up CPU",
+        summary: "cpu_up(CPU, CPUHP_ONLINE)",
+        example: "cpu_up 1", group: Group::Cpu, flags: PLAIN,
+        parse: |e, s, w| e.one_cpu(s, w).map(Op::CpuUp) },
+    OpSpec { name: "cpu_down", usage: "cpu_down CPU",
+        summary: "cpu_down(CPU, CPUHP_OFFLINE)",
+        example: "cpu_down 1", group: Group::Cpu, flags: HOTPLUG_CPU,
+        parse: |e, s, w| e.one_cpu(s, w).map(Op::CpuDown) },
+    OpSpec { name: "cpu_hotplug_disable", usage: "cpu_hotplug_disable",
+        summary: "cpu_hotplug_disable(): hotplug is refused until it is enabled again",
+        example: "cpu_hotplug_disable", group: Group::Cpu, flags: PLAIN,
+        parse: |e, s, w| e.bare(s, w, Op::CpuHotplugDisable) },
+    OpSpec { name: "cpu_hotplug_enable", usage: "cpu_hotplug_enable",
+        summary: "cpu_hotplug_enable()",
+        example: "cpu_hotplug_enable", group: Group::Cpu, flags: PLAIN,
+        parse: |e, s, w| e.bare(s, w, Op::CpuHotplugEnable) },
+    OpSpec { name: "freeze_secondary_cpus", usage: "freeze_secondary_cpus CPU",
+        summary: "freeze_secondary_cpus(CPU): suspend's CPU freeze, with CPU the primary",
+        example: "freeze_secondary_cpus 0", group: Group::Cpu, flags: HOTPLUG_CPU,
+        parse: |e, s, w| e.one_cpu(s, w).map(Op::Freeze) },
+    OpSpec { name: "thaw_secondary_cpus", usage: "thaw_secondary_cpus",
+        summary: "thaw_secondary_cpus(): resume's CPU thaw",
+        example: "thaw_secondary_cpus", group: Group::Cpu, flags: HOTPLUG_CPU,
+        parse: |e, s, w| e.bare(s, w, Op::Thaw) },
+    // kernel/smp.c
+    OpSpec { name: "smp_call_function_single", usage: "smp_call_function_single CPU FUNC WAIT",
+        summary: "smp_call_function_single(CPU, FUNC, NULL, WAIT): -ENXIO for an offline CPU",
+        example: "smp_call_function_single 1 f 1", group: Group::Smp, flags: IRQ,
+        parse: |e, s, w| e.smp_single(s, w) },
+    OpSpec { name: "smp_call_function_single_async", usage: "smp_call_function_single_async CPU FUNC",
+        summary: "smp_call_function_single_async(CPU, &csd), FUNC's own CSD: -EBUSY while in flight",
+        example: "smp_call_function_single_async 1 f", group: Group::Smp, flags: IRQ,
+        parse: |e, s, w| e.smp_async(s, w) },
+    OpSpec { name: "smp_call_function_many", usage: "smp_call_function_many CPULIST FUNC WAIT",
+        summary: "smp_call_function_many(CPULIST, FUNC, NULL, WAIT), with preemption disabled",
+        example: "smp_call_function_many 0-1 f 0", group: Group::Smp, flags: IRQ,
+        parse: |e, s, w| e.smp_many(s, w) },
+    OpSpec { name: "smp_call_function", usage: "smp_call_function FUNC WAIT",
+        summary: "smp_call_function(FUNC, NULL, WAIT): every other online CPU",
+        example: "smp_call_function f 1", group: Group::Smp, flags: IRQ,
+        parse: |e, s, w| e.func_wait(s, w).map(|(func, wait)| Op::SmpCall { func, wait }) },
+    OpSpec { name: "on_each_cpu", usage: "on_each_cpu FUNC WAIT",
+        summary: "on_each_cpu(FUNC, NULL, WAIT): every online CPU, this one with IRQs off",
+        example: "on_each_cpu f 0", group: Group::Smp, flags: IRQ,
+        parse: |e, s, w| e.func_wait(s, w).map(|(func, wait)| Op::OnEachCpu { func, wait }) },
+    // mm/slab.c
+    OpSpec { name: "kmem_cache_create", usage: "kmem_cache_create CACHE",
+        summary: "kmem_cache_create(CACHE)",
+        example: "kmem_cache_create foo", group: Group::Slab, flags: SLAB,
+        parse: |e, s, w| e.one_word(s, w).map(Op::CacheCreate) },
+    OpSpec { name: "kmem_cache_destroy", usage: "kmem_cache_destroy CACHE",
+        summary: "kmem_cache_destroy(CACHE)",
+        example: "kmem_cache_destroy foo", group: Group::Slab, flags: SLAB,
+        parse: |e, s, w| e.one_word(s, w).map(Op::CacheDestroy) },
+    OpSpec { name: "kmem_cache_alloc", usage: "kmem_cache_alloc CACHE",
+        summary: "kmem_cache_alloc(CACHE) and kmem_cache_free(), on the calling task's CPU",
+        example: "kmem_cache_alloc foo", group: Group::Slab, flags: SLAB,
+        parse: |e, s, w| e.one_word(s, w).map(Op::CacheAlloc) },
+    // mm/memory_hotplug.c
+    OpSpec { name: "add_memory", usage: "add_memory BLOCK [NID]",
+        summary: "add_memory(NID, start, size): hot-add memoryBLOCK (node 0 by default)",
+        example: "add_memory 32", group: Group::Memory, flags: MEMORY,
+        parse: |e, s, w| e.add_memory(s, w) },
+    OpSpec { name: "remove_memory", usage: "remove_memory BLOCK",
+        summary: "remove_memory(start, size) of memoryBLOCK: -EBUSY unless it is offline",
+        example: "remove_memory 32", group: Group::Memory, flags: MEMORY,
+        parse: |e, s, w| e.remove_memory(s, w) },
+    OpSpec { name: "get_online_mems", usage: "get_online_mems",
+        summary: "get_online_mems(): take mem_hotplug_lock for read",
+        example: "get_online_mems", group: Group::Memory, flags: MEMORY,
+        parse: |e, s, w| e.bare(s, w, Op::GetOnlineMems) },
+    OpSpec { name: "put_online_mems", usage: "put_online_mems",
+        summary: "put_online_mems(): release it",
+        example: "put_online_mems", group: Group::Memory, flags: MEMORY,
+        parse: |e, s, w| e.bare(s, w, Op::PutOnlineMems) },
+    // kernel/locking/mutex.c
+    OpSpec { name: "mutex_lock", usage: "mutex_lock MUTEX",
+        summary: "mutex_lock(&MUTEX), a mutex of the case by name",
+        example: "mutex_lock m", group: Group::Locking, flags: PLAIN,
+        parse: |e, s, w| e.one_word(s, w).map(Op::Lock) },
+    OpSpec { name: "mutex_unlock", usage: "mutex_unlock MUTEX",
+        summary: "mutex_unlock(&MUTEX): -EPERM if it is not held",
+        example: "mutex_unlock m", group: Group::Locking, flags: PLAIN,
+        parse: |e, s, w| e.one_word(s, w).map(Op::Unlock) },
+    // include/linux/irqflags.h, include/linux/preempt.h
+    OpSpec { name: "local_irq_disable", usage: "local_irq_disable",
+        summary: "local_irq_disable() on the calling task",
+        example: "local_irq_disable", group: Group::Context, flags: PLAIN,
+        parse: |e, s, w| e.bare(s, w, Op::LocalIrqDisable) },
+    OpSpec { name: "local_irq_enable", usage: "local_irq_enable",
+        summary: "local_irq_enable()",
+        example: "local_irq_enable", group: Group::Context, flags: PLAIN,
+        parse: |e, s, w| e.bare(s, w, Op::LocalIrqEnable) },
+    OpSpec { name: "preempt_disable", usage: "preempt_disable",
+        summary: "preempt_disable() on the calling task",
+        example: "preempt_disable", group: Group::Context, flags: PLAIN,
+        parse: |e, s, w| e.bare(s, w, Op::PreemptDisable) },
+    OpSpec { name: "preempt_enable", usage: "preempt_enable",
+        summary: "preempt_enable()",
+        example: "preempt_enable", group: Group::Context, flags: PLAIN,
+        parse: |e, s, w| e.bare(s, w, Op::PreemptEnable) },
+    // kernel/module/, and the cpuhp_* registration of kernel/cpu.c
+    OpSpec { name: "insmod", usage: "insmod MODULE",
+        summary: "load MODULE and run its init: cpuhp_setup_state*() of each declared state, then its instances",
+        example: "insmod demo", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.one_module(s, w).map(Op::Insmod) },
+    OpSpec { name: "rmmod", usage: "rmmod MODULE",
+        summary: "run MODULE's exit: remove its instances and states, newest first, then unload it",
+        example: "rmmod demo", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.one_module(s, w).map(Op::Rmmod) },
+    OpSpec { name: "cpuhp_setup_state", usage: "cpuhp_setup_state STATE",
+        summary: "cpuhp_setup_state(): register the declared STATE, running its startup on the online CPUs",
+        example: "cpuhp_setup_state demo:online", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.setup(s, w, SetupKind::Calls) },
+    OpSpec { name: "cpuhp_setup_state_nocalls", usage: "cpuhp_setup_state_nocalls STATE",
+        summary: "cpuhp_setup_state_nocalls(): register STATE without calling its startup",
+        example: "cpuhp_setup_state_nocalls demo:online", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.setup(s, w, SetupKind::Nocalls) },
+    OpSpec { name: "cpuhp_setup_state_multi", usage: "cpuhp_setup_state_multi STATE",
+        summary: "cpuhp_setup_state_multi(): register the multi-instance STATE",
+        example: "cpuhp_setup_state_multi demo:online", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.setup(s, w, SetupKind::Multi) },
+    OpSpec { name: "cpuhp_remove_state", usage: "cpuhp_remove_state STATE",
+        summary: "cpuhp_remove_state(): remove STATE's latest registration, running its teardown",
+        example: "cpuhp_remove_state demo:online", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.remove(s, w, RemoveKind::Calls) },
+    OpSpec { name: "cpuhp_remove_state_nocalls", usage: "cpuhp_remove_state_nocalls STATE",
+        summary: "cpuhp_remove_state_nocalls(): remove it without calling its teardown",
+        example: "cpuhp_remove_state_nocalls demo:online", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.remove(s, w, RemoveKind::Nocalls) },
+    OpSpec { name: "cpuhp_remove_multi_state", usage: "cpuhp_remove_multi_state STATE",
+        summary: "cpuhp_remove_multi_state(): remove the multi-instance STATE",
+        example: "cpuhp_remove_multi_state demo:online", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.remove(s, w, RemoveKind::Multi) },
+    OpSpec { name: "cpuhp_state_add_instance", usage: "cpuhp_state_add_instance STATE INSTANCE",
+        summary: "cpuhp_state_add_instance(): add INSTANCE to STATE, running its startup",
+        example: "cpuhp_state_add_instance demo:online a", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.instance(s, w, true, true) },
+    OpSpec { name: "cpuhp_state_add_instance_nocalls", usage: "cpuhp_state_add_instance_nocalls STATE INSTANCE",
+        summary: "cpuhp_state_add_instance_nocalls(): add it without calling the startup",
+        example: "cpuhp_state_add_instance_nocalls demo:online a", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.instance(s, w, true, false) },
+    OpSpec { name: "cpuhp_state_remove_instance", usage: "cpuhp_state_remove_instance STATE INSTANCE",
+        summary: "cpuhp_state_remove_instance(): remove INSTANCE from STATE, running its teardown",
+        example: "cpuhp_state_remove_instance demo:online a", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.instance(s, w, false, true) },
+    OpSpec { name: "cpuhp_state_remove_instance_nocalls", usage: "cpuhp_state_remove_instance_nocalls STATE INSTANCE",
+        summary: "cpuhp_state_remove_instance_nocalls(): remove it without calling the teardown",
+        example: "cpuhp_state_remove_instance_nocalls demo:online a", group: Group::Modules, flags: PLAIN,
+        parse: |e, s, w| e.instance(s, w, false, false) },
+    // drivers/base/cpu.c, drivers/base/memory.c, lib/notifier-error-inject.c
+    OpSpec { name: "echo", usage: "echo VALUE > FILE",
+        summary: "write VALUE to FILE: online_store(), fail_store(), target_store(), state_store(), ...",
+        example: "echo 0 > cpu1/online", group: Group::Sysfs, flags: PLAIN,
+        parse: |e, s, w| e.echo(s, w) },
+];
+
+impl OpSpec {
+    /// The row of an operation name.
+    pub fn find(name: &str) -> Option<&'static OpSpec> {
+        OPERATIONS.iter().find(|s| s.name == name)
+    }
+}
+
+/// The usages of the rows `keep` selects, comma-separated: the help in
+/// parse errors.
+fn usages(keep: fn(&OpSpec) -> bool) -> String {
+    OPERATIONS.iter().filter(|s| keep(s)).map(|s| s.usage).collect::<Vec<_>>().join(", ")
+}
+
+/// The operations an interrupt handler may run.
+pub fn irq_ops() -> String {
+    usages(|s| s.flags.irq)
+}
+
+/// The table as `hotplug-fi ops` prints it: a heading per group, then each
+/// operation's usage and summary on one line.
+pub fn ops_listing() -> String {
+    let width = OPERATIONS.iter().map(|s| s.usage.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (i, s) in OPERATIONS.iter().enumerate() {
+        if i == 0 || OPERATIONS[i - 1].group != s.group {
+            let gap = if i == 0 { "" } else { "\n" };
+            out += &format!("{gap}{}\n", s.group.title());
+        }
+        out += &format!("  {:<width$}  {}{}\n", s.usage, s.summary, s.flags.note());
+    }
+    out + &format!("\nFILE: {FILES}\n")
+}
+
+impl OpLine {
+    /// Whether an interrupt handler may run it.
+    pub fn in_irq(&self) -> bool {
+        self.spec.flags.irq
+    }
+
+    /// Whether it needs the memory model.
+    pub fn memory(&self) -> bool {
+        self.spec.flags.memory || matches!(self.op, Op::Write { file, .. } if file.memory())
+    }
+}
 
 /// What op parsing needs to resolve names.
 pub(super) struct Env<'a> {
@@ -227,7 +491,7 @@ fn words(s: &str) -> Vec<Word<'_>> {
 }
 
 impl Env<'_> {
-    fn err(&self, span: &std::ops::Range<usize>, at: usize, msg: impl Into<String>) -> CaseError {
+    fn err(&self, span: &Range<usize>, at: usize, msg: impl Into<String>) -> CaseError {
         self.src.error_in(span, at, msg)
     }
 
@@ -246,220 +510,153 @@ impl Env<'_> {
             None => (full.as_str(), None),
         };
         let w = words(text);
-        let op = self.op(&span, &w)?;
-        Ok(OpLine { op, text: text.trim().to_string(), expect, span })
+        let (spec, op) = self.op(&span, &w)?;
+        Ok(OpLine { op, spec, text: text.trim().to_string(), expect, span })
     }
 
-    fn op(&self, span: &std::ops::Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+    /// Looks the operation up in [`OPERATIONS`] and parses its arguments.
+    fn op(&self, span: &Range<usize>, w: &[Word]) -> Result<(&'static OpSpec, Op), CaseError> {
         let Some(first) = w.first() else {
-            return Err(self.err(span, 0, format!("empty operation; expected one of: {OPS}")));
+            return Err(self.err(span, 0, format!("empty operation; expected one of: {}", usages(|_| true))));
         };
-        let arity = |n: usize| -> Result<(), CaseError> {
-            if w.len() == n + 1 {
-                return Ok(());
-            }
-            let at = w.get(n + 1).map_or(first.at, |x| x.at);
-            Err(self.err(span, at, format!("`{}` takes {n} argument(s), got {}", first.text, w.len() - 1)))
-        };
-        let op = match first.text {
-            "boot" => {
-                arity(0)?;
-                Op::Boot
-            }
-            "cpu_up" | "cpu_down" | "freeze_secondary_cpus" => {
-                arity(1)?;
-                let cpu = self.cpu(span, &w[1])?;
-                match first.text {
-                    "cpu_up" => Op::CpuUp(cpu),
-                    "cpu_down" => Op::CpuDown(cpu),
-                    _ => Op::Freeze(cpu),
-                }
-            }
-            "thaw_secondary_cpus" => {
-                arity(0)?;
-                Op::Thaw
-            }
-            "cpu_hotplug_disable" => {
-                arity(0)?;
-                Op::CpuHotplugDisable
-            }
-            "cpu_hotplug_enable" => {
-                arity(0)?;
-                Op::CpuHotplugEnable
-            }
-            "echo" => self.echo(span, w)?,
-            "kmem_cache_create" | "kmem_cache_destroy" | "kmem_cache_alloc" => {
-                arity(1)?;
-                let name = w[1].text.to_string();
-                match first.text {
-                    "kmem_cache_create" => Op::CacheCreate(name),
-                    "kmem_cache_destroy" => Op::CacheDestroy(name),
-                    _ => Op::CacheAlloc(name),
-                }
-            }
-            "mutex_lock" | "mutex_unlock" => {
-                arity(1)?;
-                let name = w[1].text.to_string();
-                if first.text == "mutex_lock" { Op::Lock(name) } else { Op::Unlock(name) }
-            }
-            "insmod" | "rmmod" => {
-                arity(1)?;
-                let m = self.module(span, &w[1])?;
-                if first.text == "insmod" { Op::Insmod(m) } else { Op::Rmmod(m) }
-            }
-            "local_irq_disable" | "local_irq_enable" | "preempt_disable" | "preempt_enable" => {
-                arity(0)?;
-                match first.text {
-                    "local_irq_disable" => Op::LocalIrqDisable,
-                    "local_irq_enable" => Op::LocalIrqEnable,
-                    "preempt_disable" => Op::PreemptDisable,
-                    _ => Op::PreemptEnable,
-                }
-            }
-            "smp_call_function_single" => {
-                arity(3)?;
-                Op::SmpCallSingle {
-                    cpu: self.cpu(span, &w[1])?,
-                    func: self.func(span, &w[2])?,
-                    wait: self.wait(span, &w[3])?,
-                }
-            }
-            "smp_call_function_single_async" => {
-                arity(2)?;
-                Op::SmpCallAsync { cpu: self.cpu(span, &w[1])?, func: self.func(span, &w[2])? }
-            }
-            "smp_call_function_many" => {
-                arity(3)?;
-                Op::SmpCallMany {
-                    mask: self.cpulist(span, &w[1])?,
-                    func: self.func(span, &w[2])?,
-                    wait: self.wait(span, &w[3])?,
-                }
-            }
-            "add_memory" => {
-                if !(2..=3).contains(&w.len()) {
-                    return Err(self.err(
-                        span,
-                        first.at,
-                        "`add_memory` takes a block number and optionally a node: add_memory 32 [0]",
-                    ));
-                }
-                let index = self.number(span, &w[1], "a memory block number")?;
-                let nid = match w.get(2) {
-                    Some(n) => self.number(span, n, "a node number")?,
-                    None => 0,
-                };
-                Op::AddMemory { index, nid }
-            }
-            "remove_memory" => {
-                arity(1)?;
-                Op::RemoveMemory(self.number(span, &w[1], "a memory block number")?)
-            }
-            "get_online_mems" | "put_online_mems" => {
-                arity(0)?;
-                if first.text == "get_online_mems" { Op::GetOnlineMems } else { Op::PutOnlineMems }
-            }
-            "smp_call_function" | "on_each_cpu" => {
-                arity(2)?;
-                let (func, wait) = (self.func(span, &w[1])?, self.wait(span, &w[2])?);
-                if first.text == "on_each_cpu" { Op::OnEachCpu { func, wait } } else { Op::SmpCall { func, wait } }
-            }
-            other => return self.registration(span, w, other),
-        };
-        self.check_built(span, first, &op)?;
-        Ok(op)
-    }
-
-    /// Functions that do not exist without `CONFIG_HOTPLUG_CPU`.
-    fn check_built(&self, span: &std::ops::Range<usize>, first: &Word, op: &Op) -> Result<(), CaseError> {
-        let needs_hotplug = matches!(op, Op::CpuDown(_) | Op::Freeze(_) | Op::Thaw);
-        if needs_hotplug && !self.machine.hotplug_cpu {
+        let spec = OpSpec::find(first.text).ok_or_else(|| self.unknown(span, first))?;
+        let op = (spec.parse)(self, span, w)?;
+        if spec.flags.hotplug_cpu && !self.machine.hotplug_cpu {
             return Err(self.err(
                 span,
                 first.at,
                 format!("`{}` is not built with `hotplug_cpu = false` (CONFIG_HOTPLUG_CPU=n)", first.text),
             ));
         }
-        Ok(())
+        Ok((spec, op))
     }
 
-    fn registration(&self, span: &std::ops::Range<usize>, w: &[Word], name: &str) -> Result<Op, CaseError> {
-        let first = &w[0];
-        let want = if name.starts_with("cpuhp_state_") { 2 } else { 1 };
-        let known = [
-            "cpuhp_setup_state",
-            "cpuhp_setup_state_nocalls",
-            "cpuhp_setup_state_multi",
-            "cpuhp_remove_state",
-            "cpuhp_remove_state_nocalls",
-            "cpuhp_remove_multi_state",
-            "cpuhp_state_add_instance",
-            "cpuhp_state_add_instance_nocalls",
-            "cpuhp_state_remove_instance",
-            "cpuhp_state_remove_instance_nocalls",
-        ];
-        if !known.contains(&name) {
-            let mut msg = format!("unknown operation `{name}`; expected one of: {OPS}");
-            let all = [
-                "boot",
-                "cpu_up",
-                "cpu_down",
-                "echo",
-                "insmod",
-                "rmmod",
-                "cpu_hotplug_disable",
-                "cpu_hotplug_enable",
-                "freeze_secondary_cpus",
-                "thaw_secondary_cpus",
-                "kmem_cache_create",
-                "kmem_cache_destroy",
-                "kmem_cache_alloc",
-                "mutex_lock",
-                "mutex_unlock",
-                "smp_call_function_single",
-                "smp_call_function_single_async",
-                "smp_call_function_many",
-                "smp_call_function",
-                "on_each_cpu",
-                "local_irq_disable",
-                "local_irq_enable",
-                "preempt_disable",
-                "preempt_enable",
-                "add_memory",
-                "remove_memory",
-                "get_online_mems",
-                "put_online_mems",
-            ];
-            if let Some(n) = super::site::nearest(name, known.iter().chain(all.iter()).copied()) {
-                msg = format!("unknown operation `{name}`; did you mean `{n}`? Operations: {OPS}");
-            }
-            return Err(self.err(span, first.at, msg));
-        }
-        if w.len() != want + 1 {
-            return Err(self.err(span, first.at, format!("`{name}` takes {want} argument(s), got {}", w.len() - 1)));
-        }
-        let (module, decl) = self.state_decl(span, &w[1])?;
-        let op = match name {
-            "cpuhp_setup_state" => Op::Setup { module, decl, kind: SetupKind::Calls },
-            "cpuhp_setup_state_nocalls" => Op::Setup { module, decl, kind: SetupKind::Nocalls },
-            "cpuhp_setup_state_multi" => Op::Setup { module, decl, kind: SetupKind::Multi },
-            "cpuhp_remove_state" => Op::Remove { module, decl, kind: RemoveKind::Calls },
-            "cpuhp_remove_state_nocalls" => Op::Remove { module, decl, kind: RemoveKind::Nocalls },
-            "cpuhp_remove_multi_state" => Op::Remove { module, decl, kind: RemoveKind::Multi },
-            _ => {
-                let inst = w[2].text.to_string();
-                let invoke = !name.ends_with("_nocalls");
-                if name.starts_with("cpuhp_state_add") {
-                    Op::AddInstance { module, decl, name: inst, invoke }
-                } else {
-                    Op::RemoveInstance { module, decl, name: inst, invoke }
-                }
-            }
+    /// An unknown operation: the nearest name, and every usage.
+    fn unknown(&self, span: &Range<usize>, first: &Word) -> CaseError {
+        let (name, all) = (first.text, usages(|_| true));
+        let msg = match super::site::nearest(name, OPERATIONS.iter().map(|s| s.name)) {
+            Some(n) => format!("unknown operation `{name}`; did you mean `{n}`? Operations: {all}"),
+            None => format!("unknown operation `{name}`; expected one of: {all}"),
         };
-        Ok(op)
+        self.err(span, first.at, msg)
     }
 
-    fn echo(&self, span: &std::ops::Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+    /// Exactly `n` arguments; else an error at the first extra one, or at
+    /// the name when some are missing.
+    fn arity(&self, span: &Range<usize>, w: &[Word], n: usize) -> Result<(), CaseError> {
+        if w.len() == n + 1 {
+            return Ok(());
+        }
+        let at = w.get(n + 1).map_or(w[0].at, |x| x.at);
+        Err(self.err(span, at, format!("`{}` takes {n} argument(s), got {}", w[0].text, w.len() - 1)))
+    }
+
+    /// An operation without arguments.
+    fn bare(&self, span: &Range<usize>, w: &[Word], op: Op) -> Result<Op, CaseError> {
+        self.arity(span, w, 0).map(|()| op)
+    }
+
+    /// The one argument, a CPU.
+    fn one_cpu(&self, span: &Range<usize>, w: &[Word]) -> Result<usize, CaseError> {
+        self.arity(span, w, 1)?;
+        self.cpu(span, &w[1])
+    }
+
+    /// The one argument, a name (a cache, a mutex).
+    fn one_word(&self, span: &Range<usize>, w: &[Word]) -> Result<String, CaseError> {
+        self.arity(span, w, 1)?;
+        Ok(w[1].text.to_string())
+    }
+
+    /// The one argument, a declared module.
+    fn one_module(&self, span: &Range<usize>, w: &[Word]) -> Result<usize, CaseError> {
+        self.arity(span, w, 1)?;
+        self.module(span, &w[1])
+    }
+
+    /// `FUNC WAIT`.
+    fn func_wait(&self, span: &Range<usize>, w: &[Word]) -> Result<(String, bool), CaseError> {
+        self.arity(span, w, 2)?;
+        Ok((self.func(span, &w[1])?, self.wait(span, &w[2])?))
+    }
+
+    /// `CPU FUNC WAIT`.
+    fn smp_single(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        self.arity(span, w, 3)?;
+        Ok(Op::SmpCallSingle {
+            cpu: self.cpu(span, &w[1])?,
+            func: self.func(span, &w[2])?,
+            wait: self.wait(span, &w[3])?,
+        })
+    }
+
+    /// `CPU FUNC`.
+    fn smp_async(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        self.arity(span, w, 2)?;
+        Ok(Op::SmpCallAsync { cpu: self.cpu(span, &w[1])?, func: self.func(span, &w[2])? })
+    }
+
+    /// `CPULIST FUNC WAIT`.
+    fn smp_many(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        self.arity(span, w, 3)?;
+        let mask = self.cpulist(span, &w[1])?;
+        Ok(Op::SmpCallMany { mask, func: self.func(span, &w[2])?, wait: self.wait(span, &w[3])? })
+    }
+
+    /// `BLOCK [NID]`.
+    fn add_memory(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        if !(2..=3).contains(&w.len()) {
+            return Err(self.err(
+                span,
+                w[0].at,
+                "`add_memory` takes a block number and optionally a node: add_memory 32 [0]",
+            ));
+        }
+        let index = self.number(span, &w[1], "a memory block number")?;
+        let nid = match w.get(2) {
+            Some(n) => self.number(span, n, "a node number")?,
+            None => 0,
+        };
+        Ok(Op::AddMemory { index, nid })
+    }
+
+    /// `BLOCK`.
+    fn remove_memory(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        self.arity(span, w, 1)?;
+        Ok(Op::RemoveMemory(self.number(span, &w[1], "a memory block number")?))
+    }
+
+    /// A registration's `STATE` (and `INSTANCE` when `n` is 2): a wrong
+    /// count is an error at the name.
+    fn state_args(&self, span: &Range<usize>, w: &[Word], n: usize) -> Result<(usize, usize), CaseError> {
+        if w.len() != n + 1 {
+            return Err(self.err(span, w[0].at, format!("`{}` takes {n} argument(s), got {}", w[0].text, w.len() - 1)));
+        }
+        self.state_decl(span, &w[1])
+    }
+
+    fn setup(&self, span: &Range<usize>, w: &[Word], kind: SetupKind) -> Result<Op, CaseError> {
+        let (module, decl) = self.state_args(span, w, 1)?;
+        Ok(Op::Setup { module, decl, kind })
+    }
+
+    fn remove(&self, span: &Range<usize>, w: &[Word], kind: RemoveKind) -> Result<Op, CaseError> {
+        let (module, decl) = self.state_args(span, w, 1)?;
+        Ok(Op::Remove { module, decl, kind })
+    }
+
+    /// `cpuhp_state_{add,remove}_instance[_nocalls] STATE INSTANCE`.
+    fn instance(&self, span: &Range<usize>, w: &[Word], add: bool, invoke: bool) -> Result<Op, CaseError> {
+        let (module, decl) = self.state_args(span, w, 2)?;
+        let name = w[2].text.to_string();
+        Ok(if add {
+            Op::AddInstance { module, decl, name, invoke }
+        } else {
+            Op::RemoveInstance { module, decl, name, invoke }
+        })
+    }
+
+    fn echo(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
         if w.len() != 4 || w[2].text != ">" {
             return Err(self.err(span, w[0].at, format!("expected `echo VALUE > FILE` with FILE one of {FILES}")));
         }
@@ -504,11 +701,11 @@ impl Env<'_> {
         }
     }
 
-    fn number(&self, span: &std::ops::Range<usize>, w: &Word, what: &str) -> Result<u32, CaseError> {
+    fn number(&self, span: &Range<usize>, w: &Word, what: &str) -> Result<u32, CaseError> {
         w.text.parse().map_err(|_| self.err(span, w.at, format!("`{}` is not {what}", w.text)))
     }
 
-    fn cpu(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {
+    fn cpu(&self, span: &Range<usize>, w: &Word) -> Result<usize, CaseError> {
         match w.text.parse::<usize>() {
             Ok(c) if c < self.machine.cpus => Ok(c),
             _ => Err(self.err(
@@ -520,7 +717,7 @@ impl Env<'_> {
     }
 
     /// A function name, as C would spell it.
-    fn func(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<String, CaseError> {
+    fn func(&self, span: &Range<usize>, w: &Word) -> Result<String, CaseError> {
         let ok = w.text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && w.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
@@ -530,7 +727,7 @@ impl Env<'_> {
     }
 
     /// The `wait` argument: 0 or 1.
-    fn wait(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<bool, CaseError> {
+    fn wait(&self, span: &Range<usize>, w: &Word) -> Result<bool, CaseError> {
         match w.text {
             "0" => Ok(false),
             "1" => Ok(true),
@@ -539,7 +736,7 @@ impl Env<'_> {
     }
 
     /// A cpulist such as `1-3,5`.
-    fn cpulist(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<CpuMask, CaseError> {
+    fn cpulist(&self, span: &Range<usize>, w: &Word) -> Result<CpuMask, CaseError> {
         let bad = || {
             self.err(
                 span,
@@ -559,14 +756,14 @@ impl Env<'_> {
         Ok(m)
     }
 
-    fn module(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<usize, CaseError> {
+    fn module(&self, span: &Range<usize>, w: &Word) -> Result<usize, CaseError> {
         self.modules.iter().position(|m| m.name == w.text).ok_or_else(|| {
             let names: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
             self.err(span, w.at, format!("unknown module `{}`; declared modules: {}", w.text, list(&names)))
         })
     }
 
-    fn state_decl(&self, span: &std::ops::Range<usize>, w: &Word) -> Result<(usize, usize), CaseError> {
+    fn state_decl(&self, span: &Range<usize>, w: &Word) -> Result<(usize, usize), CaseError> {
         for (mi, m) in self.modules.iter().enumerate() {
             if let Some(di) = m.states.iter().position(|s| s.name == w.text) {
                 return Ok((mi, di));
