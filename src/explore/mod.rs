@@ -188,7 +188,7 @@ pub fn determinism(case: &Case, opts: &RunOpts, first: &ScenarioRun) -> Option<V
 /// Runs the explicit faults; a fault that never fired is an error in the case.
 fn run_faulted(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<ScenarioRun, CaseError> {
     let run = run_one(case, sc, opts)?;
-    for site in verdict::unfired(&run) {
+    if let Some(&site) = verdict::unfired(&run).first() {
         let idx = case.faults.iter().position(|f| f.site == site).unwrap_or(0);
         let msg = format!(
             "failpoint `{}` ({}) was armed but never fired: this run does not reach it; `hotplug-fi failpoints {}` lists the sites the plain run reaches",
