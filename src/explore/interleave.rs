@@ -189,55 +189,55 @@ fn run(case: &Case, opts: &RunOpts, strategy: Box<dyn Strategy>) -> RunResult {
     engine::run_strategy(case, &[], opts, strategy).expect("a run without faults arms nothing")
 }
 
-/// A decision point the depth-first search can come back to.
-#[derive(Clone, Debug)]
+/// A decision point the depth-first search can come back to. Its eligible
+/// tasks live in the search's shared arena (no allocation per frame, and
+/// no bound on the number of tasks).
+#[derive(Clone, Copy, Debug)]
 struct Frame {
-    eligible: TaskSet,
+    /// `arena[start..start + len]`: the eligible tasks, ascending.
+    start: u32,
+    len: u32,
     default: TaskId,
     chosen: TaskId,
-    tried: TaskSet,
+    /// The next eligible task to try after the default, by position.
+    cursor: u32,
     /// Deviations taken before this decision.
     deviations_before: u32,
 }
 
-/// A set of task ids, without allocating (a run has at most 256 tasks:
-/// three per CPU, the control task and the case's threads).
-#[derive(Clone, Copy, Debug, Default)]
-struct TaskSet([u64; 4]);
-
-impl TaskSet {
-    fn of(tasks: &[TaskId]) -> TaskSet {
-        let mut s = TaskSet::default();
-        tasks.iter().for_each(|&t| s.insert(t));
-        s
-    }
-
-    fn insert(&mut self, t: TaskId) {
-        assert!(t < 256, "more than 256 tasks");
-        self.0[t / 64] |= 1 << (t % 64);
-    }
-
-    fn contains(&self, t: TaskId) -> bool {
-        t < 256 && self.0[t / 64] & (1 << (t % 64)) != 0
-    }
-
-    fn iter(self) -> impl Iterator<Item = TaskId> {
-        self.0.into_iter().enumerate().flat_map(|(w, mut bits)| {
-            std::iter::from_fn(move || {
-                (bits != 0).then(|| {
-                    let b = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    w * 64 + b
-                })
-            })
-        })
-    }
+/// The search's frames and the eligible tasks they refer to.
+#[derive(Default)]
+struct Stack {
+    frames: Vec<Frame>,
+    arena: Vec<TaskId>,
 }
 
-impl Frame {
-    /// A deviation from the default choice costs one.
-    fn cost(&self, t: TaskId) -> u32 {
-        u32::from(t != self.default)
+impl Stack {
+    /// The next choice at the deepest frame that has one within `bound`,
+    /// dropping the frames that have none; `false` when the search is done.
+    fn advance(&mut self, bound: u32) -> bool {
+        while let Some(f) = self.frames.last_mut() {
+            let eligible = &self.arena[f.start as usize..(f.start + f.len) as usize];
+            // Every choice but the default costs one deviation.
+            let next = if f.deviations_before < bound {
+                let rest = &eligible[f.cursor as usize..];
+                rest.iter().position(|&t| t != f.default).map(|k| (k, rest[k]))
+            } else {
+                None
+            };
+            match next {
+                Some((k, t)) => {
+                    f.cursor += k as u32 + 1;
+                    f.chosen = t;
+                    return true;
+                }
+                None => {
+                    self.arena.truncate(f.start as usize);
+                    self.frames.pop();
+                }
+            }
+        }
+        false
     }
 }
 
@@ -247,7 +247,7 @@ impl Frame {
 #[derive(Default)]
 struct DfsRun {
     prefix: Vec<TaskId>,
-    frames: Rc<RefCell<Vec<Frame>>>,
+    stack: Rc<RefCell<Stack>>,
     deviations: u32,
 }
 
@@ -261,13 +261,12 @@ impl Strategy for DfsRun {
             }
             None => {
                 let t = d.default_choice();
-                self.frames.borrow_mut().push(Frame {
-                    eligible: TaskSet::of(d.eligible),
-                    default: d.default,
-                    chosen: t,
-                    tried: TaskSet::of(&[t]),
-                    deviations_before: self.deviations,
-                });
+                let mut st = self.stack.borrow_mut();
+                let start = st.arena.len() as u32;
+                st.arena.extend_from_slice(d.eligible);
+                let len = d.eligible.len() as u32;
+                let deviations_before = self.deviations;
+                st.frames.push(Frame { start, len, default: d.default, chosen: t, cursor: 0, deviations_before });
                 t
             }
         };
@@ -285,31 +284,18 @@ impl Strategy for DfsRun {
 /// Delay-bounded depth-first search: returns (runs executed, bound
 /// exhausted).
 fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector<'_>) -> (u64, bool) {
-    let mut stack: Vec<Frame> = Vec::new();
+    let stack = Rc::new(RefCell::new(Stack::default()));
     let mut executed = 0u64;
     loop {
-        let prefix: Vec<TaskId> = stack.iter().map(|f| f.chosen).collect();
-        let frames = Rc::new(RefCell::new(Vec::new()));
-        let strat = DfsRun { prefix, frames: frames.clone(), deviations: 0 };
+        let prefix: Vec<TaskId> = stack.borrow().frames.iter().map(|f| f.chosen).collect();
+        let strat = DfsRun { prefix, stack: Rc::clone(&stack), deviations: 0 };
         c.add(case, opts, run(case, opts, Box::new(strat)));
         executed += 1;
-        stack.extend(frames.borrow_mut().drain(..));
         if executed >= RUNS_MAX {
             return (executed, false);
         }
-        loop {
-            let Some(f) = stack.last_mut() else { return (executed, true) };
-            let next = f.eligible.iter().find(|&t| !f.tried.contains(t) && f.deviations_before + f.cost(t) <= bound);
-            match next {
-                Some(t) => {
-                    f.tried.insert(t);
-                    f.chosen = t;
-                    break;
-                }
-                None => {
-                    stack.pop();
-                }
-            }
+        if !stack.borrow_mut().advance(bound) {
+            return (executed, true);
         }
     }
 }
