@@ -10,7 +10,7 @@
 //! a step name or an enum name instead, and [`crate::case`] resolves it.
 //!
 //! The `fail` registry is global to the process, so runs that arm sites hold
-//! [`FailGuard`], which wraps `fail::FailScenario` and its global lock. The
+//! [`FailGuard`], which holds the registry's one lock. The
 //! engine never scans the registry while it runs: [`Armed`] is read once at
 //! scenario start, and `fail::eval` is called only at those sites. The
 //! kernel model reaches a run's sites through [`Failpoints`], which also
@@ -256,14 +256,27 @@ pub fn check_action(site: &Site, action: &str) -> Result<(), String> {
 
 /// Holds the `fail` registry for one thread of runs. Dropping it clears every
 /// failpoint it configured.
+///
+/// It serialises on its own lock instead of `fail::FailScenario`, whose
+/// setup reads `FAILPOINTS` from the environment and panics on a value it
+/// cannot parse: hotplug-fi arms sites only from `--fault` and `[[fault]]`,
+/// so the environment variable is never read (the CLI says so when it is
+/// set).
 pub struct FailGuard {
-    _scenario: fail::FailScenario<'static>,
+    _lock: std::sync::MutexGuard<'static, ()>,
 }
+
+/// The process-wide lock on the `fail` registry.
+static REGISTRY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl FailGuard {
     /// Takes the process-wide failpoint lock; waits while another run holds it.
     pub fn take() -> Self {
-        FailGuard { _scenario: fail::FailScenario::setup() }
+        // A run that panicked while holding the lock left nothing that
+        // clearing the registry does not undo.
+        let lock = REGISTRY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        clear();
+        FailGuard { _lock: lock }
     }
 
     /// Configures `actions` for this run and returns what the engine consults.
@@ -275,6 +288,19 @@ impl FailGuard {
         let listed: Vec<String> = fail::list().into_iter().map(|(n, _)| n).collect();
         let sites: Vec<Site> = actions.iter().map(|(s, _)| *s).filter(|s| listed.contains(&s.to_string())).collect();
         Ok(Armed::new(&sites))
+    }
+}
+
+impl Drop for FailGuard {
+    fn drop(&mut self) {
+        clear();
+    }
+}
+
+/// Removes every configured failpoint.
+fn clear() {
+    for (name, _) in fail::list() {
+        fail::remove(name);
     }
 }
 

@@ -121,6 +121,33 @@ enum Cmd {
     },
 }
 
+/// `println!` that ends the process quietly with the conventional status,
+/// 141 (killed by SIGPIPE), when stdout is a closed pipe
+/// (`hotplug-fi sweep | head -1`), instead of panicking.
+macro_rules! say {
+    () => { emit(format_args!(""), true) };
+    ($($t:tt)*) => { emit(format_args!($($t)*), true) };
+}
+
+/// `print!`, likewise.
+macro_rules! say_raw {
+    ($($t:tt)*) => { emit(format_args!($($t)*), false) };
+}
+
+fn emit(args: std::fmt::Arguments, newline: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let r = out.write_fmt(args).and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) });
+    match r {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// `--version`: the crate, and the kernel the default profile models.
 fn version() -> String {
     let p = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the default profile is built in");
@@ -141,6 +168,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if std::env::var_os("FAILPOINTS").is_some() {
+        eprintln!("note: FAILPOINTS is ignored: hotplug-fi arms failpoints only from --fault and a case's [[fault]]");
+    }
     let opts = RunOpts { regressions, record_sites: false, ..Default::default() };
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
@@ -173,7 +203,7 @@ fn main() -> ExitCode {
         }
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
         Cmd::Ops => {
-            print!("{}", hotplug_fi::case::ops_listing());
+            say_raw!("{}", hotplug_fi::case::ops_listing());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism } => {
@@ -238,7 +268,7 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
     }
     let code = print_run(&case, &run, opts);
     for site in unfired {
-        println!("note: failpoint `{site}` was armed but never fired: the run does not reach it");
+        say!("note: failpoint `{site}` was armed but never fired: the run does not reach it");
     }
     Ok(code)
 }
@@ -267,29 +297,23 @@ fn cmd_explore(
     let start = Instant::now();
     let ex = explore::interleave::explore_with(&case, opts, &strategy, check_determinism);
     let secs = start.elapsed().as_secs_f64();
-    println!("{}", ex.describe());
+    say!("{}", ex.describe());
     let mut failed = !ex.nondeterministic.is_empty();
     if check_determinism {
-        println!("determinism: {} of {} schedules differed when run again", ex.nondeterministic.len(), ex.executed);
+        say!("determinism: {} of {} schedules differed when run again", ex.nondeterministic.len(), ex.executed);
     }
     for s in &ex.nondeterministic {
-        println!("  nondeterministic: {s}");
+        say!("  nondeterministic: {s}");
     }
     for (k, r) in ex.outcomes.iter().enumerate() {
-        println!(
-            "outcome {}: {} run(s), first at run {}, shortest schedule {}",
-            k + 1,
-            r.runs,
-            r.first_run,
-            r.schedule()
-        );
+        say!("outcome {}: {} run(s), first at run {}, shortest schedule {}", k + 1, r.runs, r.first_run, r.schedule());
         for v in &r.run.violations {
             failed = true;
-            println!("  {v}");
-            println!("  reproduce: {}", verdict::repro(&case, &r.run.scenario, opts));
+            say!("  {v}");
+            say!("  reproduce: {}", verdict::repro(&case, &r.run.scenario, opts));
         }
     }
-    println!("time: {secs:.3} s ({:.0} schedules/s)", ex.executed as f64 / secs.max(1e-9));
+    say!("time: {secs:.3} s ({:.0} schedules/s)", ex.executed as f64 / secs.max(1e-9));
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
@@ -302,7 +326,7 @@ fn cmd_shrink(path: &Path, out: Option<&Path>, bound: u32, opts: &RunOpts) -> Re
     );
     match out {
         Some(p) => std::fs::write(p, &shrunk.text).map_err(|e| format!("{}: {e}", p.display()))?,
-        None => print!("{}", shrunk.text),
+        None => say_raw!("{}", shrunk.text),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -316,15 +340,15 @@ fn cmd_replay(path: &Path, schedule: &str, opts: &RunOpts) -> Result<ExitCode, S
 
 /// Prints one run in full, with its violations; fails if it has any.
 fn print_run(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> ExitCode {
-    print!("{}", snapshot::scenario(case, run, opts));
+    say_raw!("{}", snapshot::scenario(case, run, opts));
     let r = &run.result;
-    println!("steps: {}, decisions: {}, preemptions: {}", r.steps, r.decisions, r.preemptions);
+    say!("steps: {}, decisions: {}, preemptions: {}", r.steps, r.decisions, r.preemptions);
     if run.violations.is_empty() {
         return ExitCode::SUCCESS;
     }
-    println!("violations:");
+    say!("violations:");
     for v in &run.violations {
-        println!("  {v}");
+        say!("  {v}");
     }
     ExitCode::FAILURE
 }
@@ -333,9 +357,9 @@ fn cmd_failpoints(path: &Path, opts: &RunOpts) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
     let result = verdict::run(&case, Scenario::plain(&case, opts), opts)?.result;
     for site in result.reached() {
-        println!("{:<28} {}", site.to_string(), explore::site_label(&case, *site));
+        say!("{:<28} {}", site.to_string(), explore::site_label(&case, *site));
     }
-    println!("{} sites", result.reached().len());
+    say!("{} sites", result.reached().len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -387,7 +411,7 @@ fn cmd_oracle(
     use hotplug_fi::oracle;
     if let Some(case) = print_script {
         let case = load(case).map_err(|e| e.to_string())?;
-        print!("{}", oracle::print_script(&case));
+        say_raw!("{}", oracle::print_script(&case));
         return Ok(ExitCode::SUCCESS);
     }
     let OracleWhat { cpu, memory, smt, limit, import, kvm } = what;
@@ -407,21 +431,16 @@ fn cmd_oracle(
         path: None,
     };
     let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
-    println!("kernel: {}", pieces.version);
+    say!("kernel: {}", pieces.version);
     if let Some(file) = import {
         let text = oracle::import_profile(&pieces, std::time::Duration::from_secs(timeout))?;
         std::fs::write(file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
         let imported = oracle::Imported::parse(&text)?;
         let builtin = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("built in");
         let diff = imported.differences(&builtin);
-        println!(
-            "wrote {} ({} states); differences from debian-6.1: {}",
-            file.display(),
-            imported.state.len(),
-            diff.len()
-        );
+        say!("wrote {} ({} states); differences from debian-6.1: {}", file.display(), imported.state.len(), diff.len());
         for d in &diff {
-            println!("  {d}");
+            say!("  {d}");
         }
         if cpu.is_none() && !memory && !smt {
             return Ok(ExitCode::SUCCESS);
@@ -441,13 +460,13 @@ fn cmd_oracle(
             out.boot_secs = s.boot_secs;
         }
     }
-    println!("{:<64} {:<24} {:<24} verdict", "scenario", "real", "model");
+    say!("{:<64} {:<24} {:<24} verdict", "scenario", "real", "model");
     for r in &out.rows {
         let verdict = if r.agrees() { "agree" } else { "DISAGREE" };
-        println!("{:<64} {:<24} {:<24} {verdict}", r.scenario, r.real, r.model);
+        say!("{:<64} {:<24} {:<24} {verdict}", r.scenario, r.real, r.model);
     }
     let agree = out.rows.iter().filter(|r| r.agrees()).count();
-    println!(
+    say!(
         "agreement: {agree}/{} ({:.1}%), boot {:.2} s to /init, {:.2} s in all",
         out.rows.len(),
         100.0 * agree as f64 / out.rows.len() as f64,
@@ -546,33 +565,36 @@ impl Summary {
     }
 
     fn print(&self, cases: usize, secs: f64) {
-        println!("cases:      {cases}");
-        println!("scenarios:  {}", self.scenarios);
-        println!("outcomes:   {}", self.outcomes);
+        say!("cases:      {cases}");
+        say!("scenarios:  {}", self.scenarios);
+        say!("outcomes:   {}", self.outcomes);
         if !self.interleavings.is_empty() {
-            println!(
+            say!(
                 "interleavings: {} distinct outcome(s) over {} case(s)",
                 self.interleaving_outcomes,
                 self.interleavings.len()
             );
             for i in &self.interleavings {
-                println!("  {i}");
+                say!("  {i}");
             }
         }
-        println!("rollbacks:  {} scenarios rolled back", self.rollbacks);
-        println!("lock graph: {} guarded cycle(s) over the suite", self.guarded.len());
+        say!("rollbacks:  {} scenarios rolled back", self.rollbacks);
+        say!("lock graph: {} guarded cycle(s) over the suite", self.guarded.len());
         for g in &self.guarded {
-            println!("  {g}");
+            say!("  {g}");
         }
         let splats: Vec<String> = self.splats.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        println!("splats:     {}", if splats.is_empty() { "none".into() } else { splats.join(", ") });
-        println!("failures:   {}", self.failures.len());
+        say!("splats:     {}", if splats.is_empty() { "none".into() } else { splats.join(", ") });
+        say!("failures:   {}", self.failures.len());
         for f in &self.failures {
-            println!("  {f}");
+            say!("  {f}");
         }
+        // A case that cannot run is counted, not only listed: the exit
+        // status says the sweep failed, and so does the summary.
+        say!("errors:     {} case file(s) could not run", self.errors.len());
         for e in &self.errors {
-            println!("  error: {e}");
+            say!("  error: {e}");
         }
-        println!("time:       {secs:.2} s");
+        say!("time:       {secs:.2} s");
     }
 }

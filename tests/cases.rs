@@ -16,6 +16,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
     let args = Arguments::from_args();
+    if let Err(e) = common::regressions_from_env() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     let dir = common::cases_dir();
     let files = common::discover(&dir);
     if files.is_empty() {
@@ -37,7 +41,7 @@ fn trial(dir: &Path, file: &Path) -> Trial {
 }
 
 fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
-    let regressions = common::regressions_from_env();
+    let regressions = common::regressions_from_env()?;
     let (case, run) = common::run(file, &regressions).map_err(Failed::from)?;
     if std::env::var_os("HOTPLUG_SCENARIO").is_some() {
         for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
@@ -61,7 +65,7 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
 /// Every case's lock dependencies, gathered in path order into one graph:
 /// no unguarded cycle, except in cases that declare theirs.
 fn suite_lock_graph(files: &[PathBuf]) -> Result<(), Failed> {
-    let regressions = common::regressions_from_env();
+    let regressions = common::regressions_from_env()?;
     let mut runs = Vec::new();
     for f in files {
         runs.push(common::run_quiet(f, &regressions).map_err(Failed::from)?);

@@ -47,12 +47,22 @@ pub fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `HOTPLUG_REGRESSIONS=a,b`.
-pub fn regressions_from_env() -> BTreeSet<Regression> {
-    let env = std::env::var("HOTPLUG_REGRESSIONS").unwrap_or_default();
+/// `HOTPLUG_REGRESSIONS=a,b`; an unknown name is an error that lists the
+/// known ones.
+pub fn regressions_from_env() -> Result<BTreeSet<Regression>, String> {
+    regressions_from(&std::env::var("HOTPLUG_REGRESSIONS").unwrap_or_default())
+}
+
+/// Switch names, comma-separated, as `HOTPLUG_REGRESSIONS` takes them.
+pub fn regressions_from(env: &str) -> Result<BTreeSet<Regression>, String> {
     env.split(',')
         .filter(|n| !n.trim().is_empty())
-        .map(|n| Regression::parse(n.trim()).unwrap_or_else(|| panic!("HOTPLUG_REGRESSIONS: unknown regression `{n}`")))
+        .map(|n| {
+            Regression::parse(n.trim()).ok_or_else(|| {
+                let all: Vec<&str> = Regression::ALL.iter().map(|r| r.name()).collect();
+                format!("HOTPLUG_REGRESSIONS: unknown regression `{n}`; known: {}", all.join(", "))
+            })
+        })
         .collect()
 }
 

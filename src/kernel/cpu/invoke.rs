@@ -19,7 +19,7 @@ use crate::kernel::trace::{CbEvent, CbHow, Event, SplatKind};
 
 use super::super::cpuhotplug::{Profile, Section, State};
 use super::super::{KState, Kernel};
-use super::{Builtin, CPUHP_INVALID, CbBody, InstId};
+use super::{Builtin, CPUHP_INVALID, Calling, CbBody, InstId};
 
 /// How a callback is being invoked, which decides the checks that apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +131,7 @@ impl Kernel {
             let mut s = self.s();
             let step = &s.cpu.steps[state as usize];
             let body = step.cb(bringup)?.body;
-            let sync = matches!(body, CbBody::Builtin(b) if !b.sleeps());
+            let sync = matches!(body, CbBody::Builtin(b) if b.calling() != Calling::Sleeps);
             if !sync || step.multi || (use_last && s.cpu.cpuhp[cpu].last.is_some()) {
                 return None;
             }
@@ -269,20 +269,20 @@ impl Kernel {
         self.die().await;
     }
 
-    /// The built-in callbacks that do not sleep.
+    /// The built-in callbacks that do not sleep (`Calling::Sync` and
+    /// `Calling::Inert`); `invoke_one` runs the ones that sleep.
     fn run_builtin(&self, b: Builtin, cpu: usize) -> i32 {
         match b {
             Builtin::SchedCpuActivate => self.set_cpu_active(cpu, true),
             Builtin::SchedCpuDeactivate => self.set_cpu_active(cpu, false),
             Builtin::SmpcfdPrepare => return self.smpcfd_prepare_cpu(cpu),
             Builtin::SmpcfdDead => return self.smpcfd_dead_cpu(cpu),
+            Builtin::FinishCpu | Builtin::Nop => {}
             Builtin::BringupCpu
             | Builtin::SmpcfdDying
             | Builtin::TakedownCpu
             | Builtin::SlabPrepare
-            | Builtin::SlabDead
-            | Builtin::FinishCpu
-            | Builtin::Nop => {}
+            | Builtin::SlabDead => unreachable!("model bug: {b:?} sleeps, and only invoke_one runs it"),
         }
         0
     }

@@ -36,7 +36,9 @@ use super::smp::CsdFunc;
 use super::{Kernel, Regression, SmtControl, stop_machine};
 
 pub(crate) use invoke::Via;
-pub use steps::{Balance, Builtin, CPUHP_INVALID, Cb, CbBody, CpuState, CpuhpCpuState, CpuhpStep, InstId, Instance};
+pub use steps::{
+    Balance, Builtin, CPUHP_INVALID, Calling, Cb, CbBody, CpuState, CpuhpCpuState, CpuhpStep, InstId, Instance,
+};
 
 impl Kernel {
     /// `cpus_read_lock()`; an empty stub without `CONFIG_HOTPLUG_CPU`.
@@ -263,8 +265,11 @@ impl Kernel {
         }
         let visible = {
             let s = self.s();
-            let body = s.cpu.steps[state as usize].cb(bringup).map(|c| c.body);
-            !matches!(body, None | Some(CbBody::Builtin(Builtin::Nop | Builtin::FinishCpu)))
+            match s.cpu.steps[state as usize].cb(bringup).map(|c| c.body) {
+                None => false,
+                Some(CbBody::Builtin(b)) => b.calling() != Calling::Inert,
+                Some(CbBody::Module { .. }) => true,
+            }
         };
         if visible {
             self.yield_now().await;

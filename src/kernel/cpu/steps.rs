@@ -44,7 +44,10 @@ pub struct CpuhpCpuState {
     pub thread_parked: bool,
 }
 
-/// What a callback does when it runs.
+/// What a built-in callback does when it runs. Adding one (CONTRIBUTING.md,
+/// "Where things go"): a variant here, its C name in [`builtin_of`], its
+/// [`Calling`], and its body in `invoke.rs` (`run_builtin`, or
+/// `invoke_one` for one that sleeps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
     BringupCpu,
@@ -296,17 +299,32 @@ impl CpuState {
     }
 }
 
+/// How the model calls a built-in callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calling {
+    /// It succeeds and touches nothing another task can see: the synchronous
+    /// twin calls nothing, and the explorer puts no preemption point before it.
+    Inert,
+    /// It cannot sleep: the synchronous twin runs it (`run_builtin`).
+    Sync,
+    /// It can sleep: only the `async` path runs it (`invoke_one`).
+    Sleeps,
+}
+
 impl Builtin {
-    /// Whether it can sleep, and so needs the `async` call path.
-    pub(super) fn sleeps(self) -> bool {
-        matches!(
-            self,
+    /// How it is called. Exhaustive, so a new callback must say.
+    pub fn calling(self) -> Calling {
+        match self {
+            Builtin::FinishCpu | Builtin::Nop => Calling::Inert,
+            Builtin::SchedCpuActivate | Builtin::SchedCpuDeactivate | Builtin::SmpcfdPrepare | Builtin::SmpcfdDead => {
+                Calling::Sync
+            }
             Builtin::BringupCpu
-                | Builtin::TakedownCpu
-                | Builtin::SlabPrepare
-                | Builtin::SlabDead
-                | Builtin::SmpcfdDying
-        )
+            | Builtin::TakedownCpu
+            | Builtin::SlabPrepare
+            | Builtin::SlabDead
+            | Builtin::SmpcfdDying => Calling::Sleeps,
+        }
     }
 }
 
@@ -362,6 +380,8 @@ fn nonempty_bitmaps(steps: &[CpuhpStep]) -> [Vec<u64>; 2] {
     out
 }
 
+/// The profile's callback mapping: which C function is which [`Builtin`];
+/// every function not named here is [`Builtin::Nop`].
 fn builtin_of(func: &str) -> Builtin {
     match func {
         "bringup_cpu" => Builtin::BringupCpu,

@@ -1,0 +1,76 @@
+//! The command line and the harness environment never panic on what a user
+//! can hand them: a closed pipe, a `FAILPOINTS` variable, an unknown
+//! regression name, a case file that cannot run in a sweep.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn cli() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hotplug-fi"));
+    c.current_dir(common::root()).env_remove("HOTPLUG_REGRESSIONS").env_remove("FAILPOINTS");
+    c
+}
+
+/// `hotplug-fi run … | head -1`: the reader goes away after one line.
+#[test]
+fn a_closed_pipe_ends_the_cli_quietly_with_the_sigpipe_status() {
+    let mut child = cli()
+        .args(["run", "cases/cpu/updown.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first).expect("one line");
+    assert!(first.starts_with("reproduce: "), "{first}");
+    // The pipe's reader is dropped here, with most of the output unread.
+    let out = child.wait_with_output().expect("the binary ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn failpoints_in_the_environment_are_ignored_with_a_note() {
+    let out = cli()
+        .args(["run", "cases/cpu/fail-online.toml", "--fault", "cpuhp/cpu1/up/197=return(-ENOMEM)"])
+        .env("FAILPOINTS", "garbage")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("FAILPOINTS is ignored"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("= -ENOMEM  (failpoint)"));
+}
+
+#[test]
+fn an_unknown_regression_is_an_error_that_lists_the_known_ones() {
+    let out = cli().args(["run", "cases/cpu/updown.toml"]).env("HOTPLUG_REGRESSIONS", "no-such-bug").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unknown regression `no-such-bug`") && stderr.contains("smp-no-flush-on-dying"),
+        "{stderr}"
+    );
+    // The harness reads the same variable, and says the same.
+    let e = common::regressions_from("slab-create-destroy-unlocked,no-such-bug").unwrap_err();
+    assert!(e.contains("unknown regression `no-such-bug`") && e.contains("memhp-add-online-abba"), "{e}");
+    assert_eq!(common::regressions_from(" smp-no-flush-on-dying ").unwrap().len(), 1);
+}
+
+/// A case file with an error is counted in the summary, not only listed,
+/// and the sweep fails.
+#[test]
+fn a_sweep_counts_the_case_files_that_could_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "description = \"x\"\nops = [\"cpu_donw 1\"]\n[machine]\ncpus = 2\n")
+        .unwrap();
+    let out = cli().arg("sweep").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("errors:     1 case file(s) could not run"), "{stdout}");
+    assert!(stdout.contains("bad.toml:2:9: unknown operation `cpu_donw`"), "{stdout}");
+}
