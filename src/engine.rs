@@ -270,6 +270,7 @@ async fn control((k, h): Shared, ops: Vec<OpLine>) {
     }
     k.s().trace.enabled = true;
     for (i, line) in ops.iter().enumerate() {
+        k.charge().await;
         let at = OpRef { thread: 0, op: i as u16 };
         k.trace(Event::Op(at));
         let ret = exec(&k, &h, &line.op).await;
@@ -287,6 +288,7 @@ async fn thread((k, h): Shared, idx: usize, ops: Vec<OpLine>, loops: u32) {
     k.wait_for_completion(setup_done).await;
     for iter in 0..loops as usize {
         for (i, line) in ops.iter().enumerate() {
+            k.charge().await;
             let at = OpRef { thread: idx as u16 + 1, op: i as u16 };
             k.trace(Event::Op(at));
             let ret = exec(&k, &h, &line.op).await;

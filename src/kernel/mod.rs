@@ -192,6 +192,9 @@ pub struct KState {
     pub slab: crate::mm::slab::SlabState,
     /// Executor steps so far.
     pub steps: u64,
+    /// Work charged that did not yield to the executor (each case
+    /// operation): it counts against `steps_max` with the steps.
+    pub work: u64,
 }
 
 /// One modelled machine running one kernel.
@@ -233,6 +236,7 @@ impl Kernel {
             warned_once: BTreeSet::new(),
             slab,
             steps: 0,
+            work: 0,
         };
         let faults = Failpoints::new(armed, cfg.record_sites);
         Kernel { s: RefCell::new(s), profile, cfg, lock_ids, faults }
@@ -317,6 +321,22 @@ impl Kernel {
 
     pub fn trace(&self, e: Event) {
         self.s().trace.push(e);
+    }
+
+    /// Charges one unit of the run's step budget for work that does not
+    /// yield to the executor (a case operation). Past the budget the task
+    /// stops here for good, and the executor ends the run at its step
+    /// limit: an operation that never blocks cannot run for ever inside
+    /// one step.
+    pub async fn charge(&self) {
+        let over = {
+            let mut s = self.s();
+            s.work += 1;
+            s.steps + s.work >= self.cfg.steps_max
+        };
+        if over {
+            self.block(Wait::Never).await;
+        }
     }
 
     /// A note for the reader of the trace, not a kernel message.

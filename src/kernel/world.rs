@@ -80,6 +80,10 @@ impl World for Kernel {
         s.tasks[task].finished || s.tasks[task].died
     }
 
+    fn work(&self) -> u64 {
+        self.s().work
+    }
+
     fn daemon(&self, task: TaskId) -> bool {
         self.s().tasks[task].kind.is_daemon()
     }

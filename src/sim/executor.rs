@@ -37,6 +37,11 @@ pub trait World {
     fn eligible(&self, out: &mut Vec<TaskId>);
     /// The task finished or died: it will never be polled again.
     fn finished(&self, task: TaskId) -> bool;
+    /// Work done inside steps that counts against the step limit too (each
+    /// case operation), so a task that never yields is still bounded.
+    fn work(&self) -> u64 {
+        0
+    }
     /// Kernel threads that sleep in their loop do not keep a run alive.
     fn daemon(&self, task: TaskId) -> bool;
     /// Called before a poll: makes `task` current.
@@ -444,14 +449,17 @@ impl Executor {
                         spontaneous.extend(eligible.iter().copied().filter(|&t| world.spontaneous(t)));
                     }
                     match eligible.len() - spontaneous.len() {
+                        0 if self.steps + world.work() >= self.steps_max => {
+                            return RunEnd::StepLimit(self.steps + world.work());
+                        }
                         0 => return self.stuck(world),
                         1 if spontaneous.is_empty() => eligible[0],
                         _ => self.decide(world, &eligible, &spontaneous, current),
                     }
                 }
             };
-            if self.steps >= self.steps_max {
-                return RunEnd::StepLimit(self.steps);
+            if self.steps + world.work() >= self.steps_max {
+                return RunEnd::StepLimit(self.steps + world.work());
             }
             self.steps += 1;
             current = Some(next);

@@ -1,0 +1,36 @@
+//! Every run is bounded: work that never yields to the executor (a case
+//! operation in a loop) counts against `steps_max` with the scheduling
+//! steps, and reaching the limit is an outcome (livelock), never a hang.
+
+use hotplug_fi::case::Case;
+use hotplug_fi::engine::RunOpts;
+use hotplug_fi::verdict::{self, Scenario};
+
+/// `echo -1 > cpu1/hotplug/fail` takes no lock and never blocks: a
+/// million of them ran inside one executor step before.
+const SPIN: &str = r#"
+description = "a thread that spins on a write that never blocks"
+ops = ["echo -1 > cpu1/hotplug/fail"]
+[machine]
+cpus = 2
+steps_max = 300
+[[thread]]
+name = "spin"
+ops = ["echo -1 > cpu1/hotplug/fail"]
+loops = 1000
+[explore]
+strategy = "default"
+[expect]
+end = "livelock"
+"#;
+
+#[test]
+fn operations_that_never_block_count_against_the_step_limit() {
+    let case = Case::parse("spin.toml", "spin", SPIN).expect("the case parses");
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    assert!(run.outcome.contains("end: livelock: step limit reached after 300 steps"), "{}", run.outcome);
+    assert!(run.violations.is_empty(), "{:?}", run.violations);
+    let done = run.result.thread_results()[0].iter().filter(|r| r.is_some()).count();
+    assert!(done < 300, "{done} operations ran within a budget of 300");
+}
