@@ -50,17 +50,18 @@ enum Cmd {
         /// default, exhaustive, random or pct (default: the case's).
         #[arg(long)]
         strategy: Option<String>,
-        /// Preemption bound for exhaustive.
-        #[arg(long, default_value_t = 2)]
-        bound: u32,
-        /// Runs for random and pct.
-        #[arg(long, default_value_t = 1000)]
-        runs: u64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Depth for pct.
-        #[arg(long, default_value_t = 3)]
-        depth: u32,
+        /// Deviation bound for exhaustive (default: the case's, else 2).
+        #[arg(long)]
+        bound: Option<u32>,
+        /// Runs for random and pct (default: the case's, else 1000).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Seed for random and pct (default: the case's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Depth for pct (default: the case's, else 3).
+        #[arg(long)]
+        depth: Option<u32>,
         /// Run every schedule twice and compare the bytes.
         #[arg(long)]
         check_determinism: bool,
@@ -273,24 +274,85 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
     Ok(code)
 }
 
+/// The strategy `explore` runs: the named one (or the case's), with the
+/// options given on the command line; an option the strategy does not take
+/// is an error, not silently dropped.
+fn explore_strategy(
+    case: &Case,
+    name: Option<&str>,
+    k: (Option<u32>, Option<u64>, Option<u64>, Option<u32>),
+) -> Result<hotplug_fi::case::Strategy, String> {
+    use hotplug_fi::case::Strategy as S;
+    let (bound, runs, seed, depth) = k;
+    // The case's own values where it uses the same kind of strategy.
+    let (cb, cr, cs, cd) = match case.explore.strategy {
+        S::Exhaustive { bound } => (bound, 1000, 1, 3),
+        S::Random { runs, seed } => (2, runs, seed, 3),
+        S::Pct { runs, seed, depth } => (2, runs, seed, depth),
+        S::Default => (2, 1000, 1, 3),
+    };
+    let base = match name {
+        None => case.explore.strategy.clone(),
+        Some("default") => S::Default,
+        Some("exhaustive") => S::Exhaustive { bound: cb },
+        Some("random") => S::Random { runs: cr, seed: cs },
+        Some("pct") => S::Pct { runs: cr, seed: cs, depth: cd },
+        Some(other) => return Err(format!("unknown strategy `{other}`; expected default, exhaustive, random or pct")),
+    };
+    let kind = match base {
+        S::Default => "default",
+        S::Exhaustive { .. } => "exhaustive",
+        S::Random { .. } => "random",
+        S::Pct { .. } => "pct",
+    };
+    let refuse = |opt: &str, takes: &str| {
+        let whose = if name.is_some() { "" } else { " (the case's; name another with --strategy)" };
+        Err(format!("{opt} applies to {takes}; the strategy here is {kind}{whose}"))
+    };
+    let s = match base.clone() {
+        S::Exhaustive { bound: b } if runs.is_none() && seed.is_none() && depth.is_none() => {
+            S::Exhaustive { bound: bound.unwrap_or(b) }
+        }
+        S::Random { runs: r, seed: sd } if bound.is_none() && depth.is_none() => {
+            S::Random { runs: runs.unwrap_or(r), seed: seed.unwrap_or(sd) }
+        }
+        S::Pct { runs: r, seed: sd, depth: d } if bound.is_none() => {
+            S::Pct { runs: runs.unwrap_or(r), seed: seed.unwrap_or(sd), depth: depth.unwrap_or(d) }
+        }
+        S::Default if bound.is_none() && runs.is_none() && seed.is_none() && depth.is_none() => S::Default,
+        _ if bound.is_some() => return refuse("--bound", "exhaustive"),
+        _ if depth.is_some() => return refuse("--depth", "pct"),
+        _ => return refuse("--runs and --seed", "random and pct"),
+    };
+    check_strategy(&s)?;
+    Ok(s)
+}
+
+/// The explorer's limits, as the case format has them.
+fn check_strategy(s: &hotplug_fi::case::Strategy) -> Result<(), String> {
+    use hotplug_fi::case::Strategy as S;
+    use hotplug_fi::explore::interleave::{BOUND_MAX, DEPTH_MAX, RUNS_MAX};
+    match *s {
+        S::Exhaustive { bound } if bound > BOUND_MAX => Err(format!("--bound must be 0 to {BOUND_MAX} (bound_max)")),
+        S::Random { runs, .. } | S::Pct { runs, .. } if runs == 0 || runs > RUNS_MAX => {
+            Err(format!("--runs must be 1 to {RUNS_MAX} (runs_max)"))
+        }
+        S::Pct { depth, .. } if depth == 0 || depth > DEPTH_MAX => {
+            Err(format!("--depth must be 1 to {DEPTH_MAX} (depth_max)"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn cmd_explore(
     path: &Path,
-    strategy: Option<&str>,
-    k: (u32, u64, u64, u32),
+    name: Option<&str>,
+    k: (Option<u32>, Option<u64>, Option<u64>, Option<u32>),
     check_determinism: bool,
     opts: &RunOpts,
 ) -> Result<ExitCode, String> {
-    use hotplug_fi::case::Strategy as S;
     let case = load(path).map_err(|e| e.to_string())?;
-    let (bound, runs, seed, depth) = k;
-    let strategy = match strategy {
-        None => case.explore.strategy.clone(),
-        Some("default") => S::Default,
-        Some("exhaustive") => S::Exhaustive { bound },
-        Some("random") => S::Random { runs, seed },
-        Some("pct") => S::Pct { runs, seed, depth },
-        Some(other) => return Err(format!("unknown strategy `{other}`; expected default, exhaustive, random or pct")),
-    };
+    let strategy = explore_strategy(&case, name, k)?;
     if let Some(pin) = verdict::pin(&case, opts) {
         explore::interleave::replay(&case, opts, pin).map_err(|e| format!("{}: {e}", case.path.display()))?;
     }

@@ -13,11 +13,12 @@ fn cli() -> Command {
     c
 }
 
-/// `hotplug-fi run … | head -1`: the reader goes away after one line.
+/// `hotplug-fi run … | head -1`: the reader goes away after one line, with
+/// most of the output (200 KB, more than a pipe holds) unwritten.
 #[test]
 fn a_closed_pipe_ends_the_cli_quietly_with_the_sigpipe_status() {
     let mut child = cli()
-        .args(["run", "cases/cpu/updown.toml"])
+        .args(["run", "cases/context/step-limit.toml"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -73,4 +74,29 @@ fn a_sweep_counts_the_case_files_that_could_not_run() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("errors:     1 case file(s) could not run"), "{stdout}");
     assert!(stdout.contains("bad.toml:2:9: unknown operation `cpu_donw`"), "{stdout}");
+}
+
+/// `explore`'s options apply to the case's own strategy, and one that the
+/// strategy does not take is an error, not silently dropped; so are values
+/// past the explorer's limits.
+#[test]
+fn explore_options_apply_or_are_refused() {
+    let run = |args: &[&str]| {
+        let out = cli().arg("explore").arg("cases/slab/create-vs-up.toml").args(args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["--bound", "1"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("exhaustive, bound 1 "), "{text}");
+    let (code, text) = run(&["--depth", "3"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--depth applies to pct; the strategy here is exhaustive (the case's"), "{text}");
+    let (code, text) = run(&["--strategy", "pct", "--runs", "0"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--runs must be 1 to 2000000 (runs_max)"), "{text}");
+    let (_, text) = run(&["--strategy", "random", "--runs", "1000000000000"]);
+    assert!(text.contains("(runs_max)"), "{text}");
+    let (_, text) = run(&["--strategy", "pct", "--depth", "4294967295"]);
+    assert!(text.contains("(depth_max)"), "{text}");
 }
