@@ -425,29 +425,46 @@ fn cmd_failpoints(path: &Path, opts: &RunOpts) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every `.toml` under the paths, sorted.
+/// Every `.toml` under the paths, sorted. A directory is walked once
+/// however many links lead to it (a symlink loop cannot repeat a case), and
+/// only regular files are cases: a FIFO or a device named `*.toml` would
+/// block the read.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+            walk(p, &mut out, &mut seen).map_err(|e| format!("{}: {e}", p.display()))?;
         } else if p.exists() {
-            out.push(p.clone());
+            out.push(regular(p)?);
         } else {
             return Err(format!("{}: no such file or directory", p.display()));
         }
     }
     out.sort();
+    out.dedup();
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
+fn regular(p: &Path) -> Result<PathBuf, String> {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => Ok(p.to_path_buf()),
+        Ok(_) => Err(format!("{}: not a regular file; a case is a TOML file", p.display())),
+        Err(e) => Err(format!("{}: {e}", p.display())),
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
+    if !seen.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for p in entries {
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, seen)?;
         } else if p.extension().is_some_and(|x| x == "toml") {
-            out.push(p);
+            out.push(regular(&p).map_err(std::io::Error::other)?);
         }
     }
     Ok(())

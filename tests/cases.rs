@@ -43,11 +43,8 @@ fn trial(dir: &Path, file: &Path) -> Trial {
 fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
     let regressions = common::regressions_from_env()?;
     let (case, run) = common::run(file, &regressions).map_err(Failed::from)?;
-    if std::env::var_os("HOTPLUG_SCENARIO").is_some() {
-        for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
-            println!("{}", hotplug_fi::snapshot::scenario(&case, r, &run.opts));
-        }
-        return Ok(());
+    if let Ok(only) = std::env::var("HOTPLUG_SCENARIO") {
+        return print_scenario(&case, &run, &only);
     }
     let text = hotplug_fi::snapshot::case_snapshot(&case, &run);
     let snap = common::snapshot_file(id);
@@ -59,6 +56,30 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
     settings.set_omit_expression(true);
     settings.set_input_file(file);
     settings.bind(|| insta::assert_snapshot!(name, text));
+    Ok(())
+}
+
+/// `HOTPLUG_SCENARIO=LABEL`: prints the scenario with that label instead of
+/// comparing the snapshot; a label that names none of the case's scenarios
+/// fails the trial (narrow the trials with a filter to the case you mean).
+fn print_scenario(case: &hotplug_fi::case::Case, run: &hotplug_fi::explore::CaseRun, only: &str) -> Result<(), Failed> {
+    let all = std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs);
+    let hits: Vec<_> = all.filter(|r| r.scenario.label == only).collect();
+    if hits.is_empty() {
+        let mut labels = vec![run.plain.scenario.label.clone()];
+        labels.extend(run.faulted.iter().map(|f| f.scenario.label.clone()));
+        return Err(format!(
+            "HOTPLUG_SCENARIO=`{only}` names no scenario of {}: its scenarios are {} and one per swept site \
+             (`hotplug-fi failpoints {}` lists the sites)",
+            case.id,
+            labels.join(", "),
+            case.path.display()
+        )
+        .into());
+    }
+    for r in hits {
+        println!("{}", hotplug_fi::snapshot::scenario(case, r, &run.opts));
+    }
     Ok(())
 }
 

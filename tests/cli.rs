@@ -100,3 +100,23 @@ fn explore_options_apply_or_are_refused() {
     let (_, text) = run(&["--strategy", "pct", "--depth", "4294967295"]);
     assert!(text.contains("(depth_max)"), "{text}");
 }
+
+/// A swept directory with a link back to itself runs each case once, and a
+/// FIFO named like a case is an error, not a read that never ends.
+#[test]
+fn a_sweep_walks_each_directory_once_and_reads_only_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(common::cases_dir().join("cpu/updown.toml")).unwrap();
+    std::fs::write(dir.path().join("one.toml"), good).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+    let out = cli().arg("sweep").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("cases:      1\n"), "{stdout}");
+    let fifo = dir.path().join("pipe.toml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = cli().arg("sweep").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pipe.toml: not a regular file"), "{stderr}");
+}
