@@ -16,7 +16,6 @@ use crate::arch::x86::irq::IrqLine;
 use crate::arch::x86::smpboot;
 use crate::case::{Case, Op, OpLine, RemoveKind, SetupKind, SysfsFile};
 use crate::drivers::base::cpu as cpu_dev;
-use crate::errno::*;
 use crate::fault::{Armed, FailGuard, Site, SiteLog};
 use crate::kernel::module::{self, ModuleState};
 use crate::kernel::smp::CsdFunc;
@@ -366,10 +365,9 @@ async fn exec(k: &Kernel, h: &RefCell<Harness>, op: &Op) -> i64 {
             0
         }
         Op::Unlock(name) => {
+            // mutex_unlock() returns nothing; one not held is lockdep's bad
+            // unlock balance, which unlock() reports.
             let l = case_lock(k, h, name);
-            if !k.holds(l) {
-                return i64::from(-EPERM);
-            }
             k.unlock(l).await;
             0
         }

@@ -34,3 +34,23 @@ fn operations_that_never_block_count_against_the_step_limit() {
     let done = run.result.thread_results()[0].iter().filter(|r| r.is_some()).count();
     assert!(done < 300, "{done} operations ran within a budget of 300");
 }
+
+/// What the kernel itself reports, the model reports: an unbalanced
+/// `preempt_enable()` and unlocks of what the task does not hold are
+/// splats in the trace, and the run goes on to its end.
+#[test]
+fn unbalanced_enables_and_unlocks_are_the_kernels_splats_not_panics() {
+    let text = r#"
+description = "unbalanced"
+ops = ["preempt_enable", "put_online_mems", "mutex_unlock m", "cpu_down 1 => 0"]
+[machine]
+cpus = 2
+[expect]
+splats = ["DEBUG_LOCKS_WARN_ON(val > preempt_count())", "release lock (mem_hotplug_lock)", "release lock (m)"]
+"#;
+    let case = Case::parse("unbalanced.toml", "unbalanced", text).expect("the case parses");
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    assert!(run.violations.is_empty(), "{:?}", run.violations);
+    assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
+}

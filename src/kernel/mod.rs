@@ -388,9 +388,19 @@ impl Kernel {
     }
 
     pub fn preempt_enable(&self) {
-        let mut s = self.s();
-        let cur = s.current;
-        s.tasks[cur].ctx.preempt_count -= 1;
+        let underflow = {
+            let mut s = self.s();
+            let cur = s.current;
+            let c = &mut s.tasks[cur].ctx.preempt_count;
+            let under = *c == 0;
+            *c = c.saturating_sub(1);
+            under
+        };
+        // preempt_count_sub() refuses to go below zero, and says so.
+        if underflow {
+            let title = "DEBUG_LOCKS_WARN_ON(val > preempt_count()) (CONFIG_DEBUG_PREEMPT)".to_string();
+            self.splat(SplatKind::Warning, "kernel/sched/core.c:preempt_count_sub", title, false);
+        }
     }
 
     /// A point where the kernel could be preempted: a decision for the
@@ -539,15 +549,28 @@ impl Kernel {
 
     /// `mutex_unlock()` / `percpu_up_read()` / `percpu_up_write()`.
     pub async fn unlock(&self, lock: LockId) {
-        {
+        let unheld = {
             let mut s = self.s();
             let cur = s.current;
             let released = s.locks.release(lock, cur);
-            assert!(released, "model bug: {} released by a task that does not hold it", s.locks.locks[lock].name);
             let held = &mut s.tasks[cur].held;
             if let Some(i) = held.iter().rposition(|&h| h == lock) {
                 held.remove(i);
             }
+            (!released).then(|| s.locks.locks[lock].name.clone())
+        };
+        // Releasing a lock the task does not hold is the caller's bug, and
+        // lockdep reports it; the lock stays as it was.
+        if let Some(name) = unheld {
+            let comm = {
+                let s = self.s();
+                Kernel::comm_of(&s, s.current)
+            };
+            let title = format!(
+                "WARNING: bad unlock balance detected! {comm} is trying to release lock ({name}) but there are no more locks to release! (CONFIG_PROVE_LOCKING)"
+            );
+            self.splat(SplatKind::Lockdep, "kernel/locking/lockdep.c:print_unlock_imbalance_bug", title, false);
+            return;
         }
         self.yield_now().await;
     }
