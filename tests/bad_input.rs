@@ -8,6 +8,11 @@ use rstest::rstest;
 
 const MACHINE: &str = "\n[machine]\ncpus = 2\n";
 
+/// A case whose top-level `ops` is `ops`, on 2 CPUs, with `rest` after `[machine]`.
+fn case(ops: &str, rest: &str) -> String {
+    format!("description = \"x\"\nops = [{ops}]\n{MACHINE}{rest}")
+}
+
 fn error_of(text: &str) -> String {
     let case = match Case::parse("bad.toml", "bad", text) {
         Err(e) => return e.to_string(),
@@ -164,6 +169,31 @@ fn error_of(text: &str) -> String {
     &format!("description = \"x\"\nops = [\"add_memory 32\"]\n{MACHINE}[memory]\nauto_online_blocks = \"onlin\"\n"),
     "bad.toml:7:22:",
     &["expected \"online\" or \"offline\""]
+)]
+#[case::non_ascii_before_the_error(
+    &case("\"cpu_up € x\"", ""),
+    "bad.toml:2:18:",
+    &["`cpu_up` takes 1 argument(s), got 2"]
+)]
+#[case::escape_before_the_error(
+    &case("\"cpu_up\\t1 x\"", ""),
+    "bad.toml:2:19:",
+    &["`cpu_up` takes 1 argument(s), got 2"]
+)]
+#[case::unicode_escape_before_the_error(
+    &case("\"cpu_up \\u00e9 x\"", ""),
+    "bad.toml:2:23:",
+    &["`cpu_up` takes 1 argument(s), got 2"]
+)]
+#[case::multi_line_string_error_on_its_second_line(
+    &case("\"\"\"\ncpu_up 1\n  x\"\"\"", ""),
+    "bad.toml:4:3:",
+    &["`cpu_up` takes 1 argument(s), got 2"]
+)]
+#[case::escape_before_a_behaviour_error(
+    &format!("description = \"x\"\nops = [\"insmod m\"]\n{MACHINE}\n[[module]]\nname = \"m\"\n[[module.state]]\nname = \"m:online\"\nat = \"CPUHP_AP_ONLINE_DYN\"\nstartup = \"alloc,\\tsleeep\"\n"),
+    "bad.toml:12:20:",
+    &["unknown behaviour `sleeep`"]
 )]
 fn bad_input_is_reported_with_its_place(#[case] text: &str, #[case] place: &str, #[case] says: &[&str]) {
     let err = error_of(text);

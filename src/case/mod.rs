@@ -11,6 +11,7 @@
 
 mod ops;
 mod site;
+mod source;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -29,6 +30,7 @@ use crate::kernel::module::{ModuleDecl, StateDecl};
 
 pub use ops::{Flags, Group, OPERATIONS, Op, OpSpec, RemoveKind, SetupKind, SysfsFile, ops_listing};
 pub use site::{parse_site, resolve_state};
+pub use source::Source;
 
 /// A case error: where, and what would have been valid.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -324,28 +326,6 @@ pub enum ExpectEnd {
     Finished,
     Deadlock,
     Livelock,
-}
-
-/// Turns byte offsets into line and column, for errors.
-pub struct Source<'a> {
-    pub file: &'a str,
-    pub text: &'a str,
-}
-
-impl Source<'_> {
-    pub fn error(&self, at: usize, msg: impl Into<String>) -> CaseError {
-        let at = at.min(self.text.len());
-        let before = &self.text[..at];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        CaseError { file: self.file.to_string(), line, col, msg: msg.into() }
-    }
-
-    /// An error inside a string value: `offset` counts characters after the
-    /// opening quote.
-    pub fn error_in(&self, span: &Range<usize>, offset: usize, msg: impl Into<String>) -> CaseError {
-        self.error(span.start + 1 + offset, msg)
-    }
 }
 
 impl Case {
