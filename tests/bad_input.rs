@@ -13,6 +13,13 @@ fn case(ops: &str, rest: &str) -> String {
     format!("description = \"x\"\nops = [{ops}]\n{MACHINE}{rest}")
 }
 
+/// A case with one fault at cpuhp/cpu1/down/197 and its `action` (line 5).
+fn action(a: &str) -> String {
+    format!(
+        "description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"cpuhp/cpu1/down/197\"\naction = \"{a}\"\n{MACHINE}"
+    )
+}
+
 fn error_of(text: &str) -> String {
     let case = match Case::parse("bad.toml", "bad", text) {
         Err(e) => return e.to_string(),
@@ -87,7 +94,7 @@ fn error_of(text: &str) -> String {
 )]
 #[case::percent_action(
     &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"cpuhp/cpu1/down/197\"\naction = \"50%return\"\n{MACHINE}"),
-    "bad.toml:5:10:",
+    "bad.toml:5:11:",
     &["`50%` is refused", "cannot be seeded"]
 )]
 #[case::sweep_matches_no_site(
@@ -127,7 +134,7 @@ fn error_of(text: &str) -> String {
 )]
 #[case::ipi_action_is_not_an_errno(
     &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"smp/cpu0/ipi\"\naction = \"return(-ENOMEM)\"\n{MACHINE}"),
-    "bad.toml:5:10:",
+    "bad.toml:5:11:",
     &["holds the IPI back for N steps", "bare `return`"]
 )]
 #[case::ipi_failpoint_never_fired(
@@ -194,6 +201,16 @@ fn error_of(text: &str) -> String {
     &format!("description = \"x\"\nops = [\"insmod m\"]\n{MACHINE}\n[[module]]\nname = \"m\"\n[[module.state]]\nname = \"m:online\"\nat = \"CPUHP_AP_ONLINE_DYN\"\nstartup = \"alloc,\\tsleeep\"\n"),
     "bad.toml:12:20:",
     &["unknown behaviour `sleeep`"]
+)]
+#[case::action_space_before_the_star(&action("1 *return"), "bad.toml:5:11:", &["`1 *return` has a space inside", "an action is `return`, `return(-ERRNO)` or `off`"])]
+#[case::action_space_after_the_star(&action("1* return"), "bad.toml:5:11:", &["`1* return` has a space inside", "`N*` first"])]
+#[case::action_second_term(&action("return->0*off"), "bad.toml:5:19:", &["`0*` needs a whole number of times, at least 1", "joined by `->`"])]
+#[case::action_sleep(&action("sleep(10)"), "bad.toml:5:11:", &["`sleep` is refused", "real thread"])]
+#[case::action_unknown_task(&action("retrun"), "bad.toml:5:11:", &["`retrun` is not an action", "`return(-ERRNO)`"])]
+#[case::action_of_the_second_fault(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[fault]]\nsite = \"cpuhp/cpu1/down/197\"\n[[fault]]\nsite = \"cpuhp/cpu1/down/196\"\naction = \"return->1 *return\"\n{MACHINE}"),
+    "bad.toml:7:19:",
+    &["`1 *return` has a space inside"]
 )]
 fn bad_input_is_reported_with_its_place(#[case] text: &str, #[case] place: &str, #[case] says: &[&str]) {
     let err = error_of(text);

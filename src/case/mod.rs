@@ -543,11 +543,11 @@ fn check_unique_names(src: &Source, modules: &[ModuleFile]) -> Result<(), CaseEr
 fn load_fault(src: &Source, profile: &Profile, machine: &Machine, f: &FaultFile) -> Result<FaultLine, CaseError> {
     let site =
         site::parse_site(profile, machine.cpus, f.site.get_ref()).map_err(|m| src.error(f.site.span().start, m))?;
-    let (action, span) = match &f.action {
-        Some(a) => (a.get_ref().clone(), a.span()),
-        None => ("return".to_string(), f.site.span()),
+    let Some(a) = &f.action else {
+        return Ok(FaultLine { site, action: "return".to_string(), span: f.site.span() });
     };
-    fault::check_action(&site, &action).map_err(|m| src.error(span.start, m))?;
+    let action = a.get_ref().clone();
+    fault::check_action_at(&site, &action).map_err(|(at, m)| src.error_in(&a.span(), at, m))?;
     Ok(FaultLine { site, action, span: f.site.span() })
 }
 
