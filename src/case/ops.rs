@@ -19,6 +19,7 @@ use crate::sim::CpuMask;
 
 use crate::kernel::module::{Behaviour, Effect, FailRule, ModuleDecl};
 
+use super::limits::{BLOCKS_MAX, OPS_MAX};
 use super::{CaseError, Machine, OpLine, Source};
 
 /// A case operation.
@@ -495,6 +496,13 @@ impl Env<'_> {
         self.src.error_in(span, at, msg)
     }
 
+    /// A list of operations (`ops`, a thread's, a handler's): at most
+    /// `ops_max`, each parsed.
+    pub fn op_list(&self, lines: &[Spanned<String>], what: &str) -> Result<Vec<OpLine>, CaseError> {
+        OPS_MAX.count(self.src, what, lines.len(), |i| lines[i].span().start)?;
+        lines.iter().map(|o| self.op_line(o)).collect()
+    }
+
     pub fn op_line(&self, line: &Spanned<String>) -> Result<OpLine, CaseError> {
         let span = line.span();
         let full = line.get_ref();
@@ -612,7 +620,7 @@ impl Env<'_> {
                 "`add_memory` takes a block number and optionally a node: add_memory 32 [0]",
             ));
         }
-        let index = self.number(span, &w[1], "a memory block number")?;
+        let index = self.block(span, &w[1])?;
         let nid = match w.get(2) {
             Some(n) => self.number(span, n, "a node number")?,
             None => 0,
@@ -623,7 +631,7 @@ impl Env<'_> {
     /// `BLOCK`.
     fn remove_memory(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
         self.arity(span, w, 1)?;
-        Ok(Op::RemoveMemory(self.number(span, &w[1], "a memory block number")?))
+        Ok(Op::RemoveMemory(self.block(span, &w[1])?))
     }
 
     /// A registration's `STATE` (and `INSTANCE` when `n` is 2): a wrong
@@ -662,7 +670,7 @@ impl Env<'_> {
         }
         let path = w[3].text.trim_start_matches("/sys/devices/system/cpu/");
         let bad = || self.err(span, w[3].at, format!("unknown file `{}`; expected one of {FILES}", w[3].text));
-        if let Some(file) = self.memory_file(path) {
+        if let Some(file) = self.memory_file(span, &w[3], path)? {
             return Ok(Op::Write { file, value: w[1].text.to_string() });
         }
         let file = if path == "smt/control" {
@@ -684,21 +692,36 @@ impl Env<'_> {
     }
 
     /// `memoryN/state`, `memoryN/online` (under `/sys/devices/system/memory/`)
-    /// and the injector's files (under `/sys/kernel/debug/`).
-    fn memory_file(&self, path: &str) -> Option<SysfsFile> {
+    /// and the injector's files (under `/sys/kernel/debug/`); `None` for
+    /// another file, an error for a block number past `blocks_max`.
+    fn memory_file(&self, span: &Range<usize>, w: &Word, path: &str) -> Result<Option<SysfsFile>, CaseError> {
         let path = path.trim_start_matches("/sys/devices/system/memory/").trim_start_matches("/sys/kernel/debug/");
         match path {
-            "notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error" => return Some(SysfsFile::MemInject(true)),
-            "notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error" => return Some(SysfsFile::MemInject(false)),
+            "notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error" => {
+                return Ok(Some(SysfsFile::MemInject(true)));
+            }
+            "notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error" => {
+                return Ok(Some(SysfsFile::MemInject(false)));
+            }
             _ => {}
         }
-        let (block, file) = path.strip_prefix("memory")?.split_once('/')?;
-        let block: u32 = block.parse().ok()?;
-        match file {
+        let Some((block, file)) = path.strip_prefix("memory").and_then(|p| p.split_once('/')) else { return Ok(None) };
+        let Ok(block) = block.parse::<u64>() else { return Ok(None) };
+        let block = BLOCKS_MAX.below("a memory block number", block).map_err(|m| self.err(span, w.at, m))? as u32;
+        Ok(match file {
             "state" => Some(SysfsFile::MemState(block)),
             "online" => Some(SysfsFile::MemOnline(block)),
             _ => None,
-        }
+        })
+    }
+
+    /// A memory block number, below `blocks_max`.
+    fn block(&self, span: &Range<usize>, w: &Word) -> Result<u32, CaseError> {
+        let n = w
+            .text
+            .parse::<u64>()
+            .map_err(|_| self.err(span, w.at, format!("`{}` is not a memory block number", w.text)))?;
+        Ok(BLOCKS_MAX.below("a memory block number", n).map_err(|m| self.err(span, w.at, m))? as u32)
     }
 
     fn number(&self, span: &Range<usize>, w: &Word, what: &str) -> Result<u32, CaseError> {
