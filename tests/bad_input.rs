@@ -237,6 +237,11 @@ fn error_of(text: &str) -> String {
     "bad.toml:12:20:",
     &["unknown behaviour `sleeep`"]
 )]
+#[case::behaviour_fails_on_a_missing_cpu(
+    &format!("description = \"x\"\nops = [\"insmod m\"]\n{MACHINE}\n[[module]]\nname = \"m\"\n[[module.state]]\nname = \"m:online\"\nat = \"CPUHP_AP_ONLINE_DYN\"\nstartup = \"fail -ENOMEM on cpu 2\"\n"),
+    "bad.toml:12:32:",
+    &["CPU 2 does not exist", "CPUs 0 to 1"]
+)]
 #[case::loops_zero(&looping("0"), "bad.toml:6:9:", &["`loops` must be 1 to 1000 (loops_max), not 0"])]
 #[case::loops_max(&looping("1001"), "bad.toml:6:9:", &["`loops` must be 1 to 1000 (loops_max), not 1001"])]
 #[case::migrate_bound_zero(
@@ -248,6 +253,31 @@ fn error_of(text: &str) -> String {
     &case("\"echo offline > memory6/state\"", "[memory]\nmigrate_bound = 1001\n"),
     "bad.toml:7:17:",
     &["`migrate_bound` must be 1 to 1000 (migrate_bound_max), not 1001"]
+)]
+#[case::boot_as_a_later_operation(
+    &case("\"cpu_down 1\", \"boot\"", ""),
+    "bad.toml:2:22:",
+    &["`boot` runs only as the first of the case's `ops`"]
+)]
+#[case::boot_in_a_thread(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[thread]]\nname = \"t\"\nops = [\"boot\"]\n{MACHINE}"),
+    "bad.toml:5:8:",
+    &["`boot` runs only as the first of the case's `ops`, not in a thread"]
+)]
+#[case::two_threads_with_one_name(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[thread]]\nname = \"t\"\nops = [\"cpu_up 1\"]\n[[thread]]\nname = \"t\"\nops = [\"cpu_up 1\"]\n{MACHINE}"),
+    "bad.toml:7:8:",
+    &["a second thread named `t`"]
+)]
+#[case::two_interrupt_sources_with_one_name(
+    &irqs(2).replace("\"d1\"", "\"d0\""),
+    "bad.toml:8:8:",
+    &["a second interrupt source named `d0`"]
+)]
+#[case::a_thread_without_operations(
+    &format!("description = \"x\"\nops = [\"cpu_down 1\"]\n[[thread]]\nname = \"t\"\nops = []\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["thread `t` has an empty `ops`"]
 )]
 #[case::action_space_before_the_star(&action("1 *return"), "bad.toml:5:11:", &["`1 *return` has a space inside", "an action is `return`, `return(-ERRNO)` or `off`"])]
 #[case::action_space_after_the_star(&action("1* return"), "bad.toml:5:11:", &["`1* return` has a space inside", "`N*` first"])]

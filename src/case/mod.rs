@@ -331,12 +331,16 @@ impl Case {
         })?;
         let profile = load_profile(&src, f.profile.as_ref())?;
         let machine = load_machine(&src, &f.machine)?;
-        let modules = f.module.iter().map(|m| load_module(&src, &profile, m)).collect::<Result<Vec<_>, _>>()?;
+        let modules =
+            f.module.iter().map(|m| load_module(&src, &profile, machine.cpus, m)).collect::<Result<Vec<_>, _>>()?;
         check_unique_names(&src, &f.module)?;
         let env = ops::Env { src: &src, machine: &machine, modules: &modules };
         let ops = env.op_list(&f.ops, "operations in `ops`")?;
         if ops.is_empty() {
             return Err(src.error(0, "`ops` is empty: a case needs at least one operation, such as \"cpu_down 1\""));
+        }
+        if let Some(o) = ops.iter().skip(1).find(|o| o.op == Op::Boot) {
+            return Err(src.error(o.span.start, "`boot` runs only as the first of the case's `ops`"));
         }
         let faults = f.fault.iter().map(|x| load_fault(&src, &profile, &machine, x)).collect::<Result<Vec<_>, _>>()?;
         let sweep = f.sweep.as_ref().map(|s| load_sweep(&src, s, f.sweep_filter.as_ref())).transpose()?;
@@ -465,12 +469,12 @@ fn parse_cmdline(src: &Source, c: &Spanned<String>) -> Result<SmtCmdline, CaseEr
     Ok(smt)
 }
 
-fn load_module(src: &Source, profile: &Profile, m: &ModuleFile) -> Result<ModuleDecl, CaseError> {
-    let states = m.state.iter().map(|s| load_state_decl(src, profile, s)).collect::<Result<Vec<_>, _>>()?;
+fn load_module(src: &Source, profile: &Profile, cpus: usize, m: &ModuleFile) -> Result<ModuleDecl, CaseError> {
+    let states = m.state.iter().map(|s| load_state_decl(src, profile, cpus, s)).collect::<Result<Vec<_>, _>>()?;
     Ok(ModuleDecl { name: m.name.get_ref().clone(), states })
 }
 
-fn load_state_decl(src: &Source, profile: &Profile, s: &StateFile) -> Result<StateDecl, CaseError> {
+fn load_state_decl(src: &Source, profile: &Profile, cpus: usize, s: &StateFile) -> Result<StateDecl, CaseError> {
     let at = match s.at.get_ref() {
         toml::Value::Integer(n) => i64::to_string(n),
         toml::Value::String(t) => t.clone(),
@@ -479,7 +483,7 @@ fn load_state_decl(src: &Source, profile: &Profile, s: &StateFile) -> Result<Sta
     let at = resolve_state(profile, &at).map_err(|m| src.error(s.at.span().start, m))?;
     let behaviour = |b: &Option<Spanned<String>>| {
         b.as_ref()
-            .map(|b| ops::parse_behaviour(b.get_ref()).map_err(|(o, m)| src.error_in(&b.span(), o, m)))
+            .map(|b| ops::parse_behaviour(b.get_ref(), cpus).map_err(|(o, m)| src.error_in(&b.span(), o, m)))
             .transpose()
     };
     let slug: String = s.name.get_ref().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
@@ -541,22 +545,40 @@ fn load_sweep(src: &Source, s: &Spanned<String>, filter: Option<&Spanned<String>
     Ok(Sweep { mode, regex, span })
 }
 
-/// The `[[thread]]` tables: at most `threads_max`.
+/// The `[[thread]]` tables: at most `threads_max`, each named once.
 fn load_threads(env: &ops::Env, threads: &[ThreadFile]) -> Result<Vec<ThreadDecl>, CaseError> {
     let names: Vec<&Spanned<String>> = threads.iter().map(|t| &t.name).collect();
     limits::THREADS_MAX.count(env.src, "`[[thread]]` tables", names.len(), |i| names[i].span().start)?;
+    check_names(env.src, "thread", &names)?;
     threads.iter().map(|t| load_thread(env, t)).collect()
 }
 
-/// The `[[irq]]` tables: at most `irqs_max`.
+/// The `[[irq]]` tables: at most `irqs_max`, each named once.
 fn load_irqs(env: &ops::Env, irqs: &[IrqFile]) -> Result<Vec<IrqDecl>, CaseError> {
     let names: Vec<&Spanned<String>> = irqs.iter().map(|i| &i.name).collect();
     limits::IRQS_MAX.count(env.src, "`[[irq]]` tables", names.len(), |i| names[i].span().start)?;
+    check_names(env.src, "interrupt source", &names)?;
     irqs.iter().map(|i| load_irq(env, i)).collect()
+}
+
+/// No name twice: the trace and the outcomes tell them apart by it.
+fn check_names(src: &Source, what: &str, names: &[&Spanned<String>]) -> Result<(), CaseError> {
+    let mut seen = BTreeSet::new();
+    match names.iter().find(|n| !seen.insert(n.get_ref())) {
+        Some(n) => Err(src.error(
+            n.span().start,
+            format!("a second {what} named `{}`; the trace and the outcomes tell them apart by name", n.get_ref()),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn load_thread(env: &ops::Env, t: &ThreadFile) -> Result<ThreadDecl, CaseError> {
     let ops = env.op_list(&t.ops, "operations in a thread's `ops`")?;
+    if ops.is_empty() {
+        let msg = format!("thread `{}` has an empty `ops`; give it at least one operation", t.name.get_ref());
+        return Err(env.src.error(t.name.span().start, msg));
+    }
     if let Some(o) = ops.iter().find(|o| o.op == Op::Boot) {
         return Err(env.src.error(o.span.start, "`boot` runs only as the first of the case's `ops`, not in a thread"));
     }

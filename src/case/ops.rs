@@ -801,8 +801,9 @@ fn list(names: &[&str]) -> String {
     if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
 }
 
-/// Parses a behaviour; errors carry the character offset in the string.
-pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
+/// Parses a behaviour of a callback on a machine with `cpus` CPUs; errors
+/// carry the character offset in the string.
+pub fn parse_behaviour(s: &str, cpus: usize) -> Result<Behaviour, (usize, String)> {
     const FORMS: &str = "ok, alloc, free, sleep, cpus_read_lock, lock NAME, fail -ERRNO [on cpu N] [on call N]";
     let mut b = Behaviour::default();
     let mut offset = 0;
@@ -817,7 +818,7 @@ pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
             Some("sleep") if w.len() == 1 => b.effects.push(Effect::Sleep),
             Some("cpus_read_lock") if w.len() == 1 => b.effects.push(Effect::CpusReadLock),
             Some("lock") if w.len() == 2 => b.effects.push(Effect::Lock(w[1].text.to_string())),
-            Some("fail") if w.len() >= 2 => b.fail = Some(parse_fail(&w, offset)?),
+            Some("fail") if w.len() >= 2 => b.fail = Some(parse_fail(&w, offset, cpus)?),
             _ => {
                 return Err((at, format!("unknown behaviour `{}`; expected comma-separated {FORMS}", part.trim())));
             }
@@ -827,7 +828,7 @@ pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
     Ok(b)
 }
 
-fn parse_fail(w: &[Word], offset: usize) -> Result<FailRule, (usize, String)> {
+fn parse_fail(w: &[Word], offset: usize, cpus: usize) -> Result<FailRule, (usize, String)> {
     let errno = errno::parse(w[1].text)
         .ok_or_else(|| (offset + w[1].at, format!("`{}` is not an errno; use one of {}", w[1].text, errno::known())))?;
     let mut rule = FailRule { errno, on_cpu: None, on_call: None };
@@ -839,7 +840,13 @@ fn parse_fail(w: &[Word], offset: usize) -> Result<FailRule, (usize, String)> {
         }
         let n: u32 = rest[2].text.parse().map_err(|_| bad())?;
         match rest[1].text {
-            "cpu" => rule.on_cpu = Some(n as usize),
+            "cpu" if (n as usize) < cpus => rule.on_cpu = Some(n as usize),
+            "cpu" => {
+                return Err((
+                    offset + rest[2].at,
+                    format!("CPU {n} does not exist; the machine has CPUs 0 to {}", cpus - 1),
+                ));
+            }
             "call" if n > 0 => rule.on_call = Some(n),
             _ => return Err(bad()),
         }
@@ -854,13 +861,16 @@ mod tests {
 
     #[test]
     fn behaviours() {
-        let b = parse_behaviour("alloc, fail -ENOMEM on cpu 2 on call 3").unwrap();
+        let b = parse_behaviour("alloc, fail -ENOMEM on cpu 2 on call 3", 4).unwrap();
         assert_eq!(b.effects, vec![Effect::Alloc]);
         assert_eq!(b.fail, Some(FailRule { errno: -12, on_cpu: Some(2), on_call: Some(3) }));
-        let (at, msg) = parse_behaviour("alloc, frée").unwrap_err();
+        let (at, msg) = parse_behaviour("alloc, frée", 4).unwrap_err();
         assert_eq!(at, 7);
         assert!(msg.contains("unknown behaviour"));
-        assert!(parse_behaviour("fail -EWHAT").is_err());
+        assert!(parse_behaviour("fail -EWHAT", 4).is_err());
+        let (at, msg) = parse_behaviour("fail -ENOMEM on cpu 4", 4).unwrap_err();
+        assert_eq!(at, 20);
+        assert!(msg.contains("CPUs 0 to 3"), "{msg}");
     }
 
     #[test]
