@@ -79,13 +79,7 @@ impl Limit {
     /// The value of `key`, if it is `min` to the limit; else an error at it
     /// that gives the range and names the limit.
     pub(super) fn check(self, src: &Source, key: &str, v: &Spanned<i64>, min: u64) -> Result<u64, CaseError> {
-        self.check_at(src, v.span().start, key, *v.get_ref(), min)
-    }
-
-    /// The same, for a value written at byte `at` (a word of an operation,
-    /// a part of a site name).
-    pub(super) fn check_at(self, src: &Source, at: usize, key: &str, v: i64, min: u64) -> Result<u64, CaseError> {
-        self.range(key, v, min).map_err(|m| src.error(at, m))
+        self.range(key, *v.get_ref(), min).map_err(|m| src.error(v.span().start, m))
     }
 
     /// `v` as a `u64` if it is `min` to the limit; else the message.
