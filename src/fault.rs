@@ -18,7 +18,8 @@
 //!
 //! Left out: actions other than `return`, `N*`, `->` and `off`. `N%` needs
 //! fail's random source, which cannot be seeded; `sleep`, `delay`, `pause`,
-//! `yield` and `panic` act on the real thread, not on the model.
+//! `yield`, `panic` and `print` act on the real thread, not on the model.
+//! [`check_action`] checks the whole grammar when a case loads.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -205,53 +206,88 @@ impl Failpoints {
     }
 }
 
-/// Why an action string is refused at `site`. A cpuhp site returns an
-/// errno; an IPI site holds the IPI back, `return` until the target next
-/// enables IRQs, `return(N)` for N steps.
+/// Why an action string is refused at `site`. The grammar is the `fail` crate's (0.5.1):
+/// terms `[N%][N*]TASK[(ARG)]` joined by `->`, TASK one of `off`, `return`,
+/// `sleep`, `panic`, `print`, `pause`, `yield`, `delay`. A case may use the
+/// deterministic part: `return`, `N*` and `off`, joined by `->`. A cpuhp or
+/// memory site returns an errno; an IPI site holds the IPI back, `return`
+/// until the target next enables IRQs, `return(N)` for N steps. Checked in
+/// full here, so `fail::cfg` never refuses what a case loaded.
 pub fn check_action(site: &Site, action: &str) -> Result<(), String> {
+    check_action_at(site, action).map_err(|(_, m)| m)
+}
+
+/// [`check_action`], with the character offset of the term at fault.
+pub fn check_action_at(site: &Site, action: &str) -> Result<(), (usize, String)> {
     let ipi = matches!(site, Site::Ipi { .. });
-    for task in action.split("->") {
-        let task = task.trim();
-        let body = match task.split_once('*') {
-            Some((n, rest)) => {
-                if n.trim().parse::<u64>().is_err() {
-                    return Err(format!("`{n}*` needs a whole number of times"));
-                }
-                rest.trim()
-            }
-            None => task,
-        };
-        if let Some((pct, _)) = body.split_once('%') {
-            return Err(format!(
-                "`{pct}%` is refused: fail's random source cannot be seeded, so the run would not be deterministic"
-            ));
+    let mut at = 0;
+    for term in action.split("->") {
+        let lead = term.len() - term.trim_start().len();
+        if let Err(m) = check_term(ipi, term.trim()) {
+            let offset = action[..at + lead].chars().count();
+            return Err((offset, format!("{m}; {}", action_forms(ipi))));
         }
-        let verb = body.split('(').next().unwrap_or("").trim();
-        match verb {
-            "off" => {}
-            "return" => {
-                if let Some(arg) = body.strip_prefix("return(").and_then(|r| r.strip_suffix(')')) {
-                    if ipi && !arg.parse::<u64>().is_ok_and(|n| n > 0) {
-                        return Err(format!(
-                            "`{arg}`: at an IPI site, `return(N)` holds the IPI back for N steps, N a whole number of at least 1; bare `return` holds it until the target next enables IRQs"
-                        ));
-                    }
-                    if !ipi && errno::parse(arg).is_none() {
-                        return Err(format!("`{arg}` is not an errno; use one of {}", errno::known()));
-                    }
-                } else if body != "return" {
-                    let form = if ipi { "`return` or `return(N)`" } else { "`return` or `return(-E...)`" };
-                    return Err(format!("`{body}` is not {form}"));
-                }
-            }
-            other => {
-                return Err(format!(
-                    "`{other}` is not allowed; actions are `return`, `return(-E...)`, `N*action`, `a->b` and `off`"
-                ));
-            }
-        }
+        at += term.len() + "->".len();
     }
     Ok(())
+}
+
+/// The actions a case may write at a site, for errors.
+fn action_forms(ipi: bool) -> String {
+    let ret = if ipi { "`return(N)` (hold it back N steps, N at least 1)" } else { "`return(-ERRNO)`" };
+    format!(
+        "an action is `return`, {ret} or `off`, each optionally `N*` first (N times, N at least 1), joined by `->` without spaces inside a term: `1*return->off`"
+    )
+}
+
+/// One term of an action: `[N*]TASK[(ARG)]`.
+fn check_term(ipi: bool, term: &str) -> Result<(), String> {
+    if term.is_empty() {
+        return Err("an empty term (a `->` with nothing on one side)".to_string());
+    }
+    if term.contains(char::is_whitespace) {
+        return Err(format!("`{term}` has a space inside; the fail crate reads `N*return(ARG)` with none"));
+    }
+    let (head, arg) = match term.split_once('(') {
+        Some((h, rest)) => {
+            let arg = rest.strip_suffix(')').ok_or_else(|| format!("`{term}`: the parentheses do not match"))?;
+            (h, Some(arg))
+        }
+        None => (term, None),
+    };
+    if let Some((pct, _)) = head.split_once('%') {
+        return Err(format!(
+            "`{pct}%` is refused: fail's random source cannot be seeded, so the run would not be deterministic"
+        ));
+    }
+    let task = match head.split_once('*') {
+        Some((n, task)) if n.bytes().all(|b| b.is_ascii_digit()) && n.parse::<u64>().is_ok_and(|n| n > 0) => task,
+        Some((n, _)) => return Err(format!("`{n}*` needs a whole number of times, at least 1")),
+        None => head,
+    };
+    check_task(ipi, task, arg)
+}
+
+/// A term's task and its argument.
+fn check_task(ipi: bool, task: &str, arg: Option<&str>) -> Result<(), String> {
+    match (task, arg) {
+        ("off", None) | ("return", None) => Ok(()),
+        ("off", Some(_)) => Err("`off` takes no argument".to_string()),
+        ("return", Some(arg)) if ipi => match arg.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(()),
+            _ => Err(format!(
+                "`{arg}`: at an IPI site, `return(N)` holds the IPI back for N steps, N a whole number of at least 1; bare `return` holds it until the target next enables IRQs"
+            )),
+        },
+        ("return", Some(arg)) => match errno::parse(arg) {
+            Some(_) => Ok(()),
+            None => Err(format!("`{arg}` is not an errno; use one of {}", errno::known())),
+        },
+        ("sleep" | "delay" | "pause" | "yield" | "panic" | "print", _) => {
+            Err(format!("`{task}` is refused: it acts on the real thread, not on the model"))
+        }
+        _ => Err(format!("`{task}` is not an action the fail crate knows")),
+    }
 }
 
 /// Holds the `fail` registry for one thread of runs. Dropping it clears every
@@ -311,13 +347,25 @@ mod tests {
     #[test]
     fn actions() {
         let cb = Site::Cpuhp { cpu: 1, bringup: true, state: 1, inst: None };
+        let err = |a: &str| check_action_at(&cb, a).unwrap_err();
         assert!(check_action(&cb, "return").is_ok());
         assert!(check_action(&cb, "1*return(-ENOMEM)->off").is_ok());
+        assert!(check_action(&cb, " 2*return -> off ").is_ok());
         assert!(check_action(&cb, "off").is_ok());
-        assert!(check_action(&cb, "50%return").unwrap_err().contains("refused"));
-        assert!(check_action(&cb, "sleep(10)").is_err());
-        assert!(check_action(&cb, "return(-EWHAT)").is_err());
+        assert!(err("50%return").1.contains("refused"));
+        assert!(err("sleep(10)").1.contains("real thread"));
+        assert!(err("return(-EWHAT)").1.contains("not an errno"));
         assert!(check_action(&cb, "return(5)").is_err());
+        assert_eq!(err("1 *return").0, 0);
+        assert!(err("1 *return").1.contains("has a space inside"));
+        assert!(err("1* return").1.contains("has a space inside"));
+        assert_eq!(err("return->0*return").0, 8);
+        assert!(err("return->0*return").1.contains("at least 1"));
+        assert_eq!(err("return-> é").0, 9);
+        assert!(err("return->").1.contains("empty term"));
+        assert!(err("return(-EIO").1.contains("parentheses"));
+        assert!(err("off(1)").1.contains("no argument"));
+        assert!(err("retrun").1.contains("`return(-ERRNO)`"));
         let ipi = Site::Ipi { cpu: 2 };
         assert!(check_action(&ipi, "return(5)").is_ok());
         assert!(check_action(&ipi, "1*return").is_ok());

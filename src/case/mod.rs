@@ -9,8 +9,11 @@
 //! sites) against the profile, so a typo is an error here and never an empty
 //! or surprising run.
 
+pub mod limits;
+mod memory;
 mod ops;
 mod site;
+mod source;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -29,6 +32,9 @@ use crate::kernel::module::{ModuleDecl, StateDecl};
 
 pub use ops::{Flags, Group, OPERATIONS, Op, OpSpec, RemoveKind, SetupKind, SysfsFile, ops_listing};
 pub use site::{parse_site, resolve_state};
+pub use source::Source;
+
+use limits::Limit;
 
 /// A case error: where, and what would have been valid.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,7 +210,7 @@ struct CaseFile {
     thread: Vec<ThreadFile>,
     #[serde(default)]
     irq: Vec<IrqFile>,
-    memory: Option<MemoryFile>,
+    memory: Option<memory::MemoryFile>,
     explore: Option<ExploreFile>,
     #[serde(default)]
     fault: Vec<FaultFile>,
@@ -218,32 +224,7 @@ struct ThreadFile {
     name: Spanned<String>,
     ops: Vec<Spanned<String>>,
     cpu: Option<Spanned<usize>>,
-    loops: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MemoryFile {
-    boot_blocks: Option<u32>,
-    holes: Option<Vec<u32>>,
-    auto_online_blocks: Option<Spanned<String>>,
-    migrate_bound: Option<u32>,
-    #[serde(default)]
-    block: Vec<BlockFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BlockFile {
-    index: Spanned<u32>,
-    #[serde(default)]
-    free: Option<u32>,
-    #[serde(default)]
-    movable: u32,
-    #[serde(default)]
-    pinned: u32,
-    #[serde(default)]
-    unmovable: u32,
+    loops: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,17 +233,17 @@ struct IrqFile {
     name: Spanned<String>,
     cpu: Spanned<usize>,
     handler: Vec<Spanned<String>>,
-    fires: Option<Spanned<u32>>,
+    fires: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExploreFile {
     strategy: Spanned<String>,
-    bound: Option<u32>,
-    runs: Option<u64>,
-    seed: Option<u64>,
-    depth: Option<u32>,
+    bound: Option<Spanned<i64>>,
+    runs: Option<Spanned<i64>>,
+    seed: Option<Spanned<u64>>,
+    depth: Option<Spanned<i64>>,
     schedule: Option<Spanned<String>>,
     schedule_regressions: Option<Spanned<Vec<String>>>,
 }
@@ -270,11 +251,11 @@ struct ExploreFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MachineFile {
-    cpus: Spanned<usize>,
+    cpus: Spanned<i64>,
     threads_per_core: Option<Spanned<usize>>,
     hotplug_cpu: Option<bool>,
     cmdline: Option<Spanned<String>>,
-    steps_max: Option<u64>,
+    steps_max: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -326,28 +307,6 @@ pub enum ExpectEnd {
     Livelock,
 }
 
-/// Turns byte offsets into line and column, for errors.
-pub struct Source<'a> {
-    pub file: &'a str,
-    pub text: &'a str,
-}
-
-impl Source<'_> {
-    pub fn error(&self, at: usize, msg: impl Into<String>) -> CaseError {
-        let at = at.min(self.text.len());
-        let before = &self.text[..at];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        CaseError { file: self.file.to_string(), line, col, msg: msg.into() }
-    }
-
-    /// An error inside a string value: `offset` counts characters after the
-    /// opening quote.
-    pub fn error_in(&self, span: &Range<usize>, offset: usize, msg: impl Into<String>) -> CaseError {
-        self.error(span.start + 1 + offset, msg)
-    }
-}
-
 impl Case {
     /// Loads and resolves a case file. `root` is the `cases/` directory its
     /// identity is relative to.
@@ -372,12 +331,16 @@ impl Case {
         })?;
         let profile = load_profile(&src, f.profile.as_ref())?;
         let machine = load_machine(&src, &f.machine)?;
-        let modules = f.module.iter().map(|m| load_module(&src, &profile, m)).collect::<Result<Vec<_>, _>>()?;
+        let modules =
+            f.module.iter().map(|m| load_module(&src, &profile, machine.cpus, m)).collect::<Result<Vec<_>, _>>()?;
         check_unique_names(&src, &f.module)?;
         let env = ops::Env { src: &src, machine: &machine, modules: &modules };
-        let ops = f.ops.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
+        let ops = env.op_list(&f.ops, "operations in `ops`")?;
         if ops.is_empty() {
             return Err(src.error(0, "`ops` is empty: a case needs at least one operation, such as \"cpu_down 1\""));
+        }
+        if let Some(o) = ops.iter().skip(1).find(|o| o.op == Op::Boot) {
+            return Err(src.error(o.span.start, "`boot` runs only as the first of the case's `ops`"));
         }
         let faults = f.fault.iter().map(|x| load_fault(&src, &profile, &machine, x)).collect::<Result<Vec<_>, _>>()?;
         let sweep = f.sweep.as_ref().map(|s| load_sweep(&src, s, f.sweep_filter.as_ref())).transpose()?;
@@ -386,11 +349,11 @@ impl Case {
                 src.error(flt.span().start, "`sweep_filter` needs `sweep = \"pairs\"` or `sweep = \"rollback\"`")
             );
         }
-        let threads = f.thread.iter().map(|t| load_thread(&env, t)).collect::<Result<Vec<_>, _>>()?;
-        let irqs = f.irq.iter().map(|i| load_irq(&env, i)).collect::<Result<Vec<_>, _>>()?;
+        let threads = load_threads(&env, &f.thread)?;
+        let irqs = load_irqs(&env, &f.irq)?;
         check_slab_ops(&src, f.slab, &ops, &threads)?;
         let uses_memory = ops.iter().chain(threads.iter().flat_map(|t| t.ops.iter())).any(|o| o.memory());
-        let memory = load_memory(&src, &profile, f.memory.as_ref(), uses_memory)?;
+        let memory = memory::load(&src, &profile, f.memory.as_ref(), uses_memory)?;
         let explore = load_explore(&src, f.explore.as_ref(), !threads.is_empty() || !irqs.is_empty())?;
         let expect_end = match &f.expect.end {
             None => ExpectEnd::Finished,
@@ -466,12 +429,7 @@ fn load_profile(src: &Source, p: Option<&Spanned<String>>) -> Result<Profile, Ca
 }
 
 fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
-    let cpus = *m.cpus.get_ref();
-    if !(1..=crate::sim::cpumask::CPUS_MAX).contains(&cpus) {
-        return Err(
-            src.error(m.cpus.span().start, format!("`cpus = {cpus}`: expected 1 to {}", crate::sim::cpumask::CPUS_MAX))
-        );
-    }
+    let cpus = limits::CPUS_MAX.check(src, "`cpus`", &m.cpus, 1)? as usize;
     let tpc = m.threads_per_core.as_ref().map_or(1, |t| *t.get_ref());
     if tpc == 0 || !cpus.is_multiple_of(tpc) {
         let at = m.threads_per_core.as_ref().map_or(0, |t| t.span().start);
@@ -486,7 +444,7 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
         threads_per_core: tpc,
         hotplug_cpu: m.hotplug_cpu.unwrap_or(true),
         smt,
-        steps_max: m.steps_max.unwrap_or(1_000_000),
+        steps_max: m.steps_max.as_ref().map_or(Ok(1_000_000), |s| limits::STEPS_MAX.check(src, "`steps_max`", s, 1))?,
     })
 }
 
@@ -511,12 +469,12 @@ fn parse_cmdline(src: &Source, c: &Spanned<String>) -> Result<SmtCmdline, CaseEr
     Ok(smt)
 }
 
-fn load_module(src: &Source, profile: &Profile, m: &ModuleFile) -> Result<ModuleDecl, CaseError> {
-    let states = m.state.iter().map(|s| load_state_decl(src, profile, s)).collect::<Result<Vec<_>, _>>()?;
+fn load_module(src: &Source, profile: &Profile, cpus: usize, m: &ModuleFile) -> Result<ModuleDecl, CaseError> {
+    let states = m.state.iter().map(|s| load_state_decl(src, profile, cpus, s)).collect::<Result<Vec<_>, _>>()?;
     Ok(ModuleDecl { name: m.name.get_ref().clone(), states })
 }
 
-fn load_state_decl(src: &Source, profile: &Profile, s: &StateFile) -> Result<StateDecl, CaseError> {
+fn load_state_decl(src: &Source, profile: &Profile, cpus: usize, s: &StateFile) -> Result<StateDecl, CaseError> {
     let at = match s.at.get_ref() {
         toml::Value::Integer(n) => i64::to_string(n),
         toml::Value::String(t) => t.clone(),
@@ -525,7 +483,7 @@ fn load_state_decl(src: &Source, profile: &Profile, s: &StateFile) -> Result<Sta
     let at = resolve_state(profile, &at).map_err(|m| src.error(s.at.span().start, m))?;
     let behaviour = |b: &Option<Spanned<String>>| {
         b.as_ref()
-            .map(|b| ops::parse_behaviour(b.get_ref()).map_err(|(o, m)| src.error_in(&b.span(), o, m)))
+            .map(|b| ops::parse_behaviour(b.get_ref(), cpus).map_err(|(o, m)| src.error_in(&b.span(), o, m)))
             .transpose()
     };
     let slug: String = s.name.get_ref().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
@@ -563,11 +521,11 @@ fn check_unique_names(src: &Source, modules: &[ModuleFile]) -> Result<(), CaseEr
 fn load_fault(src: &Source, profile: &Profile, machine: &Machine, f: &FaultFile) -> Result<FaultLine, CaseError> {
     let site =
         site::parse_site(profile, machine.cpus, f.site.get_ref()).map_err(|m| src.error(f.site.span().start, m))?;
-    let (action, span) = match &f.action {
-        Some(a) => (a.get_ref().clone(), a.span()),
-        None => ("return".to_string(), f.site.span()),
+    let Some(a) = &f.action else {
+        return Ok(FaultLine { site, action: "return".to_string(), span: f.site.span() });
     };
-    fault::check_action(&site, &action).map_err(|m| src.error(span.start, m))?;
+    let action = a.get_ref().clone();
+    fault::check_action_at(&site, &action).map_err(|(at, m)| src.error_in(&a.span(), at, m))?;
     Ok(FaultLine { site, action, span: f.site.span() })
 }
 
@@ -587,8 +545,40 @@ fn load_sweep(src: &Source, s: &Spanned<String>, filter: Option<&Spanned<String>
     Ok(Sweep { mode, regex, span })
 }
 
+/// The `[[thread]]` tables: at most `threads_max`, each named once.
+fn load_threads(env: &ops::Env, threads: &[ThreadFile]) -> Result<Vec<ThreadDecl>, CaseError> {
+    let names: Vec<&Spanned<String>> = threads.iter().map(|t| &t.name).collect();
+    limits::THREADS_MAX.count(env.src, "`[[thread]]` tables", names.len(), |i| names[i].span().start)?;
+    check_names(env.src, "thread", &names)?;
+    threads.iter().map(|t| load_thread(env, t)).collect()
+}
+
+/// The `[[irq]]` tables: at most `irqs_max`, each named once.
+fn load_irqs(env: &ops::Env, irqs: &[IrqFile]) -> Result<Vec<IrqDecl>, CaseError> {
+    let names: Vec<&Spanned<String>> = irqs.iter().map(|i| &i.name).collect();
+    limits::IRQS_MAX.count(env.src, "`[[irq]]` tables", names.len(), |i| names[i].span().start)?;
+    check_names(env.src, "interrupt source", &names)?;
+    irqs.iter().map(|i| load_irq(env, i)).collect()
+}
+
+/// No name twice: the trace and the outcomes tell them apart by it.
+fn check_names(src: &Source, what: &str, names: &[&Spanned<String>]) -> Result<(), CaseError> {
+    let mut seen = BTreeSet::new();
+    match names.iter().find(|n| !seen.insert(n.get_ref())) {
+        Some(n) => Err(src.error(
+            n.span().start,
+            format!("a second {what} named `{}`; the trace and the outcomes tell them apart by name", n.get_ref()),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn load_thread(env: &ops::Env, t: &ThreadFile) -> Result<ThreadDecl, CaseError> {
-    let ops = t.ops.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
+    let ops = env.op_list(&t.ops, "operations in a thread's `ops`")?;
+    if ops.is_empty() {
+        let msg = format!("thread `{}` has an empty `ops`; give it at least one operation", t.name.get_ref());
+        return Err(env.src.error(t.name.span().start, msg));
+    }
     if let Some(o) = ops.iter().find(|o| o.op == Op::Boot) {
         return Err(env.src.error(o.span.start, "`boot` runs only as the first of the case's `ops`, not in a thread"));
     }
@@ -602,11 +592,12 @@ fn load_thread(env: &ops::Env, t: &ThreadFile) -> Result<ThreadDecl, CaseError> 
         Some(c) => *c.get_ref(),
         None => 0,
     };
-    Ok(ThreadDecl { name: t.name.get_ref().clone(), ops, cpu, loops: t.loops.unwrap_or(1).max(1) })
+    let loops = t.loops.as_ref().map_or(Ok(1), |l| limits::LOOPS_MAX.check(env.src, "`loops`", l, 1))? as u32;
+    Ok(ThreadDecl { name: t.name.get_ref().clone(), ops, cpu, loops })
 }
 
 fn load_irq(env: &ops::Env, i: &IrqFile) -> Result<IrqDecl, CaseError> {
-    let ops = i.handler.iter().map(|o| env.op_line(o)).collect::<Result<Vec<_>, _>>()?;
+    let ops = env.op_list(&i.handler, "operations in a `handler`")?;
     if let Some(o) = ops.iter().find(|o| !o.in_irq()) {
         return Err(env.src.error(
             o.span.start,
@@ -630,75 +621,8 @@ fn load_irq(env: &ops::Env, i: &IrqFile) -> Result<IrqDecl, CaseError> {
             format!("CPU {cpu} does not exist; the machine has CPUs 0 to {}", env.machine.cpus - 1),
         ));
     }
-    let fires = i.fires.as_ref().map_or(1, |f| *f.get_ref());
-    if fires == 0 {
-        let at = i.fires.as_ref().map_or(0, |f| f.span().start);
-        return Err(env.src.error(at, "`fires = 0`: an interrupt that never fires; expected at least 1"));
-    }
+    let fires = i.fires.as_ref().map_or(Ok(1), |f| limits::FIRES_MAX.check(env.src, "`fires`", f, 1))? as u32;
     Ok(IrqDecl { name: i.name.get_ref().clone(), cpu, ops, fires })
-}
-
-/// The memory model, if the case has a `[memory]` table or a memory
-/// operation.
-fn load_memory(
-    src: &Source,
-    profile: &Profile,
-    m: Option<&MemoryFile>,
-    used: bool,
-) -> Result<Option<MemoryDecl>, CaseError> {
-    use crate::drivers::base::memory::{BLOCK_PAGES, BlockPages, Pages};
-    if m.is_none() && !used {
-        return Ok(None);
-    }
-    let layout = &profile.memory;
-    let mut d = MemoryDecl {
-        boot_blocks: layout.boot_blocks,
-        holes: layout.holes.clone(),
-        auto_online: layout.auto_online_blocks == "online",
-        migrate_bound: 8,
-        blocks: Vec::new(),
-    };
-    let Some(m) = m else { return Ok(Some(d)) };
-    d.boot_blocks = m.boot_blocks.unwrap_or(d.boot_blocks);
-    d.holes = m.holes.clone().unwrap_or(d.holes);
-    d.migrate_bound = m.migrate_bound.unwrap_or(d.migrate_bound).max(1);
-    if let Some(a) = &m.auto_online_blocks {
-        d.auto_online = match a.get_ref().as_str() {
-            "online" => true,
-            "offline" => false,
-            other => {
-                return Err(src.error(
-                    a.span().start,
-                    format!("`auto_online_blocks = \"{other}\"`: expected \"online\" or \"offline\""),
-                ));
-            }
-        };
-    }
-    for b in &m.block {
-        let index = *b.index.get_ref();
-        if index >= d.boot_blocks {
-            return Err(src.error(
-                b.index.span().start,
-                format!("memory{index} is not a boot block; boot blocks are memory0 to memory{}", d.boot_blocks - 1),
-            ));
-        }
-        let used = b.movable + b.pinned + b.unmovable;
-        let free = b.free.unwrap_or(BLOCK_PAGES.saturating_sub(used));
-        if used + free != BLOCK_PAGES {
-            return Err(src.error(
-                b.index.span().start,
-                format!(
-                    "memory{index}: free + movable + pinned + unmovable must be {BLOCK_PAGES} pages, got {}",
-                    used + free
-                ),
-            ));
-        }
-        d.blocks.push(BlockPages {
-            index,
-            pages: Pages { free, movable: b.movable, pinned: b.pinned, unmovable: b.unmovable },
-        });
-    }
-    Ok(Some(d))
 }
 
 /// Slab operations need the slab model.
@@ -719,18 +643,7 @@ fn load_explore(src: &Source, e: Option<&ExploreFile>, threads: bool) -> Result<
         let strategy = if threads { Strategy::Exhaustive { bound: 2 } } else { Strategy::Default };
         return Ok(Explore { strategy, schedule: None, schedule_regressions: Default::default(), schedule_at: 0 });
     };
-    let strategy = match e.strategy.get_ref().as_str() {
-        "default" => Strategy::Default,
-        "exhaustive" => Strategy::Exhaustive { bound: e.bound.unwrap_or(2) },
-        "random" => Strategy::Random { runs: e.runs.unwrap_or(1000), seed: e.seed.unwrap_or(1) },
-        "pct" => Strategy::Pct { runs: e.runs.unwrap_or(1000), seed: e.seed.unwrap_or(1), depth: e.depth.unwrap_or(3) },
-        other => {
-            return Err(src.error(
-                e.strategy.span().start,
-                format!("unknown strategy `{other}`; expected default, exhaustive, random or pct"),
-            ));
-        }
-    };
+    let strategy = load_strategy(src, e)?;
     let schedule = e
         .schedule
         .as_ref()
@@ -751,6 +664,54 @@ fn load_explore(src: &Source, e: Option<&ExploreFile>, threads: bool) -> Result<
         }
     }
     Ok(Explore { strategy, schedule, schedule_regressions, schedule_at })
+}
+
+/// The strategy and its parameters, each within its limit; a parameter of
+/// another strategy is an error, not ignored.
+fn load_strategy(src: &Source, e: &ExploreFile) -> Result<Strategy, CaseError> {
+    let name = e.strategy.get_ref().as_str();
+    let takes: &[&str] = match name {
+        "default" => &[],
+        "exhaustive" => &["bound"],
+        "random" => &["runs", "seed"],
+        "pct" => &["runs", "seed", "depth"],
+        other => {
+            return Err(src.error(
+                e.strategy.span().start,
+                format!("unknown strategy `{other}`; expected default, exhaustive, random or pct"),
+            ));
+        }
+    };
+    check_strategy_keys(src, e, takes)?;
+    let param = |v: &Option<Spanned<i64>>, key: &str, limit: Limit, min: u64, default: u64| {
+        v.as_ref().map_or(Ok(default), |v| limit.check(src, key, v, min))
+    };
+    let runs = param(&e.runs, "`runs`", limits::RUNS_MAX, 1, 1000)?;
+    let seed = e.seed.as_ref().map_or(1, |s| *s.get_ref());
+    Ok(match name {
+        "exhaustive" => Strategy::Exhaustive { bound: param(&e.bound, "`bound`", limits::BOUND_MAX, 0, 2)? as u32 },
+        "random" => Strategy::Random { runs, seed },
+        "pct" => Strategy::Pct { runs, seed, depth: param(&e.depth, "`depth`", limits::DEPTH_MAX, 1, 3)? as u32 },
+        _ => Strategy::Default,
+    })
+}
+
+/// Each of `bound`, `runs`, `seed` and `depth` given is one the strategy
+/// `takes`.
+fn check_strategy_keys(src: &Source, e: &ExploreFile, takes: &[&str]) -> Result<(), CaseError> {
+    let given = [
+        ("bound", "`exhaustive`", e.bound.as_ref().map(Spanned::span)),
+        ("runs", "`random` and `pct`", e.runs.as_ref().map(Spanned::span)),
+        ("seed", "`random` and `pct`", e.seed.as_ref().map(Spanned::span)),
+        ("depth", "`pct`", e.depth.as_ref().map(Spanned::span)),
+    ];
+    for (key, with, span) in given {
+        if let Some(span) = span.filter(|_| !takes.contains(&key)) {
+            let msg = format!("`{key}` goes with strategy {with}, not `{}`", e.strategy.get_ref());
+            return Err(src.error(span.start, msg));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a state number is known by some name to the profile, for

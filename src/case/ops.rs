@@ -19,6 +19,7 @@ use crate::sim::CpuMask;
 
 use crate::kernel::module::{Behaviour, Effect, FailRule, ModuleDecl};
 
+use super::limits::{BLOCKS_MAX, OPS_MAX};
 use super::{CaseError, Machine, OpLine, Source};
 
 /// A case operation.
@@ -495,6 +496,13 @@ impl Env<'_> {
         self.src.error_in(span, at, msg)
     }
 
+    /// A list of operations (`ops`, a thread's, a handler's): at most
+    /// `ops_max`, each parsed.
+    pub fn op_list(&self, lines: &[Spanned<String>], what: &str) -> Result<Vec<OpLine>, CaseError> {
+        OPS_MAX.count(self.src, what, lines.len(), |i| lines[i].span().start)?;
+        lines.iter().map(|o| self.op_line(o)).collect()
+    }
+
     pub fn op_line(&self, line: &Spanned<String>) -> Result<OpLine, CaseError> {
         let span = line.span();
         let full = line.get_ref();
@@ -612,7 +620,7 @@ impl Env<'_> {
                 "`add_memory` takes a block number and optionally a node: add_memory 32 [0]",
             ));
         }
-        let index = self.number(span, &w[1], "a memory block number")?;
+        let index = self.block(span, &w[1])?;
         let nid = match w.get(2) {
             Some(n) => self.number(span, n, "a node number")?,
             None => 0,
@@ -623,7 +631,7 @@ impl Env<'_> {
     /// `BLOCK`.
     fn remove_memory(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
         self.arity(span, w, 1)?;
-        Ok(Op::RemoveMemory(self.number(span, &w[1], "a memory block number")?))
+        Ok(Op::RemoveMemory(self.block(span, &w[1])?))
     }
 
     /// A registration's `STATE` (and `INSTANCE` when `n` is 2): a wrong
@@ -662,7 +670,7 @@ impl Env<'_> {
         }
         let path = w[3].text.trim_start_matches("/sys/devices/system/cpu/");
         let bad = || self.err(span, w[3].at, format!("unknown file `{}`; expected one of {FILES}", w[3].text));
-        if let Some(file) = self.memory_file(path) {
+        if let Some(file) = self.memory_file(span, &w[3], path)? {
             return Ok(Op::Write { file, value: w[1].text.to_string() });
         }
         let file = if path == "smt/control" {
@@ -684,21 +692,36 @@ impl Env<'_> {
     }
 
     /// `memoryN/state`, `memoryN/online` (under `/sys/devices/system/memory/`)
-    /// and the injector's files (under `/sys/kernel/debug/`).
-    fn memory_file(&self, path: &str) -> Option<SysfsFile> {
+    /// and the injector's files (under `/sys/kernel/debug/`); `None` for
+    /// another file, an error for a block number past `blocks_max`.
+    fn memory_file(&self, span: &Range<usize>, w: &Word, path: &str) -> Result<Option<SysfsFile>, CaseError> {
         let path = path.trim_start_matches("/sys/devices/system/memory/").trim_start_matches("/sys/kernel/debug/");
         match path {
-            "notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error" => return Some(SysfsFile::MemInject(true)),
-            "notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error" => return Some(SysfsFile::MemInject(false)),
+            "notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error" => {
+                return Ok(Some(SysfsFile::MemInject(true)));
+            }
+            "notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error" => {
+                return Ok(Some(SysfsFile::MemInject(false)));
+            }
             _ => {}
         }
-        let (block, file) = path.strip_prefix("memory")?.split_once('/')?;
-        let block: u32 = block.parse().ok()?;
-        match file {
+        let Some((block, file)) = path.strip_prefix("memory").and_then(|p| p.split_once('/')) else { return Ok(None) };
+        let Ok(block) = block.parse::<u64>() else { return Ok(None) };
+        let block = BLOCKS_MAX.below("a memory block number", block).map_err(|m| self.err(span, w.at, m))? as u32;
+        Ok(match file {
             "state" => Some(SysfsFile::MemState(block)),
             "online" => Some(SysfsFile::MemOnline(block)),
             _ => None,
-        }
+        })
+    }
+
+    /// A memory block number, below `blocks_max`.
+    fn block(&self, span: &Range<usize>, w: &Word) -> Result<u32, CaseError> {
+        let n = w
+            .text
+            .parse::<u64>()
+            .map_err(|_| self.err(span, w.at, format!("`{}` is not a memory block number", w.text)))?;
+        Ok(BLOCKS_MAX.below("a memory block number", n).map_err(|m| self.err(span, w.at, m))? as u32)
     }
 
     fn number(&self, span: &Range<usize>, w: &Word, what: &str) -> Result<u32, CaseError> {
@@ -778,8 +801,9 @@ fn list(names: &[&str]) -> String {
     if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
 }
 
-/// Parses a behaviour; errors carry the character offset in the string.
-pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
+/// Parses a behaviour of a callback on a machine with `cpus` CPUs; errors
+/// carry the character offset in the string.
+pub fn parse_behaviour(s: &str, cpus: usize) -> Result<Behaviour, (usize, String)> {
     const FORMS: &str = "ok, alloc, free, sleep, cpus_read_lock, lock NAME, fail -ERRNO [on cpu N] [on call N]";
     let mut b = Behaviour::default();
     let mut offset = 0;
@@ -794,7 +818,7 @@ pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
             Some("sleep") if w.len() == 1 => b.effects.push(Effect::Sleep),
             Some("cpus_read_lock") if w.len() == 1 => b.effects.push(Effect::CpusReadLock),
             Some("lock") if w.len() == 2 => b.effects.push(Effect::Lock(w[1].text.to_string())),
-            Some("fail") if w.len() >= 2 => b.fail = Some(parse_fail(&w, offset)?),
+            Some("fail") if w.len() >= 2 => b.fail = Some(parse_fail(&w, offset, cpus)?),
             _ => {
                 return Err((at, format!("unknown behaviour `{}`; expected comma-separated {FORMS}", part.trim())));
             }
@@ -804,7 +828,7 @@ pub fn parse_behaviour(s: &str) -> Result<Behaviour, (usize, String)> {
     Ok(b)
 }
 
-fn parse_fail(w: &[Word], offset: usize) -> Result<FailRule, (usize, String)> {
+fn parse_fail(w: &[Word], offset: usize, cpus: usize) -> Result<FailRule, (usize, String)> {
     let errno = errno::parse(w[1].text)
         .ok_or_else(|| (offset + w[1].at, format!("`{}` is not an errno; use one of {}", w[1].text, errno::known())))?;
     let mut rule = FailRule { errno, on_cpu: None, on_call: None };
@@ -816,7 +840,13 @@ fn parse_fail(w: &[Word], offset: usize) -> Result<FailRule, (usize, String)> {
         }
         let n: u32 = rest[2].text.parse().map_err(|_| bad())?;
         match rest[1].text {
-            "cpu" => rule.on_cpu = Some(n as usize),
+            "cpu" if (n as usize) < cpus => rule.on_cpu = Some(n as usize),
+            "cpu" => {
+                return Err((
+                    offset + rest[2].at,
+                    format!("CPU {n} does not exist; the machine has CPUs 0 to {}", cpus - 1),
+                ));
+            }
             "call" if n > 0 => rule.on_call = Some(n),
             _ => return Err(bad()),
         }
@@ -831,13 +861,16 @@ mod tests {
 
     #[test]
     fn behaviours() {
-        let b = parse_behaviour("alloc, fail -ENOMEM on cpu 2 on call 3").unwrap();
+        let b = parse_behaviour("alloc, fail -ENOMEM on cpu 2 on call 3", 4).unwrap();
         assert_eq!(b.effects, vec![Effect::Alloc]);
         assert_eq!(b.fail, Some(FailRule { errno: -12, on_cpu: Some(2), on_call: Some(3) }));
-        let (at, msg) = parse_behaviour("alloc, frée").unwrap_err();
+        let (at, msg) = parse_behaviour("alloc, frée", 4).unwrap_err();
         assert_eq!(at, 7);
         assert!(msg.contains("unknown behaviour"));
-        assert!(parse_behaviour("fail -EWHAT").is_err());
+        assert!(parse_behaviour("fail -EWHAT", 4).is_err());
+        let (at, msg) = parse_behaviour("fail -ENOMEM on cpu 4", 4).unwrap_err();
+        assert_eq!(at, 20);
+        assert!(msg.contains("CPUs 0 to 3"), "{msg}");
     }
 
     #[test]

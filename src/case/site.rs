@@ -8,6 +8,8 @@
 use crate::fault::{MemStep, Site};
 use crate::kernel::cpuhotplug::{Profile, State};
 
+use super::limits::BLOCKS_MAX;
+
 /// Resolves a state written by number, step name or enum name.
 pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
     let t = text.trim();
@@ -82,10 +84,11 @@ fn parse_memory_site(text: &str, rest: &str) -> Result<Site, String> {
         .collect();
     let form = format!("expected memory/memory<N>/<step> with <step> one of {}", steps.join(", "));
     let (block, step) = rest.split_once('/').ok_or_else(|| format!("incomplete site `{text}`; {form}"))?;
-    let block: u16 = block
+    let block: u64 = block
         .strip_prefix("memory")
         .and_then(|b| b.parse().ok())
         .ok_or_else(|| format!("`{block}` in site `{text}` is not memory<N>; {form}"))?;
+    let block = BLOCKS_MAX.below("the block number", block).map_err(|m| format!("site `{text}`: {m}"))? as u16;
     let pos = steps.iter().position(|s| s == step).ok_or_else(|| {
         let near = nearest(step, steps.iter().map(String::as_str))
             .map(|n| format!("did you mean `{n}`? "))
@@ -157,6 +160,8 @@ mod tests {
         assert!(parse_site(&p, 4, "smp/cpu1/ipo").is_err());
         let m = parse_site(&p, 4, "memory/memory32/offline/MEM_GOING_OFFLINE").unwrap();
         assert_eq!(m.to_string(), "memory/memory32/offline/MEM_GOING_OFFLINE");
+        let e = parse_site(&p, 4, "memory/memory65536/offline/migrate").unwrap_err();
+        assert!(e.contains("0 to 4095 (below blocks_max = 4096), not 65536"), "{e}");
         let e = parse_site(&p, 4, "memory/memory32/offline/migrat").unwrap_err();
         assert!(e.contains("did you mean `offline/migrate`"), "{e}");
     }
