@@ -328,18 +328,15 @@ fn explore_strategy(
     Ok(s)
 }
 
-/// The explorer's limits, as the case format has them.
+/// The explorer's limits, the same as a case file's (`case::limits`).
 fn check_strategy(s: &hotplug_fi::case::Strategy) -> Result<(), String> {
     use hotplug_fi::case::Strategy as S;
-    use hotplug_fi::explore::interleave::{BOUND_MAX, DEPTH_MAX, RUNS_MAX};
+    use hotplug_fi::case::limits::{BOUND_MAX, DEPTH_MAX, Limit, RUNS_MAX};
+    let over = |opt: &str, l: Limit, min: u64| Err(format!("{opt} must be {min} to {} ({})", l.max, l.name));
     match *s {
-        S::Exhaustive { bound } if bound > BOUND_MAX => Err(format!("--bound must be 0 to {BOUND_MAX} (bound_max)")),
-        S::Random { runs, .. } | S::Pct { runs, .. } if runs == 0 || runs > RUNS_MAX => {
-            Err(format!("--runs must be 1 to {RUNS_MAX} (runs_max)"))
-        }
-        S::Pct { depth, .. } if depth == 0 || depth > DEPTH_MAX => {
-            Err(format!("--depth must be 1 to {DEPTH_MAX} (depth_max)"))
-        }
+        S::Exhaustive { bound } if u64::from(bound) > BOUND_MAX.max => over("--bound", BOUND_MAX, 0),
+        S::Random { runs, .. } | S::Pct { runs, .. } if runs == 0 || runs > RUNS_MAX.max => over("--runs", RUNS_MAX, 1),
+        S::Pct { depth, .. } if depth == 0 || u64::from(depth) > DEPTH_MAX.max => over("--depth", DEPTH_MAX, 1),
         _ => Ok(()),
     }
 }
@@ -380,6 +377,8 @@ fn cmd_explore(
 }
 
 fn cmd_shrink(path: &Path, out: Option<&Path>, bound: u32, opts: &RunOpts) -> Result<ExitCode, String> {
+    // The shrunk case pins its bound: it must load again.
+    check_strategy(&hotplug_fi::case::Strategy::Exhaustive { bound })?;
     let case = load(path).map_err(|e| e.to_string())?;
     let shrunk = explore::shrink::shrink(&case, opts, bound)?;
     eprintln!(

@@ -94,7 +94,7 @@ fn explore_options_apply_or_are_refused() {
     assert!(text.contains("--depth applies to pct; the strategy here is exhaustive (the case's"), "{text}");
     let (code, text) = run(&["--strategy", "pct", "--runs", "0"]);
     assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains("--runs must be 1 to 2000000 (runs_max)"), "{text}");
+    assert!(text.contains("--runs must be 1 to 10000000 (runs_max)"), "{text}");
     let (_, text) = run(&["--strategy", "random", "--runs", "1000000000000"]);
     assert!(text.contains("(runs_max)"), "{text}");
     let (_, text) = run(&["--strategy", "pct", "--depth", "4294967295"]);

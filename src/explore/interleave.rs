@@ -39,16 +39,10 @@ use crate::sim::TaskId;
 use crate::sim::executor::{Decision, Schedule, Strategy};
 use crate::verdict::{self, Scenario, ScenarioRun};
 
-/// Runs at most this many schedules in one exploration (`runs_max`, for
-/// random and pct too).
+/// An exhaustive search runs at most this many schedules; past it, the
+/// search reports its bound as not exhausted. (Random and PCT run the
+/// `runs` the case or the command line gives, at most `runs_max`.)
 pub const RUNS_MAX: u64 = 2_000_000;
-
-/// The largest deviation bound of `exhaustive` (`bound_max`): each more
-/// multiplies the schedules by the decisions of a run.
-pub const BOUND_MAX: u32 = 8;
-
-/// The largest depth of `pct` (`depth_max`).
-pub const DEPTH_MAX: u32 = 64;
 
 /// One distinct outcome of an exploration.
 pub struct Reached {
