@@ -37,6 +37,7 @@
 //! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), QEMU-monitor hot-add, and
 //! loading an imported profile into a case.
 
+pub mod inputs;
 pub mod pieces;
 mod profile;
 mod script;

@@ -1,0 +1,241 @@
+//! The oracle's inputs are checked, without booting anything: fake files
+//! stand for busybox, the kernel and the modules tree, and fake
+//! `apt-get`/`apt-cache` on `PATH` show that nothing is downloaded before
+//! the inputs are known good.
+//! Every test that writes or runs a program holds [`serial`]: a script
+//! being written while another test forks cannot be executed ("text file
+//! busy").
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hotplug_fi::oracle::{inputs, pieces};
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An executable shell script `name` in `dir`.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// The first bytes of a bzImage: the `HdrS` magic at 0x202.
+fn bzimage() -> Vec<u8> {
+    let mut b = vec![0u8; 0x1000];
+    b[0x202..0x206].copy_from_slice(b"HdrS");
+    b
+}
+
+/// An ELF64 x86-64 executable of `size` bytes with one `PT_LOAD`
+/// (`PT_INTERP` too if `interp`).
+fn elf(size: usize, interp: bool) -> Vec<u8> {
+    let mut b = vec![0u8; size.max(64 + 2 * 56)];
+    b[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+    b[0x10] = 2; // ET_EXEC
+    b[0x12] = 62; // EM_X86_64
+    b[0x20] = 64; // e_phoff
+    b[0x36] = 56; // e_phentsize
+    b[0x38] = if interp { 2 } else { 1 }; // e_phnum
+    b[64] = 1; // PT_LOAD
+    if interp {
+        b[64 + 56] = 3; // PT_INTERP
+    }
+    b
+}
+
+/// `bytes` as an executable file `name` in `dir`.
+fn file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+// 3. The modules walk is bounded and refuses what is no modules tree.
+
+fn find_with_modules(modules: &Path) -> Result<pieces::Pieces, String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = pieces::Where {
+        qemu: Some("/bin/sh".into()),
+        busybox: Some(file(tmp.path(), "busybox", &elf(200 << 10, false))),
+        kernel: Some(file(tmp.path(), "bzImage", &bzimage())),
+        modules: Some(modules.to_path_buf()),
+        ..Default::default()
+    };
+    pieces::find(&w, &mut |m| panic!("nothing to log: {m}"))
+}
+
+/// A modules tree with the two injector modules under `kernel/lib/`.
+fn modules_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("kernel/lib")).unwrap();
+    std::fs::write(root.join("modules.order"), "").unwrap();
+    for m in inputs::INJECT_MODULES {
+        std::fs::write(root.join("kernel/lib").join(m), "ko").unwrap();
+    }
+}
+
+#[test]
+fn a_directory_that_is_no_modules_tree_is_refused() {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notifier-error-inject.ko"), "ko").unwrap();
+    let e = find_with_modules(tmp.path()).unwrap_err();
+    assert!(e.contains("does not look like a kernel modules tree"), "{e}");
+    assert!(e.contains("kernel/ directory and one of modules.dep, modules.order, modules.builtin"), "{e}");
+    // Its parent, as `/lib/modules` is, names the trees below it.
+    modules_tree(&tmp.path().join("6.1.0-99-amd64"));
+    let e = find_with_modules(tmp.path()).unwrap_err();
+    assert!(e.contains(&format!("give one release's tree: {}", tmp.path().join("6.1.0-99-amd64").display())), "{e}");
+}
+
+#[test]
+fn proc_is_refused_at_once() {
+    let _s = serial();
+    let start = Instant::now();
+    let e = find_with_modules(Path::new("/proc")).unwrap_err();
+    assert!(e.contains("`/proc` does not look like a kernel modules tree"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn a_modules_tree_is_walked_without_following_symlinks_and_to_a_bounded_depth() {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("6.1.0-99-amd64");
+    modules_tree(&root);
+    std::os::unix::fs::symlink(&root, root.join("kernel/loop")).unwrap();
+    std::os::unix::fs::symlink("/", root.join("build")).unwrap();
+    let p = find_with_modules(&root).unwrap();
+    assert_eq!(p.modules, inputs::INJECT_MODULES.map(|m| root.join("kernel/lib").join(m)));
+    // Too deep to be found: a clear error, not a long walk.
+    let deep = tmp.path().join("deep");
+    std::fs::create_dir_all(deep.join("kernel")).unwrap();
+    std::fs::write(deep.join("modules.dep"), "").unwrap();
+    let far = (0..inputs::MAX_DEPTH + 2).fold(deep.join("kernel"), |p, i| p.join(format!("d{i}")));
+    std::fs::create_dir_all(&far).unwrap();
+    std::fs::write(far.join("notifier-error-inject.ko"), "ko").unwrap();
+    let e = find_with_modules(&deep).unwrap_err();
+    assert!(
+        e.contains("notifier-error-inject.ko is not under") && e.contains("CONFIG_NOTIFIER_ERROR_INJECTION=m"),
+        "{e}"
+    );
+}
+
+#[test]
+fn modules_without_kernel_is_an_error() {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = pieces::Where {
+        qemu: Some("/bin/sh".into()),
+        busybox: Some(file(tmp.path(), "busybox", &elf(200 << 10, false))),
+        modules: Some(tmp.path().to_path_buf()),
+        ..Default::default()
+    };
+    let e = pieces::find(&w, &mut |_| {}).unwrap_err();
+    assert!(e.contains("names the modules of --kernel; give --kernel too"), "{e}");
+}
+
+// 4. Busybox and the kernel are validated before use and before a download.
+
+fn busybox_error(bytes: &[u8]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    inputs::busybox(&file(tmp.path(), "busybox", bytes)).unwrap_err()
+}
+
+#[test]
+fn a_busybox_must_be_a_complete_static_x86_64_elf_of_plausible_size() {
+    let good = elf(200 << 10, false);
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(inputs::busybox(&file(tmp.path(), "busybox", &good)), Ok(()));
+    let e = busybox_error(&good[..64]);
+    assert!(e.contains("a truncated ELF: its 1 program headers at 64 lie outside its 64 bytes"), "{e}");
+    assert!(e.contains("apt-get install busybox-static"), "{e}");
+    assert!(busybox_error(&good[..40]).contains("shorter than the 64-byte ELF64 header"));
+    let mut none = good.clone();
+    none[0x38] = 0;
+    assert!(busybox_error(&none).contains("without a usable program header table"));
+    let mut arm = good.clone();
+    arm[0x12] = 183;
+    assert!(busybox_error(&arm).contains("an ELF for machine 183, not x86-64"));
+    let mut elf32 = good.clone();
+    elf32[4] = 1;
+    assert!(busybox_error(&elf32).contains("not a 64-bit little-endian ELF"));
+    let mut far = good.clone();
+    far[0x20..0x28].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(busybox_error(&far).contains("lie outside"));
+    assert!(busybox_error(&elf(200 << 10, true)).contains("is dynamically linked"));
+    assert!(busybox_error(&elf(50 << 10, false)).contains("not a busybox (expected 100 KiB to 64 MiB)"));
+    assert!(busybox_error(b"#!/bin/sh\n").contains("not a 64-bit ELF executable"));
+    let p = tmp.path().join("plain");
+    std::fs::write(&p, &good).unwrap();
+    assert!(inputs::busybox(&p).unwrap_err().contains("not executable (chmod +x it)"));
+    assert!(inputs::busybox(tmp.path()).unwrap_err().contains("is not a regular file"));
+}
+
+#[test]
+fn a_kernel_must_be_a_bzimage_or_an_elf_vmlinux() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(inputs::kernel(&file(tmp.path(), "bzImage", &bzimage())), Ok(()));
+    assert_eq!(inputs::kernel(&file(tmp.path(), "vmlinux", &elf(4096, false))), Ok(()));
+    let garbage = file(tmp.path(), "garbage", &[0x55; 8192]);
+    let e = inputs::kernel(&garbage).unwrap_err();
+    assert!(e.contains(&format!("kernel `{}`", garbage.display())), "{e}");
+    assert!(e.contains("neither a bzImage (no \"HdrS\" at 0x202) nor an ELF vmlinux"), "{e}");
+    assert!(e.contains("--kernel takes what QEMU's -kernel boots"), "{e}");
+    let truncated = file(tmp.path(), "truncated", &elf(4096, false)[..100]);
+    assert!(inputs::kernel(&truncated).unwrap_err().contains("a truncated ELF"));
+    let short = file(tmp.path(), "short", &bzimage()[..0x204]);
+    assert!(inputs::kernel(&short).unwrap_err().contains("neither a bzImage"));
+    let mut rel = elf(4096, false);
+    rel[0x10] = 1;
+    let rel = file(tmp.path(), "module.ko", &rel);
+    assert!(inputs::kernel(&rel).unwrap_err().contains("an ELF of type 1, not an executable vmlinux"));
+}
+
+/// The CLI with fake `apt-get`/`apt-cache` and QEMU on `PATH`, in `dir`;
+/// (exit code, stderr).
+fn cli(dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> (i32, String) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    script(&bin, "apt-cache", &format!(": > {}/apt-cache.ran", dir.display()));
+    script(&bin, "apt-get", &format!(": > {}/apt-get.ran", dir.display()));
+    script(&bin, "qemu-system-x86_64", &format!(": > {}/qemu.ran", dir.display()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotplug-fi"));
+    cmd.arg("oracle").args(args).current_dir(dir).env("PATH", &bin);
+    cmd.env_remove("HOTPLUG_ORACLE_QEMU").env_remove("HOTPLUG_ORACLE_BUSYBOX");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_truncated_busybox_is_refused_before_any_download() {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let bb = file(tmp.path(), "busybox", &elf(200 << 10, false)[..64]);
+    let (code, err) = cli(tmp.path(), &[("HOTPLUG_ORACLE_BUSYBOX", &bb)], &["--sweep-cpu", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a truncated ELF"), "{err}");
+    for ran in ["apt-cache.ran", "apt-get.ran", "qemu.ran"] {
+        assert!(!tmp.path().join(ran).exists(), "{ran}: {err}");
+    }
+    assert!(!tmp.path().join("target").exists(), "nothing written");
+    // With a good busybox the same run asks apt-cache: the fakes would see a download.
+    let bb = file(tmp.path(), "busybox", &elf(200 << 10, false));
+    let (code, err) = cli(tmp.path(), &[("HOTPLUG_ORACLE_BUSYBOX", &bb)], &["--sweep-cpu", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(tmp.path().join("apt-cache.ran").exists(), "{err}");
+    assert!(err.contains("no linux-image-6.1.0-*-amd64-unsigned in apt's lists"), "{err}");
+    assert!(!tmp.path().join("target").exists(), "nothing written");
+}
