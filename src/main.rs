@@ -398,6 +398,11 @@ fn cmd_oracle(
                 .into(),
         );
     }
+    if timeout == 0 {
+        return Err("--timeout 0: give the seconds the guest may take, at least 1".into());
+    }
+    let plan = oracle::Plan { cpu, memory, limit, smt: false, kvm };
+    plan.check()?;
     let w = oracle::pieces::Where {
         cache: PathBuf::from("target/oracle"),
         kernel: kernel.clone(),
@@ -408,8 +413,9 @@ fn cmd_oracle(
     };
     let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
     println!("kernel: {}", pieces.version);
+    let limits = oracle::Limits::total(std::time::Duration::from_secs(timeout));
     if let Some(file) = import {
-        let text = oracle::import_profile(&pieces, std::time::Duration::from_secs(timeout))?;
+        let text = oracle::import_profile(&pieces, limits)?;
         std::fs::write(file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
         let imported = oracle::Imported::parse(&text)?;
         let builtin = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("built in");
@@ -427,14 +433,13 @@ fn cmd_oracle(
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let timeout = std::time::Duration::from_secs(timeout);
     let mut out = if cpu.is_some() || memory {
-        oracle::run(&pieces, &oracle::Plan { cpu, memory, limit, smt: false, kvm }, timeout)?
+        oracle::run(&pieces, &plan, limits)?
     } else {
         oracle::Outcome { rows: Vec::new(), boot_secs: 0.0, total_secs: 0.0, kernel: pieces.version.clone() }
     };
     if smt {
-        let s = oracle::run(&pieces, &oracle::Plan { smt: true, kvm, ..Default::default() }, timeout)?;
+        let s = oracle::run(&pieces, &oracle::Plan { smt: true, kvm, ..Default::default() }, limits)?;
         out.rows.extend(s.rows);
         out.total_secs += s.total_secs;
         if out.boot_secs == 0.0 {

@@ -1,7 +1,8 @@
-//! The oracle's inputs are checked, without booting anything: fake files
-//! stand for busybox, the kernel and the modules tree, and fake
-//! `apt-get`/`apt-cache` on `PATH` show that nothing is downloaded before
-//! the inputs are known good.
+//! The oracle's inputs are checked, and its waits are bounded, without
+//! booting anything: a fake `qemu-system-x86_64` (a shell script in a
+//! temporary directory) stands for QEMU, fake files for busybox, the
+//! kernel and the modules tree, and fake `apt-get`/`apt-cache` on `PATH`
+//! show that nothing is downloaded before the inputs are known good.
 //! Every test that writes or runs a program holds [`serial`]: a script
 //! being written while another test forks cannot be executed ("text file
 //! busy").
@@ -11,7 +12,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hotplug_fi::oracle::{inputs, pieces};
+use hotplug_fi::oracle::{self, Limits, Plan, inputs, pieces};
 
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -58,6 +59,107 @@ fn file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&p, bytes).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
+}
+
+/// Pieces whose QEMU is a script with `body`; busybox and the kernel are
+/// only read into the initramfs, never run.
+fn fake_pieces(dir: &Path, body: &str) -> pieces::Pieces {
+    pieces::Pieces {
+        qemu: script(dir, "qemu-system-x86_64", body),
+        busybox: file(dir, "busybox", b"busybox"),
+        kernel: file(dir, "bzImage", &bzimage()),
+        modules: Vec::new(),
+        version: "fake".into(),
+    }
+}
+
+fn cpu1() -> Plan {
+    Plan { cpu: Some(1), ..Plan::default() }
+}
+
+/// `oracle::run` with a fake QEMU: its error, and how long it took.
+fn run_fake(body: &str, limits: Limits) -> (String, Duration) {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = fake_pieces(tmp.path(), body);
+    let start = Instant::now();
+    let e = oracle::run(&p, &cpu1(), limits).expect_err("the fake QEMU does not finish a batch");
+    (e, start.elapsed())
+}
+
+fn limits(total: u64, idle: u64) -> Limits {
+    Limits { total: Duration::from_secs(total), idle: Duration::from_secs(idle) }
+}
+
+// 1. QEMU's stderr is drained and shown in every failure.
+
+#[test]
+fn qemu_failing_at_once_shows_its_own_error_and_exit_status() {
+    let (e, _) = run_fake("echo 'qemu-system-x86_64: invalid kernel header' >&2\nexit 1", limits(10, 10));
+    assert!(e.contains("QEMU exited (exit status: 1) before the guest finished"), "{e}");
+    assert!(e.contains("invalid kernel header"), "{e}");
+}
+
+#[test]
+fn a_flood_on_stderr_neither_blocks_qemu_nor_grows_the_message() {
+    let (e, took) =
+        run_fake("yes 'qemu: noise' | head -c 4000000 >&2\necho 'qemu: the end' >&2\nexit 1", limits(20, 20));
+    assert!(e.contains("exit status: 1") && e.contains("qemu: the end"), "{e}");
+    assert!(e.lines().filter(|l| l.contains("qemu: noise")).count() < inputs_tail_lines(), "{e}");
+    assert!(e.len() < 20 << 10, "the message is bounded: {} bytes", e.len());
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}
+
+fn inputs_tail_lines() -> usize {
+    oracle::qemu::TAIL_LINES
+}
+
+#[test]
+fn a_malformed_result_line_shows_the_console_and_qemu_stderr() {
+    let (e, _) = run_fake("echo 'qemu: warning: a note' >&2\necho '@@R garbage'\necho @@DONE", limits(10, 10));
+    assert!(e.contains("malformed result line `@@R garbage`"), "{e}");
+    assert!(e.contains("the guest's last lines:\n@@R garbage\n@@DONE"), "{e}");
+    assert!(e.contains("qemu: warning: a note"), "{e}");
+}
+
+#[test]
+fn a_guest_that_stops_printing_hits_the_idle_limit_with_qemu_stderr() {
+    let (e, took) = run_fake("echo 'qemu: stuck' >&2\necho booting\nexec sleep 30", limits(20, 1));
+    assert!(e.contains("the guest printed nothing for 1 s (the idle limit; the total limit is 20 s)"), "{e}");
+    assert!(e.contains("QEMU was killed") && e.contains("booting") && e.contains("qemu: stuck"), "{e}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn a_guest_that_keeps_printing_hits_the_total_limit() {
+    let (e, took) = run_fake("while :; do echo tick; sleep 0.1; done", limits(1, 10));
+    assert!(e.contains("the guest did not finish within the total limit of 1 s (--timeout)"), "{e}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+// 2. A QEMU that closes its console and keeps running is killed in time.
+
+#[test]
+fn qemu_closing_stdout_but_running_is_killed_at_the_total_limit() {
+    let (e, took) =
+        run_fake("echo 'qemu: closing' >&2\nexec >&-\nexec sleep 30", Limits::total(Duration::from_secs(2)));
+    assert!(e.contains("QEMU closed its console but kept running"), "{e}");
+    assert!(e.contains("within the total limit of 2 s (--timeout); QEMU was killed"), "{e}");
+    assert!(e.contains("qemu: closing"), "{e}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
+#[test]
+fn qemu_closing_stdout_but_running_is_killed_at_the_idle_limit() {
+    let (e, took) = run_fake("echo line\nexec >&-\nexec sleep 30", limits(30, 1));
+    assert!(e.contains("QEMU closed its console but kept running, and printed nothing for 1 s (the idle limit"), "{e}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn the_default_idle_limit_is_a_minute_or_the_total_if_shorter() {
+    assert_eq!(Limits::total(Duration::from_secs(300)).idle, Duration::from_secs(60));
+    assert_eq!(Limits::total(Duration::from_secs(5)).idle, Duration::from_secs(5));
 }
 
 // 3. The modules walk is bounded and refuses what is no modules tree.
@@ -131,7 +233,7 @@ fn a_modules_tree_is_walked_without_following_symlinks_and_to_a_bounded_depth() 
 }
 
 #[test]
-fn modules_without_kernel_is_an_error() {
+fn modules_without_kernel_and_memory_without_modules_are_errors() {
     let _s = serial();
     let tmp = tempfile::tempdir().unwrap();
     let w = pieces::Where {
@@ -142,6 +244,13 @@ fn modules_without_kernel_is_an_error() {
     };
     let e = pieces::find(&w, &mut |_| {}).unwrap_err();
     assert!(e.contains("names the modules of --kernel; give --kernel too"), "{e}");
+    let p = fake_pieces(tmp.path(), ": > \"$0.ran\"");
+    let e = oracle::run(&p, &Plan { memory: true, ..Plan::default() }, limits(5, 5)).unwrap_err();
+    assert!(
+        e.contains("the memory scenarios load notifier-error-inject.ko and memory-notifier-error-inject.ko"),
+        "{e}"
+    );
+    assert!(!tmp.path().join("qemu-system-x86_64.ran").exists(), "nothing booted");
 }
 
 // 4. Busybox and the kernel are validated before use and before a download.
@@ -238,4 +347,48 @@ fn a_truncated_busybox_is_refused_before_any_download() {
     assert!(tmp.path().join("apt-cache.ran").exists(), "{err}");
     assert!(err.contains("no linux-image-6.1.0-*-amd64-unsigned in apt's lists"), "{err}");
     assert!(!tmp.path().join("target").exists(), "nothing written");
+}
+
+// 7. A CPU the guest lacks, or CPU 0, is refused before booting.
+
+#[test]
+fn the_swept_cpu_must_be_one_the_guest_can_hotplug() {
+    for cpu in 1..oracle::GUEST_CPUS {
+        assert_eq!(Plan { cpu: Some(cpu), ..Plan::default() }.check(), Ok(()));
+    }
+    let e = Plan { cpu: Some(4), ..Plan::default() }.check().unwrap_err();
+    assert!(e.contains("--sweep-cpu 4: the guest has CPUs 0..=3 (-smp 4); give a CPU in 1..=3"), "{e}");
+    let e = Plan { cpu: Some(0), ..Plan::default() }.check().unwrap_err();
+    assert!(e.contains("CPU 0 is the boot CPU, which cannot be hotplugged; give a CPU in 1..=3"), "{e}");
+    let e = Plan { limit: Some(8), memory: true, ..Plan::default() }.check().unwrap_err();
+    assert!(e.contains("--limit N limits the CPU sweep"), "{e}");
+}
+
+#[test]
+fn a_bad_cpu_fails_before_qemu_starts() {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = fake_pieces(tmp.path(), ": > \"$0.ran\"");
+    for cpu in [0, 4, 64] {
+        let e = oracle::run(&p, &Plan { cpu: Some(cpu), ..Plan::default() }, limits(5, 5)).unwrap_err();
+        assert!(e.contains("give a CPU in 1..=3"), "{e}");
+    }
+    assert!(!tmp.path().join("qemu-system-x86_64.ran").exists(), "nothing booted");
+}
+
+#[test]
+fn the_cli_refuses_a_bad_cpu_limit_or_timeout_before_looking_for_qemu() {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, expect) in [
+        (&["--sweep-cpu", "4"][..], "give a CPU in 1..=3"),
+        (&["--sweep-cpu", "0"][..], "CPU 0 is the boot CPU"),
+        (&["--memory", "--limit", "8"][..], "--limit N limits the CPU sweep"),
+        (&["--memory", "--timeout", "0"][..], "--timeout 0"),
+    ] {
+        let (code, err) = cli(tmp.path(), &[], args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    assert!(!tmp.path().join("apt-cache.ran").exists() && !tmp.path().join("qemu.ran").exists());
 }

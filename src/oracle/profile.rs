@@ -2,9 +2,7 @@
 //! as a TOML profile; and loading such a profile and comparing it with a
 //! built-in one.
 
-use std::time::Duration;
-
-use super::{Plan, pieces, run_raw, tail};
+use super::{Limits, Plan, pieces, run_raw};
 
 /// `--import-profile`: the running kernel's state table, as TOML. Names
 /// and numbers come from `hotplug/states`; whether a state has a startup or
@@ -13,15 +11,16 @@ use super::{Plan, pieces, run_raw, tail};
 /// none in that direction). The knob cannot probe the STARTING/DYING
 /// section, `cant_stop` or multi-instance states: those come from the
 /// built-in profile of the same kernel series, and the file says so.
-pub fn import_profile(p: &pieces::Pieces, timeout: Duration) -> Result<String, String> {
+pub fn import_profile(p: &pieces::Pieces, limits: Limits) -> Result<String, String> {
     let plan = Plan { cpu: Some(1), ..Plan::default() };
-    let (lines, _, _) = run_raw(p, &plan, timeout)?;
+    let con = run_raw(p, &plan, limits)?;
+    let lines = &con.lines;
     let mut states: Vec<(i64, String)> = Vec::new();
     let mut probes: std::collections::BTreeMap<(i64, bool), (String, String)> = std::collections::BTreeMap::new();
-    for l in &lines {
+    for l in lines {
         if let Some(r) = l.strip_prefix("@@STATE ") {
-            let (n, name) = r.split_once(' ').ok_or_else(|| format!("malformed `{l}`"))?;
-            states.push((n.parse().map_err(|_| format!("malformed `{l}`"))?, name.to_string()));
+            let (n, name) = r.split_once(' ').ok_or_else(|| con.failure(&format!("malformed `{l}`")))?;
+            states.push((n.parse().map_err(|_| con.failure(&format!("malformed `{l}`")))?, name.to_string()));
         } else if let Some(r) = l.strip_prefix("@@R ") {
             let f: Vec<&str> = r.split_whitespace().collect();
             if f.len() == 7
@@ -32,7 +31,7 @@ pub fn import_profile(p: &pieces::Pieces, timeout: Duration) -> Result<String, S
         }
     }
     if states.is_empty() {
-        return Err(format!("the guest listed no states; its last lines:\n{}", tail(&lines)));
+        return Err(con.failure("the guest listed no states"));
     }
     Ok(profile_text(&p.version, &states, &probes))
 }
