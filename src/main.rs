@@ -403,6 +403,9 @@ fn cmd_oracle(
     }
     let plan = oracle::Plan { cpu, memory, limit, smt: false, kvm };
     plan.check()?;
+    if let Some(file) = import {
+        oracle::check_target(file)?;
+    }
     let w = oracle::pieces::Where {
         cache: PathBuf::from("target/oracle"),
         kernel: kernel.clone(),
@@ -416,8 +419,7 @@ fn cmd_oracle(
     let limits = oracle::Limits::total(std::time::Duration::from_secs(timeout));
     if let Some(file) = import {
         let text = oracle::import_profile(&pieces, limits)?;
-        std::fs::write(file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
-        let imported = oracle::Imported::parse(&text)?;
+        let imported = oracle::write_profile(file, &text)?;
         let builtin = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("built in");
         let diff = imported.differences(&builtin);
         println!(

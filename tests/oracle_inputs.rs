@@ -349,6 +349,48 @@ fn a_truncated_busybox_is_refused_before_any_download() {
     assert!(!tmp.path().join("target").exists(), "nothing written");
 }
 
+// 5. An import writes only a profile that parses, and never a partial file.
+
+#[test]
+fn an_import_that_does_not_parse_leaves_the_target_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("imported.toml");
+    let e = oracle::write_profile(&target, "name = \"imported\"\n[[state]\nnr = 0\n").unwrap_err();
+    assert!(e.contains("the imported profile does not parse, not written"), "{e}");
+    assert!(!target.exists());
+    std::fs::write(&target, "the old file").unwrap();
+    let e = oracle::write_profile(&target, "name = \"imported\"\nkernel = \"k\"\nstate = []\n").unwrap_err();
+    assert!(e.contains("is not a state table, not written: it lists no state"), "{e}");
+    let two = "name = \"i\"\nkernel = \"k\"\n[[state]]\nnr = 5\nname = \"a\"\nstartup = true\nteardown = true\nsource = \"probed\"\n";
+    let e = oracle::write_profile(&target, &format!("{two}{}", two.replace("name = \"i\"\nkernel = \"k\"\n", "")))
+        .unwrap_err();
+    assert!(e.contains("state 5 follows state 5: the numbers must rise"), "{e}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "the old file");
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["imported.toml"], "no temporary file is left");
+}
+
+#[test]
+fn an_import_that_parses_replaces_the_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("imported.toml");
+    std::fs::write(&target, "the old file").unwrap();
+    let text = include_str!("data/imported-profile-6.1.192.toml");
+    let imported = oracle::write_profile(&target, text).unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), text);
+    assert!(imported.state.len() > 50, "{}", imported.state.len());
+    let fresh = tmp.path().join("fresh.toml");
+    oracle::write_profile(&fresh, text).unwrap();
+    std::fs::write(tmp.path().join("plain.toml"), text).unwrap();
+    let mode = |name: &str| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(tmp.path().join(name)).unwrap().permissions())
+    };
+    assert_eq!(mode("fresh.toml"), mode("plain.toml"), "created as fs::write creates a file");
+    let e = oracle::check_target(&tmp.path().join("no/such/dir/x.toml")).unwrap_err();
+    assert!(e.contains("is not a directory to write it in"), "{e}");
+    assert_eq!(oracle::check_target(Path::new("relative.toml")), Ok(()));
+}
+
 // 7. A CPU the guest lacks, or CPU 0, is refused before booting.
 
 #[test]
@@ -385,6 +427,7 @@ fn the_cli_refuses_a_bad_cpu_limit_or_timeout_before_looking_for_qemu() {
         (&["--sweep-cpu", "0"][..], "CPU 0 is the boot CPU"),
         (&["--memory", "--limit", "8"][..], "--limit N limits the CPU sweep"),
         (&["--memory", "--timeout", "0"][..], "--timeout 0"),
+        (&["--import-profile", "no/such/dir/p.toml"][..], "is not a directory to write it in"),
     ] {
         let (code, err) = cli(tmp.path(), &[], args);
         assert_eq!(code, 2, "{args:?}: {err}");

@@ -51,7 +51,7 @@ mod script;
 use std::path::Path;
 use std::process::Command;
 
-pub use profile::{Imported, ImportedState, import_profile};
+pub use profile::{Imported, ImportedState, check_target, import_profile, write_profile};
 pub use qemu::{Console, Limits};
 pub use script::print_script;
 
