@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use hotplug_fi::case::Case;
 use hotplug_fi::oracle::{self, Limits, Plan, inputs, pieces};
 
 fn serial() -> MutexGuard<'static, ()> {
@@ -389,6 +390,76 @@ fn an_import_that_parses_replaces_the_target() {
     let e = oracle::check_target(&tmp.path().join("no/such/dir/x.toml")).unwrap_err();
     assert!(e.contains("is not a directory to write it in"), "{e}");
     assert_eq!(oracle::check_target(Path::new("relative.toml")), Ok(()));
+}
+
+// 6. `--print-script` quotes every piece of case text.
+
+fn script_of(ops: &[&str], description: &str) -> String {
+    let ops: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+    let text = format!("description = {description:?}\nops = [{}]\n[machine]\ncpus = 4\n", ops.join(", "));
+    oracle::print_script(&Case::parse("x.toml", "x", &text).expect("the case parses"))
+}
+
+/// `sh -n` on a script: whether it parses.
+fn sh_parses(script: &str) -> Result<(), String> {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("script.sh");
+    std::fs::write(&p, script).unwrap();
+    let out = Command::new("sh").arg("-n").arg(&p).output().unwrap();
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
+#[test]
+fn print_script_quotes_case_text_and_parses_with_sh() {
+    let s = script_of(
+        &[
+            "echo $(reboot) > cpu1/online",
+            "echo `reboot` > cpu1/hotplug/fail",
+            "echo a'b > cpu1/hotplug/target",
+            "cpu_down 2",
+        ],
+        "first line\nreboot",
+    );
+    assert!(s.contains("\necho '$(reboot)' > /sys/devices/system/cpu/cpu1/online\n"), "{s}");
+    assert!(s.contains("\necho '`reboot`' > /sys/devices/system/cpu/cpu1/hotplug/fail\n"), "{s}");
+    assert!(s.contains("\necho 'a'\\''b' > /sys/devices/system/cpu/cpu1/hotplug/target\n"), "{s}");
+    assert!(s.contains("# x: first line reboot\n"), "{s}");
+    assert!(
+        s.contains("echo 0 > /sys/devices/system/cpu/cpu2/online  # cpu_down: the sysfs path also sets dev->offline\n"),
+        "{s}"
+    );
+    assert!(!s.lines().any(|l| l.trim_start().starts_with("reboot")), "{s}");
+    sh_parses(&s).unwrap();
+}
+
+#[test]
+fn print_script_takes_an_echo_written_with_tabs() {
+    let s =
+        script_of(&["echo\t1\t>\tcpu1/online => 0", "echo\t-n\t>\t/sys/devices/system/cpu/cpu1/hotplug/fail"], "tabs");
+    assert!(s.contains("\necho 1 > /sys/devices/system/cpu/cpu1/online  # expect success\n"), "{s}");
+    assert!(s.contains("\nprintf '%s\\n' -n > /sys/devices/system/cpu/cpu1/hotplug/fail\n"), "{s}");
+    sh_parses(&s).unwrap();
+}
+
+#[test]
+fn every_shipped_case_prints_a_script_sh_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let mut stack = vec![root.clone()];
+    let mut n = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                let s = oracle::print_script(&Case::load(&p, &root).unwrap());
+                sh_parses(&s).unwrap_or_else(|e| panic!("{}: {e}\n{s}", p.display()));
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 50, "{n} cases");
 }
 
 // 7. A CPU the guest lacks, or CPU 0, is refused before booting.
