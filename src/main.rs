@@ -87,7 +87,7 @@ enum Cmd {
     /// with `apt-get download` into target/oracle/ when no --kernel is given;
     /// needs qemu-system-x86 and busybox-static installed.
     Oracle {
-        /// Sweep the fail knob on this CPU, both directions, every named state.
+        /// Sweep the fail knob on this CPU (1 to 3), both directions, every named state.
         #[arg(long)]
         sweep_cpu: Option<usize>,
         /// Run the memory scenarios (offline/online, a hole, notifier injection).
@@ -105,7 +105,8 @@ enum Cmd {
         /// The modules tree of --kernel (for the notifier injector).
         #[arg(long)]
         modules: Option<PathBuf>,
-        /// Seconds before the guest is given up on.
+        /// Seconds the whole boot may take; 60 s without console output (or
+        /// this, if shorter) also ends it. QEMU is killed on either.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
         /// tcg (the default) or kvm.
