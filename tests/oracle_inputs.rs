@@ -273,6 +273,9 @@ fn a_busybox_must_be_a_complete_static_x86_64_elf_of_plausible_size() {
     let mut none = good.clone();
     none[0x38] = 0;
     assert!(busybox_error(&none).contains("without a usable program header table"));
+    let mut rel = good.clone();
+    rel[0x10] = 1;
+    assert!(busybox_error(&rel).contains("an ELF of type 1, not an executable"));
     let mut arm = good.clone();
     arm[0x12] = 183;
     assert!(busybox_error(&arm).contains("an ELF for machine 183, not x86-64"));
@@ -308,7 +311,15 @@ fn a_kernel_must_be_a_bzimage_or_an_elf_vmlinux() {
     let mut rel = elf(4096, false);
     rel[0x10] = 1;
     let rel = file(tmp.path(), "module.ko", &rel);
-    assert!(inputs::kernel(&rel).unwrap_err().contains("an ELF of type 1, not an executable vmlinux"));
+    assert!(
+        inputs::kernel(&rel)
+            .unwrap_err()
+            .contains("an ELF of type 1, not an executable (ET_EXEC 2 or ET_DYN 3; a module is 1)")
+    );
+    let mut dyn_ = elf(4096, false);
+    dyn_[0x10] = 3;
+    let dyn_ = file(tmp.path(), "pie", &dyn_);
+    assert!(inputs::kernel(&dyn_).unwrap_err().contains("an ELF of type 3 (position-independent), not a vmlinux"));
 }
 
 /// The CLI with fake `apt-get`/`apt-cache` and QEMU on `PATH`, in `dir`;

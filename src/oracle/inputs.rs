@@ -69,6 +69,10 @@ fn elf(f: &mut (impl Read + Seek), len: u64) -> Result<Elf, String> {
     if machine != EM_X86_64 {
         return Err(format!("an ELF for machine {machine}, not x86-64 ({EM_X86_64})"));
     }
+    let etype = le(&h, 0x10, 2) as u16;
+    if etype != 2 && etype != 3 {
+        return Err(format!("an ELF of type {etype}, not an executable (ET_EXEC 2 or ET_DYN 3; a module is 1)"));
+    }
     let (phoff, phentsize, phnum) = (le(&h, 0x20, 8), le(&h, 0x36, 2), le(&h, 0x38, 2));
     if phnum == 0 || phentsize != 56 {
         return Err(format!("an ELF without a usable program header table ({phnum} entries of {phentsize} bytes)"));
@@ -85,7 +89,7 @@ fn elf(f: &mut (impl Read + Seek), len: u64) -> Result<Elf, String> {
     if !phdrs.contains(&PT_LOAD) {
         return Err("an ELF with nothing to load (no PT_LOAD program header)".into());
     }
-    Ok(Elf { etype: le(&h, 0x10, 2) as u16, phdrs })
+    Ok(Elf { etype, phdrs })
 }
 
 /// A busybox the guest can run as `/init`'s shell: a regular executable
@@ -96,9 +100,6 @@ pub fn busybox(p: &Path) -> Result<(), String> {
     let bad = |what: String| format!("{}: {what}; {BUSYBOX_FIX}", p.display());
     let mut f = File::open(p).map_err(|e| bad(format!("cannot open it: {e}")))?;
     let e = elf(&mut f, m.len()).map_err(bad)?;
-    if e.etype != 2 && e.etype != 3 {
-        return Err(bad(format!("an ELF of type {}, not an executable", e.etype)));
-    }
     if e.phdrs.contains(&PT_INTERP) {
         return Err(format!(
             "{} is dynamically linked; the guest needs busybox-static: apt-get install busybox-static",
@@ -140,7 +141,7 @@ pub fn kernel_image(f: &mut (impl Read + Seek), len: u64) -> Result<(), String> 
     f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     match elf(f, len)? {
         Elf { etype: 2, .. } => Ok(()),
-        Elf { etype, .. } => Err(format!("an ELF of type {etype}, not an executable vmlinux")),
+        Elf { etype, .. } => Err(format!("an ELF of type {etype} (position-independent), not a vmlinux (ET_EXEC 2)")),
     }
 }
 
