@@ -88,7 +88,7 @@ enum Cmd {
     /// with `apt-get download` into target/oracle/ when no --kernel is given;
     /// needs qemu-system-x86 and busybox-static installed.
     Oracle {
-        /// Sweep the fail knob on this CPU, both directions, every named state.
+        /// Sweep the fail knob on this CPU (1 to 3), both directions, every named state.
         #[arg(long)]
         sweep_cpu: Option<usize>,
         /// Run the memory scenarios (offline/online, a hole, notifier injection).
@@ -106,7 +106,8 @@ enum Cmd {
         /// The modules tree of --kernel (for the notifier injector).
         #[arg(long)]
         modules: Option<PathBuf>,
-        /// Seconds before the guest is given up on.
+        /// Seconds the whole boot may take; 60 s without console output (or
+        /// this, if shorter) also ends it. QEMU is killed on either.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
         /// tcg (the default) or kvm.
@@ -500,6 +501,14 @@ fn cmd_oracle(
                 .into(),
         );
     }
+    if timeout == 0 {
+        return Err("--timeout 0: give the seconds the guest may take, at least 1".into());
+    }
+    let plan = oracle::Plan { cpu, memory, limit, smt: false, kvm };
+    plan.check()?;
+    if let Some(file) = import {
+        oracle::check_target(file)?;
+    }
     let w = oracle::pieces::Where {
         cache: PathBuf::from("target/oracle"),
         kernel: kernel.clone(),
@@ -510,10 +519,10 @@ fn cmd_oracle(
     };
     let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
     say!("kernel: {}", pieces.version);
+    let limits = oracle::Limits::total(std::time::Duration::from_secs(timeout));
     if let Some(file) = import {
-        let text = oracle::import_profile(&pieces, std::time::Duration::from_secs(timeout))?;
-        std::fs::write(file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
-        let imported = oracle::Imported::parse(&text)?;
+        let text = oracle::import_profile(&pieces, limits)?;
+        let imported = oracle::write_profile(file, &text)?;
         let builtin = hotplug_fi::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("built in");
         let diff = imported.differences(&builtin);
         say!("wrote {} ({} states); differences from debian-6.1: {}", file.display(), imported.state.len(), diff.len());
@@ -524,14 +533,13 @@ fn cmd_oracle(
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let timeout = std::time::Duration::from_secs(timeout);
     let mut out = if cpu.is_some() || memory {
-        oracle::run(&pieces, &oracle::Plan { cpu, memory, limit, smt: false, kvm }, timeout)?
+        oracle::run(&pieces, &plan, limits)?
     } else {
         oracle::Outcome { rows: Vec::new(), boot_secs: 0.0, total_secs: 0.0, kernel: pieces.version.clone() }
     };
     if smt {
-        let s = oracle::run(&pieces, &oracle::Plan { smt: true, kvm, ..Default::default() }, timeout)?;
+        let s = oracle::run(&pieces, &oracle::Plan { smt: true, kvm, ..Default::default() }, limits)?;
         out.rows.extend(s.rows);
         out.total_secs += s.total_secs;
         if out.boot_secs == 0.0 {

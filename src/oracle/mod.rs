@@ -9,10 +9,13 @@
 //! One boot runs a batch: an initramfs holds a static busybox, the
 //! notifier-injection modules and a generated `/init` that runs the
 //! scenarios with shell builtins and prints one `@@` line per result on the
-//! serial console, then powers off. The host reads the console with a
-//! timeout on every step, runs the model on the same scenarios, and prints
-//! an agreement table: real, model, verdict. Any disagreement is a model
-//! bug to fix; the command then exits non-zero.
+//! serial console, then powers off. The host reads the console under an
+//! idle and a total limit (`oracle/qemu.rs`), runs the model on the same
+//! scenarios, and prints an agreement table: real, model, verdict. Any
+//! disagreement is a model bug to fix; the command then exits non-zero.
+//! What the user points it at is checked first (`oracle/inputs.rs`, and
+//! [`Plan::check`] before any boot); a failure shows the guest's last lines
+//! and QEMU's stderr.
 //!
 //! Scenarios:
 //! - the sticky armed-DEAD sequence and `hotplug/target` writes on cpu1;
@@ -32,22 +35,32 @@
 //!   hole), and `memory-notifier-error-inject` at `MEM_GOING_OFFLINE` and
 //!   `MEM_GOING_ONLINE` with -12, -16 and -22.
 //!
-//! `--import-profile` writes the kernel's state table as probed. Left out
+//! `--import-profile` writes the kernel's state table as probed
+//! (`oracle/profile.rs`); `--print-script` prints a case as a shell script
+//! (`oracle/script.rs`). Left out
 //! so far: the callback order from the `cpuhp` trace events (recorded once
 //! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), QEMU-monitor hot-add, and
 //! loading an imported profile into a case.
 
+pub mod inputs;
 pub mod pieces;
+mod profile;
+pub mod qemu;
+mod script;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+pub use profile::{Imported, ImportedState, check_target, import_profile, write_profile};
+pub use qemu::{Console, Limits};
+pub use script::print_script;
 
 use crate::case::Case;
 use crate::engine::{self, RunOpts};
 use crate::errno;
+
+/// The guest's CPUs (`-smp 4`, and 2 cores of 2 threads with `--smt`).
+pub const GUEST_CPUS: usize = 4;
 
 /// What to run in one boot.
 #[derive(Clone, Debug, Default)]
@@ -63,6 +76,38 @@ pub struct Plan {
     pub smt: bool,
     /// Use KVM instead of TCG (`--accel kvm`).
     pub kvm: bool,
+}
+
+impl Plan {
+    /// Whether the guest can run the plan: the swept CPU exists and can be
+    /// hotplugged (CPU 0 cannot), and `limit` has a sweep to limit.
+    pub fn check(&self) -> Result<(), String> {
+        let last = GUEST_CPUS - 1;
+        match self.cpu {
+            Some(0) => Err(format!(
+                "--sweep-cpu 0: CPU 0 is the boot CPU, which cannot be hotplugged; give a CPU in 1..={last}"
+            )),
+            Some(c) if c > last => Err(format!(
+                "--sweep-cpu {c}: the guest has CPUs 0..={last} (-smp {GUEST_CPUS}); give a CPU in 1..={last}"
+            )),
+            _ if self.limit.is_some() && self.cpu.is_none() => {
+                Err("--limit N limits the CPU sweep; give --sweep-cpu too".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Plan::check`], and the memory scenarios have their modules.
+    fn check_for(&self, p: &pieces::Pieces) -> Result<(), String> {
+        self.check()?;
+        if self.memory && p.modules.len() != inputs::INJECT_MODULES.len() {
+            return Err(format!(
+                "the memory scenarios load {}; give --modules with --kernel (the modules tree of that kernel)",
+                inputs::INJECT_MODULES.join(" and ")
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One row of the agreement table.
@@ -129,12 +174,14 @@ pub const CPU_SEQUENCES: &[&[&str]] = &[
     ],
 ];
 
-/// Boots once with the plan's `/init`; the console lines and the times.
-fn run_raw(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
+/// Boots once with the plan's `/init` (once the plan is checked).
+fn run_raw(p: &pieces::Pieces, plan: &Plan, limits: Limits) -> Result<Console, String> {
+    plan.check_for(p)?;
+    let cpio = initramfs(p, plan)?;
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let initrd = dir.path().join("initrd.cpio");
-    std::fs::write(&initrd, initramfs(p, plan)?).map_err(|e| e.to_string())?;
-    boot(p, &initrd, plan, timeout)
+    std::fs::write(&initrd, cpio).map_err(|e| format!("{}: {e}", initrd.display()))?;
+    qemu::run(qemu_command(p, &initrd, plan)?, limits)
 }
 
 /// The SMT sequence on a `nosmt` boot: after each write, its result,
@@ -149,35 +196,39 @@ pub const SMT_SEQUENCE: &[&str] = &[
     "echo 1 > cpu3/online",
 ];
 
-/// Runs a batch on the real kernel and the model, row by row.
-pub fn run(p: &pieces::Pieces, plan: &Plan, timeout: Duration) -> Result<Outcome, String> {
-    let (lines, boot_secs, total_secs) = run_raw(p, plan, timeout)?;
+/// Runs a batch on the real kernel and the model, row by row. The plan is
+/// checked before anything boots; an error shows the guest's last lines
+/// and QEMU's stderr.
+pub fn run(p: &pieces::Pieces, plan: &Plan, limits: Limits) -> Result<Outcome, String> {
+    let con = run_raw(p, plan, limits)?;
+    let rows = rows(plan, &con.lines).map_err(|e| con.failure(&e))?;
+    Ok(Outcome { rows, boot_secs: con.boot_secs, total_secs: con.total_secs, kernel: p.version.clone() })
+}
+
+/// The agreement rows of a boot's console lines.
+fn rows(plan: &Plan, lines: &[String]) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
-    for l in &lines {
+    for l in lines {
         if let Some(r) = l.strip_prefix("@@R ") {
             rows.push(cpu_row(plan.cpu.unwrap_or(1), r)?);
         }
     }
     if plan.cpu.is_some() {
-        rows.extend(sequence_rows(&lines)?);
+        rows.extend(sequence_rows(lines)?);
     }
     if plan.memory {
-        rows.extend(memory_rows(&lines)?);
+        rows.extend(memory_rows(lines)?);
     }
     if plan.smt {
-        rows.extend(smt_rows(&lines)?);
+        rows.extend(smt_rows(lines)?);
     }
     if let Some(bad) = lines.iter().find(|l| l.starts_with("@@RECOVER-FAILED")) {
         return Err(format!("the guest could not bring the CPU back between scenarios: {bad}"));
     }
     if rows.is_empty() {
-        return Err(format!("the guest reported no scenario; its last lines:\n{}", tail(&lines)));
+        return Err("the guest reported no scenario".into());
     }
-    Ok(Outcome { rows, boot_secs, total_secs, kernel: p.version.clone() })
-}
-
-fn tail(lines: &[String]) -> String {
-    lines.iter().rev().take(15).rev().cloned().collect::<Vec<_>>().join("\n")
+    Ok(rows)
 }
 
 /// A CPU row: `X dir setfail write state online fail`, and the model's.
@@ -220,13 +271,7 @@ pub fn model_cpu(cpu: usize, x: i64, up: bool) -> String {
 fn paired_rows(lines: &[String], tag: &str, names: Vec<String>, model: Vec<String>) -> Result<Vec<Row>, String> {
     let real: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix(tag)).collect();
     if real.len() != names.len() {
-        return Err(format!(
-            "the guest reported {} of {} `{}` results; its last lines:\n{}",
-            real.len(),
-            names.len(),
-            tag.trim(),
-            tail(lines)
-        ));
+        return Err(format!("the guest reported {} of {} `{}` results", real.len(), names.len(), tag.trim()));
     }
     Ok(names
         .into_iter()
@@ -487,79 +532,30 @@ scn() {
 }
 "#;
 
-/// Boots once; returns the console lines, seconds to the first `@@` line,
-/// and seconds in all. Every step has a timeout; QEMU is killed on it.
-fn boot(p: &pieces::Pieces, initrd: &Path, plan: &Plan, timeout: Duration) -> Result<(Vec<String>, f64, f64), String> {
-    let start = Instant::now();
+/// QEMU's command line for one boot of the plan.
+fn qemu_command(p: &pieces::Pieces, initrd: &Path, plan: &Plan) -> Result<Command, String> {
     // SMT siblings need a CPU model with HT (docs/real-kernel.md#smt).
-    let (cpu, smp, extra) =
-        if plan.smt { ("Haswell-noTSX-IBRS", "4,sockets=1,cores=2,threads=2", " nosmt") } else { ("qemu64", "4", "") };
+    let smp = GUEST_CPUS.to_string();
+    let (cpu, smp, extra) = if plan.smt {
+        ("Haswell-noTSX-IBRS", format!("{smp},sockets=1,cores=2,threads=2"), " nosmt")
+    } else {
+        ("qemu64", smp, "")
+    };
     if plan.kvm && !Path::new("/dev/kvm").exists() {
         return Err("--accel kvm: /dev/kvm does not exist; use the default, --accel tcg".into());
     }
     let (accel, cpu) = if plan.kvm { ("kvm", "host") } else { ("tcg", cpu) };
     let append = format!("console=ttyS0 panic=-1 quiet movablecore=384M{extra}");
-    let mut child = Command::new(&p.qemu)
-        .args(["-accel", accel, "-cpu", cpu, "-smp", smp, "-m", "1G,slots=4,maxmem=4G"])
+    let mut cmd = Command::new(&p.qemu);
+    cmd.args(["-accel", accel, "-cpu", cpu, "-smp", &smp, "-m", "1G,slots=4,maxmem=4G"])
         .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&p.kernel)
         .arg("-initrd")
         .arg(initrd)
         .arg("-append")
-        .arg(&append)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", p.qemu.display()))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let mut first = None;
-    loop {
-        let left = timeout.saturating_sub(start.elapsed());
-        match rx.recv_timeout(left.min(Duration::from_secs(60))) {
-            Ok(l) => {
-                let l = l.trim_end_matches('\r').to_string();
-                if l.starts_with("@@") && first.is_none() {
-                    first = Some(start.elapsed().as_secs_f64());
-                }
-                let done = l == "@@DONE";
-                lines.push(l);
-                if done {
-                    break;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "the guest gave no output for {} s (timeout); its last lines:\n{}",
-                    left.min(Duration::from_secs(60)).as_secs(),
-                    tail(&lines)
-                ));
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = child.wait().map_err(|e| e.to_string())?;
-                return Err(format!(
-                    "QEMU exited ({status}) before the guest finished; its last lines:\n{}",
-                    tail(&lines)
-                ));
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    Ok((lines, first.unwrap_or(0.0), start.elapsed().as_secs_f64()))
+        .arg(&append);
+    Ok(cmd)
 }
 
 /// A newc cpio archive.
@@ -606,160 +602,6 @@ impl Cpio {
         self.entry("TRAILER!!!", 0, (0, 0), &[]);
         self.out
     }
-}
-
-/// `--import-profile`: the running kernel's state table, as TOML. Names
-/// and numbers come from `hotplug/states`; whether a state has a startup or
-/// a teardown callback is probed with the fail knob on cpu1 (a rejected arm
-/// means no callbacks, an arm that is still there after the operation means
-/// none in that direction). The knob cannot probe the STARTING/DYING
-/// section, `cant_stop` or multi-instance states: those come from the
-/// built-in profile of the same kernel series, and the file says so.
-pub fn import_profile(p: &pieces::Pieces, timeout: Duration) -> Result<String, String> {
-    let plan = Plan { cpu: Some(1), ..Plan::default() };
-    let (lines, _, _) = run_raw(p, &plan, timeout)?;
-    let mut states: Vec<(i64, String)> = Vec::new();
-    let mut probes: std::collections::BTreeMap<(i64, bool), (String, String)> = std::collections::BTreeMap::new();
-    for l in &lines {
-        if let Some(r) = l.strip_prefix("@@STATE ") {
-            let (n, name) = r.split_once(' ').ok_or_else(|| format!("malformed `{l}`"))?;
-            states.push((n.parse().map_err(|_| format!("malformed `{l}`"))?, name.to_string()));
-        } else if let Some(r) = l.strip_prefix("@@R ") {
-            let f: Vec<&str> = r.split_whitespace().collect();
-            if f.len() == 7
-                && let Ok(x) = f[0].parse::<i64>()
-            {
-                probes.insert((x, f[1] == "up"), (f[2].to_string(), f[6].to_string()));
-            }
-        }
-    }
-    if states.is_empty() {
-        return Err(format!("the guest listed no states; its last lines:\n{}", tail(&lines)));
-    }
-    Ok(profile_text(&p.version, &states, &probes))
-}
-
-/// The imported profile's text.
-fn profile_text(
-    kernel: &str,
-    states: &[(i64, String)],
-    probes: &std::collections::BTreeMap<(i64, bool), (String, String)>,
-) -> String {
-    let builtin = crate::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the built-in profile");
-    let mut out = format!(
-        "# Imported by `hotplug-fi oracle --import-profile` from {kernel}.\n\
-         # names and numbers: /sys/devices/system/cpu/hotplug/states; startup/teardown with\n\
-         # source = \"probed\": the fail knob on cpu1 probed both callbacks; \"startup probed\" or\n\
-         # \"teardown probed\": one (the knob refuses to arm a PREPARE state on an online CPU, so\n\
-         # their teardowns are not probed); \"built-in\": the knob cannot probe the state\n\
-         # (STARTING/DYING, core states), so the debian-6.1 profile's knowledge is kept.\nname = \"imported\"\nkernel = \"{kernel}\"\n"
-    );
-    for (nr, name) in states {
-        let probed = |up: bool| match probes.get(&(*nr, up)) {
-            Some((set, after)) if set == "OK" => Some(after != &nr.to_string()),
-            _ => None,
-        };
-        let known = builtin.steps.iter().find(|st| i64::from(st.nr) == *nr);
-        let startup = probed(true).unwrap_or_else(|| known.is_some_and(|k| k.startup.is_some()));
-        let teardown = probed(false).unwrap_or_else(|| known.is_some_and(|k| k.teardown.is_some()));
-        let source = match (probed(true).is_some(), probed(false).is_some()) {
-            (true, true) => "probed",
-            (true, false) => "startup probed",
-            (false, true) => "teardown probed",
-            (false, false) => "built-in",
-        };
-        out.push_str(&format!("\n[[state]]\nnr = {nr}\nname = \"{name}\"\nstartup = {startup}\nteardown = {teardown}\nsource = \"{source}\"\n"));
-    }
-    out
-}
-
-/// One state of an imported profile.
-#[derive(Clone, Debug, serde::Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ImportedState {
-    pub nr: u16,
-    pub name: String,
-    pub startup: bool,
-    pub teardown: bool,
-    pub source: String,
-}
-
-/// An imported profile, loaded.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Imported {
-    pub name: String,
-    pub kernel: String,
-    pub state: Vec<ImportedState>,
-}
-
-impl Imported {
-    pub fn parse(text: &str) -> Result<Imported, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
-    }
-
-    /// Where a built-in profile differs from it: one line per difference.
-    pub fn differences(&self, p: &crate::kernel::cpuhotplug::Profile) -> Vec<String> {
-        let mut d = Vec::new();
-        for s in &self.state {
-            match p.steps.iter().find(|st| st.nr == s.nr) {
-                None => d.push(format!("state {} `{}` is not in {}", s.nr, s.name, p.name)),
-                Some(st) => {
-                    if st.name != s.name {
-                        d.push(format!(
-                            "state {}: named `{}` in the kernel, `{}` in {}",
-                            s.nr, s.name, st.name, p.name
-                        ));
-                    }
-                    if (st.startup.is_some(), st.teardown.is_some()) != (s.startup, s.teardown) {
-                        d.push(format!(
-                            "state {} `{}`: startup/teardown {}/{} in the kernel ({}), {}/{} in {}",
-                            s.nr,
-                            s.name,
-                            s.startup,
-                            s.teardown,
-                            s.source,
-                            st.startup.is_some(),
-                            st.teardown.is_some(),
-                            p.name
-                        ));
-                    }
-                }
-            }
-        }
-        for st in &p.steps {
-            if !self.state.iter().any(|s| s.nr == st.nr) {
-                d.push(format!("state {} `{}` of {} is not in the kernel's list", st.nr, st.name, p.name));
-            }
-        }
-        d
-    }
-}
-
-/// `--print-script`: a case as the shell commands a person would run on a
-/// real machine, with the expected results as comments.
-pub fn print_script(case: &Case) -> String {
-    use crate::case::Op;
-    let mut out = format!(
-        "#!/bin/sh\n# {}: {}\n# as root, on a kernel built like {} ({})\n",
-        case.id, case.description, case.profile.name, case.profile.kernel
-    );
-    for line in &case.ops {
-        let expect = line
-            .expect
-            .map(|e| format!("  # expect {}", if e == 0 { "success".to_string() } else { errno::name(e) }))
-            .unwrap_or_default();
-        match &line.op {
-            Op::Write { value, .. } => {
-                let (_, file) = line.text.split_once(" > ").expect("an echo line");
-                out.push_str(&format!("echo {value} > {}{expect}\n", guest_path(file.trim())));
-            }
-            Op::CpuUp(c) => out.push_str(&format!("echo 1 > /sys/devices/system/cpu/cpu{c}/online{expect}  (cpu_up: the sysfs path also sets dev->offline)\n")),
-            Op::CpuDown(c) => out.push_str(&format!("echo 0 > /sys/devices/system/cpu/cpu{c}/online{expect}  (cpu_down: the sysfs path also sets dev->offline)\n")),
-            _ => out.push_str(&format!("# {}: a kernel-internal call, no shell equivalent{expect}\n", line.text)),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

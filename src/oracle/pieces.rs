@@ -8,10 +8,15 @@
 //! xz magic), which QEMU boots through PVH about 3 s faster than the
 //! bzImage under TCG. A missing piece is an error that gives the exact
 //! install command; nothing is installed behind the user's back except the
-//! kernel package download, which the oracle says it does.
+//! kernel package download, which the oracle says it does. That download
+//! starts only once everything else is checked (`oracle/inputs.rs`), goes
+//! to a temporary directory of the cache, and is renamed into place only
+//! when its vmlinux and modules pass the same checks.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use super::inputs;
 
 /// The pieces, found.
 #[derive(Clone, Debug)]
@@ -41,12 +46,13 @@ pub struct Where {
 
 const INSTALL: &str = "apt-get install qemu-system-x86 busybox-static xz-utils";
 
-/// Finds every piece, downloading the kernel package into the cache if
-/// needed.
+/// Finds every piece and checks what the user pointed at ([`inputs`]),
+/// then downloads the kernel package into the cache if needed: nothing is
+/// downloaded before the rest is known to be good.
 pub fn find(w: &Where, log: &mut dyn FnMut(&str)) -> Result<Pieces, String> {
     let path = w.path.clone().or_else(|| std::env::var("PATH").ok()).unwrap_or_default();
     let qemu = match &w.qemu {
-        Some(q) => existing(q, "qemu-system-x86_64")?,
+        Some(q) => executable(q, "qemu-system-x86_64 (HOTPLUG_ORACLE_QEMU)")?,
         None => on_path(&path, "qemu-system-x86_64")
             .ok_or_else(|| format!("qemu-system-x86_64 is not installed; install it with: {INSTALL}"))?,
     };
@@ -55,19 +61,18 @@ pub fn find(w: &Where, log: &mut dyn FnMut(&str)) -> Result<Pieces, String> {
         None => on_path(&path, "busybox")
             .ok_or_else(|| format!("busybox is not installed; install the static one with: {INSTALL}"))?,
     };
-    if !is_static(&busybox)? {
-        return Err(format!("{} is dynamically linked; the guest needs busybox-static: {INSTALL}", busybox.display()));
-    }
-    match &w.kernel {
-        Some(k) => {
-            let k = existing(k, "kernel")?;
-            let modules = match &w.modules {
-                Some(m) => inject_modules(m)?,
-                None => Vec::new(),
-            };
+    inputs::busybox(&busybox)?;
+    match (&w.kernel, &w.modules) {
+        (Some(k), m) => {
+            inputs::kernel(k)?;
+            let modules = m.as_deref().map(inputs::modules_tree).transpose()?.unwrap_or_default();
             Ok(Pieces { qemu, busybox, kernel: k.clone(), modules, version: k.display().to_string() })
         }
-        None => debian_kernel(&w.cache, log).map(|(kernel, modules, version)| Pieces {
+        (None, Some(m)) => Err(format!(
+            "--modules {} names the modules of --kernel; give --kernel too (Debian's kernel brings its own)",
+            m.display()
+        )),
+        (None, None) => debian_kernel(&w.cache, log).map(|(kernel, modules, version)| Pieces {
             qemu,
             busybox,
             kernel,
@@ -81,46 +86,19 @@ fn existing(p: &Path, what: &str) -> Result<PathBuf, String> {
     if p.exists() { Ok(p.to_path_buf()) } else { Err(format!("{what} `{}` does not exist", p.display())) }
 }
 
+/// An existing regular file with an execute bit.
+fn executable(p: &Path, what: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::metadata(p).map_err(|e| format!("{what} `{}`: {e}", p.display()))?;
+    if m.is_file() && m.permissions().mode() & 0o111 != 0 {
+        Ok(p.to_path_buf())
+    } else {
+        Err(format!("{what} `{}` is not an executable file", p.display()))
+    }
+}
+
 fn on_path(path: &str, name: &str) -> Option<PathBuf> {
     path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(name)).find(|p| p.exists())
-}
-
-/// An ELF without a `PT_INTERP` program header is statically linked.
-fn is_static(p: &Path) -> Result<bool, String> {
-    let b = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
-        return Err(format!("{} is not a 64-bit ELF executable", p.display()));
-    }
-    let u = |o: usize, n: usize| b[o..o + n].iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x));
-    let (phoff, phentsize, phnum) = (u(0x20, 8) as usize, u(0x36, 2) as usize, u(0x38, 2) as usize);
-    Ok((0..phnum).all(|i| {
-        let at = phoff + i * phentsize;
-        at + 4 > b.len() || u(at, 4) != 3
-    }))
-}
-
-/// The two notifier-injection modules under a modules tree.
-fn inject_modules(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut found = Vec::new();
-    for name in ["notifier-error-inject.ko", "memory-notifier-error-inject.ko"] {
-        let p = walk_find(dir, name).ok_or_else(|| format!("{name} not found under {}", dir.display()))?;
-        found.push(p);
-    }
-    Ok(found)
-}
-
-fn walk_find(dir: &Path, name: &str) -> Option<PathBuf> {
-    for e in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if let Some(f) = walk_find(&p, name) {
-                return Some(f);
-            }
-        } else if p.file_name().is_some_and(|n| n == name) {
-            return Some(p);
-        }
-    }
-    None
 }
 
 /// The newest `linux-image-6.1.0-N-amd64-unsigned`, downloaded and unpacked
@@ -130,29 +108,62 @@ fn debian_kernel(cache: &Path, log: &mut dyn FnMut(&str)) -> Result<(PathBuf, Ve
     let dir = cache.join(&pkg);
     let vmlinux = dir.join("vmlinux");
     if !vmlinux.exists() {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        log(&format!("downloading {pkg} with apt-get download into {}", dir.display()));
-        run(Command::new("apt-get").arg("download").arg(&pkg).current_dir(&dir), "apt-get download")?;
-        let deb = std::fs::read_dir(&dir)
-            .map_err(|e| e.to_string())?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .ok_or("apt-get download left no .deb")?;
-        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dir.join("root")), "dpkg-deb -x")?;
-        let _ = std::fs::remove_file(&deb);
-        let boot = dir.join("root/boot");
-        let vmlinuz = std::fs::read_dir(&boot)
-            .map_err(|e| format!("{}: {e}", boot.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
-            .ok_or("the package has no /boot/vmlinuz-*")?;
-        extract_vmlinux(&vmlinuz, &vmlinux)?;
+        fetch(cache, &pkg, &dir, log)?;
     }
-    let modules = inject_modules(&dir.join("root/lib/modules"))?;
+    inputs::kernel(&vmlinux).map_err(|e| format!("{e}; remove {} to download it again", dir.display()))?;
+    let modules = inputs::modules_tree(&release_dir(&dir)?)?;
     let version = version_of(&pkg)?;
     Ok((vmlinux, modules, format!("{pkg} {version}")))
+}
+
+/// Downloads and unpacks `pkg` in a temporary directory of the cache, and
+/// renames it to `dir` once its vmlinux and modules are known good.
+fn fetch(cache: &Path, pkg: &str, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<(), String> {
+    std::fs::create_dir_all(cache).map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempdir_in(cache)
+        .map_err(|e| format!("cannot make a directory in {}: {e}", cache.display()))?;
+    log(&format!("downloading {pkg} with apt-get download into {}", dir.display()));
+    run(Command::new("apt-get").arg("download").arg(pkg).current_dir(tmp.path()), "apt-get download")?;
+    let deb = std::fs::read_dir(tmp.path())
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or("apt-get download left no .deb")?;
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(tmp.path().join("root")), "dpkg-deb -x")?;
+    let _ = std::fs::remove_file(&deb);
+    let boot = tmp.path().join("root/boot");
+    let vmlinuz = std::fs::read_dir(&boot)
+        .map_err(|e| format!("{}: {e}", boot.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
+        .ok_or("the package has no /boot/vmlinuz-*")?;
+    extract_vmlinux(&vmlinuz, &tmp.path().join("vmlinux"))?;
+    inputs::modules_tree(&release_dir(tmp.path())?)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
+    }
+    std::fs::rename(tmp.path(), dir).map_err(|e| format!("cannot rename into {}: {e}", dir.display()))?;
+    let _ = tmp.keep();
+    Ok(())
+}
+
+/// The one `root/lib/modules/<release>` of an unpacked package.
+fn release_dir(pkg: &Path) -> Result<PathBuf, String> {
+    let lib = pkg.join("root/lib/modules");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&lib)
+        .map_err(|e| format!("{}: {e}", lib.display()))?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    match dirs.len() {
+        1 => Ok(dirs.remove(0)),
+        n => Err(format!("{} holds {n} module trees, expected one", lib.display())),
+    }
 }
 
 /// `apt-cache pkgnames linux-image-6.1.0-`, the highest ABI number.
@@ -195,6 +206,9 @@ fn extract_vmlinux(bzimage: &Path, out: &Path) -> Result<(), String> {
     if res.stdout.len() < 1 << 20 {
         return Err(format!("xz gave no kernel: {}", String::from_utf8_lossy(&res.stderr)));
     }
+    let len = res.stdout.len() as u64;
+    inputs::kernel_image(&mut std::io::Cursor::new(&res.stdout), len)
+        .map_err(|e| format!("the kernel unpacked from {}: {e}", bzimage.display()))?;
     std::fs::write(out, &res.stdout).map_err(|e| e.to_string())
 }
 
