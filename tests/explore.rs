@@ -13,15 +13,11 @@ use hotplug_fi::kernel::Regression;
 use hotplug_fi::report;
 
 fn case(id: &str) -> Case {
-    Case::load(&common::cases_dir().join(format!("{id}.toml")), &common::cases_dir()).expect("the case loads")
+    common::case(id)
 }
 
 fn unlocked() -> RunOpts {
-    RunOpts {
-        regressions: BTreeSet::from([Regression::SlabCreateDestroyUnlocked]),
-        record_sites: false,
-        ..Default::default()
-    }
+    common::switched(Regression::SlabCreateDestroyUnlocked)
 }
 
 #[test]

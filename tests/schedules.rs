@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::process::Command;
 
 use hotplug_fi::case::Case;
@@ -18,15 +17,11 @@ use hotplug_fi::sim::executor::Schedule;
 const SLAB: &str = "regression/slab-create-destroy-unlocked";
 
 fn case(id: &str) -> Case {
-    Case::load(&common::cases_dir().join(format!("{id}.toml")), &common::cases_dir()).expect("the case loads")
+    common::case(id)
 }
 
 fn unlocked() -> RunOpts {
-    RunOpts {
-        regressions: BTreeSet::from([Regression::SlabCreateDestroyUnlocked]),
-        record_sites: false,
-        ..Default::default()
-    }
+    common::switched(Regression::SlabCreateDestroyUnlocked)
 }
 
 fn replay_err(id: &str, opts: &RunOpts, schedule: &str) -> String {

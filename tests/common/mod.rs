@@ -109,6 +109,16 @@ pub fn failure(case: &Case, run: &CaseRun) -> Option<String> {
     (!msg.is_empty()).then(|| format!("{}:\n{msg}", case.path.display()))
 }
 
+/// A shipped case by its id (`slab/create-vs-up`).
+pub fn case(id: &str) -> Case {
+    Case::load(&cases_dir().join(format!("{id}.toml")), &cases_dir()).expect("the case loads")
+}
+
+/// Options with one regression switch on.
+pub fn switched(r: Regression) -> RunOpts {
+    RunOpts { regressions: BTreeSet::from([r]), ..Default::default() }
+}
+
 /// The snapshot file of a case id.
 pub fn snapshot_file(id: &str) -> PathBuf {
     snapshots_dir().join(format!("{id}.snap"))
