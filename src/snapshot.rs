@@ -11,6 +11,25 @@ use crate::explore::{self, CaseRun};
 use crate::report::trace;
 use crate::verdict::{self, ScenarioRun};
 
+/// The scenarios of a case run with this label (`HOTPLUG_SCENARIO`); a
+/// label that names none of them is an error listing what there is.
+pub fn named_scenarios<'a>(case: &Case, run: &'a CaseRun, label: &str) -> Result<Vec<&'a ScenarioRun>, String> {
+    let all = std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs);
+    let hits: Vec<&ScenarioRun> = all.filter(|r| r.scenario.label == label).collect();
+    if !hits.is_empty() {
+        return Ok(hits);
+    }
+    let mut labels = vec![run.plain.scenario.label.clone()];
+    labels.extend(run.faulted.iter().map(|f| f.scenario.label.clone()));
+    Err(format!(
+        "HOTPLUG_SCENARIO=`{label}` names no scenario of {}: its scenarios are {} and one per swept site \
+         (`hotplug-fi failpoints {}` lists the sites)",
+        case.id,
+        labels.join(", "),
+        case.path.display()
+    ))
+}
+
 /// One scenario in full: how to reproduce it, its trace and its outcome.
 pub fn scenario(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> String {
     let mut out = String::new();

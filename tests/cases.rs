@@ -63,21 +63,7 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
 /// comparing the snapshot; a label that names none of the case's scenarios
 /// fails the trial (narrow the trials with a filter to the case you mean).
 fn print_scenario(case: &hotplug_fi::case::Case, run: &hotplug_fi::explore::CaseRun, only: &str) -> Result<(), Failed> {
-    let all = std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs);
-    let hits: Vec<_> = all.filter(|r| r.scenario.label == only).collect();
-    if hits.is_empty() {
-        let mut labels = vec![run.plain.scenario.label.clone()];
-        labels.extend(run.faulted.iter().map(|f| f.scenario.label.clone()));
-        return Err(format!(
-            "HOTPLUG_SCENARIO=`{only}` names no scenario of {}: its scenarios are {} and one per swept site \
-             (`hotplug-fi failpoints {}` lists the sites)",
-            case.id,
-            labels.join(", "),
-            case.path.display()
-        )
-        .into());
-    }
-    for r in hits {
+    for r in hotplug_fi::snapshot::named_scenarios(case, run, only)? {
         println!("{}", hotplug_fi::snapshot::scenario(case, r, &run.opts));
     }
     Ok(())

@@ -120,3 +120,19 @@ fn a_sweep_walks_each_directory_once_and_reads_only_regular_files() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("pipe.toml: not a regular file"), "{stderr}");
 }
+
+/// `HOTPLUG_SCENARIO` names one scenario of a case; a label that names
+/// none is an error that lists what there is, never a silent pass.
+#[test]
+fn a_scenario_label_that_names_nothing_is_an_error() {
+    let case = common::case("cpu/updown");
+    let opts = hotplug_fi::engine::RunOpts::default();
+    let only = Some("cpuhp/cpu1/down/197");
+    let run = hotplug_fi::explore::run_case(&case, &opts, only).expect("the case runs");
+    let hits = hotplug_fi::snapshot::named_scenarios(&case, &run, "cpuhp/cpu1/down/197").expect("the site is swept");
+    assert_eq!(hits.len(), 1);
+    let Err(e) = hotplug_fi::snapshot::named_scenarios(&case, &run, "cpuhp/cpu1/down/9999") else {
+        panic!("a label that names nothing was accepted");
+    };
+    assert!(e.contains("names no scenario of cpu/updown: its scenarios are plain and one per swept site"), "{e}");
+}
