@@ -405,10 +405,12 @@ impl Case {
         src.error(self.explore.schedule_at, msg)
     }
 
-    /// An error at an explicit fault (for one that never fired).
+    /// An error at an explicit fault (for one that never fired); at the
+    /// sweep for a swept scenario of a case without `[[fault]]`s.
     pub fn fault_error(&self, idx: usize, msg: String) -> CaseError {
+        let Some(f) = self.faults.get(idx) else { return self.sweep_error(msg) };
         let src = Source { file: &self.path.display().to_string(), text: &self.source };
-        src.error(self.faults[idx].span.start, msg)
+        src.error(f.span.start, msg)
     }
 }
 
