@@ -158,7 +158,7 @@ fn finished(res: &RunResult, excused: bool, v: &mut Vec<Violation>) {
     match &res.end {
         RunEnd::Finished => {}
         _ if excused => {}
-        RunEnd::Deadlock(_) | RunEnd::StepLimit(_) => {
+        RunEnd::Deadlock(_) | RunEnd::StepLimit(_) | RunEnd::TraceLimit(_) => {
             let end = report::outcome_end(res);
             v.push(Violation::new(Check::Finished, format!("the run did not finish: {end}")));
         }

@@ -129,6 +129,7 @@ pub fn config(case: &Case, opts: &RunOpts, preempt_points: bool) -> Config {
         smt: case.machine.smt,
         regressions: opts.regressions.clone(),
         steps_max: case.machine.steps_max,
+        trace_events_max: case.machine.trace_events_max,
         record_sites: opts.record_sites,
         slab: case.slab,
         preempt_points,

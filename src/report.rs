@@ -292,6 +292,10 @@ pub fn outcome_end(res: &RunResult) -> String {
     match &res.end {
         RunEnd::Finished => "finished".to_string(),
         RunEnd::StepLimit(n) => format!("livelock: step limit reached after {n} steps"),
+        RunEnd::TraceLimit(n) => format!(
+            "trace limit: the run recorded {} events and splats (trace_events_max) after {n} steps, and stopped",
+            res.cfg.trace_events_max
+        ),
         RunEnd::Deadlock(tasks) => {
             let mut out = String::from("deadlock: ");
             if let Some(cycle) = wait_cycle(s, tasks) {

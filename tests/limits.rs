@@ -54,3 +54,33 @@ splats = ["DEBUG_LOCKS_WARN_ON(val > preempt_count())", "release lock (mem_hotpl
     assert!(run.violations.is_empty(), "{:?}", run.violations);
     assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
 }
+
+/// A run records at most `trace_events_max` events and splats; one that
+/// would record more stops with an outcome saying so, and that outcome is a
+/// violation (the run did not finish), never a silently cut trace.
+#[test]
+fn a_run_stops_at_its_trace_limit() {
+    let text = r#"
+description = "more trace than the limit"
+ops = ["cpu_down 1", "cpu_up 1", "cpu_down 1", "cpu_up 1"]
+[machine]
+cpus = 2
+trace_events_max = 50
+"#;
+    let case = Case::parse("trace.toml", "trace", text).expect("the case parses");
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    assert!(
+        run.outcome.contains("trace limit: the run recorded 50 events and splats (trace_events_max)"),
+        "{}",
+        run.outcome
+    );
+    let t = &run.result.state.trace;
+    assert_eq!(t.events.len() + t.splats.len(), 50);
+    assert!(
+        run.violations.iter().any(|v| v.to_string().contains("did not finish: trace limit")),
+        "{:?}",
+        run.violations
+    );
+    assert!(run.result.results().iter().any(Option::is_none), "the operations after the limit never returned");
+}

@@ -51,6 +51,9 @@ pub const BLOCKS_MAX: Limit = Limit { name: "blocks_max", max: 4096 };
 pub const PAGES_MAX: Limit = Limit { name: "pages_max", max: crate::drivers::base::memory::BLOCK_PAGES as u64 };
 /// `[memory] migrate_bound`: rounds of the migrate loop.
 pub const MIGRATE_BOUND_MAX: Limit = Limit { name: "migrate_bound_max", max: 1000 };
+/// `[machine] trace_events_max`: events and splats one run records;
+/// reaching it ends the run with the outcome "trace limit".
+pub const TRACE_EVENTS_MAX: Limit = Limit { name: "trace_events_max", max: crate::kernel::trace::EVENTS_MAX as u64 };
 
 /// Every limit, in the order `cases/README.md` lists them.
 pub const ALL: &[Limit] = &[
@@ -67,6 +70,7 @@ pub const ALL: &[Limit] = &[
     BLOCKS_MAX,
     PAGES_MAX,
     MIGRATE_BOUND_MAX,
+    TRACE_EVENTS_MAX,
 ];
 
 // The trace numbers operations (from 0), threads (from 1) and interrupt

@@ -61,6 +61,8 @@ pub struct Machine {
     pub hotplug_cpu: bool,
     pub smt: SmtCmdline,
     pub steps_max: u64,
+    /// Events and splats a run may record before it stops (`trace limit`).
+    pub trace_events_max: usize,
 }
 
 /// One operation, as written and as resolved.
@@ -256,6 +258,7 @@ struct MachineFile {
     hotplug_cpu: Option<bool>,
     cmdline: Option<Spanned<String>>,
     steps_max: Option<Spanned<i64>>,
+    trace_events_max: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,6 +450,9 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
         hotplug_cpu: m.hotplug_cpu.unwrap_or(true),
         smt,
         steps_max: m.steps_max.as_ref().map_or(Ok(1_000_000), |s| limits::STEPS_MAX.check(src, "`steps_max`", s, 1))?,
+        trace_events_max: m.trace_events_max.as_ref().map_or(Ok(limits::TRACE_EVENTS_MAX.max), |s| {
+            limits::TRACE_EVENTS_MAX.check(src, "`trace_events_max`", s, 1)
+        })? as usize,
     })
 }
 

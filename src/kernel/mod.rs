@@ -70,6 +70,8 @@ pub struct Config {
     pub regressions: BTreeSet<Regression>,
     /// Executor steps before the run is declared a livelock.
     pub steps_max: u64,
+    /// Events and splats the trace holds before the run stops.
+    pub trace_events_max: usize,
     /// Record every failpoint site the run reaches (the baseline does).
     pub record_sites: bool,
     /// The SLAB-era slab model and its hotplug callbacks.
@@ -226,7 +228,7 @@ impl Kernel {
             tasks: Vec::new(),
             current: 0,
             locks,
-            trace: Trace { events: Vec::with_capacity(512), ..Trace::default() },
+            trace: Trace { events: Vec::with_capacity(512), max: cfg.trace_events_max, ..Trace::default() },
             cpu,
             modules: Vec::new(),
             stop,
@@ -332,7 +334,7 @@ impl Kernel {
         let over = {
             let mut s = self.s();
             s.work += 1;
-            s.steps + s.work >= self.cfg.steps_max
+            s.steps + s.work >= self.cfg.steps_max || s.trace.full
         };
         if over {
             self.block(Wait::Never).await;

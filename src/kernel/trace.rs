@@ -229,10 +229,24 @@ pub struct Retired {
     pub teardown: Option<String>,
 }
 
+/// Events and splats one run may record (`trace_events_max`), the largest
+/// `[machine] trace_events_max` and its default. A run that would record
+/// more stops with [`RunEnd::TraceLimit`], as at the step limit: a bounded
+/// record, never a silently cut one.
+///
+/// [`RunEnd::TraceLimit`]: crate::sim::executor::RunEnd::TraceLimit
+pub const EVENTS_MAX: usize = 1_000_000;
+
 /// Events and splats of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     pub enabled: bool,
+    /// What the trace may hold, at most [`EVENTS_MAX`] (`[machine]
+    /// trace_events_max`).
+    pub max: usize,
+    /// `max` was reached: nothing more is recorded, and the run stops at
+    /// its next step.
+    pub full: bool,
     pub events: Vec<Event>,
     pub splats: Vec<Splat>,
     pub texts: Vec<String>,
@@ -242,14 +256,21 @@ pub struct Trace {
 
 impl Trace {
     pub fn push(&mut self, e: Event) {
-        if self.enabled {
+        if self.enabled && self.room() {
             self.events.push(e);
         }
     }
 
+    /// Whether one more record fits under `max`; marks the trace full when
+    /// it does not.
+    fn room(&mut self) -> bool {
+        self.full |= self.events.len() + self.splats.len() >= self.max;
+        !self.full
+    }
+
     /// Records a text for a `Log` or `Note` event.
     pub fn text(&mut self, t: String, make: fn(TextId) -> Event) {
-        if self.enabled {
+        if self.enabled && self.room() {
             self.texts.push(t);
             let id = (self.texts.len() - 1) as TextId;
             self.events.push(make(id));
@@ -258,6 +279,9 @@ impl Trace {
 
     /// Splats are recorded even while tracing is off (during a silent boot).
     pub fn splat(&mut self, s: Splat) {
+        if !self.room() {
+            return;
+        }
         self.splats.push(s);
         let idx = self.splats.len() - 1;
         self.push(Event::Splat(idx));

@@ -84,6 +84,10 @@ impl World for Kernel {
         self.s().work
     }
 
+    fn full(&self) -> bool {
+        self.s().trace.full
+    }
+
     fn daemon(&self, task: TaskId) -> bool {
         self.s().tasks[task].kind.is_daemon()
     }

@@ -42,6 +42,11 @@ pub trait World {
     fn work(&self) -> u64 {
         0
     }
+    /// The run's record is full (the trace's `trace_events_max`): the run
+    /// stops there, as it does at the step limit.
+    fn full(&self) -> bool {
+        false
+    }
     /// Kernel threads that sleep in their loop do not keep a run alive.
     fn daemon(&self, task: TaskId) -> bool;
     /// Called before a poll: makes `task` current.
@@ -138,6 +143,8 @@ pub enum RunEnd {
     Deadlock(Vec<TaskId>),
     /// The step limit was reached.
     StepLimit(u64),
+    /// The world's record filled up (`World::full`) after this many steps.
+    TraceLimit(u64),
 }
 
 /// A run's schedule: the decisions that differed from the default choice,
@@ -452,6 +459,7 @@ impl Executor {
                         0 if self.steps + world.work() >= self.steps_max => {
                             return RunEnd::StepLimit(self.steps + world.work());
                         }
+                        0 if world.full() => return RunEnd::TraceLimit(self.steps + world.work()),
                         0 => return self.stuck(world),
                         1 if spontaneous.is_empty() => eligible[0],
                         _ => self.decide(world, &eligible, &spontaneous, current),
@@ -460,6 +468,9 @@ impl Executor {
             };
             if self.steps + world.work() >= self.steps_max {
                 return RunEnd::StepLimit(self.steps + world.work());
+            }
+            if world.full() {
+                return RunEnd::TraceLimit(self.steps + world.work());
             }
             self.steps += 1;
             current = Some(next);

@@ -236,6 +236,7 @@ mod tests {
             smt: SmtCmdline::None,
             regressions: Default::default(),
             steps_max: 1000,
+            trace_events_max: 1000,
             record_sites: false,
             slab: false,
             preempt_points: false,
