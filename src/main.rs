@@ -287,7 +287,7 @@ fn explore_strategy(
     let (bound, runs, seed, depth) = k;
     // The case's own values where it uses the same kind of strategy.
     let (cb, cr, cs, cd) = match case.explore.strategy {
-        S::Exhaustive { bound } => (bound, 1000, 1, 3),
+        S::Exhaustive { bound, runs } => (bound, runs, 1, 3),
         S::Random { runs, seed } => (2, runs, seed, 3),
         S::Pct { runs, seed, depth } => (2, runs, seed, depth),
         S::Default => (2, 1000, 1, 3),
@@ -295,7 +295,7 @@ fn explore_strategy(
     let base = match name {
         None => case.explore.strategy.clone(),
         Some("default") => S::Default,
-        Some("exhaustive") => S::Exhaustive { bound: cb },
+        Some("exhaustive") => S::Exhaustive { bound: cb, runs: hotplug_fi::case::limits::EXHAUSTIVE_RUNS },
         Some("random") => S::Random { runs: cr, seed: cs },
         Some("pct") => S::Pct { runs: cr, seed: cs, depth: cd },
         Some(other) => return Err(format!("unknown strategy `{other}`; expected default, exhaustive, random or pct")),
@@ -311,8 +311,8 @@ fn explore_strategy(
         Err(format!("{opt} applies to {takes}; the strategy here is {kind}{whose}"))
     };
     let s = match base.clone() {
-        S::Exhaustive { bound: b } if runs.is_none() && seed.is_none() && depth.is_none() => {
-            S::Exhaustive { bound: bound.unwrap_or(b) }
+        S::Exhaustive { bound: b, runs: r } if seed.is_none() && depth.is_none() => {
+            S::Exhaustive { bound: bound.unwrap_or(b), runs: runs.unwrap_or(r) }
         }
         S::Random { runs: r, seed: sd } if bound.is_none() && depth.is_none() => {
             S::Random { runs: runs.unwrap_or(r), seed: seed.unwrap_or(sd) }
@@ -323,7 +323,8 @@ fn explore_strategy(
         S::Default if bound.is_none() && runs.is_none() && seed.is_none() && depth.is_none() => S::Default,
         _ if bound.is_some() => return refuse("--bound", "exhaustive"),
         _ if depth.is_some() => return refuse("--depth", "pct"),
-        _ => return refuse("--runs and --seed", "random and pct"),
+        _ if seed.is_some() => return refuse("--seed", "random and pct"),
+        _ => return refuse("--runs", "exhaustive, random and pct"),
     };
     check_strategy(&s)?;
     Ok(s)
@@ -335,8 +336,12 @@ fn check_strategy(s: &hotplug_fi::case::Strategy) -> Result<(), String> {
     use hotplug_fi::case::limits::{BOUND_MAX, DEPTH_MAX, Limit, RUNS_MAX};
     let over = |opt: &str, l: Limit, min: u64| Err(format!("{opt} must be {min} to {} ({})", l.max, l.name));
     match *s {
-        S::Exhaustive { bound } if u64::from(bound) > BOUND_MAX.max => over("--bound", BOUND_MAX, 0),
-        S::Random { runs, .. } | S::Pct { runs, .. } if runs == 0 || runs > RUNS_MAX.max => over("--runs", RUNS_MAX, 1),
+        S::Exhaustive { bound, .. } if u64::from(bound) > BOUND_MAX.max => over("--bound", BOUND_MAX, 0),
+        S::Exhaustive { runs, .. } | S::Random { runs, .. } | S::Pct { runs, .. }
+            if runs == 0 || runs > RUNS_MAX.max =>
+        {
+            over("--runs", RUNS_MAX, 1)
+        }
         S::Pct { depth, .. } if depth == 0 || u64::from(depth) > DEPTH_MAX.max => over("--depth", DEPTH_MAX, 1),
         _ => Ok(()),
     }
@@ -379,7 +384,7 @@ fn cmd_explore(
 
 fn cmd_shrink(path: &Path, out: Option<&Path>, bound: u32, opts: &RunOpts) -> Result<ExitCode, String> {
     // The shrunk case pins its bound: it must load again.
-    check_strategy(&hotplug_fi::case::Strategy::Exhaustive { bound })?;
+    check_strategy(&hotplug_fi::case::Strategy::Exhaustive { bound, runs: hotplug_fi::case::limits::EXHAUSTIVE_RUNS })?;
     let case = load(path).map_err(|e| e.to_string())?;
     let shrunk = explore::shrink::shrink(&case, opts, bound)?;
     eprintln!(

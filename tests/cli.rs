@@ -97,6 +97,17 @@ fn explore_options_apply_or_are_refused() {
     assert!(text.contains("--runs must be 1 to 10000000 (runs_max)"), "{text}");
     let (_, text) = run(&["--strategy", "random", "--runs", "1000000000000"]);
     assert!(text.contains("(runs_max)"), "{text}");
+    // `--runs` caps an exhaustive search, which says it stopped short.
+    let (code, text) = run(&["--runs", "3"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("exhaustive, bound 2 "), "{text}");
+    assert!(
+        text.contains("3 schedules executed, 0 pruned, bound NOT exhausted: stopped at its cap of 3 runs"),
+        "{text}"
+    );
+    let (code, text) = run(&["--seed", "3"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--seed applies to random and pct; the strategy here is exhaustive"), "{text}");
     let (_, text) = run(&["--strategy", "pct", "--depth", "4294967295"]);
     assert!(text.contains("(depth_max)"), "{text}");
 }

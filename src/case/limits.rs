@@ -40,8 +40,12 @@ pub const IRQS_MAX: Limit = Limit { name: "irqs_max", max: 16 };
 pub const FIRES_MAX: Limit = Limit { name: "fires_max", max: 1000 };
 /// `[explore] bound`: deviations from the default schedule.
 pub const BOUND_MAX: Limit = Limit { name: "bound_max", max: 8 };
-/// `[explore] runs` of `random` and `pct`.
+/// `[explore] runs`: the schedules of `random` and `pct`, the cap of
+/// `exhaustive`.
 pub const RUNS_MAX: Limit = Limit { name: "runs_max", max: 10_000_000 };
+/// The `runs` of an exhaustive search that does not give its own: a cap it
+/// reports reaching ("bound NOT exhausted"), not an error.
+pub const EXHAUSTIVE_RUNS: u64 = 2_000_000;
 /// `[explore] depth` of `pct`.
 pub const DEPTH_MAX: Limit = Limit { name: "depth_max", max: 64 };
 /// Memory blocks: `boot_blocks`, and every block number (0 to 4095).

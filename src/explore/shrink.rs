@@ -29,7 +29,11 @@ pub struct Shrunk {
 /// violation).
 fn failure(case: &Case, opts: &RunOpts, bound_max: u32) -> Option<(u32, Schedule, String)> {
     for bound in 0..=bound_max {
-        let ex = interleave::explore(case, opts, &Strategy::Exhaustive { bound });
+        let ex = interleave::explore(
+            case,
+            opts,
+            &Strategy::Exhaustive { bound, runs: crate::case::limits::EXHAUSTIVE_RUNS },
+        );
         let mut failing: Vec<_> = ex.outcomes.iter().filter(|r| !r.run.violations.is_empty()).collect();
         failing.sort_by_key(|r| (r.schedule().len(), r.schedule().to_string()));
         if let Some(r) = failing.first() {
