@@ -630,7 +630,7 @@ impl Summary {
             self.interleavings.push(format!("{}: {}", case.id, inter.summary));
         }
         for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
-            self.rollbacks += usize::from(hotplug_fi::report::rolled_back(&r.result));
+            self.rollbacks += usize::from(r.rolled_back);
             for sp in &r.result.state.trace.splats {
                 *self.splats.entry(sp.kind.label()).or_default() += 1;
             }

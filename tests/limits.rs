@@ -2,6 +2,8 @@
 //! operation in a loop) counts against `steps_max` with the scheduling
 //! steps, and reaching the limit is an outcome (livelock), never a hang.
 
+mod common;
+
 use hotplug_fi::case::Case;
 use hotplug_fi::engine::RunOpts;
 use hotplug_fi::verdict::{self, Scenario};
@@ -83,4 +85,38 @@ trace_events_max = 50
         run.violations
     );
     assert!(run.result.results().iter().any(Option::is_none), "the operations after the limit never returned");
+}
+
+/// A sweep makes at most `scenarios_max` scenarios: `pairs` over the 1,171
+/// sites of fifteen CPU cycles (685,035 pairs) is an error at its `sweep`
+/// key, before any runs, and says how to narrow it.
+#[test]
+fn a_sweep_over_scenarios_max_is_an_error_before_it_runs() {
+    let ops: Vec<String> = (1..16).map(|c| format!("\"cpu_down {c}\", \"cpu_up {c}\"")).collect();
+    let text =
+        format!("description = \"pairs\"\nops = [{}]\nsweep = \"pairs\"\n[machine]\ncpus = 16\n", ops.join(", "));
+    let case = Case::parse("pairs.toml", "pairs", &text).expect("the case parses");
+    let err = match hotplug_fi::explore::run_case(&case, &RunOpts::default(), None) {
+        Ok(_) => panic!("a sweep over scenarios_max ran"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.starts_with("pairs.toml:3:9: "), "{err}");
+    assert!(
+        err.contains("this sweep makes 685035 scenarios, over scenarios_max (100000): narrow `sweep_filter`"),
+        "{err}"
+    );
+}
+
+/// Sweep runs whose outcome an earlier run already shows keep no trace,
+/// so a sweep's memory grows with its outcomes, not its scenarios.
+#[test]
+fn only_the_first_run_of_each_sweep_outcome_keeps_its_trace() {
+    let case = common::case("cpu/fault-pairs");
+    let run = hotplug_fi::explore::run_case(&case, &RunOpts::default(), None).expect("it runs");
+    assert!(run.runs.len() > run.outcomes.len(), "more scenarios than outcomes");
+    for o in &run.outcomes {
+        let (first, rest) = o.runs.split_first().expect("an outcome has a run");
+        assert!(!run.runs[*first].result.state.trace.events.is_empty());
+        assert!(rest.iter().all(|&i| run.runs[i].result.state.trace.events.is_empty()));
+    }
 }

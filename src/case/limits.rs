@@ -55,6 +55,10 @@ pub const BLOCKS_MAX: Limit = Limit { name: "blocks_max", max: 4096 };
 pub const PAGES_MAX: Limit = Limit { name: "pages_max", max: crate::drivers::base::memory::BLOCK_PAGES as u64 };
 /// `[memory] migrate_bound`: rounds of the migrate loop.
 pub const MIGRATE_BOUND_MAX: Limit = Limit { name: "migrate_bound_max", max: 1000 };
+/// Scenarios one case's sweep makes. Checked when the sweep is made (the
+/// count depends on the sites the plain run reaches): before any runs for
+/// `single` and `pairs`, as they are made for `rollback`.
+pub const SCENARIOS_MAX: Limit = Limit { name: "scenarios_max", max: 100_000 };
 /// `[machine] trace_events_max`: events and splats one run records;
 /// reaching it ends the run with the outcome "trace limit".
 pub const TRACE_EVENTS_MAX: Limit = Limit { name: "trace_events_max", max: crate::kernel::trace::EVENTS_MAX as u64 };
@@ -74,6 +78,7 @@ pub const ALL: &[Limit] = &[
     BLOCKS_MAX,
     PAGES_MAX,
     MIGRATE_BOUND_MAX,
+    SCENARIOS_MAX,
     TRACE_EVENTS_MAX,
 ];
 
