@@ -176,6 +176,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         let t = spawn(&k, &mut ex, TaskKind::Irq(n), line.cpu, device_irq(shared(), n, line.ops.clone()));
         ex.start(&*k, t);
     }
+    assert_eq!(k.s().tasks.len(), case.tasks(), "model bug: the run's tasks are not the case's count (tasks_max)");
     k.s().steps = 0;
     let end = ex.run(&*k);
     let steps = ex.steps();

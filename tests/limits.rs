@@ -120,3 +120,49 @@ fn only_the_first_run_of_each_sweep_outcome_keeps_its_trace() {
         assert!(rest.iter().all(|&i| run.runs[i].result.state.trace.events.is_empty()));
     }
 }
+
+/// One run's trace text stops at `output_bytes_max` and says how many
+/// events it leaves out: three threads of 1,000 CPU cycles each trace
+/// about 24 MB.
+#[test]
+fn a_trace_text_stops_at_output_bytes_max_and_says_so() {
+    let thread =
+        |n: u32| format!("[[thread]]\nname = \"t{n}\"\nops = [\"cpu_down {n}\", \"cpu_up {n}\"]\nloops = 1000\n");
+    let text = format!(
+        "description = \"long\"\nops = [\"cpu_up 1\"]\n[machine]\ncpus = 4\n{}{}{}[explore]\nstrategy = \"default\"\n",
+        thread(1),
+        thread(2),
+        thread(3)
+    );
+    let case = Case::parse("long.toml", "long", &text).expect("the case parses");
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
+    let out = hotplug_fi::report::trace(&case, &run.result);
+    let max = hotplug_fi::case::limits::OUTPUT_BYTES_MAX.max as usize;
+    assert!(out.len() <= max + 200, "{} bytes", out.len());
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with("more events not shown: the trace text reached output_bytes_max (16777216 bytes)"),
+        "{last}"
+    );
+}
+
+/// `tasks_max` is what the largest case the limits allow runs: 64 CPUs,
+/// 16 threads and 16 interrupt sources.
+#[test]
+fn the_largest_case_runs_tasks_max_tasks() {
+    let threads: String = (0..16).map(|n| format!("[[thread]]\nname = \"t{n}\"\nops = [\"cpu_up 1\"]\n")).collect();
+    let irqs: String = (0..16)
+        .map(|n| format!("[[irq]]\nname = \"i{n}\"\ncpu = {n}\nhandler = [\"smp_call_function_single 0 f 0\"]\n"))
+        .collect();
+    let text = format!(
+        "description = \"largest\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 64\n{threads}{irqs}[explore]\nstrategy = \"default\"\n"
+    );
+    let case = Case::parse("largest.toml", "largest", &text).expect("the case parses");
+    assert_eq!(case.tasks() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    assert_eq!(run.result.state.tasks.len() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
+    assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
+}

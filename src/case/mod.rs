@@ -312,6 +312,12 @@ pub enum ExpectEnd {
 }
 
 impl Case {
+    /// The tasks a run of this case has, at most `tasks_max`: its control
+    /// task, threads and interrupt sources, and the per-CPU kernel threads.
+    pub fn tasks(&self) -> usize {
+        1 + self.threads.len() + self.irqs.len() + limits::TASKS_PER_CPU as usize * self.machine.cpus
+    }
+
     /// Loads and resolves a case file. `root` is the `cases/` directory its
     /// identity is relative to.
     pub fn load(path: &Path, root: &Path) -> Result<Case, CaseError> {
