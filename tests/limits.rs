@@ -166,3 +166,57 @@ fn the_largest_case_runs_tasks_max_tasks() {
     assert_eq!(run.result.state.tasks.len() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
     assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
 }
+
+/// Every shipped case with threads runs on 64 CPUs, the documented
+/// maximum: its plain run, its faults, its sweep and a capped exploration
+/// (an exhaustive search there is about a million schedules; see
+/// cases/README.md). Its expectations hold there too. A pinned schedule
+/// belongs to the machine it was recorded on, so a case with one is an
+/// error that says how to re-record it; re-recorded as it says, from the
+/// case's own exploration on 64 CPUs, it runs and its expectations hold.
+#[test]
+fn every_shipped_concurrent_case_runs_on_64_cpus() {
+    let cpus = regex::Regex::new(r"(?m)^cpus *= *[0-9]+").unwrap();
+    let mut ran = 0;
+    for path in common::discover(&common::cases_dir()) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if !text.contains("[[thread]]") {
+            continue;
+        }
+        let wide = cpus.replace(&text, "cpus = 64");
+        let mut case = Case::parse(&path.to_string_lossy(), "wide", &wide).expect("the 64-CPU copy loads");
+        case.explore.strategy = hotplug_fi::case::Strategy::Exhaustive { bound: 2, runs: 20 };
+        // A pin applies with the switches it was recorded with (none here).
+        if verdict::pin(&case, &RunOpts::default()).is_some() {
+            let err = hotplug_fi::explore::run_case(&case, &RunOpts::default(), None).err().map(|e| e.to_string());
+            let err = err.unwrap_or_else(|| panic!("{}: a 2-CPU pin fit 64 CPUs", path.display()));
+            assert!(err.contains("re-record it"), "{err}");
+            case.explore.schedule = Some(rerecord(&case));
+        }
+        let run = hotplug_fi::explore::run_case(&case, &RunOpts::default(), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let violations: Vec<String> =
+            run.violations().iter().map(|(r, v)| format!("{}: {v}", r.scenario.label)).collect();
+        assert!(violations.is_empty(), "{} on 64 CPUs: {violations:#?}", path.display());
+        ran += 1;
+    }
+    assert!(ran >= 15, "only {ran} concurrent cases");
+}
+
+/// The shortest schedule of an exploration at bound 1 (capped at 300 runs)
+/// whose run, pinned, meets the case's expectations.
+fn rerecord(case: &Case) -> hotplug_fi::sim::executor::Schedule {
+    let bound = 1;
+    let strategy = hotplug_fi::case::Strategy::Exhaustive { bound, runs: 300 };
+    let ex = hotplug_fi::explore::interleave::explore(case, &RunOpts::default(), &strategy);
+    let opts = RunOpts::default();
+    for r in &ex.outcomes {
+        let mut pinned = case.clone();
+        pinned.explore.schedule = Some(r.schedule().clone());
+        let run = verdict::run(&pinned, Scenario::plain(&pinned, &opts), &opts).expect("its own schedule replays");
+        if run.violations.is_empty() {
+            return r.schedule().clone();
+        }
+    }
+    panic!("{}: no schedule of {} outcomes meets the expectations on 64 CPUs", case.path.display(), ex.outcomes.len());
+}
