@@ -58,6 +58,16 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Tasks the run had, at most `tasks_max`.
+    pub fn tasks(&self) -> usize {
+        self.state.tasks.len()
+    }
+
+    /// Trace events and splats recorded, at most `trace_events_max`.
+    pub fn recorded(&self) -> usize {
+        self.state.trace.events.len() + self.state.trace.splats.len()
+    }
+
     /// The operations' results; `None` for one that never returned.
     pub fn results(&self) -> &[Option<i64>] {
         &self.op_results

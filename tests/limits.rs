@@ -77,8 +77,7 @@ trace_events_max = 50
         "{}",
         run.outcome
     );
-    let t = &run.result.state.trace;
-    assert_eq!(t.events.len() + t.splats.len(), 50);
+    assert_eq!(run.result.recorded(), 50);
     assert!(
         run.violations.iter().any(|v| v.to_string().contains("did not finish: trace limit")),
         "{:?}",
@@ -116,8 +115,8 @@ fn only_the_first_run_of_each_sweep_outcome_keeps_its_trace() {
     assert!(run.runs.len() > run.outcomes.len(), "more scenarios than outcomes");
     for o in &run.outcomes {
         let (first, rest) = o.runs.split_first().expect("an outcome has a run");
-        assert!(!run.runs[*first].result.state.trace.events.is_empty());
-        assert!(rest.iter().all(|&i| run.runs[i].result.state.trace.events.is_empty()));
+        assert!(!hotplug_fi::report::trace(&case, &run.runs[*first].result).is_empty());
+        assert!(rest.iter().all(|&i| hotplug_fi::report::trace(&case, &run.runs[i].result).is_empty()));
     }
 }
 
@@ -163,7 +162,7 @@ fn the_largest_case_runs_tasks_max_tasks() {
     assert_eq!(case.tasks() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
     let opts = RunOpts::default();
     let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
-    assert_eq!(run.result.state.tasks.len() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
+    assert_eq!(run.result.tasks() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
     assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
 }
 
