@@ -31,10 +31,8 @@
 //! and module signing (Debian's kernel loads an unsigned module and taints
 //! itself).
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use super::{Cpio, INIT_HEAD, Plan, pieces, qemu};
@@ -54,9 +52,6 @@ pub const UNPACK_LIMIT: Duration = Duration::from_secs(120);
 pub const BUILD_LIMIT: Duration = Duration::from_secs(300);
 /// The output of one command kept, at most.
 const OUTPUT_MAX: usize = 1 << 20;
-/// How long to wait for a killed command and its output threads.
-const GRACE: Duration = Duration::from_secs(2);
-const POLL: Duration = Duration::from_millis(20);
 const INSTALL: &str = "apt-get install gcc make";
 
 /// A Debian kernel ABI and the packages that hold its headers.
@@ -142,68 +137,23 @@ fn tail(output: &str, n: usize) -> String {
     lines[from..].iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
 
-/// Runs `cmd` within `limit` in a process group of its own; the group is
-/// killed when the limit passes. `what` names it in errors; a program
-/// that is not there is an error naming `fix`.
+/// Runs `cmd` within `limit` ([`pieces::output_within`]: its own process
+/// group, killed when the limit passes), its stdout then its stderr kept
+/// as text up to [`OUTPUT_MAX`]. `what` names it in errors; a program that
+/// is not there is an error naming `fix`.
 fn run_limited(cmd: &mut Command, what: &str, limit: Duration, fix: &str) -> Result<Ran, String> {
-    use std::os::unix::process::CommandExt;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("{what}: cannot start {} ({e}); {fix}", cmd.get_program().to_string_lossy()))?;
-    let output = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
-    let err = child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
-    for stream in [out, err].into_iter().flatten() {
-        let (keep, tx) = (Arc::clone(&output), tx.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).split(b'\n') {
-                let Ok(line) = line else { break };
-                let mut o = keep.lock().unwrap_or_else(|e| e.into_inner());
-                if o.len() + line.len() < OUTPUT_MAX {
-                    o.push_str(&String::from_utf8_lossy(&line));
-                    o.push('\n');
-                }
-            }
-            let _ = tx.send(());
-        });
-    }
-    drop(tx);
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => break None,
-            Ok(None) => std::thread::sleep(POLL),
-            Err(e) => return Err(format!("{what}: cannot wait for it: {e}")),
+    let found = on_path(&cmd.get_program().to_string_lossy()).is_some() || Path::new(cmd.get_program()).exists();
+    let out = pieces::output_within(cmd, limit, what).map_err(|e| if found { e } else { format!("{e}; {fix}") })?;
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    if output.len() > OUTPUT_MAX {
+        let mut cut = OUTPUT_MAX;
+        while !output.is_char_boundary(cut) {
+            cut -= 1;
         }
-    };
-    if status.is_none() {
-        let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
-        let _ = child.kill();
-        let _ = child.wait();
+        output.truncate(cut);
     }
-    // Both streams end when the group is gone; a stray holder of the
-    // pipes costs at most the grace period.
-    let until = Instant::now() + GRACE;
-    for _ in 0..2 {
-        if rx.recv_timeout(until.saturating_duration_since(Instant::now())).is_err() {
-            break;
-        }
-    }
-    let output = output.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    match status {
-        Some(status) => Ok(Ran { status, output }),
-        None => Err(format!(
-            "{what} did not finish within {} s and was killed; its last lines:\n{}",
-            limit.as_secs(),
-            tail(&output, 15)
-        )),
-    }
+    Ok(Ran { status: out.status, output })
 }
 
 /// [`run_limited`], and a non-zero exit is an error with the last lines.

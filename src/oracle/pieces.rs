@@ -235,22 +235,31 @@ pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(900);
 /// How long an apt query or a decompression may take.
 pub const QUICK_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// `cmd.output()`, but killed after `limit`: a stalled mirror or a wedged
-/// tool is an error naming the command and the limit, not a hang. Its
-/// output is drained as it comes, so a chatty command cannot block on a
-/// full pipe.
+/// Bytes kept of each of a command's streams; past it the rest is read
+/// and dropped (a kernel image, the largest output wanted, is ~40 MB).
+pub const STREAM_MAX: u64 = 256 << 20;
+
+/// `cmd.output()`, in a process group of its own that is killed after
+/// `limit`: a stalled mirror or a wedged tool (and whatever it started) is
+/// an error naming the command and the limit, not a hang. Its output is
+/// drained as it comes, so a chatty command cannot block on a full pipe,
+/// and kept up to [`STREAM_MAX`] a stream.
 pub fn output_within(cmd: &mut Command, limit: Duration, what: &str) -> Result<Output, String> {
+    use std::os::unix::process::CommandExt;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
-        .map_err(|e| format!("{what}: cannot start it: {e}"))?;
+        .map_err(|e| format!("{what}: cannot start {} ({e})", cmd.get_program().to_string_lossy()))?;
     let drain = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
-            if let Some(mut r) = r {
+            if let Some(r) = r {
+                let mut r = r.take(STREAM_MAX);
                 let _ = r.read_to_end(&mut buf);
+                let _ = std::io::copy(&mut r.into_inner(), &mut std::io::sink());
             }
             buf
         })
@@ -263,9 +272,18 @@ pub fn output_within(cmd: &mut Command, limit: Duration, what: &str) -> Result<O
             break status;
         }
         if start.elapsed() >= limit {
+            let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("{what} did not finish within {:.1} s and was killed", limit.as_secs_f64()));
+            let mut said = out.join().unwrap_or_default();
+            said.extend(err.join().unwrap_or_default());
+            let said = String::from_utf8_lossy(&said);
+            let lines: Vec<&str> = said.lines().collect();
+            let last: Vec<String> = lines[lines.len().saturating_sub(15)..].iter().map(|l| format!("  {l}")).collect();
+            let said = if last.is_empty() { String::new() } else { format!("; its last lines:\n{}", last.join("\n")) };
+            let secs = limit.as_secs_f64();
+            let secs = if secs.fract() == 0.0 { format!("{secs:.0}") } else { format!("{secs:.1}") };
+            return Err(format!("{what} did not finish within {secs} s and was killed{said}"));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
