@@ -39,6 +39,9 @@ enum Cmd {
     Sweep {
         /// Case files or directories (default: cases/).
         paths: Vec<PathBuf>,
+        /// text (the summary), json (docs/results.md) or ktap (as kselftest).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// List the failpoint sites a case's plain run reaches.
     Failpoints { case: PathBuf },
@@ -65,6 +68,9 @@ enum Cmd {
         /// Run every schedule twice and compare the bytes.
         #[arg(long)]
         check_determinism: bool,
+        /// text, json (docs/results.md) or ktap.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Shrink a failing interleaving case to fewer threads and operations,
     /// pinning the failing schedule.
@@ -176,7 +182,7 @@ fn main() -> ExitCode {
     let opts = RunOpts { regressions, record_sites: false, ..Default::default() };
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
-        Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
+        Cmd::Sweep { paths, format } => cmd_sweep(paths, *format, &opts),
         Cmd::Oracle {
             sweep_cpu,
             memory,
@@ -208,8 +214,9 @@ fn main() -> ExitCode {
             say_raw!("{}", hotplug_fi::case::ops_listing());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism } => {
-            cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), *check_determinism, &opts)
+        Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism, format } => {
+            let k = (*bound, *runs, *seed, *depth);
+            cmd_explore(case, strategy.as_deref(), k, (*check_determinism, *format), &opts)
         }
         Cmd::Replay { case, schedule } => cmd_replay(case, schedule, &opts),
         Cmd::Shrink { case, out, bound } => cmd_shrink(case, out.as_deref(), *bound, &opts),
@@ -351,7 +358,7 @@ fn cmd_explore(
     path: &Path,
     name: Option<&str>,
     k: (Option<u32>, Option<u64>, Option<u64>, Option<u32>),
-    check_determinism: bool,
+    (check_determinism, format): (bool, Format),
     opts: &RunOpts,
 ) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
@@ -362,6 +369,12 @@ fn cmd_explore(
     let start = Instant::now();
     let ex = explore::interleave::explore_with(&case, opts, &strategy, check_determinism);
     let secs = start.elapsed().as_secs_f64();
+    if format != Format::Text {
+        let one = hotplug_fi::results::exploration_result(&case, &ex, opts);
+        let failed = !ex.nondeterministic.is_empty() || one.outcomes.iter().any(|o| !o.violations.is_empty());
+        print_results(&hotplug_fi::results::Results::new("explore", vec![one], Vec::new()), format);
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+    }
     say!("{}", ex.describe());
     let mut failed = !ex.nondeterministic.is_empty();
     if check_determinism {
@@ -567,7 +580,24 @@ fn cmd_oracle(
     Ok(if agree == out.rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
+/// How `sweep` and `explore` print their results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Ktap,
+}
+
+/// Prints a results document as JSON or KTAP.
+fn print_results(r: &hotplug_fi::results::Results, format: Format) {
+    match format {
+        Format::Json => say!("{}", r.to_json()),
+        Format::Ktap => say_raw!("{}", hotplug_fi::results::ktap(r)),
+        Format::Text => {}
+    }
+}
+
+fn cmd_sweep(paths: &[PathBuf], format: Format, opts: &RunOpts) -> Result<ExitCode, String> {
     let paths = if paths.is_empty() { vec![PathBuf::from("cases")] } else { paths.to_vec() };
     let files = discover(&paths)?;
     if files.is_empty() {
@@ -583,14 +613,24 @@ fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
         }
         bar.set_message(f.display().to_string());
         match load(f).and_then(|c| explore::run_case(&c, opts, None).map(|r| (c, r))) {
-            Ok((case, run)) => summary.add(&case, &run, opts),
-            Err(e) => summary.errors.push(e.to_string()),
+            Ok((case, run)) => {
+                summary.add(&case, &run, opts);
+                summary.results.push(hotplug_fi::results::case_result(&case, &run));
+            }
+            Err(e) => {
+                summary.results.push(hotplug_fi::results::error_result(&f.display().to_string(), e.to_string()));
+                summary.errors.push(e.to_string());
+            }
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    summary.lock_graph();
-    summary.print(files.len(), start.elapsed().as_secs_f64());
+    let suite = summary.lock_graph();
+    if format == Format::Text {
+        summary.print(files.len(), start.elapsed().as_secs_f64());
+    } else {
+        print_results(&hotplug_fi::results::Results::new("sweep", std::mem::take(&mut summary.results), suite), format);
+    }
     Ok(if summary.failures.is_empty() && summary.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -619,6 +659,8 @@ struct Summary {
     /// path order: the suite's lock graph.
     locks: hotplug_fi::kernel::locking::lockdep::Graph,
     guarded: Vec<String>,
+    /// Each case as `--format json` and `ktap` give it.
+    results: Vec<hotplug_fi::results::CaseResult>,
 }
 
 impl Summary {
@@ -643,16 +685,21 @@ impl Summary {
         }
     }
 
-    /// The suite's lock graph: unguarded cycles are failures.
-    fn lock_graph(&mut self) {
+    /// The suite's lock graph: unguarded cycles are failures, returned as
+    /// the results document's suite violations.
+    fn lock_graph(&mut self) -> Vec<hotplug_fi::results::ViolationResult> {
+        let mut suite = Vec::new();
         for c in self.locks.cycles() {
             match &c.guard {
-                None => self.failures.push(
-                    hotplug_fi::check::Violation::new(hotplug_fi::check::Check::LockdepSuite, c.report()).to_string(),
-                ),
+                None => {
+                    let v = hotplug_fi::check::Violation::new(hotplug_fi::check::Check::LockdepSuite, c.report());
+                    suite.push(hotplug_fi::results::suite_violation(&v));
+                    self.failures.push(v.to_string());
+                }
                 Some(g) => self.guarded.push(format!("{} (under {g})", c.path())),
             }
         }
+        suite
     }
 
     fn print(&self, cases: usize, secs: f64) {
