@@ -367,7 +367,18 @@ fn cmd_explore(
         explore::interleave::replay(&case, opts, pin).map_err(|e| format!("{}: {e}", case.path.display()))?;
     }
     let start = Instant::now();
-    let ex = explore::interleave::explore_with(&case, opts, &strategy, check_determinism);
+    let bar = watch(match strategy {
+        hotplug_fi::case::Strategy::Exhaustive { .. } => None,
+        hotplug_fi::case::Strategy::Random { runs, .. } | hotplug_fi::case::Strategy::Pct { runs, .. } => Some(runs),
+        hotplug_fi::case::Strategy::Default => Some(1),
+    });
+    let ex = explore::interleave::explore_watched(&case, opts, &strategy, check_determinism, &mut |runs, outcomes| {
+        bar.set_position(runs);
+        if runs % 64 == 1 {
+            bar.set_message(format!("schedules, {outcomes} outcome(s)"));
+        }
+    });
+    bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     if format != Format::Text {
         let one = hotplug_fi::results::exploration_result(&case, &ex, opts);
@@ -399,7 +410,13 @@ fn cmd_shrink(path: &Path, out: Option<&Path>, bound: u32, opts: &RunOpts) -> Re
     // The shrunk case pins its bound: it must load again.
     check_strategy(&hotplug_fi::case::Strategy::Exhaustive { bound, runs: hotplug_fi::case::limits::EXHAUSTIVE_RUNS })?;
     let case = load(path).map_err(|e| e.to_string())?;
-    let shrunk = explore::shrink::shrink(&case, opts, bound)?;
+    let bar = watch(None);
+    let shrunk = explore::shrink::shrink_watched(&case, opts, bound, &mut |tried, threads, ops| {
+        bar.set_position(tried);
+        bar.set_message(format!("candidates tried; smallest failing: {threads} thread(s), {ops} operation(s)"));
+    });
+    bar.finish_and_clear();
+    let shrunk = shrunk?;
     eprintln!(
         "shrunk to {} thread(s), {} operation(s); schedule {}; failure: {}",
         shrunk.threads, shrunk.ops, shrunk.schedule, shrunk.failure
@@ -632,6 +649,21 @@ fn cmd_sweep(paths: &[PathBuf], format: Format, opts: &RunOpts) -> Result<ExitCo
         print_results(&hotplug_fi::results::Results::new("sweep", std::mem::take(&mut summary.results), suite), format);
     }
     Ok(if summary.failures.is_empty() && summary.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A progress line on stderr for `explore` and `shrink`: a bar when the
+/// total is known, a count when it is not. Drawn only on a terminal
+/// (indicatif draws nothing to a pipe), so piped output stays clean.
+fn watch(total: Option<u64>) -> indicatif::ProgressBar {
+    let (bar, template) = match total {
+        Some(n) => (indicatif::ProgressBar::new(n), "{elapsed} [{bar:30}] {pos}/{len} {msg} ({per_sec})"),
+        None => (indicatif::ProgressBar::no_length(), "{elapsed} {spinner} {pos} {msg} ({per_sec})"),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).expect("the template is valid").progress_chars("=> "),
+    );
+    bar
 }
 
 fn progress(n: u64) -> indicatif::ProgressBar {

@@ -147,3 +147,29 @@ fn a_scenario_label_that_names_nothing_is_an_error() {
     };
     assert!(e.contains("names no scenario of cpu/updown: its scenarios are plain and one per swept site"), "{e}");
 }
+
+/// `explore` shows a progress line on a terminal (here a pseudo-terminal
+/// from util-linux `script`), and none when its output is piped.
+#[test]
+fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
+    let bin = env!("CARGO_BIN_EXE_hotplug-fi");
+    let cmd = format!("{bin} explore cases/slab/create-vs-up.toml");
+    let tty = std::process::Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .current_dir(common::root())
+        .output()
+        .expect("util-linux script runs");
+    let seen = String::from_utf8_lossy(&tty.stdout);
+    assert!(seen.contains(" schedules, 1 outcome(s)"), "no progress line on the terminal: {seen}");
+    let piped = cli().args(["explore", "cases/slab/create-vs-up.toml"]).output().unwrap();
+    let err = String::from_utf8_lossy(&piped.stderr);
+    let out = String::from_utf8_lossy(&piped.stdout);
+    assert!(!err.contains("schedules, ") && !out.contains("schedules, "), "{err}{out}");
+    assert!(!out.contains('\r') && !out.contains('\u{1b}'), "control characters in piped output: {out:?}");
+    let shrink = cli()
+        .args(["--regression", "slab-create-destroy-unlocked", "shrink", "cases/slab/create-destroy-vs-hotplug.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&shrink.stderr);
+    assert!(err.starts_with("shrunk to ") && !err.contains("candidates tried"), "{err}");
+}

@@ -102,10 +102,19 @@ struct Collector<'a> {
     /// Schedules whose replay differed.
     pub nondeterministic: Vec<Schedule>,
     locks: Graph,
+    /// Runs so far, and who hears of each.
+    runs: u64,
+    progress: &'a mut dyn FnMut(u64, usize),
 }
 
 impl Collector<'_> {
     fn add(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
+        self.record(case, opts, result);
+        self.runs += 1;
+        (self.progress)(self.runs, self.outcomes.len());
+    }
+
+    fn record(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
         let schedule = result.schedule.clone();
         let label = schedule.to_string();
         let scenario = Scenario { label, faults: vec![], schedule: Some(schedule.clone()) };
@@ -140,12 +149,26 @@ pub fn explore(case: &Case, opts: &RunOpts, strategy: &Choice) -> Exploration {
 /// Explores `case`; with `check_determinism`, every schedule runs twice and
 /// any difference is reported in `nondeterministic`.
 pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determinism: bool) -> Exploration {
+    explore_watched(case, opts, strategy, check_determinism, &mut |_, _| {})
+}
+
+/// [`explore_with`], telling `progress` the runs done and the outcomes
+/// found after each run (the CLI's progress bar).
+pub fn explore_watched(
+    case: &Case,
+    opts: &RunOpts,
+    strategy: &Choice,
+    check_determinism: bool,
+    progress: &mut dyn FnMut(u64, usize),
+) -> Exploration {
     let mut c = Collector {
         by_key: BTreeMap::new(),
         outcomes: Vec::new(),
         check: check_determinism.then_some(opts),
         nondeterministic: Vec::new(),
         locks: Graph::default(),
+        runs: 0,
+        progress,
     };
     let (executed, exhausted) = match strategy {
         Choice::Default => {
