@@ -30,6 +30,7 @@ fn main() {
     let all = files.clone();
     trials.push(Trial::test("lockdep::suite", move || suite_lock_graph(&all)));
     trials.push(Trial::test("snapshots::no_orphans", move || orphans(&files)));
+    trials.push(Trial::test("snapshots::size", snapshot_sizes));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -46,6 +47,7 @@ fn run_trial(file: &Path, id: &str) -> Result<(), Failed> {
     if let Ok(only) = std::env::var("HOTPLUG_SCENARIO") {
         return print_scenario(&case, &run, &only);
     }
+    compact_loses_nothing(&case, &run)?;
     let text = hotplug_fi::snapshot::case_snapshot(&case, &run);
     let snap = common::snapshot_file(id);
     let dir = snap.parent().expect("a snapshot has a directory").to_path_buf();
@@ -98,4 +100,63 @@ fn orphans(files: &[PathBuf]) -> Result<(), Failed> {
     } else {
         Err(format!("snapshots without a case (delete them or restore the case): {}", orphans.join(", ")).into())
     }
+}
+
+/// The snapshot's compact forms expand back to the full texts: every
+/// trace with its repeats and its lines shared with the plain run, and
+/// every sweep outcome's list of scenarios.
+fn compact_loses_nothing(case: &hotplug_fi::case::Case, run: &hotplug_fi::explore::CaseRun) -> Result<(), Failed> {
+    use hotplug_fi::report::trace;
+    use hotplug_fi::snapshot::compact::{
+        against_plain, expand_against, expand_repeats, expand_sites, fold_repeats, fold_sites,
+    };
+    let plain = trace(case, &run.plain.result) + &run.plain.outcome;
+    if expand_repeats(&fold_repeats(&plain)) != plain {
+        return Err(format!("{}: the plain run does not expand back from its folded form", case.id).into());
+    }
+    let firsts = run.outcomes.iter().map(|o| &run.runs[o.runs[0]]);
+    let inter = run.interleavings.iter().flat_map(|i| i.outcomes.iter().map(|(r, _)| r));
+    for r in run.faulted.iter().chain(firsts).chain(inter) {
+        let full = trace(case, &r.result) + &r.outcome;
+        let folded = fold_repeats(&against_plain(&full, &plain));
+        if expand_against(&expand_repeats(&folded), &plain) != full {
+            return Err(format!(
+                "{}: {}'s trace does not expand back from its compact form",
+                case.id, r.scenario.label
+            )
+            .into());
+        }
+    }
+    for o in &run.outcomes {
+        let sites: Vec<Vec<String>> =
+            o.runs.iter().map(|&i| run.runs[i].scenario.faults.iter().map(|(s, _)| s.to_string()).collect()).collect();
+        let mut want: Vec<String> = o.runs.iter().map(|&i| run.runs[i].scenario.label.clone()).collect();
+        let mut got = expand_sites(&fold_sites(&sites));
+        want.sort();
+        got.sort();
+        if got != want {
+            return Err(format!(
+                "{}: a sweep outcome's folded scenario list lost or changed scenarios: {got:?} for {want:?}",
+                case.id
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// No snapshot is over 64 KiB: one a reviewer cannot read is one they
+/// accept unread. (The compact forms keep every line; `run` prints a
+/// scenario in full.)
+fn snapshot_sizes() -> Result<(), Failed> {
+    let mut snaps = Vec::new();
+    common::walk(&common::snapshots_dir(), "snap", &mut snaps);
+    let big: Vec<String> = snaps
+        .iter()
+        .filter_map(|p| {
+            let len = std::fs::metadata(p).ok()?.len();
+            (len > 64 << 10).then(|| format!("{} ({len} bytes)", p.display()))
+        })
+        .collect();
+    if big.is_empty() { Ok(()) } else { Err(format!("snapshots over 64 KiB: {}", big.join(", ")).into()) }
 }

@@ -6,6 +6,8 @@
 
 mod common;
 
+use hotplug_fi::snapshot::compact::{expand_against, expand_repeats};
+
 use std::path::Path;
 use std::process::Command;
 
@@ -46,10 +48,15 @@ fn sections(body: &str) -> Vec<(String, String)> {
 fn check_snapshot(path: &Path, failures: &mut Vec<String>) -> usize {
     let body = common::read_snapshot(path).unwrap_or_else(|| panic!("{} is not a snapshot", path.display()));
     let secs = sections(&body);
-    for (cmd, section) in &secs {
+    // The first section is the plain run, folded only where it repeats;
+    // the others leave out what they share with it (snapshot::compact).
+    let full = |s: &str| expand_repeats(s.strip_prefix("trace:\n").unwrap_or(s));
+    let plain = secs.first().map(|(_, s)| full(s)).unwrap_or_default();
+    for (n, (cmd, section)) in secs.iter().enumerate() {
         assert!(cmd.starts_with(CARGO_RUN), "{}: `{cmd}` does not start with `{CARGO_RUN}`", path.display());
         let (code, stdout, stderr) = sh(cmd);
-        let want = format!("reproduce: {cmd}\n{section}");
+        let body = if n == 0 { full(section) } else { expand_against(&full(section), &plain) };
+        let want = format!("reproduce: {cmd}\ntrace:\n{body}");
         if code != 0 || !stdout.starts_with(&want) {
             let got: String = stdout.lines().take(3).map(|l| format!("    {l}\n")).collect();
             failures.push(format!("{}: `{cmd}` exited {code}{stderr}, printed:\n{got}", path.display()));

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+pub mod compact;
+
 use crate::case::Case;
 use crate::engine::RunOpts;
 use crate::explore::{self, CaseRun};
@@ -40,10 +42,21 @@ pub fn scenario(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> String {
     out
 }
 
+/// One scenario as the snapshot shows it: its trace with repeats folded
+/// and, unless it is the plain run, the lines it shares with the plain run's
+/// start and end left out ([`compact`]).
+fn compact_scenario(case: &Case, run: &ScenarioRun, opts: &RunOpts, plain: Option<&str>) -> String {
+    let full = trace(case, &run.result) + &run.outcome;
+    let text = plain.map_or_else(|| full.clone(), |p| compact::against_plain(&full, p));
+    format!("reproduce: {}\ntrace:\n{}", verdict::repro(case, &run.scenario, opts), compact::fold_repeats(&text))
+}
+
 /// The snapshot of a case: the plain run in full, then each distinct outcome
 /// with the scenarios that lead to it and the first one's trace.
 pub fn case_snapshot(case: &Case, run: &CaseRun) -> String {
     let opts = &run.opts;
+    let plain = trace(case, &run.plain.result) + &run.plain.outcome;
+    let plain = Some(plain.as_str());
     let mut out = String::new();
     let _ = writeln!(out, "case: {}", case.id);
     let _ = writeln!(out, "description: {}", case.description.trim());
@@ -76,10 +89,10 @@ pub fn case_snapshot(case: &Case, run: &CaseRun) -> String {
         run.outcomes.len()
     );
     let _ = writeln!(out, "\n== plain run ==");
-    out.push_str(&scenario(case, &run.plain, opts));
+    out.push_str(&compact_scenario(case, &run.plain, opts, None));
     if let Some(f) = &run.faulted {
         let _ = writeln!(out, "\n== with the case's faults: {} ==", f.scenario.label);
-        out.push_str(&scenario(case, f, opts));
+        out.push_str(&compact_scenario(case, f, opts, plain));
     }
     if let Some(inter) = &run.interleavings {
         let _ = writeln!(out, "\n== interleavings: {} ==", inter.summary);
@@ -87,7 +100,7 @@ pub fn case_snapshot(case: &Case, run: &CaseRun) -> String {
         for (k, (r, runs)) in inter.outcomes.iter().enumerate() {
             let s = r.scenario.schedule.as_ref().map(|s| s.to_string()).unwrap_or_default();
             let _ = writeln!(out, "\n-- interleaving outcome {} of {n}: {runs} run(s), shortest schedule {s}", k + 1);
-            out.push_str(&scenario(case, r, opts));
+            out.push_str(&compact_scenario(case, r, opts, plain));
         }
     }
     if !run.cycles.is_empty() {
@@ -98,18 +111,45 @@ pub fn case_snapshot(case: &Case, run: &CaseRun) -> String {
             let _ = writeln!(out, "{}", c.report().replacen('\n', &format!("{declared}\n"), 1));
         }
     }
+    if !run.runs.is_empty() {
+        let _ = write!(out, "\n== the swept states ==\n{}", state_legend(case, run));
+    }
     for (n, o) in run.outcomes.iter().enumerate() {
         let first = &run.runs[o.runs[0]];
         let same = if first.outcome == run.plain.outcome { " (same as the plain run)" } else { "" };
         let _ =
             writeln!(out, "\n== outcome {} of {}: {} scenario(s){same} ==", n + 1, run.outcomes.len(), o.runs.len());
-        for &i in &o.runs {
-            let sc = &run.runs[i].scenario;
-            let names: Vec<String> =
-                sc.faults.iter().map(|(s, _)| format!("{s}  {}", explore::site_label(case, *s))).collect();
-            let _ = writeln!(out, "  {}", names.join(" + "));
-        }
-        out.push_str(&scenario(case, first, opts));
+        let sites: Vec<Vec<String>> =
+            o.runs.iter().map(|&i| run.runs[i].scenario.faults.iter().map(|(s, _)| s.to_string()).collect()).collect();
+        out.push_str(&compact::fold_sites(&sites));
+        out.push_str(&compact_scenario(case, first, opts, plain));
     }
+    out
+}
+
+/// Every CPU hotplug state the sweep's sites name, with its step name, once,
+/// wrapped at 100 columns: the outcome lists give only the numbers.
+fn state_legend(case: &Case, run: &CaseRun) -> String {
+    let mut states = std::collections::BTreeMap::new();
+    for r in &run.runs {
+        for (site, _) in &r.scenario.faults {
+            if let crate::fault::Site::Cpuhp { state, .. } = site {
+                states.insert(*state, explore::site_label(case, *site));
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = String::from(" ");
+    for (state, name) in states {
+        let item = format!(" {state} {name},");
+        if line.len() + item.len() > 100 {
+            out.push_str(line.trim_end_matches(','));
+            out.push('\n');
+            line = String::from(" ");
+        }
+        line.push_str(&item);
+    }
+    out.push_str(line.trim_end_matches(','));
+    out.push('\n');
     out
 }
