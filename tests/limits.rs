@@ -84,3 +84,27 @@ trace_events_max = 50
     );
     assert!(run.result.results().iter().any(Option::is_none), "the operations after the limit never returned");
 }
+
+/// A step that reaches `steps_max` while an operation charges its work
+/// spends the budget and does not overdraw it: at every limit the run stops
+/// at the limit, never one step over (the fuzz target found "step limit
+/// reached after 301 steps" with `steps_max = 300`).
+#[test]
+fn the_step_limit_is_never_overdrawn() {
+    let opts = RunOpts::default();
+    for max in 1..=400 {
+        let text = format!(
+            "description = \"d\"\nops = [\"cpu_down 1\", \"cpu_up 1\"]\n[machine]\ncpus = 2\nsteps_max = {max}\n\
+             [[thread]]\nname = \"t\"\nops = [\"preempt_enable\", \"cpu_up 1\"]\nloops = 1000\n\
+             [explore]\nstrategy = \"default\"\n"
+        );
+        let case = Case::parse("over.toml", "over", &text).expect("the case parses");
+        let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+        let taken = run.result.steps + run.result.state.work;
+        assert!(taken <= max, "steps_max {max}: the run took {taken}");
+        if let hotplug_fi::sim::executor::RunEnd::StepLimit(n) = run.result.end {
+            assert_eq!(n, max, "steps_max {max}: {}", run.outcome);
+        }
+    }
+}
+
