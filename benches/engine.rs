@@ -97,7 +97,7 @@ fn bench_c() {
         record_sites: false,
         ..Default::default()
     };
-    let strategy = hotplug_fi::case::Strategy::Exhaustive { bound: 2 };
+    let strategy = hotplug_fi::case::Strategy::Exhaustive { bound: 2, runs: hotplug_fi::case::limits::EXHAUSTIVE_RUNS };
     let mut times = Vec::new();
     let mut executed = 0;
     for _ in 0..7 {
@@ -129,7 +129,7 @@ fn bench_d() {
         ..Default::default()
     };
     let strategies = [
-        hotplug_fi::case::Strategy::Exhaustive { bound: 2 },
+        hotplug_fi::case::Strategy::Exhaustive { bound: 2, runs: hotplug_fi::case::limits::EXHAUSTIVE_RUNS },
         hotplug_fi::case::Strategy::Pct { runs: 10_000, seed: 1, depth: 3 },
     ];
     for strategy in strategies {

@@ -58,6 +58,16 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Tasks the run had, at most `tasks_max`.
+    pub fn tasks(&self) -> usize {
+        self.state.tasks.len()
+    }
+
+    /// Trace events and splats recorded, at most `trace_events_max`.
+    pub fn recorded(&self) -> usize {
+        self.state.trace.events.len() + self.state.trace.splats.len()
+    }
+
     /// The operations' results; `None` for one that never returned.
     pub fn results(&self) -> &[Option<i64>] {
         &self.op_results
@@ -179,6 +189,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         let t = spawn(&k, &mut ex, TaskKind::Irq(n), line.cpu, device_irq(shared(), n, line.ops.clone()));
         ex.start(&*k, t);
     }
+    assert_eq!(k.s().tasks.len(), case.tasks(), "model bug: the run's tasks are not the case's count (tasks_max)");
     k.s().steps = 0;
     let end = ex.run(&*k);
     let steps = ex.steps();

@@ -32,7 +32,7 @@ use crate::errno;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Site {
     /// A hotplug callback invocation.
-    Cpuhp { cpu: u16, bringup: bool, state: u16, inst: Option<u16> },
+    Cpuhp { cpu: u16, bringup: bool, state: u16, inst: Option<u32> },
     /// A call-function IPI sent to a CPU: firing holds its delivery back.
     Ipi { cpu: u16 },
     /// A step of onlining or offlining memory block `block` that can fail in

@@ -25,6 +25,7 @@ pub mod klib;
 pub mod mm;
 pub mod oracle;
 pub mod report;
+pub mod results;
 pub mod sim;
 pub mod snapshot;
 pub mod verdict;

@@ -39,6 +39,9 @@ enum Cmd {
     Sweep {
         /// Case files or directories (default: cases/).
         paths: Vec<PathBuf>,
+        /// text (the summary), json (docs/results.md) or ktap (as kselftest).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// List the failpoint sites a case's plain run reaches.
     Failpoints { case: PathBuf },
@@ -65,6 +68,9 @@ enum Cmd {
         /// Run every schedule twice and compare the bytes.
         #[arg(long)]
         check_determinism: bool,
+        /// text, json (docs/results.md) or ktap.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Shrink a failing interleaving case to fewer threads and operations,
     /// pinning the failing schedule.
@@ -176,7 +182,7 @@ fn main() -> ExitCode {
     let opts = RunOpts { regressions, record_sites: false, ..Default::default() };
     let res = match &cli.cmd {
         Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
-        Cmd::Sweep { paths } => cmd_sweep(paths, &opts),
+        Cmd::Sweep { paths, format } => cmd_sweep(paths, *format, &opts),
         Cmd::Oracle {
             sweep_cpu,
             memory,
@@ -208,8 +214,9 @@ fn main() -> ExitCode {
             say_raw!("{}", hotplug_fi::case::ops_listing());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism } => {
-            cmd_explore(case, strategy.as_deref(), (*bound, *runs, *seed, *depth), *check_determinism, &opts)
+        Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism, format } => {
+            let k = (*bound, *runs, *seed, *depth);
+            cmd_explore(case, strategy.as_deref(), k, (*check_determinism, *format), &opts)
         }
         Cmd::Replay { case, schedule } => cmd_replay(case, schedule, &opts),
         Cmd::Shrink { case, out, bound } => cmd_shrink(case, out.as_deref(), *bound, &opts),
@@ -287,7 +294,7 @@ fn explore_strategy(
     let (bound, runs, seed, depth) = k;
     // The case's own values where it uses the same kind of strategy.
     let (cb, cr, cs, cd) = match case.explore.strategy {
-        S::Exhaustive { bound } => (bound, 1000, 1, 3),
+        S::Exhaustive { bound, runs } => (bound, runs, 1, 3),
         S::Random { runs, seed } => (2, runs, seed, 3),
         S::Pct { runs, seed, depth } => (2, runs, seed, depth),
         S::Default => (2, 1000, 1, 3),
@@ -295,7 +302,7 @@ fn explore_strategy(
     let base = match name {
         None => case.explore.strategy.clone(),
         Some("default") => S::Default,
-        Some("exhaustive") => S::Exhaustive { bound: cb },
+        Some("exhaustive") => S::Exhaustive { bound: cb, runs: hotplug_fi::case::limits::EXHAUSTIVE_RUNS },
         Some("random") => S::Random { runs: cr, seed: cs },
         Some("pct") => S::Pct { runs: cr, seed: cs, depth: cd },
         Some(other) => return Err(format!("unknown strategy `{other}`; expected default, exhaustive, random or pct")),
@@ -311,8 +318,8 @@ fn explore_strategy(
         Err(format!("{opt} applies to {takes}; the strategy here is {kind}{whose}"))
     };
     let s = match base.clone() {
-        S::Exhaustive { bound: b } if runs.is_none() && seed.is_none() && depth.is_none() => {
-            S::Exhaustive { bound: bound.unwrap_or(b) }
+        S::Exhaustive { bound: b, runs: r } if seed.is_none() && depth.is_none() => {
+            S::Exhaustive { bound: bound.unwrap_or(b), runs: runs.unwrap_or(r) }
         }
         S::Random { runs: r, seed: sd } if bound.is_none() && depth.is_none() => {
             S::Random { runs: runs.unwrap_or(r), seed: seed.unwrap_or(sd) }
@@ -323,7 +330,8 @@ fn explore_strategy(
         S::Default if bound.is_none() && runs.is_none() && seed.is_none() && depth.is_none() => S::Default,
         _ if bound.is_some() => return refuse("--bound", "exhaustive"),
         _ if depth.is_some() => return refuse("--depth", "pct"),
-        _ => return refuse("--runs and --seed", "random and pct"),
+        _ if seed.is_some() => return refuse("--seed", "random and pct"),
+        _ => return refuse("--runs", "exhaustive, random and pct"),
     };
     check_strategy(&s)?;
     Ok(s)
@@ -335,8 +343,12 @@ fn check_strategy(s: &hotplug_fi::case::Strategy) -> Result<(), String> {
     use hotplug_fi::case::limits::{BOUND_MAX, DEPTH_MAX, Limit, RUNS_MAX};
     let over = |opt: &str, l: Limit, min: u64| Err(format!("{opt} must be {min} to {} ({})", l.max, l.name));
     match *s {
-        S::Exhaustive { bound } if u64::from(bound) > BOUND_MAX.max => over("--bound", BOUND_MAX, 0),
-        S::Random { runs, .. } | S::Pct { runs, .. } if runs == 0 || runs > RUNS_MAX.max => over("--runs", RUNS_MAX, 1),
+        S::Exhaustive { bound, .. } if u64::from(bound) > BOUND_MAX.max => over("--bound", BOUND_MAX, 0),
+        S::Exhaustive { runs, .. } | S::Random { runs, .. } | S::Pct { runs, .. }
+            if runs == 0 || runs > RUNS_MAX.max =>
+        {
+            over("--runs", RUNS_MAX, 1)
+        }
         S::Pct { depth, .. } if depth == 0 || u64::from(depth) > DEPTH_MAX.max => over("--depth", DEPTH_MAX, 1),
         _ => Ok(()),
     }
@@ -346,7 +358,7 @@ fn cmd_explore(
     path: &Path,
     name: Option<&str>,
     k: (Option<u32>, Option<u64>, Option<u64>, Option<u32>),
-    check_determinism: bool,
+    (check_determinism, format): (bool, Format),
     opts: &RunOpts,
 ) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
@@ -355,8 +367,25 @@ fn cmd_explore(
         explore::interleave::replay(&case, opts, pin).map_err(|e| format!("{}: {e}", case.path.display()))?;
     }
     let start = Instant::now();
-    let ex = explore::interleave::explore_with(&case, opts, &strategy, check_determinism);
+    let bar = watch(match strategy {
+        hotplug_fi::case::Strategy::Exhaustive { .. } => None,
+        hotplug_fi::case::Strategy::Random { runs, .. } | hotplug_fi::case::Strategy::Pct { runs, .. } => Some(runs),
+        hotplug_fi::case::Strategy::Default => Some(1),
+    });
+    let ex = explore::interleave::explore_watched(&case, opts, &strategy, check_determinism, &mut |runs, outcomes| {
+        bar.set_position(runs);
+        if runs % 64 == 1 {
+            bar.set_message(format!("schedules, {outcomes} outcome(s)"));
+        }
+    });
+    bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
+    if format != Format::Text {
+        let one = hotplug_fi::results::exploration_result(&case, &ex, opts);
+        let failed = !ex.nondeterministic.is_empty() || one.outcomes.iter().any(|o| !o.violations.is_empty());
+        print_results(&hotplug_fi::results::Results::new("explore", vec![one], Vec::new()), format);
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+    }
     say!("{}", ex.describe());
     let mut failed = !ex.nondeterministic.is_empty();
     if check_determinism {
@@ -379,9 +408,15 @@ fn cmd_explore(
 
 fn cmd_shrink(path: &Path, out: Option<&Path>, bound: u32, opts: &RunOpts) -> Result<ExitCode, String> {
     // The shrunk case pins its bound: it must load again.
-    check_strategy(&hotplug_fi::case::Strategy::Exhaustive { bound })?;
+    check_strategy(&hotplug_fi::case::Strategy::Exhaustive { bound, runs: hotplug_fi::case::limits::EXHAUSTIVE_RUNS })?;
     let case = load(path).map_err(|e| e.to_string())?;
-    let shrunk = explore::shrink::shrink(&case, opts, bound)?;
+    let bar = watch(None);
+    let shrunk = explore::shrink::shrink_watched(&case, opts, bound, &mut |tried, threads, ops| {
+        bar.set_position(tried);
+        bar.set_message(format!("candidates tried; smallest failing: {threads} thread(s), {ops} operation(s)"));
+    });
+    bar.finish_and_clear();
+    let shrunk = shrunk?;
     eprintln!(
         "shrunk to {} thread(s), {} operation(s); schedule {}; failure: {}",
         shrunk.threads, shrunk.ops, shrunk.schedule, shrunk.failure
@@ -562,7 +597,24 @@ fn cmd_oracle(
     Ok(if agree == out.rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
+/// How `sweep` and `explore` print their results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Ktap,
+}
+
+/// Prints a results document as JSON or KTAP.
+fn print_results(r: &hotplug_fi::results::Results, format: Format) {
+    match format {
+        Format::Json => say!("{}", r.to_json()),
+        Format::Ktap => say_raw!("{}", hotplug_fi::results::ktap(r)),
+        Format::Text => {}
+    }
+}
+
+fn cmd_sweep(paths: &[PathBuf], format: Format, opts: &RunOpts) -> Result<ExitCode, String> {
     let paths = if paths.is_empty() { vec![PathBuf::from("cases")] } else { paths.to_vec() };
     let files = discover(&paths)?;
     if files.is_empty() {
@@ -578,15 +630,40 @@ fn cmd_sweep(paths: &[PathBuf], opts: &RunOpts) -> Result<ExitCode, String> {
         }
         bar.set_message(f.display().to_string());
         match load(f).and_then(|c| explore::run_case(&c, opts, None).map(|r| (c, r))) {
-            Ok((case, run)) => summary.add(&case, &run, opts),
-            Err(e) => summary.errors.push(e.to_string()),
+            Ok((case, run)) => {
+                summary.add(&case, &run, opts);
+                summary.results.push(hotplug_fi::results::case_result(&case, &run));
+            }
+            Err(e) => {
+                summary.results.push(hotplug_fi::results::error_result(&f.display().to_string(), e.to_string()));
+                summary.errors.push(e.to_string());
+            }
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    summary.lock_graph();
-    summary.print(files.len(), start.elapsed().as_secs_f64());
+    let suite = summary.lock_graph();
+    if format == Format::Text {
+        summary.print(files.len(), start.elapsed().as_secs_f64());
+    } else {
+        print_results(&hotplug_fi::results::Results::new("sweep", std::mem::take(&mut summary.results), suite), format);
+    }
     Ok(if summary.failures.is_empty() && summary.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A progress line on stderr for `explore` and `shrink`: a bar when the
+/// total is known, a count when it is not. Drawn only on a terminal
+/// (indicatif draws nothing to a pipe), so piped output stays clean.
+fn watch(total: Option<u64>) -> indicatif::ProgressBar {
+    let (bar, template) = match total {
+        Some(n) => (indicatif::ProgressBar::new(n), "{elapsed} [{bar:30}] {pos}/{len} {msg} ({per_sec})"),
+        None => (indicatif::ProgressBar::no_length(), "{elapsed} {spinner} {pos} {msg} ({per_sec})"),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).expect("the template is valid").progress_chars("=> "),
+    );
+    bar
 }
 
 fn progress(n: u64) -> indicatif::ProgressBar {
@@ -614,6 +691,8 @@ struct Summary {
     /// path order: the suite's lock graph.
     locks: hotplug_fi::kernel::locking::lockdep::Graph,
     guarded: Vec<String>,
+    /// Each case as `--format json` and `ktap` give it.
+    results: Vec<hotplug_fi::results::CaseResult>,
 }
 
 impl Summary {
@@ -625,7 +704,7 @@ impl Summary {
             self.interleavings.push(format!("{}: {}", case.id, inter.summary));
         }
         for r in std::iter::once(&run.plain).chain(&run.faulted).chain(&run.runs) {
-            self.rollbacks += usize::from(hotplug_fi::report::rolled_back(&r.result));
+            self.rollbacks += usize::from(r.rolled_back);
             for sp in &r.result.state.trace.splats {
                 *self.splats.entry(sp.kind.label()).or_default() += 1;
             }
@@ -638,16 +717,21 @@ impl Summary {
         }
     }
 
-    /// The suite's lock graph: unguarded cycles are failures.
-    fn lock_graph(&mut self) {
+    /// The suite's lock graph: unguarded cycles are failures, returned as
+    /// the results document's suite violations.
+    fn lock_graph(&mut self) -> Vec<hotplug_fi::results::ViolationResult> {
+        let mut suite = Vec::new();
         for c in self.locks.cycles() {
             match &c.guard {
-                None => self.failures.push(
-                    hotplug_fi::check::Violation::new(hotplug_fi::check::Check::LockdepSuite, c.report()).to_string(),
-                ),
+                None => {
+                    let v = hotplug_fi::check::Violation::new(hotplug_fi::check::Check::LockdepSuite, c.report());
+                    suite.push(hotplug_fi::results::suite_violation(&v));
+                    self.failures.push(v.to_string());
+                }
                 Some(g) => self.guarded.push(format!("{} (under {g})", c.path())),
             }
         }
+        suite
     }
 
     fn print(&self, cases: usize, secs: f64) {

@@ -11,6 +11,7 @@
 use std::fmt::Write;
 
 use crate::case::Case;
+use crate::case::limits::OUTPUT_BYTES_MAX;
 use crate::engine::RunResult;
 use crate::errno;
 use crate::kernel::cpuhotplug::State;
@@ -28,6 +29,15 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
     let mut depth = 0usize;
     let mut i = 0;
     while i < events.len() {
+        if out.len() >= OUTPUT_BYTES_MAX.max as usize {
+            let _ = writeln!(
+                out,
+                "... {} more events not shown: the trace text reached output_bytes_max ({} bytes)",
+                events.len() - i,
+                OUTPUT_BYTES_MAX.max
+            );
+            break;
+        }
         let e = &events[i];
         let pad = "  ".repeat(depth + 1);
         match e {

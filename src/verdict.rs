@@ -85,6 +85,9 @@ pub struct ScenarioRun {
     pub violations: Vec<Violation>,
     /// The outcome text, which is the grouping key.
     pub outcome: String,
+    /// Some callback ran in rollback (read from the trace before
+    /// [`ScenarioRun::slim`] can drop it).
+    pub rolled_back: bool,
 }
 
 impl ScenarioRun {
@@ -94,7 +97,17 @@ impl ScenarioRun {
         let findings = check::findings(&result);
         let violations = check::check(case, &result, primary, &findings);
         let outcome = report::outcome(case, &result, &findings);
-        ScenarioRun { scenario, result, violations, outcome }
+        let rolled_back = report::rolled_back(&result);
+        ScenarioRun { scenario, result, violations, outcome, rolled_back }
+    }
+
+    /// Drops the trace's events and texts, keeping the splats, the checks'
+    /// verdict and the outcome: for a sweep run whose outcome an earlier run
+    /// already shows in full.
+    pub fn slim(&mut self) {
+        let t = &mut self.result.state.trace;
+        t.events = Vec::new();
+        t.texts = Vec::new();
     }
 }
 

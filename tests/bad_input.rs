@@ -365,9 +365,9 @@ fn error_of(text: &str) -> String {
 #[case::runs_zero(&explore("strategy = \"pct\"\nruns = 0\n"), "bad.toml:11:8:", &["`runs` must be 1 to 10000000 (runs_max), not 0"])]
 #[case::depth_max(&explore("strategy = \"pct\"\ndepth = 65\n"), "bad.toml:11:9:", &["`depth` must be 1 to 64 (depth_max), not 65"])]
 #[case::a_key_of_another_strategy(
-    &explore("strategy = \"exhaustive\"\nruns = 5\n"),
+    &explore("strategy = \"exhaustive\"\nseed = 5\n"),
     "bad.toml:11:8:",
-    &["`runs` goes with strategy `random` and `pct`, not `exhaustive`"]
+    &["`seed` goes with strategy `random` and `pct`, not `exhaustive`"]
 )]
 fn bad_input_is_reported_with_its_place(#[case] text: &str, #[case] place: &str, #[case] says: &[&str]) {
     let err = error_of(text);

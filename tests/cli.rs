@@ -97,6 +97,17 @@ fn explore_options_apply_or_are_refused() {
     assert!(text.contains("--runs must be 1 to 10000000 (runs_max)"), "{text}");
     let (_, text) = run(&["--strategy", "random", "--runs", "1000000000000"]);
     assert!(text.contains("(runs_max)"), "{text}");
+    // `--runs` caps an exhaustive search, which says it stopped short.
+    let (code, text) = run(&["--runs", "3"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("exhaustive, bound 2 "), "{text}");
+    assert!(
+        text.contains("3 schedules executed, 0 pruned, bound NOT exhausted: stopped at its cap of 3 runs"),
+        "{text}"
+    );
+    let (code, text) = run(&["--seed", "3"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--seed applies to random and pct; the strategy here is exhaustive"), "{text}");
     let (_, text) = run(&["--strategy", "pct", "--depth", "4294967295"]);
     assert!(text.contains("(depth_max)"), "{text}");
 }
@@ -135,4 +146,30 @@ fn a_scenario_label_that_names_nothing_is_an_error() {
         panic!("a label that names nothing was accepted");
     };
     assert!(e.contains("names no scenario of cpu/updown: its scenarios are plain and one per swept site"), "{e}");
+}
+
+/// `explore` shows a progress line on a terminal (here a pseudo-terminal
+/// from util-linux `script`), and none when its output is piped.
+#[test]
+fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
+    let bin = env!("CARGO_BIN_EXE_hotplug-fi");
+    let cmd = format!("{bin} explore cases/slab/create-vs-up.toml");
+    let tty = std::process::Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .current_dir(common::root())
+        .output()
+        .expect("util-linux script runs");
+    let seen = String::from_utf8_lossy(&tty.stdout);
+    assert!(seen.contains(" schedules, 1 outcome(s)"), "no progress line on the terminal: {seen}");
+    let piped = cli().args(["explore", "cases/slab/create-vs-up.toml"]).output().unwrap();
+    let err = String::from_utf8_lossy(&piped.stderr);
+    let out = String::from_utf8_lossy(&piped.stdout);
+    assert!(!err.contains("schedules, ") && !out.contains("schedules, "), "{err}{out}");
+    assert!(!out.contains('\r') && !out.contains('\u{1b}'), "control characters in piped output: {out:?}");
+    let shrink = cli()
+        .args(["--regression", "slab-create-destroy-unlocked", "shrink", "cases/slab/create-destroy-vs-hotplug.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&shrink.stderr);
+    assert!(err.starts_with("shrunk to ") && !err.contains("candidates tried"), "{err}");
 }

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use hotplug_fi::case::limits::EXHAUSTIVE_RUNS;
 use hotplug_fi::case::{Case, Strategy};
 use hotplug_fi::engine::RunOpts;
 use hotplug_fi::explore::{interleave, shrink};
@@ -23,13 +24,13 @@ fn unlocked() -> RunOpts {
 #[test]
 fn exhaustive_bound_2_finds_both_slab_races_and_none_when_fixed() {
     let c = case("slab/create-destroy-vs-hotplug");
-    let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2 });
+    let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS });
     assert!(ex.exhausted);
     let failures: Vec<String> = ex.outcomes.iter().flat_map(|r| &r.run.violations).map(ToString::to_string).collect();
     let found = |rip: &str| failures.iter().any(|v| v.contains("NULL pointer dereference") && v.contains(rip));
     assert!(found("RIP: slab_dead_cpu: cache foo has no per-CPU array for CPU1"), "create vs down: {failures:?}");
     assert!(found("RIP: do_drain: cache foo has no per-CPU array for CPU1"), "destroy vs up: {failures:?}");
-    let fixed = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2 });
+    let fixed = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS });
     assert!(fixed.exhausted);
     assert!(fixed.outcomes.iter().all(|r| r.run.violations.is_empty()));
 }
@@ -37,7 +38,7 @@ fn exhaustive_bound_2_finds_both_slab_races_and_none_when_fixed() {
 #[test]
 fn the_create_race_against_a_cpu_coming_up_breaks_the_invariant() {
     let c = case("slab/create-vs-up");
-    let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2 });
+    let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS });
     let v: Vec<String> = ex.outcomes.iter().flat_map(|r| &r.run.violations).map(ToString::to_string).collect();
     assert!(
         v.iter().any(
@@ -50,7 +51,7 @@ fn the_create_race_against_a_cpu_coming_up_breaks_the_invariant() {
 #[test]
 fn replay_reproduces_each_failing_schedule_byte_for_byte() {
     let c = case("slab/create-destroy-vs-hotplug");
-    let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2 });
+    let ex = interleave::explore(&c, &unlocked(), &Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS });
     let failing: Vec<_> = ex.outcomes.iter().filter(|r| !r.run.violations.is_empty()).collect();
     assert!(failing.len() >= 2);
     for r in failing {
@@ -75,7 +76,7 @@ fn shrink_keeps_the_failure_in_two_threads_and_six_operations() {
 #[test]
 fn a_deadlock_reports_its_cycle_with_both_tasks_and_locks() {
     let c = case("context/abba-deadlock");
-    let ex = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2 });
+    let ex = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS });
     let ends: Vec<String> = ex.outcomes.iter().map(|r| report::outcome_end(&r.run.result)).collect();
     let cycle = "cycle: alpha holds a and waits for b, which beta holds b and waits for a";
     assert!(ends.iter().any(|e| e.contains(cycle)), "{ends:?}");
@@ -103,7 +104,8 @@ fn no_flush() -> RunOpts {
 fn the_stranded_ipi_race_is_found_by_exhaustive_and_pct_and_not_when_fixed() {
     let c = case("regression/smp-no-flush-on-dying");
     let stranded = "callback __blk_mq_complete_request_remote() was still queued on CPU2 when take_cpu_down() finished";
-    let strategies = [Strategy::Exhaustive { bound: 2 }, Strategy::Pct { runs: 10_000, seed: 1, depth: 3 }];
+    let strategies =
+        [Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS }, Strategy::Pct { runs: 10_000, seed: 1, depth: 3 }];
     for s in &strategies {
         let ex = interleave::explore(&c, &no_flush(), s);
         let hit = ex.outcomes.iter().find(|r| r.run.violations.iter().any(|v| v.message.contains(stranded)));
@@ -114,9 +116,9 @@ fn the_stranded_ipi_race_is_found_by_exhaustive_and_pct_and_not_when_fixed() {
         assert_eq!(again.outcome, hit.run.outcome, "{s:?}: replaying {} differs", hit.schedule());
     }
     // A firing counts as one deviation: one is enough.
-    let one = interleave::explore(&c, &no_flush(), &Strategy::Exhaustive { bound: 1 });
+    let one = interleave::explore(&c, &no_flush(), &Strategy::Exhaustive { bound: 1, runs: EXHAUSTIVE_RUNS });
     assert!(one.outcomes.iter().any(|r| r.run.violations.iter().any(|v| v.message.contains(stranded))));
-    let fixed = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2 });
+    let fixed = interleave::explore(&c, &RunOpts::default(), &Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS });
     assert!(fixed.exhausted);
     assert!(fixed.outcomes.iter().all(|r| r.run.violations.is_empty()), "fixed kernel: a violation");
 }

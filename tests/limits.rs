@@ -2,6 +2,8 @@
 //! operation in a loop) counts against `steps_max` with the scheduling
 //! steps, and reaching the limit is an outcome (livelock), never a hang.
 
+mod common;
+
 use hotplug_fi::case::Case;
 use hotplug_fi::engine::RunOpts;
 use hotplug_fi::verdict::{self, Scenario};
@@ -75,14 +77,147 @@ trace_events_max = 50
         "{}",
         run.outcome
     );
-    let t = &run.result.state.trace;
-    assert_eq!(t.events.len() + t.splats.len(), 50);
+    assert_eq!(run.result.recorded(), 50);
     assert!(
         run.violations.iter().any(|v| v.to_string().contains("did not finish: trace limit")),
         "{:?}",
         run.violations
     );
     assert!(run.result.results().iter().any(Option::is_none), "the operations after the limit never returned");
+}
+
+/// A sweep makes at most `scenarios_max` scenarios: `pairs` over the 1,171
+/// sites of fifteen CPU cycles (685,035 pairs) is an error at its `sweep`
+/// key, before any runs, and says how to narrow it.
+#[test]
+fn a_sweep_over_scenarios_max_is_an_error_before_it_runs() {
+    let ops: Vec<String> = (1..16).map(|c| format!("\"cpu_down {c}\", \"cpu_up {c}\"")).collect();
+    let text =
+        format!("description = \"pairs\"\nops = [{}]\nsweep = \"pairs\"\n[machine]\ncpus = 16\n", ops.join(", "));
+    let case = Case::parse("pairs.toml", "pairs", &text).expect("the case parses");
+    let err = match hotplug_fi::explore::run_case(&case, &RunOpts::default(), None) {
+        Ok(_) => panic!("a sweep over scenarios_max ran"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.starts_with("pairs.toml:3:9: "), "{err}");
+    assert!(
+        err.contains("this sweep makes 685035 scenarios, over scenarios_max (100000): narrow `sweep_filter`"),
+        "{err}"
+    );
+}
+
+/// Sweep runs whose outcome an earlier run already shows keep no trace,
+/// so a sweep's memory grows with its outcomes, not its scenarios.
+#[test]
+fn only_the_first_run_of_each_sweep_outcome_keeps_its_trace() {
+    let case = common::case("cpu/fault-pairs");
+    let run = hotplug_fi::explore::run_case(&case, &RunOpts::default(), None).expect("it runs");
+    assert!(run.runs.len() > run.outcomes.len(), "more scenarios than outcomes");
+    for o in &run.outcomes {
+        let (first, rest) = o.runs.split_first().expect("an outcome has a run");
+        assert!(!hotplug_fi::report::trace(&case, &run.runs[*first].result).is_empty());
+        assert!(rest.iter().all(|&i| hotplug_fi::report::trace(&case, &run.runs[i].result).is_empty()));
+    }
+}
+
+/// One run's trace text stops at `output_bytes_max` and says how many
+/// events it leaves out: three threads of 1,000 CPU cycles each trace
+/// about 24 MB.
+#[test]
+fn a_trace_text_stops_at_output_bytes_max_and_says_so() {
+    let thread =
+        |n: u32| format!("[[thread]]\nname = \"t{n}\"\nops = [\"cpu_down {n}\", \"cpu_up {n}\"]\nloops = 1000\n");
+    let text = format!(
+        "description = \"long\"\nops = [\"cpu_up 1\"]\n[machine]\ncpus = 4\n{}{}{}[explore]\nstrategy = \"default\"\n",
+        thread(1),
+        thread(2),
+        thread(3)
+    );
+    let case = Case::parse("long.toml", "long", &text).expect("the case parses");
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
+    let out = hotplug_fi::report::trace(&case, &run.result);
+    let max = hotplug_fi::case::limits::OUTPUT_BYTES_MAX.max as usize;
+    assert!(out.len() <= max + 200, "{} bytes", out.len());
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with("more events not shown: the trace text reached output_bytes_max (16777216 bytes)"),
+        "{last}"
+    );
+}
+
+/// `tasks_max` is what the largest case the limits allow runs: 64 CPUs,
+/// 16 threads and 16 interrupt sources.
+#[test]
+fn the_largest_case_runs_tasks_max_tasks() {
+    let threads: String = (0..16).map(|n| format!("[[thread]]\nname = \"t{n}\"\nops = [\"cpu_up 1\"]\n")).collect();
+    let irqs: String = (0..16)
+        .map(|n| format!("[[irq]]\nname = \"i{n}\"\ncpu = {n}\nhandler = [\"smp_call_function_single 0 f 0\"]\n"))
+        .collect();
+    let text = format!(
+        "description = \"largest\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 64\n{threads}{irqs}[explore]\nstrategy = \"default\"\n"
+    );
+    let case = Case::parse("largest.toml", "largest", &text).expect("the case parses");
+    assert_eq!(case.tasks() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    assert_eq!(run.result.tasks() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
+    assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
+}
+
+/// Every shipped case with threads runs on 64 CPUs, the documented
+/// maximum: its plain run, its faults, its sweep and a capped exploration
+/// (an exhaustive search there is about a million schedules; see
+/// cases/README.md). Its expectations hold there too. A pinned schedule
+/// belongs to the machine it was recorded on, so a case with one is an
+/// error that says how to re-record it; re-recorded as it says, from the
+/// case's own exploration on 64 CPUs, it runs and its expectations hold.
+#[test]
+fn every_shipped_concurrent_case_runs_on_64_cpus() {
+    let cpus = regex::Regex::new(r"(?m)^cpus *= *[0-9]+").unwrap();
+    let mut ran = 0;
+    for path in common::discover(&common::cases_dir()) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if !text.contains("[[thread]]") {
+            continue;
+        }
+        let wide = cpus.replace(&text, "cpus = 64");
+        let mut case = Case::parse(&path.to_string_lossy(), "wide", &wide).expect("the 64-CPU copy loads");
+        case.explore.strategy = hotplug_fi::case::Strategy::Exhaustive { bound: 2, runs: 20 };
+        // A pin applies with the switches it was recorded with (none here).
+        if verdict::pin(&case, &RunOpts::default()).is_some() {
+            let err = hotplug_fi::explore::run_case(&case, &RunOpts::default(), None).err().map(|e| e.to_string());
+            let err = err.unwrap_or_else(|| panic!("{}: a 2-CPU pin fit 64 CPUs", path.display()));
+            assert!(err.contains("re-record it"), "{err}");
+            case.explore.schedule = Some(rerecord(&case));
+        }
+        let run = hotplug_fi::explore::run_case(&case, &RunOpts::default(), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let violations: Vec<String> =
+            run.violations().iter().map(|(r, v)| format!("{}: {v}", r.scenario.label)).collect();
+        assert!(violations.is_empty(), "{} on 64 CPUs: {violations:#?}", path.display());
+        ran += 1;
+    }
+    assert!(ran >= 15, "only {ran} concurrent cases");
+}
+
+/// The shortest schedule of an exploration at bound 1 (capped at 300 runs)
+/// whose run, pinned, meets the case's expectations.
+fn rerecord(case: &Case) -> hotplug_fi::sim::executor::Schedule {
+    let bound = 1;
+    let strategy = hotplug_fi::case::Strategy::Exhaustive { bound, runs: 300 };
+    let ex = hotplug_fi::explore::interleave::explore(case, &RunOpts::default(), &strategy);
+    let opts = RunOpts::default();
+    for r in &ex.outcomes {
+        let mut pinned = case.clone();
+        pinned.explore.schedule = Some(r.schedule().clone());
+        let run = verdict::run(&pinned, Scenario::plain(&pinned, &opts), &opts).expect("its own schedule replays");
+        if run.violations.is_empty() {
+            return r.schedule().clone();
+        }
+    }
+    panic!("{}: no schedule of {} outcomes meets the expectations on 64 CPUs", case.path.display(), ex.outcomes.len());
 }
 
 /// A step that reaches `steps_max` while an operation charges its work

@@ -517,3 +517,29 @@ fn the_cli_refuses_a_bad_cpu_limit_or_timeout_before_looking_for_qemu() {
     }
     assert!(!tmp.path().join("apt-cache.ran").exists() && !tmp.path().join("qemu.ran").exists());
 }
+
+/// Every external command of the oracle's setup runs under a time limit:
+/// one that stalls is killed and named; one that writes a lot is drained
+/// while it runs, so it cannot stall on a full pipe.
+#[test]
+fn setup_commands_are_killed_at_their_time_limit_and_drained_as_they_run() {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let err = hotplug_fi::oracle::pieces::output_within(
+        Command::new("sleep").arg("30"),
+        Duration::from_millis(200),
+        "sleep 30",
+    )
+    .unwrap_err();
+    assert_eq!(err, "sleep 30 did not finish within 0.2 s and was killed");
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    let out = hotplug_fi::oracle::pieces::output_within(
+        Command::new("head").args(["-c", "4000000", "/dev/zero"]),
+        Duration::from_secs(60),
+        "head",
+    )
+    .expect("it runs");
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 4_000_000);
+}

@@ -17,6 +17,7 @@ const ROOTS: &[&str] = &[
     "snapshots",
     "benches",
     ".ci",
+    "kmod",
     "README.md",
     "CONTRIBUTING.md",
     "ARCHITECTURE.md",

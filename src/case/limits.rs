@@ -1,5 +1,5 @@
-//! The limits the case loader enforces, in one place, each named for what
-//! it bounds with the qualifier last (`loops_max`).
+//! Every limit of a case and its runs, in one place, each named for what it
+//! bounds with the qualifier last (`loops_max`).
 //!
 //! Every count and size a case file gives is checked against its limit when
 //! the case loads, and the error gives the valid range and names the limit:
@@ -7,7 +7,11 @@
 //! from allocating or running without bound (`boot_blocks`, `steps_max`,
 //! `runs`), and keeps numbers inside the narrower types further in: the
 //! trace numbers operations, threads and interrupt sources in 16 bits, and
-//! a memory site names its block in 16 bits. `cases/README.md` lists every
+//! a memory site names its block in 16 bits. A few bound what a case
+//! cannot set directly and are checked where the count becomes known: a
+//! sweep's scenarios (`scenarios_max`), a run's trace (`trace_events_max`,
+//! also a `[machine]` key) and its text (`output_bytes_max`), a run's tasks
+//! (`tasks_max`). `cases/README.md` lists every
 //! limit in one table, and `tests/bad_input.rs` checks that table against
 //! [`ALL`] and each limit just over it.
 
@@ -40,8 +44,12 @@ pub const IRQS_MAX: Limit = Limit { name: "irqs_max", max: 16 };
 pub const FIRES_MAX: Limit = Limit { name: "fires_max", max: 1000 };
 /// `[explore] bound`: deviations from the default schedule.
 pub const BOUND_MAX: Limit = Limit { name: "bound_max", max: 8 };
-/// `[explore] runs` of `random` and `pct`.
+/// `[explore] runs`: the schedules of `random` and `pct`, the cap of
+/// `exhaustive`.
 pub const RUNS_MAX: Limit = Limit { name: "runs_max", max: 10_000_000 };
+/// The `runs` of an exhaustive search that does not give its own: a cap it
+/// reports reaching ("bound NOT exhausted"), not an error.
+pub const EXHAUSTIVE_RUNS: u64 = 2_000_000;
 /// `[explore] depth` of `pct`.
 pub const DEPTH_MAX: Limit = Limit { name: "depth_max", max: 64 };
 /// Memory blocks: `boot_blocks`, and every block number (0 to 4095).
@@ -51,6 +59,21 @@ pub const BLOCKS_MAX: Limit = Limit { name: "blocks_max", max: 4096 };
 pub const PAGES_MAX: Limit = Limit { name: "pages_max", max: crate::drivers::base::memory::BLOCK_PAGES as u64 };
 /// `[memory] migrate_bound`: rounds of the migrate loop.
 pub const MIGRATE_BOUND_MAX: Limit = Limit { name: "migrate_bound_max", max: 1000 };
+/// Kernel threads the model runs per CPU: `cpuhp/N`, the idle task,
+/// `migration/N` (the stopper) and the call-function IPI handler.
+pub const TASKS_PER_CPU: u64 = 4;
+/// Tasks in one run: the case's control task, its threads and interrupt
+/// sources, and [`TASKS_PER_CPU`] per CPU. Not a key: the other limits
+/// bound it, and [`Case::tasks`](super::Case::tasks) counts a case's.
+pub const TASKS_MAX: Limit =
+    Limit { name: "tasks_max", max: 1 + THREADS_MAX.max + IRQS_MAX.max + TASKS_PER_CPU * CPUS_MAX.max };
+/// Scenarios one case's sweep makes. Checked when the sweep is made (the
+/// count depends on the sites the plain run reaches): before any runs for
+/// `single` and `pairs`, as they are made for `rollback`.
+pub const SCENARIOS_MAX: Limit = Limit { name: "scenarios_max", max: 100_000 };
+/// Bytes of one run's trace as text (`hotplug-fi run`, a snapshot): past
+/// it the text says how many events it leaves out.
+pub const OUTPUT_BYTES_MAX: Limit = Limit { name: "output_bytes_max", max: 16 << 20 };
 /// `[machine] trace_events_max`: events and splats one run records;
 /// reaching it ends the run with the outcome "trace limit".
 pub const TRACE_EVENTS_MAX: Limit = Limit { name: "trace_events_max", max: crate::kernel::trace::EVENTS_MAX as u64 };
@@ -70,7 +93,10 @@ pub const ALL: &[Limit] = &[
     BLOCKS_MAX,
     PAGES_MAX,
     MIGRATE_BOUND_MAX,
+    TASKS_MAX,
+    SCENARIOS_MAX,
     TRACE_EVENTS_MAX,
+    OUTPUT_BYTES_MAX,
 ];
 
 // The trace numbers operations (from 0), threads (from 1) and interrupt
@@ -78,6 +104,8 @@ pub const ALL: &[Limit] = &[
 // there.
 const _: () = assert!(OPS_MAX.max <= 1 << 16 && THREADS_MAX.max < 1 << 16 && IRQS_MAX.max <= 1 << 16);
 const _: () = assert!(BLOCKS_MAX.max <= 1 << 16 && CPUS_MAX.max <= 1 << 16);
+// The trace names a task in 16 bits.
+const _: () = assert!(TASKS_MAX.max <= 1 << 16);
 
 impl Limit {
     /// The value of `key`, if it is `min` to the limit; else an error at it

@@ -162,8 +162,9 @@ pub struct MemoryDecl {
 pub enum Strategy {
     /// The single deterministic schedule.
     Default,
-    /// Depth-first over every schedule with at most `bound` preemptions.
-    Exhaustive { bound: u32 },
+    /// Depth-first over every schedule with at most `bound` preemptions,
+    /// stopping after `runs` schedules if the bound is not exhausted by then.
+    Exhaustive { bound: u32, runs: u64 },
     /// `runs` schedules, each decision uniform at random, from `seed`.
     Random { runs: u64, seed: u64 },
     /// Probabilistic concurrency testing: `runs` schedules of depth `depth`.
@@ -311,6 +312,12 @@ pub enum ExpectEnd {
 }
 
 impl Case {
+    /// The tasks a run of this case has, at most `tasks_max`: its control
+    /// task, threads and interrupt sources, and the per-CPU kernel threads.
+    pub fn tasks(&self) -> usize {
+        1 + self.threads.len() + self.irqs.len() + limits::TASKS_PER_CPU as usize * self.machine.cpus
+    }
+
     /// Loads and resolves a case file. `root` is the `cases/` directory its
     /// identity is relative to.
     pub fn load(path: &Path, root: &Path) -> Result<Case, CaseError> {
@@ -648,7 +655,8 @@ fn check_slab_ops(src: &Source, slab: bool, ops: &[OpLine], threads: &[ThreadDec
 
 fn load_explore(src: &Source, e: Option<&ExploreFile>, threads: bool) -> Result<Explore, CaseError> {
     let Some(e) = e else {
-        let strategy = if threads { Strategy::Exhaustive { bound: 2 } } else { Strategy::Default };
+        let strategy =
+            if threads { Strategy::Exhaustive { bound: 2, runs: limits::EXHAUSTIVE_RUNS } } else { Strategy::Default };
         return Ok(Explore { strategy, schedule: None, schedule_regressions: Default::default(), schedule_at: 0 });
     };
     let strategy = load_strategy(src, e)?;
@@ -694,10 +702,13 @@ fn load_strategy(src: &Source, e: &ExploreFile) -> Result<Strategy, CaseError> {
     let param = |v: &Option<Spanned<i64>>, key: &str, limit: Limit, min: u64, default: u64| {
         v.as_ref().map_or(Ok(default), |v| limit.check(src, key, v, min))
     };
-    let runs = param(&e.runs, "`runs`", limits::RUNS_MAX, 1, 1000)?;
+    let default_runs = if name == "exhaustive" { limits::EXHAUSTIVE_RUNS } else { 1000 };
+    let runs = param(&e.runs, "`runs`", limits::RUNS_MAX, 1, default_runs)?;
     let seed = e.seed.as_ref().map_or(1, |s| *s.get_ref());
     Ok(match name {
-        "exhaustive" => Strategy::Exhaustive { bound: param(&e.bound, "`bound`", limits::BOUND_MAX, 0, 2)? as u32 },
+        "exhaustive" => {
+            Strategy::Exhaustive { bound: param(&e.bound, "`bound`", limits::BOUND_MAX, 0, 2)? as u32, runs }
+        }
         "random" => Strategy::Random { runs, seed },
         "pct" => Strategy::Pct { runs, seed, depth: param(&e.depth, "`depth`", limits::DEPTH_MAX, 1, 3)? as u32 },
         _ => Strategy::Default,
@@ -709,7 +720,7 @@ fn load_strategy(src: &Source, e: &ExploreFile) -> Result<Strategy, CaseError> {
 fn check_strategy_keys(src: &Source, e: &ExploreFile, takes: &[&str]) -> Result<(), CaseError> {
     let given = [
         ("bound", "`exhaustive`", e.bound.as_ref().map(Spanned::span)),
-        ("runs", "`random` and `pct`", e.runs.as_ref().map(Spanned::span)),
+        ("runs", "`exhaustive`, `random` and `pct`", e.runs.as_ref().map(Spanned::span)),
         ("seed", "`random` and `pct`", e.seed.as_ref().map(Spanned::span)),
         ("depth", "`pct`", e.depth.as_ref().map(Spanned::span)),
     ];

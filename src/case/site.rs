@@ -98,9 +98,9 @@ fn parse_memory_site(text: &str, rest: &str) -> Result<Site, String> {
     Ok(Site::Memory { block, step: MemStep::ALL[pos] })
 }
 
-fn split_inst(rest: &str) -> (&str, Option<u16>) {
+fn split_inst(rest: &str) -> (&str, Option<u32>) {
     if let Some((state, inst)) = rest.rsplit_once("/inst")
-        && let Ok(k) = inst.parse::<u16>()
+        && let Ok(k) = inst.parse::<u32>()
     {
         return (state, Some(k));
     }

@@ -39,11 +39,6 @@ use crate::sim::TaskId;
 use crate::sim::executor::{Decision, Schedule, Strategy};
 use crate::verdict::{self, Scenario, ScenarioRun};
 
-/// An exhaustive search runs at most this many schedules; past it, the
-/// search reports its bound as not exhausted. (Random and PCT run the
-/// `runs` the case or the command line gives, at most `runs_max`.)
-pub const RUNS_MAX: u64 = 2_000_000;
-
 /// One distinct outcome of an exploration.
 pub struct Reached {
     /// The run of the shortest schedule that reaches it (fewest
@@ -83,14 +78,16 @@ impl Exploration {
     pub fn describe(&self) -> String {
         let s = match &self.strategy {
             Choice::Default => "default".to_string(),
-            Choice::Exhaustive { bound } => format!("exhaustive, bound {bound} (deviations from the default schedule)"),
+            Choice::Exhaustive { bound, .. } => {
+                format!("exhaustive, bound {bound} (deviations from the default schedule)")
+            }
             Choice::Random { runs, seed } => format!("random, {runs} runs from seed {seed}"),
             Choice::Pct { runs, seed, depth } => format!("pct, depth {depth}, {runs} runs from seed {seed}"),
         };
         let exhausted = match self.strategy {
-            Choice::Exhaustive { .. } if self.exhausted => ", bound exhausted",
-            Choice::Exhaustive { .. } => ", bound NOT exhausted",
-            _ => "",
+            Choice::Exhaustive { .. } if self.exhausted => ", bound exhausted".to_string(),
+            Choice::Exhaustive { runs, .. } => format!(", bound NOT exhausted: stopped at its cap of {runs} runs"),
+            _ => String::new(),
         };
         format!("{s}: {} schedules executed, {} pruned{exhausted}", self.executed, self.pruned)
     }
@@ -105,10 +102,19 @@ struct Collector<'a> {
     /// Schedules whose replay differed.
     pub nondeterministic: Vec<Schedule>,
     locks: Graph,
+    /// Runs so far, and who hears of each.
+    runs: u64,
+    progress: &'a mut dyn FnMut(u64, usize),
 }
 
 impl Collector<'_> {
     fn add(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
+        self.record(case, opts, result);
+        self.runs += 1;
+        (self.progress)(self.runs, self.outcomes.len());
+    }
+
+    fn record(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
         let schedule = result.schedule.clone();
         let label = schedule.to_string();
         let scenario = Scenario { label, faults: vec![], schedule: Some(schedule.clone()) };
@@ -143,19 +149,33 @@ pub fn explore(case: &Case, opts: &RunOpts, strategy: &Choice) -> Exploration {
 /// Explores `case`; with `check_determinism`, every schedule runs twice and
 /// any difference is reported in `nondeterministic`.
 pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determinism: bool) -> Exploration {
+    explore_watched(case, opts, strategy, check_determinism, &mut |_, _| {})
+}
+
+/// [`explore_with`], telling `progress` the runs done and the outcomes
+/// found after each run (the CLI's progress bar).
+pub fn explore_watched(
+    case: &Case,
+    opts: &RunOpts,
+    strategy: &Choice,
+    check_determinism: bool,
+    progress: &mut dyn FnMut(u64, usize),
+) -> Exploration {
     let mut c = Collector {
         by_key: BTreeMap::new(),
         outcomes: Vec::new(),
         check: check_determinism.then_some(opts),
         nondeterministic: Vec::new(),
         locks: Graph::default(),
+        runs: 0,
+        progress,
     };
     let (executed, exhausted) = match strategy {
         Choice::Default => {
             c.add(case, opts, run(case, opts, Box::new(DfsRun::default())));
             (1, true)
         }
-        Choice::Exhaustive { bound } => exhaustive(case, opts, *bound, &mut c),
+        Choice::Exhaustive { bound, runs } => exhaustive(case, opts, *bound, *runs, &mut c),
         Choice::Random { runs, seed } => {
             for i in 0..*runs {
                 c.add(case, opts, run(case, opts, Box::new(RandomStrategy::new(*seed, i))));
@@ -285,7 +305,7 @@ impl Strategy for DfsRun {
 
 /// Delay-bounded depth-first search: returns (runs executed, bound
 /// exhausted).
-fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector<'_>) -> (u64, bool) {
+fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, runs: u64, c: &mut Collector<'_>) -> (u64, bool) {
     let stack = Rc::new(RefCell::new(Stack::default()));
     let mut executed = 0u64;
     loop {
@@ -293,7 +313,7 @@ fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, c: &mut Collector<'_>) ->
         let strat = DfsRun { prefix, stack: Rc::clone(&stack), deviations: 0 };
         c.add(case, opts, run(case, opts, Box::new(strat)));
         executed += 1;
-        if executed >= RUNS_MAX {
+        if executed >= runs {
             return (executed, false);
         }
         if !stack.borrow_mut().advance(bound) {

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::case::limits::SCENARIOS_MAX;
 use crate::case::{Case, CaseError, SweepMode};
 use crate::check::{self, Check, Violation};
 use crate::engine::{self, RunOpts};
@@ -86,11 +87,22 @@ pub fn run_case(case: &Case, opts: &RunOpts, only: Option<&str>) -> Result<CaseR
         Some(sc) => Some(run_faulted(case, sc, opts)?),
         None => None,
     };
-    let mut scenarios = sweep(case, plain.result.reached(), opts)?;
-    if let Some(only) = only {
-        scenarios.retain(|s| s.label == only);
-    }
-    let runs = scenarios.into_iter().map(|sc| run_one(case, sc, opts)).collect::<Result<Vec<_>, _>>()?;
+    // Each sweep scenario runs as it is generated; only the first run of
+    // each outcome keeps its trace, so memory grows with the outcomes, not
+    // with the scenarios.
+    let mut runs: Vec<ScenarioRun> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    sweep(case, plain.result.reached(), opts, &mut |sc| {
+        if only.is_some_and(|o| sc.label != o) {
+            return Ok(());
+        }
+        let mut run = run_one(case, sc, opts)?;
+        if !seen.insert(run.outcome.clone()) {
+            run.slim();
+        }
+        runs.push(run);
+        Ok(())
+    })?;
     let outcomes = group(&runs);
     let interleavings = (!case.threads.is_empty() || case.explore.strategy != crate::case::Strategy::Default)
         .then(|| interleavings(case, opts));
@@ -205,8 +217,17 @@ fn run_one(case: &Case, scenario: Scenario, opts: &RunOpts) -> Result<ScenarioRu
     verdict::run(case, scenario, opts).map_err(|m| case.fault_error(0, m))
 }
 
-fn sweep(case: &Case, reached: &[Site], opts: &RunOpts) -> Result<Vec<Scenario>, CaseError> {
-    let Some(sw) = &case.sweep else { return Ok(Vec::new()) };
+/// Hands each sweep scenario to `visit` as it is made, at most
+/// `scenarios_max` of them; a sweep that would make more is an error at
+/// its `sweep` key, raised before any scenario runs where the count is
+/// known in advance (`single`, `pairs`).
+fn sweep(
+    case: &Case,
+    reached: &[Site],
+    opts: &RunOpts,
+    visit: &mut dyn FnMut(Scenario) -> Result<(), CaseError>,
+) -> Result<(), CaseError> {
+    let Some(sw) = &case.sweep else { return Ok(()) };
     let matches = |s: &Site| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&named(case, *s));
     let matched: Vec<Site> = reached.iter().copied().filter(matches).collect();
     if matched.is_empty() {
@@ -227,31 +248,50 @@ fn sweep(case: &Case, reached: &[Site], opts: &RunOpts) -> Result<Vec<Scenario>,
         let label = sites.iter().map(Site::to_string).collect::<Vec<_>>().join(" + ");
         Scenario { label, faults, schedule: None }
     };
-    Ok(match sw.mode {
-        SweepMode::Single => matched.iter().map(|s| one(&[*s])).collect(),
+    let n = matched.len() as u64;
+    let too_many = |count: u64, known: &str| {
+        let narrow = match sw.mode {
+            SweepMode::Single => "narrow the `sweep` regex",
+            _ => "narrow `sweep_filter`, or sweep single sites with a regex in `sweep`",
+        };
+        case.sweep_error(format!(
+            "this sweep {known} {count} scenarios, over scenarios_max ({}): {narrow}",
+            SCENARIOS_MAX.max
+        ))
+    };
+    match sw.mode {
+        SweepMode::Single if n > SCENARIOS_MAX.max => return Err(too_many(n, "makes")),
+        SweepMode::Pairs if n * n.saturating_sub(1) / 2 > SCENARIOS_MAX.max => {
+            return Err(too_many(n * (n - 1) / 2, "makes"));
+        }
+        _ => {}
+    }
+    match sw.mode {
+        SweepMode::Single => matched.iter().try_for_each(|s| visit(one(&[*s]))),
         SweepMode::Pairs => {
-            let mut out = Vec::new();
             for (i, a) in matched.iter().enumerate() {
-                for b in &matched[i + 1..] {
-                    out.push(one(&[*a, *b]));
-                }
+                matched[i + 1..].iter().try_for_each(|b| visit(one(&[*a, *b])))?;
             }
-            out
+            Ok(())
         }
         SweepMode::Rollback => {
             // For each first failure, the sites its rollback reaches first.
-            let mut out = Vec::new();
             let rec = RunOpts { record_sites: true, ..opts.clone() };
+            let mut made = 0u64;
             for a in &matched {
                 let first =
                     engine::run(case, &[(*a, SWEEP_ACTION.to_string())], &rec).map_err(|m| case.sweep_error(m))?;
                 for b in first.reached_in_rollback().iter().filter(|b| matches(b)) {
-                    out.push(one(&[*a, *b]));
+                    made += 1;
+                    if made > SCENARIOS_MAX.max {
+                        return Err(too_many(made, "makes more than"));
+                    }
+                    visit(one(&[*a, *b]))?;
                 }
             }
-            out
+            Ok(())
         }
-    })
+    }
 }
 
 /// The site with its step name in place of the number.

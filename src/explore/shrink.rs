@@ -29,7 +29,11 @@ pub struct Shrunk {
 /// violation).
 fn failure(case: &Case, opts: &RunOpts, bound_max: u32) -> Option<(u32, Schedule, String)> {
     for bound in 0..=bound_max {
-        let ex = interleave::explore(case, opts, &Strategy::Exhaustive { bound });
+        let ex = interleave::explore(
+            case,
+            opts,
+            &Strategy::Exhaustive { bound, runs: crate::case::limits::EXHAUSTIVE_RUNS },
+        );
         let mut failing: Vec<_> = ex.outcomes.iter().filter(|r| !r.run.violations.is_empty()).collect();
         failing.sort_by_key(|r| (r.schedule().len(), r.schedule().to_string()));
         if let Some(r) = failing.first() {
@@ -93,12 +97,27 @@ fn smaller(t: &toml::Table) -> Vec<toml::Table> {
 
 /// Shrinks `case`, which must fail within `bound_max` deviations.
 pub fn shrink(case: &Case, opts: &RunOpts, bound_max: u32) -> Result<Shrunk, String> {
+    shrink_watched(case, opts, bound_max, &mut |_, _, _| {})
+}
+
+/// [`shrink`], telling `progress` the candidates tried and the threads and
+/// operations of the smallest failing case so far, before each candidate
+/// (the CLI's progress line).
+pub fn shrink_watched(
+    case: &Case,
+    opts: &RunOpts,
+    bound_max: u32,
+    progress: &mut dyn FnMut(u64, usize, usize),
+) -> Result<Shrunk, String> {
     let (mut bound, mut schedule, first) =
         failure(case, opts, bound_max).ok_or_else(|| format!("{} does not fail within bound {bound_max}", case.id))?;
     let sig = signature(&first).to_string();
     let mut table: toml::Table = toml::from_str(&case.source).map_err(|e| e.to_string())?;
+    let mut tried = 0u64;
     'outer: loop {
         for cand in smaller(&table) {
+            progress(tried, threads_of(&table), ops_of(&table));
+            tried += 1;
             let text = toml::to_string(&cand).map_err(|e| e.to_string())?;
             let Ok(c) = Case::parse(&case.path.display().to_string(), &case.id, &text) else { continue };
             if let Some((b, s, v)) = failure(&c, opts, bound_max)

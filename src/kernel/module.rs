@@ -302,7 +302,7 @@ pub async fn add_instance(k: &Kernel, m: usize, d: usize, name: &str, invoke: bo
         match s.modules[m].instances.get(&(d, name.to_string())) {
             Some(&i) => i,
             None => {
-                let no = s.cpu.instances.iter().filter(|i| i.state == state).count() as u16;
+                let no = s.cpu.instances.iter().filter(|i| i.state == state).count() as u32;
                 s.cpu.instances.push(Instance { state, no, name: name.to_string(), module: Some(m) });
                 let id = s.cpu.instances.len() - 1;
                 s.modules[m].instances.insert((d, name.to_string()), id);

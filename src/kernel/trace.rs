@@ -37,7 +37,7 @@ pub struct CbEvent {
     pub cpu: u16,
     pub state: u16,
     /// The instance id for multi-instance states.
-    pub inst: Option<u16>,
+    pub inst: Option<u32>,
     pub bringup: bool,
     /// `st->rollback` was set, or an install was being rolled back.
     pub rollback: bool,

@@ -43,6 +43,7 @@
 //! loading an imported profile into a case.
 
 pub mod inputs;
+pub mod kmod;
 pub mod pieces;
 mod profile;
 pub mod qemu;

@@ -13,8 +13,10 @@
 //! to a temporary directory of the cache, and is renamed into place only
 //! when its vmlinux and modules pass the same checks.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use super::inputs;
 
@@ -168,10 +170,12 @@ fn release_dir(pkg: &Path) -> Result<PathBuf, String> {
 
 /// `apt-cache pkgnames linux-image-6.1.0-`, the highest ABI number.
 fn newest_package() -> Result<String, String> {
-    let out = Command::new("apt-cache")
-        .args(["pkgnames", "linux-image-6.1.0-"])
-        .output()
-        .map_err(|e| format!("apt-cache is not available ({e}): the oracle needs a Debian machine with apt"))?;
+    let out = output_within(
+        Command::new("apt-cache").args(["pkgnames", "linux-image-6.1.0-"]),
+        QUICK_TIMEOUT,
+        "apt-cache pkgnames",
+    )
+    .map_err(|e| format!("{e}: the oracle needs a Debian machine with apt"))?;
     let names = String::from_utf8_lossy(&out.stdout);
     names
         .lines()
@@ -185,7 +189,11 @@ fn newest_package() -> Result<String, String> {
 }
 
 fn version_of(pkg: &str) -> Result<String, String> {
-    let out = Command::new("apt-cache").args(["show", "--no-all-versions", pkg]).output().map_err(|e| e.to_string())?;
+    let out = output_within(
+        Command::new("apt-cache").args(["show", "--no-all-versions", pkg]),
+        QUICK_TIMEOUT,
+        "apt-cache show",
+    )?;
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap_or("?").to_string())
 }
@@ -197,11 +205,12 @@ fn extract_vmlinux(bzimage: &Path, out: &Path) -> Result<(), String> {
     let at = b.windows(XZ.len()).position(|w| w == XZ).ok_or("no xz stream in the bzImage")?;
     let tail = out.with_extension("xz");
     std::fs::write(&tail, &b[at..]).map_err(|e| e.to_string())?;
-    let res = Command::new("xz")
-        .args(["--decompress", "--stdout", "--single-stream"])
-        .arg(&tail)
-        .output()
-        .map_err(|e| format!("xz is not available ({e}); install it with: {INSTALL}"))?;
+    let res = output_within(
+        Command::new("xz").args(["--decompress", "--stdout", "--single-stream"]).arg(&tail),
+        QUICK_TIMEOUT,
+        "xz --decompress",
+    )
+    .map_err(|e| format!("{e}; xz comes with: {INSTALL}"))?;
     let _ = std::fs::remove_file(&tail);
     if res.stdout.len() < 1 << 20 {
         return Err(format!("xz gave no kernel: {}", String::from_utf8_lossy(&res.stderr)));
@@ -213,10 +222,72 @@ fn extract_vmlinux(bzimage: &Path, out: &Path) -> Result<(), String> {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    let out = output_within(cmd, DOWNLOAD_TIMEOUT, what)?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
     }
+}
+
+/// How long a download or an unpack may take before it is killed.
+pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(900);
+/// How long an apt query or a decompression may take.
+pub const QUICK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Bytes kept of each of a command's streams; past it the rest is read
+/// and dropped (a kernel image, the largest output wanted, is ~40 MB).
+pub const STREAM_MAX: u64 = 256 << 20;
+
+/// `cmd.output()`, in a process group of its own that is killed after
+/// `limit`: a stalled mirror or a wedged tool (and whatever it started) is
+/// an error naming the command and the limit, not a hang. Its output is
+/// drained as it comes, so a chatty command cannot block on a full pipe,
+/// and kept up to [`STREAM_MAX`] a stream.
+pub fn output_within(cmd: &mut Command, limit: Duration, what: &str) -> Result<Output, String> {
+    use std::os::unix::process::CommandExt;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("{what}: cannot start {} ({e})", cmd.get_program().to_string_lossy()))?;
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(r) = r {
+                let mut r = r.take(STREAM_MAX);
+                let _ = r.read_to_end(&mut buf);
+                let _ = std::io::copy(&mut r.into_inner(), &mut std::io::sink());
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("{what}: {e}"))? {
+            break status;
+        }
+        if start.elapsed() >= limit {
+            let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut said = out.join().unwrap_or_default();
+            said.extend(err.join().unwrap_or_default());
+            let said = String::from_utf8_lossy(&said);
+            let lines: Vec<&str> = said.lines().collect();
+            let last: Vec<String> = lines[lines.len().saturating_sub(15)..].iter().map(|l| format!("  {l}")).collect();
+            let said = if last.is_empty() { String::new() } else { format!("; its last lines:\n{}", last.join("\n")) };
+            let secs = limit.as_secs_f64();
+            let secs = if secs.fract() == 0.0 { format!("{secs:.0}") } else { format!("{secs:.1}") };
+            return Err(format!("{what} did not finish within {secs} s and was killed{said}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok(Output { status, stdout, stderr })
 }

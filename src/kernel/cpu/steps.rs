@@ -115,7 +115,7 @@ impl CpuhpStep {
 pub struct Instance {
     pub state: State,
     /// Its number within the state, for site names (`/inst2`).
-    pub no: u16,
+    pub no: u32,
     pub name: String,
     /// The module that added it; `None` for built-in instances.
     pub module: Option<usize>,
@@ -346,7 +346,7 @@ fn build_steps(profile: &Profile, hotplug_cpu: bool, slab: bool) -> StepTable {
         st.cant_stop = p.cant_stop;
         st.multi = p.multi;
         for no in 0..p.instances {
-            instances.push(Instance { state: p.nr, no, name: format!("inst{no}"), module: None });
+            instances.push(Instance { state: p.nr, no: no.into(), name: format!("inst{no}"), module: None });
             st.list.insert(0, instances.len() - 1);
         }
     }
