@@ -68,6 +68,12 @@ impl RunResult {
         self.state.trace.events.len() + self.state.trace.splats.len()
     }
 
+    /// Executor steps and the work charged to operations together, at most
+    /// `steps_max`: what a step limit's outcome counts.
+    pub fn steps_taken(&self) -> u64 {
+        self.steps + self.state.work
+    }
+
     /// The operations' results; `None` for one that never returned.
     pub fn results(&self) -> &[Option<i64>] {
         &self.op_results

@@ -37,6 +37,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use hotplug_fi::case::limits::OUTPUT_BYTES_MAX;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// A worker's address space (`prlimit --as`): every input runs within it.
@@ -165,18 +166,21 @@ fn one(path: &str, text: &str, index: u64, twice: bool) -> String {
     CHECKING.store(false, Ordering::Relaxed);
     let micros = t0.elapsed().as_micros();
     let (hwm, vm) = (status_kb("VmHWM:"), status_kb("VmPeak:"));
-    let (status, end, steps, events, output, failures) = match r {
+    let (status, end, steps, events, (output, outcome), failures) = match r {
         Ok(c) => {
             let f: Vec<String> = c.failures.iter().map(|f| format!("{}: {}", f.kind, f.msg)).collect();
-            (c.status.word(), c.end, c.steps, c.events, c.output, f)
+            (c.status.word(), c.end, c.steps, c.events, (c.output, c.outcome), f)
         }
         Err(_) => {
             let msg = PANIC.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
-            ("panic", "-", 0, 0, 0, vec![format!("panic: {msg}")])
+            ("panic", "-", 0, 0, (0, 0), vec![format!("panic: {msg}")])
         }
     };
     let failures: Vec<String> = failures.iter().map(|f| one_line(f)).collect();
-    format!("in\t{index}\t{status}\t{end}\t{steps}\t{events}\t{output}\t{micros}\t{hwm}\t{vm}\t{}", failures.join("\t"))
+    format!(
+        "in\t{index}\t{status}\t{end}\t{steps}\t{events}\t{output}\t{outcome}\t{micros}\t{hwm}\t{vm}\t{}",
+        failures.join("\t")
+    )
 }
 
 /// A message on one line: control characters as spaces.
@@ -202,7 +206,10 @@ struct Report {
     end: String,
     steps: u64,
     events: u64,
+    /// Bytes of trace text.
     output: u64,
+    /// Bytes of outcome.
+    outcome: u64,
     micros: u64,
     hwm_kb: u64,
     vm_kb: u64,
@@ -212,7 +219,7 @@ struct Report {
 
 fn parse_report(line: &str) -> Option<Report> {
     let f: Vec<&str> = line.split('\t').collect();
-    if f.len() < 10 || f[0] != "in" {
+    if f.len() < 11 || f[0] != "in" {
         return None;
     }
     let n = |i: usize| f[i].parse::<u64>().ok();
@@ -223,10 +230,11 @@ fn parse_report(line: &str) -> Option<Report> {
         steps: n(4)?,
         events: n(5)?,
         output: n(6)?,
-        micros: n(7)?,
-        hwm_kb: n(8)?,
-        vm_kb: n(9)?,
-        failures: f[10..].iter().filter(|s| !s.is_empty()).map(|s| s.to_string()).collect(),
+        outcome: n(7)?,
+        micros: n(8)?,
+        hwm_kb: n(9)?,
+        vm_kb: n(10)?,
+        failures: f[11..].iter().filter(|s| !s.is_empty()).map(|s| s.to_string()).collect(),
     })
 }
 
@@ -345,6 +353,7 @@ struct Stats {
     steps: (u64, u64),
     events: (u64, u64),
     output: (u64, u64),
+    outcome: (u64, u64),
     micros: (u64, u64),
     hwm_kb: (u64, u64),
     vm_kb: (u64, u64),
@@ -371,6 +380,7 @@ impl Stats {
         bump(&mut self.steps, r.steps, r.index);
         bump(&mut self.events, r.events, r.index);
         bump(&mut self.output, r.output, r.index);
+        bump(&mut self.outcome, r.outcome, r.index);
         bump(&mut self.micros, r.micros, r.index);
         bump(&mut self.hwm_kb, r.hwm_kb, r.index);
         bump(&mut self.vm_kb, r.vm_kb, r.index);
@@ -490,6 +500,7 @@ impl Report {
             steps: 0,
             events: 0,
             output: 0,
+            outcome: 0,
             micros: 0,
             hwm_kb: 0,
             vm_kb: 0,
@@ -505,7 +516,8 @@ fn summary(s: &Stats, seed: u64, count: u64, secs: f64) -> String {
         "fuzz: {} inputs from seed {seed} in {secs:.1} s: {} loaded, {} ran ({}); \
          {} panics or crashes, {} bound violations, {} misplaced errors, {} late refusals, {} nondeterministic; \
          largest: {} steps (input {}; steps_max clamped to {}), {} trace events and splats (input {}; \
-         trace_events_max clamped to {}), {} output bytes (input {}; {} {}), peak RSS {:.1} MiB (input {}), \
+         trace_events_max clamped to {}), {} bytes of trace text (input {}; {} {}), {} bytes of outcome (input {}), \
+         peak RSS {:.1} MiB (input {}), \
          peak address space {:.1} MiB (input {}; prlimit --as {} MiB), slowest input {:.1} ms (input {})",
         s.inputs,
         s.share(&["ran", "refused"]),
@@ -524,8 +536,10 @@ fn summary(s: &Stats, seed: u64, count: u64, secs: f64) -> String {
         check::EVENTS_CLAMP,
         s.output.0,
         s.output.1,
-        check::OUTPUT_BYTES_MAX.name,
-        check::OUTPUT_BYTES_MAX.max,
+        OUTPUT_BYTES_MAX.name,
+        OUTPUT_BYTES_MAX.max,
+        s.outcome.0,
+        s.outcome.1,
         mib(s.hwm_kb.0),
         s.hwm_kb.1,
         mib(s.vm_kb.0),

@@ -235,7 +235,7 @@ fn the_step_limit_is_never_overdrawn() {
         );
         let case = Case::parse("over.toml", "over", &text).expect("the case parses");
         let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
-        let taken = run.result.steps + run.result.state.work;
+        let taken = run.result.steps_taken();
         assert!(taken <= max, "steps_max {max}: the run took {taken}");
         if let hotplug_fi::sim::executor::RunEnd::StepLimit(n) = run.result.end {
             assert_eq!(n, max, "steps_max {max}: {}", run.outcome);

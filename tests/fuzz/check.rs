@@ -7,14 +7,15 @@
 //! every input stays cheap), then runs its plain scenario, its
 //! `[[fault]]`s scenario if it has one, and, with threads or interrupt
 //! sources, two random schedules of the explorer. Every run must stay within
-//! its steps (scheduling steps and operation work together), its trace
-//! events and splats, and [`OUTPUT_BYTES_MAX`] bytes of rendered trace and
-//! outcome; a run asked to be checked twice must give the same bytes both
-//! times. It leaves out the sweep and exhaustive exploration (each is many
-//! such runs), and memory and panics, which the driver (`tests/fuzz.rs`)
-//! catches from outside the process.
+//! its steps (scheduling steps and operation work together), `tasks_max`
+//! tasks, its trace events and splats, and `output_bytes_max` bytes of
+//! trace text (past which the text says how many events it leaves out); a
+//! run asked to be checked twice must give the same bytes both times. It
+//! leaves out the sweep and exhaustive exploration (each is many such
+//! runs), and memory and panics, which the driver (`tests/fuzz.rs`) catches
+//! from outside the process.
 
-use hotplug_fi::case::limits::Limit;
+use hotplug_fi::case::limits::{OUTPUT_BYTES_MAX, TASKS_MAX};
 use hotplug_fi::case::{Case, CaseError, Strategy};
 use hotplug_fi::engine::RunOpts;
 use hotplug_fi::explore::interleave;
@@ -26,9 +27,6 @@ use hotplug_fi::verdict::{self, Scenario, ScenarioRun};
 pub const STEPS_CLAMP: u64 = 20_000;
 /// The `trace_events_max` a fuzzed case runs with, at most.
 pub const EVENTS_CLAMP: usize = 20_000;
-/// The rendered trace and outcome of one run, in bytes.
-// TODO: switch to `hotplug_fi::case::limits::OUTPUT_BYTES_MAX` once it lands.
-pub const OUTPUT_BYTES_MAX: Limit = Limit { name: "output_bytes_max", max: 64 << 20 };
 
 /// What became of an input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +71,11 @@ pub struct Checked {
     pub steps: u64,
     /// Trace events plus splats, the most of any run.
     pub events: usize,
-    /// Rendered trace and outcome bytes, the most of any run.
+    /// Bytes of the trace as text, the most of any run.
     pub output: usize,
+    /// Bytes of the outcome (results, end, final state, splats), the most
+    /// of any run.
+    pub outcome: usize,
     pub runs: u32,
     /// The error of a rejected input or a refused run.
     pub error: Option<String>,
@@ -90,6 +91,7 @@ pub fn check(path: &str, text: &str, twice: bool) -> Checked {
         steps: 0,
         events: 0,
         output: 0,
+        outcome: 0,
         runs: 0,
         error: None,
         failures: Vec::new(),
@@ -173,7 +175,7 @@ fn measure(case: &Case, run: &ScenarioRun, what: &str, c: &mut Checked) -> Strin
     c.runs += 1;
     let res = &run.result;
     let m = &case.machine;
-    let steps = res.steps + res.state.work;
+    let steps = res.steps_taken();
     let mut bound = |msg: String| c.failures.push(Failure { kind: "bound", msg: format!("{what} run: {msg}") });
     if steps > m.steps_max {
         bound(format!("{steps} steps (scheduling steps and operation work) over steps_max {}", m.steps_max));
@@ -183,25 +185,34 @@ fn measure(case: &Case, run: &ScenarioRun, what: &str, c: &mut Checked) -> Strin
     {
         bound(format!("the outcome says {n} steps, and the run took {steps}"));
     }
-    let t = &res.state.trace;
-    let events = t.events.len() + t.splats.len();
+    if res.tasks() as u64 > TASKS_MAX.max {
+        bound(format!("{} tasks over {} {}", res.tasks(), TASKS_MAX.name, TASKS_MAX.max));
+    }
+    let events = res.recorded();
     if events > m.trace_events_max {
         bound(format!("{events} trace events and splats over trace_events_max {}", m.trace_events_max));
     }
-    let mut text = report::trace(case, res);
-    text.push_str(&run.outcome);
-    if text.len() as u64 > OUTPUT_BYTES_MAX.max {
+    // The text stops at the first event past the limit, with a line that
+    // says so: one event's lines, each naming at most a few pieces of the
+    // case, may go past it.
+    let trace = report::trace(case, res);
+    let slack = 4 * case.source.len() + 4096;
+    if trace.len() > OUTPUT_BYTES_MAX.max as usize + slack {
         bound(format!(
-            "{} bytes of trace and outcome over {} {}",
-            text.len(),
+            "{} bytes of trace text, over {} ({}) and one event's lines",
+            trace.len(),
             OUTPUT_BYTES_MAX.name,
             OUTPUT_BYTES_MAX.max
         ));
     }
+    if trace.len() > OUTPUT_BYTES_MAX.max as usize && !trace.contains("more events not shown") {
+        bound(format!("{} bytes of trace text, past {}, and no line says so", trace.len(), OUTPUT_BYTES_MAX.name));
+    }
     c.steps = c.steps.max(steps);
     c.events = c.events.max(events);
-    c.output = c.output.max(text.len());
-    text
+    c.output = c.output.max(trace.len());
+    c.outcome = c.outcome.max(run.outcome.len());
+    trace + &run.outcome
 }
 
 /// An error names the file, then a line and a column inside the text:
