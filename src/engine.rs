@@ -52,7 +52,7 @@ pub struct RunResult {
     /// Whether every failpoint of the plan fired at least once.
     pub fired: BTreeSet<Site>,
     op_results: Vec<Option<i64>>,
-    thread_results: Vec<Vec<Option<i64>>>,
+    thread_results: Vec<Vec<i64>>,
     reached: Vec<Site>,
     reached_in_rollback: Vec<Site>,
 }
@@ -68,13 +68,22 @@ impl RunResult {
         self.state.trace.events.len() + self.state.trace.splats.len()
     }
 
+    /// Executor steps and the work charged to operations together, at most
+    /// `steps_max`: what a step limit's outcome counts.
+    pub fn steps_taken(&self) -> u64 {
+        self.steps + self.state.work
+    }
+
     /// The operations' results; `None` for one that never returned.
     pub fn results(&self) -> &[Option<i64>] {
         &self.op_results
     }
 
-    /// Each thread's results, per operation and loop.
-    pub fn thread_results(&self) -> &[Vec<Option<i64>>] {
+    /// Each thread's results, operation by operation and loop by loop, as
+    /// far as it got: the operation that never returned and those after it
+    /// have none (so a thread of 1000 operations and 1000 loops stopped at
+    /// its first holds nothing, not a million empty results).
+    pub fn thread_results(&self) -> &[Vec<i64>] {
         &self.thread_results
     }
 
@@ -95,8 +104,8 @@ impl RunResult {
 struct Harness {
     /// Each case operation's result; `None` until it returns.
     op_results: Vec<Option<i64>>,
-    /// Each thread's results, per operation and loop.
-    thread_results: Vec<Vec<Option<i64>>>,
+    /// Each thread's results, per operation and loop, as far as it got.
+    thread_results: Vec<Vec<i64>>,
     /// Mutexes a case's operations take by name, created on first use.
     case_locks: BTreeMap<String, LockId>,
     /// Completed for all once the case's setup operations are done.
@@ -161,7 +170,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
     }
     let h = Rc::new(RefCell::new(Harness {
         op_results: vec![None; case.ops.len()],
-        thread_results: case.threads.iter().map(|t| vec![None; t.ops.len() * t.loops as usize]).collect(),
+        thread_results: vec![Vec::new(); case.threads.len()],
         case_locks: BTreeMap::new(),
         setup_done: k.s().locks.add_completion(),
     }));
@@ -297,13 +306,13 @@ async fn control((k, h): Shared, ops: Vec<OpLine>) {
 async fn thread((k, h): Shared, idx: usize, ops: Vec<OpLine>, loops: u32) {
     let setup_done = h.borrow().setup_done;
     k.wait_for_completion(setup_done).await;
-    for iter in 0..loops as usize {
+    for _ in 0..loops {
         for (i, line) in ops.iter().enumerate() {
             k.charge().await;
             let at = OpRef { thread: idx as u16 + 1, op: i as u16 };
             k.trace(Event::Op(at));
             let ret = exec(&k, &h, &line.op).await;
-            h.borrow_mut().thread_results[idx][iter * ops.len() + i] = Some(ret);
+            h.borrow_mut().thread_results[idx].push(ret);
             k.trace(Event::OpRet(at, ret));
         }
     }

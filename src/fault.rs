@@ -25,6 +25,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
 
+use crate::case::limits::STEPS_MAX;
 use crate::errno;
 
 /// Where a fault can be injected.
@@ -234,7 +235,11 @@ pub fn check_action_at(site: &Site, action: &str) -> Result<(), (usize, String)>
 
 /// The actions a case may write at a site, for errors.
 fn action_forms(ipi: bool) -> String {
-    let ret = if ipi { "`return(N)` (hold it back N steps, N at least 1)" } else { "`return(-ERRNO)`" };
+    let ret = if ipi {
+        format!("`return(N)` (hold it back N steps, N 1 to {})", STEPS_MAX.max)
+    } else {
+        "`return(-ERRNO)`".to_string()
+    };
     format!(
         "an action is `return`, {ret} or `off`, each optionally `N*` first (N times, N at least 1), joined by `->` without spaces inside a term: `1*return->off`"
     )
@@ -273,10 +278,13 @@ fn check_task(ipi: bool, task: &str, arg: Option<&str>) -> Result<(), String> {
     match (task, arg) {
         ("off", None) | ("return", None) => Ok(()),
         ("off", Some(_)) => Err("`off` takes no argument".to_string()),
+        // No run takes more than steps_max steps, so no hold is longer; the
+        // limit keeps `steps + N` and the trace's step count in range.
         ("return", Some(arg)) if ipi => match arg.parse::<u64>() {
-            Ok(n) if n > 0 => Ok(()),
+            Ok(n) if (1..=STEPS_MAX.max).contains(&n) => Ok(()),
             _ => Err(format!(
-                "`{arg}`: at an IPI site, `return(N)` holds the IPI back for N steps, N a whole number of at least 1; bare `return` holds it until the target next enables IRQs"
+                "`{arg}`: at an IPI site, `return(N)` holds the IPI back for N steps, N a whole number from 1 to {} ({}); bare `return` holds it until the target next enables IRQs",
+                STEPS_MAX.max, STEPS_MAX.name
             )),
         },
         ("return", Some(arg)) => match errno::parse(arg) {
@@ -371,6 +379,9 @@ mod tests {
         assert!(check_action(&ipi, "1*return").is_ok());
         assert!(check_action(&ipi, "return(-ENOMEM)").unwrap_err().contains("N steps"));
         assert!(check_action(&ipi, "return(0)").is_err());
+        assert!(check_action(&ipi, "return(10000000)").is_ok());
+        assert!(check_action(&ipi, "return(10000001)").unwrap_err().contains("1 to 10000000 (steps_max)"));
+        assert!(check_action(&ipi, "return(18446744073709551615)").is_err());
     }
 
     #[test]

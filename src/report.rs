@@ -263,12 +263,20 @@ pub fn outcome(case: &Case, res: &RunResult, broken: &[impl std::fmt::Display]) 
         let r = r.map_or("(did not return)".to_string(), errno::name);
         let _ = writeln!(out, "  {:<40} = {r}", line.text);
     }
+    // A thread's operations run in order, so those after the first that did
+    // not return did not either: one line says how many, where a thread of
+    // 1000 operations and 1000 loops would print a million.
     for (t, results) in case.threads.iter().zip(res.thread_results()) {
         let _ = writeln!(out, "thread {}:", t.name);
         for (i, r) in results.iter().enumerate() {
-            let line = &t.ops[i % t.ops.len()];
-            let r = r.map_or("(did not return)".to_string(), errno::name);
-            let _ = writeln!(out, "  {:<40} = {r}", line.text);
+            let _ = writeln!(out, "  {:<40} = {}", t.ops[i % t.ops.len()].text, errno::name(*r));
+        }
+        let total = t.ops.len() * t.loops as usize;
+        if results.len() < total {
+            let _ = writeln!(out, "  {:<40} = (did not return)", t.ops[results.len() % t.ops.len()].text);
+        }
+        if results.len() + 1 < total {
+            let _ = writeln!(out, "  ({} more did not return)", total - results.len() - 1);
         }
     }
     let _ = writeln!(out, "end: {}", outcome_end(res));

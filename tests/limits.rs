@@ -33,7 +33,7 @@ fn operations_that_never_block_count_against_the_step_limit() {
     let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
     assert!(run.outcome.contains("end: livelock: step limit reached after 300 steps"), "{}", run.outcome);
     assert!(run.violations.is_empty(), "{:?}", run.violations);
-    let done = run.result.thread_results()[0].iter().filter(|r| r.is_some()).count();
+    let done = run.result.thread_results()[0].len();
     assert!(done < 300, "{done} operations ran within a budget of 300");
 }
 
@@ -218,4 +218,51 @@ fn rerecord(case: &Case) -> hotplug_fi::sim::executor::Schedule {
         }
     }
     panic!("{}: no schedule of {} outcomes meets the expectations on 64 CPUs", case.path.display(), ex.outcomes.len());
+}
+
+/// A step that reaches `steps_max` while an operation charges its work
+/// spends the budget and does not overdraw it: at every limit the run stops
+/// at the limit, never one step over (the fuzz target found "step limit
+/// reached after 301 steps" with `steps_max = 300`).
+#[test]
+fn the_step_limit_is_never_overdrawn() {
+    let opts = RunOpts::default();
+    for max in 1..=400 {
+        let text = format!(
+            "description = \"d\"\nops = [\"cpu_down 1\", \"cpu_up 1\"]\n[machine]\ncpus = 2\nsteps_max = {max}\n\
+             [[thread]]\nname = \"t\"\nops = [\"preempt_enable\", \"cpu_up 1\"]\nloops = 1000\n\
+             [explore]\nstrategy = \"default\"\n"
+        );
+        let case = Case::parse("over.toml", "over", &text).expect("the case parses");
+        let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+        let taken = run.result.steps_taken();
+        assert!(taken <= max, "steps_max {max}: the run took {taken}");
+        if let hotplug_fi::sim::executor::RunEnd::StepLimit(n) = run.result.end {
+            assert_eq!(n, max, "steps_max {max}: {}", run.outcome);
+        }
+    }
+}
+
+/// A run's outcome grows with what ran, not with what a case could run:
+/// 16 threads of 1000 operations and 1000 loops each (every figure at its
+/// limit) stopped after 300 steps print one line for what did not return
+/// per thread, where they printed 16 million lines (a gigabyte) before.
+#[test]
+fn results_that_never_came_are_counted_not_listed() {
+    let ops = vec!["\"echo -1 > cpu1/hotplug/fail\""; 1000].join(", ");
+    let threads: String =
+        (0..16).map(|i| format!("[[thread]]\nname = \"t{i}\"\nops = [{ops}]\nloops = 1000\n")).collect();
+    let text = format!(
+        "description = \"d\"\nops = [\"cpu_down 1\"]\n{threads}[machine]\ncpus = 2\nsteps_max = 300\n\
+         [explore]\nstrategy = \"default\"\n"
+    );
+    let case = Case::parse("wide.toml", "wide", &text).expect("the case parses");
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    let returned: usize = run.result.thread_results().iter().map(Vec::len).sum();
+    assert!(returned < 300, "{returned} thread operations returned within 300 steps");
+    assert!(run.outcome.len() < 64 * 1024, "an outcome of {} bytes", run.outcome.len());
+    let t15 = run.outcome.split("thread t15:\n").nth(1).expect("thread t15 is listed");
+    assert!(t15.starts_with("  echo -1 > cpu1/hotplug/fail"), "{t15}");
+    assert!(t15.contains("= (did not return)\n  (999999 more did not return)\n"), "{t15}");
 }

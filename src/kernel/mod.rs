@@ -329,11 +329,13 @@ impl Kernel {
     /// yield to the executor (a case operation). Past the budget the task
     /// stops here for good, and the executor ends the run at its step
     /// limit: an operation that never blocks cannot run for ever inside
-    /// one step.
+    /// one step. The budget is spent, never overdrawn: a charge in the step
+    /// that reached the limit leaves steps and work at `steps_max`, not one
+    /// over it.
     pub async fn charge(&self) {
         let over = {
             let mut s = self.s();
-            s.work += 1;
+            s.work = (s.work + 1).min(self.cfg.steps_max.saturating_sub(s.steps));
             s.steps + s.work >= self.cfg.steps_max || s.trace.full
         };
         if over {
