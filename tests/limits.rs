@@ -28,9 +28,7 @@ end = "livelock"
 
 #[test]
 fn operations_that_never_block_count_against_the_step_limit() {
-    let case = Case::parse("spin.toml", "spin", SPIN).expect("the case parses");
-    let opts = RunOpts::default();
-    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    let (_, run) = plain_run("spin.toml", SPIN);
     assert!(run.outcome.contains("end: livelock: step limit reached after 300 steps"), "{}", run.outcome);
     assert!(run.violations.is_empty(), "{:?}", run.violations);
     let done = run.result.thread_results()[0].len();
@@ -50,9 +48,7 @@ cpus = 2
 [expect]
 splats = ["DEBUG_LOCKS_WARN_ON(val > preempt_count())", "release lock (mem_hotplug_lock)", "release lock (m)"]
 "#;
-    let case = Case::parse("unbalanced.toml", "unbalanced", text).expect("the case parses");
-    let opts = RunOpts::default();
-    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    let (_, run) = plain_run("unbalanced.toml", text);
     assert!(run.violations.is_empty(), "{:?}", run.violations);
     assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
 }
@@ -69,9 +65,7 @@ ops = ["cpu_down 1", "cpu_up 1", "cpu_down 1", "cpu_up 1"]
 cpus = 2
 trace_events_max = 50
 "#;
-    let case = Case::parse("trace.toml", "trace", text).expect("the case parses");
-    let opts = RunOpts::default();
-    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    let (_, run) = plain_run("trace.toml", text);
     assert!(
         run.outcome.contains("trace limit: the run recorded 50 events and splats (trace_events_max)"),
         "{}",
@@ -133,9 +127,7 @@ fn a_trace_text_stops_at_output_bytes_max_and_says_so() {
         thread(2),
         thread(3)
     );
-    let case = Case::parse("long.toml", "long", &text).expect("the case parses");
-    let opts = RunOpts::default();
-    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    let (case, run) = plain_run("long.toml", &text);
     assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
     let out = hotplug_fi::report::trace(&case, &run.result);
     let max = hotplug_fi::case::limits::OUTPUT_BYTES_MAX.max as usize;
@@ -256,13 +248,20 @@ fn results_that_never_came_are_counted_not_listed() {
         "description = \"d\"\nops = [\"cpu_down 1\"]\n{threads}[machine]\ncpus = 2\nsteps_max = 300\n\
          [explore]\nstrategy = \"default\"\n"
     );
-    let case = Case::parse("wide.toml", "wide", &text).expect("the case parses");
-    let opts = RunOpts::default();
-    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    let (_, run) = plain_run("wide.toml", &text);
     let returned: usize = run.result.thread_results().iter().map(Vec::len).sum();
     assert!(returned < 300, "{returned} thread operations returned within 300 steps");
     assert!(run.outcome.len() < 64 * 1024, "an outcome of {} bytes", run.outcome.len());
     let t15 = run.outcome.split("thread t15:\n").nth(1).expect("thread t15 is listed");
     assert!(t15.starts_with("  echo -1 > cpu1/hotplug/fail"), "{t15}");
     assert!(t15.contains("= (did not return)\n  (999999 more did not return)\n"), "{t15}");
+}
+
+/// A case from its text, and its plain run with every switch off.
+fn plain_run(file: &str, text: &str) -> (Case, verdict::ScenarioRun) {
+    let id = file.trim_end_matches(".toml");
+    let case = Case::parse(file, id, text).expect("the case parses");
+    let opts = RunOpts::default();
+    let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
+    (case, run)
 }
