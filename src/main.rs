@@ -34,6 +34,9 @@ enum Cmd {
         /// Arm a failpoint: SITE or SITE=ACTION (default action: fail once with -EAGAIN).
         #[arg(long)]
         fault: Vec<String>,
+        /// text, or json: the trace's events and the final state (docs/results.md).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Run every case under every failpoint it asks for, and summarise.
     Sweep {
@@ -181,7 +184,7 @@ fn main() -> ExitCode {
     }
     let opts = RunOpts { regressions, record_sites: false, ..Default::default() };
     let res = match &cli.cmd {
-        Cmd::Run { case, fault } => cmd_run(case, fault, &opts),
+        Cmd::Run { case, fault, format } => cmd_run(case, fault, *format, &opts),
         Cmd::Sweep { paths, format } => cmd_sweep(paths, *format, &opts),
         Cmd::Oracle {
             sweep_cpu,
@@ -252,7 +255,10 @@ fn load(path: &Path) -> Result<Case, CaseError> {
 /// applies); `run CASE --fault …`: those faults armed. The case's `=>`
 /// expectations are checked where they describe the run (the case's own
 /// faults, or no faults for a case without any).
-fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, String> {
+fn cmd_run(path: &Path, faults: &[String], format: Format, opts: &RunOpts) -> Result<ExitCode, String> {
+    if format == Format::Ktap {
+        return Err("run prints text or json; ktap is for sweep and explore".to_string());
+    }
     let case = load(path).map_err(|e| e.to_string())?;
     let scenario = if faults.is_empty() {
         Scenario::plain(&case, opts)
@@ -264,7 +270,8 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
             hotplug_fi::fault::check_action(&site, action)?;
             plan.push((site, action.to_string()));
         }
-        Scenario { label: String::new(), faults: plan, schedule: None }
+        let label = plan.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>().join(" + ");
+        Scenario { label, faults: plan, schedule: None }
     };
     let run = verdict::run(&case, scenario, opts)?;
     let unfired = verdict::unfired(&run);
@@ -274,6 +281,10 @@ fn cmd_run(path: &Path, faults: &[String], opts: &RunOpts) -> Result<ExitCode, S
         && run.scenario.is_primary(&case, opts)
     {
         return Err(format!("failpoint `{site}` was armed but never fired: the run does not reach it"));
+    }
+    if format == Format::Json {
+        say!("{}", hotplug_fi::results::RunDoc::new(&case, &run, opts).to_json());
+        return Ok(if run.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
     let code = print_run(&case, &run, opts);
     for site in unfired {

@@ -585,7 +585,7 @@ fn memory(s: &KState) -> String {
 }
 
 /// A cpulist, with `(none)` for an empty mask.
-fn mask(m: crate::sim::CpuMask) -> String {
+pub fn mask(m: crate::sim::CpuMask) -> String {
     if m.is_empty() { "(none)".to_string() } else { m.to_string() }
 }
 

@@ -5,9 +5,14 @@
 //! what those say: which scenarios each case ran, their distinct outcomes,
 //! each violation with the command that reproduces it.
 //!
-//! Left out: the traces themselves (`hotplug-fi run` prints one; the
-//! outcome text here is the grouping key: results, final state, splats),
-//! and JUnit, which the nextest `ci` profile writes for `cargo test`.
+//! `run --format json` is the same schema's third command: one scenario's
+//! trace events as the model records them, with the texts and CSD names
+//! they index, its splats, its results and its final state ([`RunDoc`]).
+//!
+//! Left out of `sweep` and `explore`: the traces themselves (`run` gives
+//! one; the outcome text there is the grouping key: results, final state,
+//! splats). Left out everywhere: JUnit, which the nextest `ci` profile
+//! writes for `cargo test`.
 
 use std::fmt::Write;
 
@@ -243,4 +248,114 @@ pub fn ktap(r: &Results) -> String {
 /// KTAP lines are lines: a multi-line message is joined with ` / `.
 fn one_line(s: &str) -> String {
     s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
+}
+
+/// `run --format json`: one scenario in full.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDoc {
+    pub schema: String,
+    pub version: u32,
+    /// `run`.
+    pub command: String,
+    pub case: String,
+    pub scenario: String,
+    pub reproduce: String,
+    /// The trace, in execution order, as `src/kernel/trace.rs` defines
+    /// each event; `Log`, `Note` and `Step` index `texts`, `Splat` indexes
+    /// `splats`, a CSD's `name` indexes `csd_names`.
+    pub events: Vec<crate::kernel::trace::Event>,
+    pub texts: Vec<String>,
+    pub csd_names: Vec<String>,
+    pub splats: Vec<SplatDoc>,
+    /// Each top-level operation's result; `null` for one that never returned.
+    pub results: Vec<Option<i64>>,
+    /// How the run ended, as the outcome says it.
+    pub end: String,
+    pub final_state: FinalState,
+    pub violations: Vec<ViolationResult>,
+    /// The outcome text, as the snapshot prints it.
+    pub outcome: String,
+}
+
+/// A splat as the kernel would print it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplatDoc {
+    /// `WARN`, `BUG`, `lockdep`, ... (the outcome's label).
+    pub kind: String,
+    pub title: String,
+    pub site: String,
+    pub comm: String,
+}
+
+/// The machine after the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalState {
+    /// Masks in the kernel's list form (`0-3`, `0,2-3`).
+    pub possible: String,
+    pub present: String,
+    pub online: String,
+    pub active: String,
+    pub cpus: Vec<CpuDoc>,
+}
+
+/// One CPU's hotplug state (`/sys/devices/system/cpu/cpuN/hotplug/*`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuDoc {
+    pub cpu: usize,
+    pub state: u16,
+    pub target: u16,
+    pub fail: i32,
+    pub rollback: bool,
+}
+
+impl RunDoc {
+    /// The document of one scenario run.
+    pub fn new(case: &Case, run: &ScenarioRun, opts: &RunOpts) -> RunDoc {
+        let s = &run.result.state;
+        let c = &s.cpu;
+        let cpus = c
+            .cpuhp
+            .iter()
+            .enumerate()
+            .map(|(cpu, st)| CpuDoc { cpu, state: st.state, target: st.target, fail: st.fail, rollback: st.rollback })
+            .collect();
+        let splats = s
+            .trace
+            .splats
+            .iter()
+            .map(|sp| SplatDoc {
+                kind: sp.kind.label().to_string(),
+                title: sp.title.clone(),
+                site: sp.site.to_string(),
+                comm: sp.comm.clone(),
+            })
+            .collect();
+        RunDoc {
+            schema: SCHEMA.to_string(),
+            version: VERSION,
+            command: "run".to_string(),
+            case: case.id.clone(),
+            scenario: run.scenario.label.clone(),
+            reproduce: verdict::repro(case, &run.scenario, opts),
+            events: s.trace.events.clone(),
+            texts: s.trace.texts.clone(),
+            csd_names: s.smp.names.iter().map(|n| n.to_string()).collect(),
+            splats,
+            results: run.result.results().to_vec(),
+            end: crate::report::outcome_end(&run.result),
+            final_state: FinalState {
+                possible: c.possible.to_string(),
+                present: c.present.to_string(),
+                online: crate::report::mask(c.online),
+                active: crate::report::mask(c.active),
+                cpus,
+            },
+            violations: run.violations.iter().map(|v| violation(case, run, v, opts)).collect(),
+            outcome: run.outcome.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a run serialises")
+    }
 }

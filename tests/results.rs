@@ -61,8 +61,9 @@ fn totals_count_what_the_cases_hold() {
 #[test]
 fn every_field_is_documented() {
     let doc = std::fs::read_to_string(common::root().join("docs/results.md")).unwrap();
+    let table = &doc[..doc.find("## `run --format json`").expect("a run section")];
     let rows: std::collections::BTreeSet<String> =
-        doc.lines().filter_map(|l| l.strip_prefix("| `")?.split_once('`').map(|(k, _)| k.to_string())).collect();
+        table.lines().filter_map(|l| l.strip_prefix("| `")?.split_once('`').map(|(k, _)| k.to_string())).collect();
     let mut keys = std::collections::BTreeSet::new();
     collect_keys(&serde_json::to_value(sample()).unwrap(), &mut keys);
     assert_eq!(keys, rows, "docs/results.md's table and the document's keys");
@@ -134,4 +135,48 @@ fn sweep_format_json_prints_the_document() {
     assert_eq!(r.totals.cases, 2);
     assert_eq!(r.cases[0].id, "cpu/updown");
     assert_eq!(r.totals.violations, 0);
+}
+
+/// `run --format json`: the trace's events as the model records them (one
+/// `CbEnter` per callback the text shows), the texts and names they index,
+/// the results and the final state; it reads back as the same document.
+#[test]
+fn run_format_json_gives_the_events_and_the_final_state() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotplug-fi"))
+        .args(["run", "--format", "json", "cases/cpu/updown.toml", "--fault", "cpuhp/cpu1/up/197"])
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let doc: results::RunDoc = serde_json::from_str(&text).expect("a run document");
+    assert_eq!((doc.schema.as_str(), doc.version, doc.command.as_str()), ("hotplug-fi/results", 1, "run"));
+    let case = common::case("cpu/updown");
+    let faults =
+        vec![(hotplug_fi::case::parse_site(&case.profile, 4, "cpuhp/cpu1/up/197").unwrap(), "1*return".to_string())];
+    let sc = hotplug_fi::verdict::Scenario { label: String::new(), faults, schedule: None };
+    let run = hotplug_fi::verdict::run(&case, sc, &RunOpts::default()).unwrap();
+    let entered = doc.events.iter().filter(|e| matches!(e, hotplug_fi::kernel::trace::Event::CbEnter(_))).count();
+    let shown = hotplug_fi::report::trace(&case, &run.result)
+        .lines()
+        .filter(|l| l.contains("->startup()") || l.contains("->teardown()"))
+        .count();
+    assert!(entered > 0 && entered <= shown, "{entered} entered, {shown} lines");
+    assert_eq!(doc.results, vec![Some(0), Some(-11)]);
+    assert_eq!(doc.final_state.online, "0,2-3");
+    let cpu1 = &doc.final_state.cpus[1];
+    assert_eq!((cpu1.state, cpu1.target), (0, 0), "a failed bringup rolls back to CPUHP_OFFLINE");
+    assert!(doc.outcome.contains("cpu1: hotplug/state 0  target 0  fail -1"), "{}", doc.outcome);
+    assert_eq!(doc.outcome, run.outcome);
+    assert_eq!(serde_json::to_string_pretty(&doc).unwrap(), text.trim_end());
+    assert_eq!(doc.scenario, "cpuhp/cpu1/up/197");
+    // Every field but an event's own is in docs/results.md.
+    let docs = std::fs::read_to_string(common::root().join("docs/results.md")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["events"] = serde_json::Value::Array(Vec::new());
+    let mut keys = std::collections::BTreeSet::new();
+    collect_keys(&value, &mut keys);
+    for k in keys {
+        assert!(docs.contains(&format!("`{k}`")), "docs/results.md does not name `{k}`");
+    }
 }

@@ -63,7 +63,7 @@ pub enum CsdFunc {
 }
 
 /// Which API queued a CSD, for the trace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Api {
     Single,
     SingleAsync,
@@ -71,7 +71,7 @@ pub enum Api {
 }
 
 /// Where a callback ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Via {
     /// On the calling CPU, IRQs off (`generic_exec_single` to self, or the
     /// local part of `on_each_cpu`).

@@ -27,7 +27,7 @@ use crate::sim::lock::{CompletionId, LockId, LockKind, Locks, Mode};
 use super::{Kernel, Wait};
 
 /// `enum multi_stop_state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     None,
     Prepare,

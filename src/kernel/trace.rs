@@ -19,7 +19,7 @@ use super::stop_machine::Stage;
 pub type TextId = u32;
 
 /// How a hotplug callback invocation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CbHow {
     /// The callback ran and returned this value.
     Ran,
@@ -31,7 +31,7 @@ pub enum CbHow {
 }
 
 /// One hotplug callback invocation, or its refusal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CbEvent {
     /// The CPU the callback is for (not necessarily the one it runs on).
     pub cpu: u16,
@@ -51,7 +51,7 @@ pub struct CbEvent {
 
 /// Events are `Copy` (texts live beside them), so a long trace is cheap to
 /// build and to drop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A case operation starts.
     Op(OpRef),
@@ -147,13 +147,13 @@ pub enum Event {
 
 /// Which case operation: `thread` 0 is the case's `ops`, `thread` N its
 /// Nth `[[thread]]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct OpRef {
     pub thread: u16,
     pub op: u16,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum MaskName {
     Online,
     Active,
