@@ -42,12 +42,15 @@
 //! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), QEMU-monitor hot-add, and
 //! loading an imported profile into a case.
 
+pub mod cases;
 pub mod inputs;
 pub mod kmod;
+pub mod observe;
 pub mod pieces;
 mod profile;
 pub mod qemu;
 mod script;
+pub mod translate;
 
 use std::path::Path;
 use std::process::Command;
@@ -495,6 +498,7 @@ mount -t debugfs debugfs /sys/kernel/debug
 echo "@@BOOT $(cut -d' ' -f1 /proc/uptime)"
 C=/sys/devices/system/cpu
 M=/sys/devices/system/memory
+ONL=$(sed -n 's/^ *\([0-9]*\): online$/\1/p' $C/hotplug/states)
 errname() {
   case "$1" in
     *"Resource temporarily unavailable"*) echo EAGAIN;;
@@ -514,7 +518,7 @@ w() { if { echo "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/
 recover() {
   echo -1 > $C/cpu$1/hotplug/fail
   for i in 1 2 3; do
-    [ "$(cat $C/cpu$1/hotplug/state)" = 236 ] && [ "$(cat $C/cpu$1/online)" = 1 ] && return 0
+    [ "$(cat $C/cpu$1/hotplug/state)" = "$ONL" ] && [ "$(cat $C/cpu$1/online)" = 1 ] && return 0
     echo 0 > $C/cpu$1/online 2>/dev/null; echo 1 > $C/cpu$1/online 2>/dev/null
   done
   echo "@@RECOVER-FAILED cpu$1 state $(cat $C/cpu$1/hotplug/state) online $(cat $C/cpu$1/online)"
