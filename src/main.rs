@@ -206,8 +206,10 @@ fn main() -> ExitCode {
                 import: import_profile.clone(),
             };
             if !cases.is_empty() {
-                if *sweep_cpu != None || *memory || *smt || import_profile.is_some() || print_script.is_some() {
-                    eprintln!("error: give case files or --sweep-cpu/--memory/--smt/--import-profile/--print-script, not both");
+                if sweep_cpu.is_some() || *memory || *smt || import_profile.is_some() || print_script.is_some() {
+                    eprintln!(
+                        "error: give case files or --sweep-cpu/--memory/--smt/--import-profile/--print-script, not both"
+                    );
                     return ExitCode::from(2);
                 }
                 cmd_oracle_cases(cases, kernel, modules)
@@ -580,7 +582,11 @@ fn cmd_oracle(
 }
 
 /// `oracle CASE|DIR...`: the cases on the real kernel, against the model.
-fn cmd_oracle_cases(paths: &[PathBuf], kernel: &Option<PathBuf>, modules: &Option<PathBuf>) -> Result<ExitCode, String> {
+fn cmd_oracle_cases(
+    paths: &[PathBuf],
+    kernel: &Option<PathBuf>,
+    modules: &Option<PathBuf>,
+) -> Result<ExitCode, String> {
     use hotplug_fi::oracle;
     let start = Instant::now();
     let files = discover(paths)?;

@@ -62,7 +62,8 @@ impl CaseResult {
 }
 
 /// Helpers every case scenario uses, after the module is loaded.
-const CASES_HEAD: &str = r#"kq() { { echo "$1" > $K/ctl; } 2>/dev/null; }
+const CASES_HEAD: &str = r#"w() { if [ ! -e "$2" ]; then echo ENOENT; elif { echo "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
+kq() { { echo "$1" > $K/ctl; } 2>/dev/null; }
 st() { awk -v n="$1" '{ s = $1; sub(/:$/, "", s); $1 = ""; sub(/^ /, ""); if ($0 == n) { print s; exit } }' $C/hotplug/states; }
 ss() { awk -v n="$1" '$1 == n { print $2 }' $K/slots; }
 insts() { awk -v n="$1" '$1 == n { for (i = 5; i <= NF; i++) print $i }' $K/slots | sort -r; }
@@ -83,6 +84,7 @@ restore() {
   for c in $(cpus); do echo -1 > $C/cpu$c/hotplug/fail; done
   for i in 1 2 3; do
     echo "$BOOT" | while read c s f o; do
+      case "$c" in *[!0-9]*) continue;; esac
       [ "$o" = - ] && continue
       if [ "$(cat $C/cpu$c/hotplug/state)" != "$s" ] && [ "$o" = 1 ]; then echo 0 > $C/cpu$c/online 2>/dev/null; fi
       [ "$(cat $C/cpu$c/online)" = "$o" ] || echo "$o" > $C/cpu$c/online 2>/dev/null
@@ -142,10 +144,14 @@ fn qemu_command(p: &pieces::Pieces, initrd: &Path, m: &MachineKey) -> Command {
     cmd
 }
 
+/// The scenarios that reached `@@reset` (index, lines, reset ok), and the
+/// one that started and did not.
+pub type Split = (Vec<(usize, Vec<String>, bool)>, Option<usize>);
+
 /// Splits a boot's console into each scenario's lines and its reset.
 /// Returns (index, lines, reset ok) for each scenario that reached its
 /// `@@reset`, and the index of one that started and did not.
-pub fn split(console: &[String]) -> Result<(Vec<(usize, Vec<String>, bool)>, Option<usize>), String> {
+pub fn split(console: &[String]) -> Result<Split, String> {
     let mut done = Vec::new();
     let mut cur: Option<(usize, Vec<String>)> = None;
     let mut waiting: Option<(usize, Vec<String>)> = None;
@@ -217,7 +223,8 @@ pub fn run(
                 if machine.cmdline.is_empty() { String::new() } else { format!(", {}", machine.cmdline) },
                 todo.len()
             ));
-            let limits = qemu::Limits::total(std::time::Duration::from_secs(BOOT_SECS + PER_SCENARIO * todo.len() as u64));
+            let limits =
+                qemu::Limits::total(std::time::Duration::from_secs(BOOT_SECS + PER_SCENARIO * todo.len() as u64));
             let console = boot(p, &module, &init, &machine, limits);
             if std::env::var_os("HOTPLUG_ORACLE_DUMP").is_some() {
                 let text = match &console {
@@ -237,7 +244,7 @@ pub fn run(
             let mut last_done = None;
             for (g, sl, ok) in done {
                 let (c, _) = all[g];
-                let end = match observe::parse(&cases[c], &sl) {
+                let end = match observe::parse(&translate::as_the_guest_runs(&cases[c]).0, &sl) {
                     Ok(o) if ok => RealEnd::Observed(o),
                     Ok(o) => {
                         real.insert(g, RealEnd::Observed(o));
@@ -365,6 +372,9 @@ pub fn print_translation(case: &Case) -> String {
     if let Some(why) = &plan.skip {
         out.push_str(&format!("# skipped: {why}\n"));
         return out;
+    }
+    for n in &plan.notes {
+        out.push_str(&format!("# note: {n}\n"));
     }
     for p in &plan.planned {
         out.push_str(&format!("# scenario {} ({:?})\n", p.label, p.injection));

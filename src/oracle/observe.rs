@@ -83,10 +83,10 @@ pub fn diff(real: &Observed, model: &Observed) -> Vec<String> {
             *m = mf.join(" ");
         }
     }
-    if real.masks.ends_with(" active -") {
-        if let Some((head, _)) = model.masks.rsplit_once(" active ") {
-            model.masks = format!("{head} active -");
-        }
+    if real.masks.ends_with(" active -")
+        && let Some((head, _)) = model.masks.rsplit_once(" active ")
+    {
+        model.masks = format!("{head} active -");
     }
     let mut out = Vec::new();
     for ((name, m), (_, r)) in model.fields().into_iter().zip(real.fields()) {
@@ -140,10 +140,7 @@ fn step_name_at(s: &KState, at: usize, state: u16) -> Option<String> {
 /// then had the declaration's name.
 pub fn module_of(case: &Case, s: &KState, at: usize, state: u16, _bringup: bool) -> Option<(usize, usize)> {
     let name = step_name_at(s, at, state)?;
-    case.modules
-        .iter()
-        .enumerate()
-        .find_map(|(m, md)| md.states.iter().position(|d| d.name == name).map(|d| (m, d)))
+    case.modules.iter().enumerate().find_map(|(m, md)| md.states.iter().position(|d| d.name == name).map(|d| (m, d)))
 }
 
 /// Calls of a declaration's callback in one direction before event `at`,

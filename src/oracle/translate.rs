@@ -53,9 +53,17 @@ pub struct MachineKey {
 pub enum Injection {
     None,
     /// `echo STATE > cpuN/hotplug/fail` before operation `before` (0-based).
-    Knob { cpu: usize, state: String, before: usize },
+    Knob {
+        cpu: usize,
+        state: String,
+        before: usize,
+    },
     /// The slot's behaviour in that direction, with the fail rule.
-    Behave { slot: usize, up: bool, effects: String },
+    Behave {
+        slot: usize,
+        up: bool,
+        effects: String,
+    },
 }
 
 /// One scenario as the guest runs it.
@@ -79,6 +87,8 @@ pub struct CasePlan {
     pub skipped: Vec<(String, String)>,
     /// Set when the whole case is skipped.
     pub skip: Option<String>,
+    /// How the case was changed to run on the guest (on both sides).
+    pub notes: Vec<String>,
 }
 
 fn machine(case: &Case) -> MachineKey {
@@ -109,7 +119,10 @@ pub fn case_skip(case: &Case) -> Option<String> {
         return Some("slab = true is the SLAB-era slab model; Debian's kernel uses SLUB".into());
     }
     if case.memory.is_some() || case.ops.iter().any(|l| l.memory()) {
-        return Some("memory operations: the model's block contents are its own; `oracle --memory` compares the guest's layout".into());
+        return Some(
+            "memory operations: the model's block contents are its own; `oracle --memory` compares the guest's layout"
+                .into(),
+        );
     }
     if case.machine.cpus < 2 {
         return Some("one CPU: nothing to hotplug, and the oracle's guest needs a CPU to write from".into());
@@ -130,7 +143,9 @@ pub fn case_skip(case: &Case) -> Option<String> {
                 if b.effects.contains(&Effect::CpusReadLock) {
                     return Some("a callback taking cpus_read_lock deadlocks the real kernel (kmod/README.md)".into());
                 }
-                if d.at >= case.profile.a.bringup_cpu && d.at < case.profile.a.ap_online && b.effects.contains(&Effect::Sleep)
+                if d.at >= case.profile.a.bringup_cpu
+                    && d.at < case.profile.a.ap_online
+                    && b.effects.contains(&Effect::Sleep)
                 {
                     return Some("a callback sleeping in a STARTING/DYING state: a real kernel BUGs or hangs".into());
                 }
@@ -164,7 +179,9 @@ fn op_skip(op: &Op) -> Option<&'static str> {
             Some("cpu_up/cpu_down are not exported; the sysfs path also sets dev->offline, which they do not")
         }
         Op::Freeze(_) | Op::Thaw => Some("a model-only op: freeze/thaw_secondary_cpus are not exported"),
-        Op::CacheCreate(_) | Op::CacheDestroy(_) | Op::CacheAlloc(_) => Some("slab operations belong to the SLAB model"),
+        Op::CacheCreate(_) | Op::CacheDestroy(_) | Op::CacheAlloc(_) => {
+            Some("slab operations belong to the SLAB model")
+        }
         Op::Lock(_) | Op::Unlock(_) => Some("a case mutex held across operations cannot cross a write()"),
         Op::LocalIrqDisable | Op::LocalIrqEnable | Op::PreemptDisable | Op::PreemptEnable => {
             Some("IRQs or preemption off across operations cannot return to user space")
@@ -309,7 +326,9 @@ fn op_command(case: &Case, op: &Op) -> String {
         }
         Op::CpuHotplugDisable => kq("cpu_hotplug_disable"),
         Op::CpuHotplugEnable => kq("cpu_hotplug_enable"),
-        Op::SmpCallSingle { cpu, func, wait } => kq(&format!("smp_call_function_single {cpu} {func} {}", u8::from(*wait))),
+        Op::SmpCallSingle { cpu, func, wait } => {
+            kq(&format!("smp_call_function_single {cpu} {func} {}", u8::from(*wait)))
+        }
         Op::SmpCallAsync { cpu, func } => kq(&format!("smp_call_function_single_async {cpu} {func}")),
         Op::SmpCallMany { mask, func, wait } => {
             let list: Vec<String> = mask.iter().map(|c| c.to_string()).collect();
@@ -388,9 +407,45 @@ fn lines(case: &Case, inj: &Injection) -> Vec<String> {
 /// Translates a case: every scenario the real kernel can run, the others
 /// skipped with their reasons.
 pub fn translate(case: &Case) -> CasePlan {
+    let (rewritten, notes) = as_the_guest_runs(case);
+    let mut plan = translate_as_is(&rewritten);
+    plan.notes = notes;
+    plan
+}
+
+/// The case as the guest can run it, on both sides: `cpu_up N`/`cpu_down
+/// N` (not exported) as the writes to `cpuN/online` that call them, and a
+/// leading `boot` dropped (the guest has booted before `/init`, as the
+/// model boots untraced without it). Each change is a note of the plan.
+pub fn as_the_guest_runs(case: &Case) -> (Case, Vec<String>) {
+    let mut v = case.clone();
+    let mut notes = Vec::new();
+    if matches!(v.ops.first().map(|l| &l.op), Some(Op::Boot)) && v.ops.len() > 1 {
+        v.ops.remove(0);
+        notes.push("`boot` dropped on both sides: the guest has booted before /init runs".into());
+    }
+    let echo = crate::case::OpSpec::find("echo").expect("echo is an operation");
+    for l in &mut v.ops {
+        let (cpu, value) = match l.op {
+            Op::CpuUp(c) => (c, "1"),
+            Op::CpuDown(c) => (c, "0"),
+            _ => continue,
+        };
+        notes.push(format!(
+            "`{}` runs as `echo {value} > cpu{cpu}/online` on both sides (cpu_up/cpu_down are not exported)",
+            l.text
+        ));
+        l.op = Op::Write { file: SysfsFile::Online(cpu), value: value.into() };
+        l.spec = echo;
+        l.text = format!("echo {value} > cpu{cpu}/online");
+    }
+    (v, notes)
+}
+
+fn translate_as_is(case: &Case) -> CasePlan {
     let id = case.id.clone();
     let machine = machine(case);
-    let mut plan = CasePlan { id, machine, planned: Vec::new(), skipped: Vec::new(), skip: None };
+    let mut plan = CasePlan { id, machine, planned: Vec::new(), skipped: Vec::new(), skip: None, notes: Vec::new() };
     if let Some(why) = case_skip(case) {
         plan.skip = Some(why);
         return plan;
@@ -449,7 +504,9 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
     }
     let (site, action) = sc.faults[0].clone();
     let Site::Cpuhp { cpu, bringup, state, inst } = site else {
-        return Err(format!("{site}: the real kernel has no way to hold back or fail this (only the fail knob and the module's behaviours)"));
+        return Err(format!(
+            "{site}: the real kernel has no way to hold back or fail this (only the fail knob and the module's behaviours)"
+        ));
     };
     let run = verdict::run(case, sc.clone(), opts)?;
     let events = &run.result.state.trace.events;
@@ -480,7 +537,8 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
     }
     // A module's state fails through its behaviour (its slot's number is
     // not known before the setup); a built-in one through the knob.
-    let via_knob = module.is_none() && err == -crate::errno::EAGAIN && (inst.is_none() || first_instance(&run.result, at));
+    let via_knob =
+        module.is_none() && err == -crate::errno::EAGAIN && (inst.is_none() || first_instance(&run.result, at));
     let (inj, variant, knob_model) = if via_knob {
         let name = match module {
             Some((m, d)) => format!("$(ss {})", slot(case, m, d)),
@@ -511,17 +569,26 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
         let b = Behaviour { effects: own.effects.clone(), fail: Some(rule) };
         let mut v = case.clone();
         let target = &mut v.modules[m].states[d];
-        if bringup { target.startup = Some(b.clone()) } else { target.teardown = Some(b.clone()) }
+        if bringup {
+            target.startup = Some(b.clone())
+        } else {
+            target.teardown = Some(b.clone())
+        }
         (Injection::Behave { slot: slot(case, m, d), up: bringup, effects: effects(&b) }, v, None)
-    } else {
+    } else if err != -crate::errno::EAGAIN {
         return Err(format!(
             "{} at a built-in state: the fail knob injects only -EAGAIN",
             crate::errno::name(i64::from(err))
         ));
+    } else {
+        return Err("an instance after the first of a built-in multi-instance state: the knob fails the state before any instance".into());
     };
     let model = observe::model(case, &run.result, None, !via_knob);
     let alt = verdict::run(&variant, Scenario::plain(&variant, opts), opts)?;
     let alt_model = observe::model(&variant, &alt.result, knob_model, true);
+    if let Some(k) = alt_model.knob.as_deref().filter(|k| *k != "OK") {
+        return Err(format!("the fail knob refuses state {state} on cpu{cpu} there ({k})"));
+    }
     if let Some(diff) = model.first_difference(&alt_model) {
         return Err(format!("injected as the kernel can ({inj:?}), the model differs from its failpoint: {diff}"));
     }
