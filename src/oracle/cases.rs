@@ -70,11 +70,14 @@ insts() { awk -v n="$1" '$1 == n { for (i = 5; i <= NF; i++) print $i }' $K/slot
 has() { awk -v n="$1" '$1 == n { f = 1 } END { exit !f }' $K/slots; }
 cpus() { seq 0 $((NCPU - 1)); }
 snap() { for c in $(cpus); do echo "$c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done; cat $C/smt/control; }
+mems() { for d in $M/memory[0-9]*; do echo "${d##*/} $(cat $d/state)"; done; }
+MI=/sys/kernel/debug/notifier-error-inject/memory/actions
 final() {
   echo @@final
   for c in $(cpus); do echo "@@cpu $c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/target) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done
   echo "@@mask $(cat $C/online) $(cat $C/present) $(cat $C/active 2>/dev/null || echo -)"
   echo "@@smt $(cat $C/smt/control)"
+  mems | sed 's/^/@@mem /'
   sed 's/^/@@slot /' $K/slots
   dmesg | tail -n +$((dm + 1)) | grep -E 'WARNING:|BUG' | sed 's/^/@@splat /'
 }
@@ -82,6 +85,8 @@ restore() {
   kq reset; kl > /dev/null
   [ "$(cat $C/smt/control)" = "$SMT0" ] || echo "$SMT0" > $C/smt/control 2>/dev/null
   for c in $(cpus); do echo -1 > $C/cpu$c/hotplug/fail; done
+  for a in MEM_GOING_ONLINE MEM_GOING_OFFLINE; do [ -e $MI/$a/error ] && echo 0 > $MI/$a/error; done
+  echo "$MEM0" | while read b st; do [ "$(cat $M/$b/state)" = "$st" ] || echo "$st" > $M/$b/state 2>/dev/null; done
   for i in 1 2 3; do
     echo "$BOOT" | while read c s f o; do
       case "$c" in *[!0-9]*) continue;; esac
@@ -90,7 +95,7 @@ restore() {
       [ "$(cat $C/cpu$c/online)" = "$o" ] || echo "$o" > $C/cpu$c/online 2>/dev/null
     done
   done
-  if [ "$(snap)" = "$BOOT" ] && [ -z "$(cat $K/slots)" ]; then echo '@@reset ok'; else
+  if [ "$(snap)" = "$BOOT" ] && [ "$(mems)" = "$MEM0" ] && [ -z "$(cat $K/slots)" ]; then echo '@@reset ok'; else
     echo "@@reset bad: $(snap | tr '\n' ' ') slots: $(cat $K/slots | tr '\n' ' ')"; echo @@DONE; poweroff -f
   fi
   dm=$(dmesg | wc -l)
@@ -102,7 +107,8 @@ restore() {
 pub fn init_script(machine: &MachineKey, scenarios: &[(usize, &[String])]) -> String {
     let mut s = format!("{INIT_HEAD}{}", kmod_head());
     s.push_str(&format!("NCPU={}\n{CASES_HEAD}", machine.cpus));
-    s.push_str("SMT0=$(cat $C/smt/control)\nBOOT=$(snap)\ndm=$(dmesg | wc -l)\nkl > /dev/null\n");
+    s.push_str("for m in /lib/modules/notifier-error-inject.ko /lib/modules/memory-notifier-error-inject.ko; do [ -e $m ] && insmod $m; done\n");
+    s.push_str("SMT0=$(cat $C/smt/control)\nBOOT=$(snap)\nMEM0=$(mems)\ndm=$(dmesg | wc -l)\nkl > /dev/null\n");
     for (i, lines) in scenarios {
         s.push_str(&format!("echo '@@scn {i}'\n"));
         for l in *lines {
@@ -303,6 +309,11 @@ fn boot(
     let bb = std::fs::read(&p.busybox).map_err(|e| (format!("{}: {e}", p.busybox.display()), Vec::new()))?;
     c.file("bin/busybox", 0o100755, &bb);
     c.file(&format!("lib/modules/{}.ko", kmod::MODULE), 0o100644, module);
+    for m in &p.modules {
+        let name = m.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let data = std::fs::read(m).map_err(|e| (format!("{}: {e}", m.display()), Vec::new()))?;
+        c.file(&format!("lib/modules/{name}"), 0o100644, &data);
+    }
     c.file("init", 0o100755, init.as_bytes());
     let dir = tempfile::tempdir().map_err(|e| (format!("cannot make a temporary directory: {e}"), Vec::new()))?;
     let initrd = dir.path().join("initrd.cpio");

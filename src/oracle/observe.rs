@@ -38,6 +38,8 @@ pub struct Observed {
     pub slots: Vec<String>,
     /// `opN up|down STATE cpuC CLASS RET`.
     pub callbacks: Vec<String>,
+    /// `memoryN STATE` per block, when the case uses memory.
+    pub memory: Vec<String>,
     /// `warn N bug M`.
     pub splats: String,
 }
@@ -53,6 +55,7 @@ impl Observed {
             ("smt/control", vec![self.smt.clone()]),
             ("slots", self.slots.clone()),
             ("callbacks", self.callbacks.clone()),
+            ("memory", self.memory.clone()),
             ("splats", vec![self.splats.clone()]),
         ]
     }
@@ -240,6 +243,12 @@ pub fn model(case: &Case, res: &RunResult, knob: Option<usize>, injected: bool) 
             _ => {}
         }
     }
+    if case.memory.is_some() {
+        let mut blocks: Vec<(u32, String)> =
+            s.mem.blocks.iter().map(|b| (b.index, format!("memory{} {}", b.index, b.state.show()))).collect();
+        blocks.sort();
+        o.memory = blocks.into_iter().map(|(_, l)| l).collect();
+    }
     let warn = s.trace.splats.iter().filter(|sp| sp.kind == SplatKind::Warning).count();
     let bug = s.trace.splats.iter().filter(|sp| matches!(sp.kind, SplatKind::Bug | SplatKind::Oops)).count();
     o.splats = format!("warn {warn} bug {bug}");
@@ -307,6 +316,14 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
                 return Err(format!("malformed mask line `{l}`"));
             }
             o.masks = format!("online {} present {} active {}", f[0], f[1], f[2]);
+        } else if let Some(m) = l.strip_prefix("@@mem ") {
+            let f: Vec<&str> = m.split_whitespace().collect();
+            if f.len() != 2 {
+                return Err(format!("malformed memory line `{l}`"));
+            }
+            if case.memory.is_some() {
+                o.memory.push(format!("{} {}", f[0], f[1]));
+            }
         } else if let Some(m) = l.strip_prefix("@@smt ") {
             o.smt = m.trim().to_string();
         } else if let Some(m) = l.strip_prefix("@@slot ") {
@@ -356,6 +373,8 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
         o.ops.push(format!("{} {r}", i + 1));
     }
     o.slots.sort();
+    let index = |l: &String| l.trim_start_matches("memory").split(' ').next().and_then(|n| n.parse::<u32>().ok());
+    o.memory.sort_by_key(index);
     o.splats = format!("warn {warn} bug {bug}");
     Ok(o)
 }
