@@ -25,8 +25,8 @@
 //! insmod. `kmod/README.md` describes the commands and the log format
 //! parsed here.
 //!
-//! Left out: running cases through the module and comparing them with the
-//! model (the next part of "Cases on a real kernel"), a `--kernel` whose
+//! The suite's cases run through the module in `oracle/cases.rs`. Left
+//! out: a `--kernel` whose
 //! ABI is not a Debian package's (its headers cannot be found by name),
 //! and module signing (Debian's kernel loads an unsigned module and taints
 //! itself).

@@ -36,8 +36,11 @@
 //!   `MEM_GOING_ONLINE` with -12, -16 and -22.
 //!
 //! `--import-profile` writes the kernel's state table as probed
-//! (`oracle/profile.rs`); `--print-script` prints a case as a shell script
-//! (`oracle/script.rs`). Left out
+//! (`oracle/profile.rs`); `oracle CASE|DIR…` runs the suite's own cases in
+//! the guest with the test module and compares them with the model
+//! (`oracle/translate.rs`, `oracle/observe.rs`, `oracle/cases.rs`), and
+//! `--print-script` prints that translation; `print_script`
+//! (`oracle/script.rs`) renders a case as commands for a real machine. Left out
 //! so far: the callback order from the `cpuhp` trace events (recorded once
 //! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), QEMU-monitor hot-add, and
 //! loading an imported profile into a case.

@@ -485,7 +485,6 @@ fn translate_as_is(case: &Case) -> CasePlan {
             reached
                 .iter()
                 .filter(|s| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&crate::explore::named(case, **s)))
-                .filter(|s| sw.mode == crate::case::SweepMode::Single || !s.to_string().is_empty())
                 .map(|s| Scenario {
                     label: s.to_string(),
                     faults: vec![(*s, verdict::SWEEP_ACTION.to_string())],
@@ -516,7 +515,7 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
     if sc.faults.len() != 1 {
         return Err("more than one fault at once: the knob holds one state per CPU".into());
     }
-    let (site, action) = sc.faults[0].clone();
+    let (site, _) = sc.faults[0].clone();
     let Site::Cpuhp { cpu, bringup, state, inst } = site else {
         return Err(format!(
             "{site}: the real kernel has no way to hold back or fail this (only the fail knob and the module's behaviours)"
@@ -608,7 +607,6 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
     }
     let mut model = model;
     model.knob = alt_model.knob.clone();
-    let _ = action;
     Ok(Planned { label: sc.label, lines: lines(case, &inj), injection: inj, model })
 }
 
