@@ -97,6 +97,9 @@ enum Cmd {
     /// with `apt-get download` into target/oracle/ when no --kernel is given;
     /// needs qemu-system-x86 and busybox-static installed.
     Oracle {
+        /// Case files or directories: run each case's scenarios on the real
+        /// kernel (with the test module) and compare them with the model.
+        cases: Vec<PathBuf>,
         /// Sweep the fail knob on this CPU (1 to 3), both directions, every named state.
         #[arg(long)]
         sweep_cpu: Option<usize>,
@@ -187,6 +190,7 @@ fn main() -> ExitCode {
         Cmd::Run { case, fault, format } => cmd_run(case, fault, *format, &opts),
         Cmd::Sweep { paths, format } => cmd_sweep(paths, *format, &opts),
         Cmd::Oracle {
+            cases,
             sweep_cpu,
             memory,
             smt,
@@ -210,7 +214,17 @@ fn main() -> ExitCode {
                 limit: *limit,
                 import: import_profile.clone(),
             };
-            cmd_oracle(&what, kernel, modules, *timeout, print_script.as_deref())
+            if !cases.is_empty() {
+                if sweep_cpu.is_some() || *memory || *smt || import_profile.is_some() || print_script.is_some() {
+                    eprintln!(
+                        "error: give case files or --sweep-cpu/--memory/--smt/--import-profile/--print-script, not both"
+                    );
+                    return ExitCode::from(2);
+                }
+                cmd_oracle_cases(cases, kernel, modules)
+            } else {
+                cmd_oracle(&what, kernel, modules, *timeout, print_script.as_deref())
+            }
         }
         Cmd::Failpoints { case } => cmd_failpoints(case, &opts),
         Cmd::Ops => {
@@ -536,7 +550,7 @@ fn cmd_oracle(
     use hotplug_fi::oracle;
     if let Some(case) = print_script {
         let case = load(case).map_err(|e| e.to_string())?;
-        say_raw!("{}", oracle::print_script(&case));
+        say_raw!("{}", oracle::cases::print_translation(&case));
         return Ok(ExitCode::SUCCESS);
     }
     let OracleWhat { cpu, memory, smt, limit, import, kvm } = what;
@@ -606,6 +620,38 @@ fn cmd_oracle(
         out.total_secs
     );
     Ok(if agree == out.rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `oracle CASE|DIR...`: the cases on the real kernel, against the model.
+fn cmd_oracle_cases(
+    paths: &[PathBuf],
+    kernel: &Option<PathBuf>,
+    modules: &Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    use hotplug_fi::oracle;
+    let start = Instant::now();
+    let files = discover(paths)?;
+    if files.is_empty() {
+        return Err("no case files found".into());
+    }
+    let cases = files.iter().map(|f| load(f).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let w = oracle::pieces::Where {
+        cache: PathBuf::from("target/oracle"),
+        kernel: kernel.clone(),
+        modules: modules.clone(),
+        qemu: std::env::var_os("HOTPLUG_ORACLE_QEMU").map(PathBuf::from),
+        busybox: std::env::var_os("HOTPLUG_ORACLE_BUSYBOX").map(PathBuf::from),
+        path: None,
+    };
+    let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
+    say!("kernel: {}", pieces.version);
+    let abi = oracle::kmod::Abi::of(&pieces)?;
+    let built = oracle::kmod::build(&w.cache, &abi, Path::new("kmod"), &mut |m| eprintln!("oracle: {m}"))?;
+    let plans = oracle::cases::plan(&cases);
+    let results = oracle::cases::run(&pieces, &built.ko, &cases, plans, &mut |m| eprintln!("oracle: {m}"));
+    let ok = oracle::cases::report(&results, &mut |l| say!("{l}"));
+    say!("wall time: {:.1} s", start.elapsed().as_secs_f64());
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// How `sweep` and `explore` print their results.

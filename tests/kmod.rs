@@ -11,8 +11,8 @@
 //! `target/oracle/`. Without them it says what is missing and passes,
 //! unless `HOTPLUG_KMOD_REQUIRED` is set (as `.ci/run` does), when a
 //! missing piece fails it; `HOTPLUG_KMOD_DUMP` prints the guest's console.
-//! Left out: running cases through the module and
-//! comparing them with the model.
+//! Running the suite's cases through the module is
+//! `tests/oracle_cases.rs`.
 
 mod common;
 

@@ -25,8 +25,8 @@
 //! insmod. `kmod/README.md` describes the commands and the log format
 //! parsed here.
 //!
-//! Left out: running cases through the module and comparing them with the
-//! model (the next part of "Cases on a real kernel"), a `--kernel` whose
+//! The suite's cases run through the module in `oracle/cases.rs`. Left
+//! out: a `--kernel` whose
 //! ABI is not a Debian package's (its headers cannot be found by name),
 //! and module signing (Debian's kernel loads an unsigned module and taints
 //! itself).
@@ -416,7 +416,7 @@ pub fn build(cache: &Path, abi: &Abi, src: &Path, log: &mut dyn FnMut(&str)) -> 
 /// What `/init` runs after [`INIT_HEAD`]: the module loaded (or the
 /// reason it was not), `kl` printing the log's new part, `kc` writing one
 /// command and printing how the write ended as the shell saw it.
-const KMOD_HEAD: &str = r#"K=/sys/kernel/debug/hotplug_fi
+pub(crate) const KMOD_HEAD: &str = r#"K=/sys/kernel/debug/hotplug_fi
 if ! insmod /lib/modules/hotplug_fi_test.ko 2>/tmp/insmod || [ ! -w $K/ctl ]; then
   echo "@@kmod-insmod-failed $(cat /tmp/insmod)"; echo @@DONE; poweroff -f
 fi

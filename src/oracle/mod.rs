@@ -36,18 +36,24 @@
 //!   `MEM_GOING_ONLINE` with -12, -16 and -22.
 //!
 //! `--import-profile` writes the kernel's state table as probed
-//! (`oracle/profile.rs`); `--print-script` prints a case as a shell script
-//! (`oracle/script.rs`). Left out
+//! (`oracle/profile.rs`); `oracle CASE|DIR…` runs the suite's own cases in
+//! the guest with the test module and compares them with the model
+//! (`oracle/translate.rs`, `oracle/observe.rs`, `oracle/cases.rs`), and
+//! `--print-script` prints that translation; `print_script`
+//! (`oracle/script.rs`) renders a case as commands for a real machine. Left out
 //! so far: the callback order from the `cpuhp` trace events (recorded once
 //! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), QEMU-monitor hot-add, and
 //! loading an imported profile into a case.
 
+pub mod cases;
 pub mod inputs;
 pub mod kmod;
+pub mod observe;
 pub mod pieces;
 mod profile;
 pub mod qemu;
 mod script;
+pub mod translate;
 
 use std::path::Path;
 use std::process::Command;
@@ -495,6 +501,7 @@ mount -t debugfs debugfs /sys/kernel/debug
 echo "@@BOOT $(cut -d' ' -f1 /proc/uptime)"
 C=/sys/devices/system/cpu
 M=/sys/devices/system/memory
+ONL=$(sed -n 's/^ *\([0-9]*\): online$/\1/p' $C/hotplug/states)
 errname() {
   case "$1" in
     *"Resource temporarily unavailable"*) echo EAGAIN;;
@@ -514,7 +521,7 @@ w() { if { echo "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/
 recover() {
   echo -1 > $C/cpu$1/hotplug/fail
   for i in 1 2 3; do
-    [ "$(cat $C/cpu$1/hotplug/state)" = 236 ] && [ "$(cat $C/cpu$1/online)" = 1 ] && return 0
+    [ "$(cat $C/cpu$1/hotplug/state)" = "$ONL" ] && [ "$(cat $C/cpu$1/online)" = 1 ] && return 0
     echo 0 > $C/cpu$1/online 2>/dev/null; echo 1 > $C/cpu$1/online 2>/dev/null
   done
   echo "@@RECOVER-FAILED cpu$1 state $(cat $C/cpu$1/hotplug/state) online $(cat $C/cpu$1/online)"

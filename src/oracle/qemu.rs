@@ -116,14 +116,20 @@ fn failure(what: &str, lines: &[String], stderr: &Tail) -> String {
 }
 
 /// Runs `cmd` (QEMU) until its console prints `@@DONE`, then kills it.
-pub fn run(mut cmd: Command, limits: Limits) -> Result<Console, String> {
+pub fn run(cmd: Command, limits: Limits) -> Result<Console, String> {
+    run_keeping(cmd, limits).map_err(|(what, _)| what)
+}
+
+/// [`run`], and a failure keeps every line the guest printed, so the
+/// caller can say where the guest was.
+pub fn run_keeping(mut cmd: Command, limits: Limits) -> Result<Console, (String, Vec<String>)> {
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", cmd.get_program().to_string_lossy()))?;
+        .map_err(|e| (format!("cannot start {}: {e}", cmd.get_program().to_string_lossy()), Vec::new()))?;
     let console = lines_of(child.stdout.take().expect("piped stdout"));
     let (stderr, stderr_done) = drain(child.stderr.take().expect("piped stderr"));
     let mut watch = Watch { child, start, limits, last: start, lines: Vec::new(), bytes: 0, first: None };
@@ -132,7 +138,7 @@ pub fn run(mut cmd: Command, limits: Limits) -> Result<Console, String> {
     let _ = stderr_done.recv_timeout(GRACE);
     let tail = stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
     match (res, reaped) {
-        (Err(what), _) | (Ok(()), Err(what)) => Err(failure(&what, &watch.lines, &tail)),
+        (Err(what), _) | (Ok(()), Err(what)) => Err((failure(&what, &watch.lines, &tail), watch.lines)),
         (Ok(()), Ok(())) => Ok(Console {
             boot_secs: watch.first.unwrap_or(0.0),
             total_secs: start.elapsed().as_secs_f64(),

@@ -1,0 +1,623 @@
+//! A case as guest shell lines: which of its scenarios (the plain run, the
+//! run with its `[[fault]]`s, each sweep site) the real kernel can run, as
+//! `/init` lines that drive sysfs and the test module (`kmod/`), or a skip
+//! with its reason. Tooling around the model, not a model of a kernel file.
+//!
+//! Operations: sysfs writes are written as they are; a module's operations
+//! become control-file commands, one slot per declared state
+//! (`kmod/README.md`), `insmod`/`rmmod` the commands of the model's
+//! `module::insmod`/`rmmod` (setups and instance adds in order, unwound on
+//! the first error; instances removed newest name first, then the state).
+//! Whether a module is loaded is tracked by the guest's shell, so a
+//! registration on an unloaded module gives the model's `-ENOENT` there too.
+//!
+//! Faults: a fault at a site is injected where the real kernel can inject
+//! it: `-EAGAIN` through the `hotplug/fail` knob, armed just before the
+//! operation in which the model's failpoint first fires, and any errno at
+//! a module's state through the module's `behave SLOT up|down fail -E on
+//! cpu N on call M`, with M the model's count of that callback's calls up
+//! to the fault. A translation is kept only when the model, run with the
+//! knob write (or the behaviour) instead of the failpoint, shows the same
+//! observables ([`super::observe`]); otherwise the scenario is skipped with
+//! the first difference. Every kernel number (a named state, a dynamic
+//! state) is read in the guest: `st NAME` looks a state up in
+//! `hotplug/states`, `ss SLOT` reads a slot's state from the module.
+//!
+//! Left out (each a skip with its reason): threads and interrupt sources,
+//! regression switches, `hotplug_cpu = false`, the slab model, a
+//! `[memory]` table of the case's own, memory hot-add and remove, the
+//! model-only operations, callbacks that would hang or
+//! crash the real kernel, and IPI faults.
+
+use crate::case::{Case, Op, RemoveKind, SetupKind, SysfsFile};
+use crate::engine::RunOpts;
+use crate::fault::Site;
+use crate::kernel::module::{Behaviour, Effect, FailRule};
+use crate::kernel::trace::{CbHow, Event};
+use crate::verdict::{self, Scenario, shell_word};
+
+use super::observe::{self, Observed};
+
+/// The test module's slots (`NSLOTS` in `kmod/hotplug_fi_test.c`).
+pub const SLOTS: usize = 16;
+
+/// What a boot needs to be shared: CPUs, SMT threads, the command line.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MachineKey {
+    pub cpus: usize,
+    pub threads_per_core: usize,
+    pub cmdline: String,
+}
+
+/// How a scenario's fault reaches the real kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Injection {
+    None,
+    /// `echo STATE > cpuN/hotplug/fail` before operation `before` (0-based).
+    Knob {
+        cpu: usize,
+        state: String,
+        before: usize,
+    },
+    /// The slot's behaviour in that direction, with the fail rule.
+    Behave {
+        slot: usize,
+        up: bool,
+        effects: String,
+    },
+}
+
+/// One scenario as the guest runs it.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub label: String,
+    pub injection: Injection,
+    /// The guest's shell lines, in order.
+    pub lines: Vec<String>,
+    /// What the model shows for it.
+    pub model: Observed,
+}
+
+/// A case: its machine, the scenarios that run, the ones skipped.
+#[derive(Clone, Debug)]
+pub struct CasePlan {
+    pub id: String,
+    pub machine: MachineKey,
+    pub planned: Vec<Planned>,
+    /// (scenario label, reason).
+    pub skipped: Vec<(String, String)>,
+    /// Set when the whole case is skipped.
+    pub skip: Option<String>,
+    /// How the case was changed to run on the guest (on both sides).
+    pub notes: Vec<String>,
+}
+
+fn machine(case: &Case) -> MachineKey {
+    let m = &case.machine;
+    let cmdline = match m.smt {
+        crate::kernel::SmtCmdline::None => String::new(),
+        crate::kernel::SmtCmdline::Nosmt => "nosmt".into(),
+        crate::kernel::SmtCmdline::Force => "nosmt=force".into(),
+    };
+    MachineKey { cpus: m.cpus, threads_per_core: m.threads_per_core, cmdline }
+}
+
+/// Why the whole case cannot run on a real kernel, if it cannot.
+pub fn case_skip(case: &Case) -> Option<String> {
+    if !case.threads.is_empty() {
+        return Some("threads at chosen interleavings: a real kernel cannot be made to take a schedule".into());
+    }
+    if !case.irqs.is_empty() {
+        return Some("device interrupt sources fired at chosen points: the guest has no such device".into());
+    }
+    if case.id.starts_with("regression/") {
+        return Some("a regression case: it needs a regression switch, and the real kernel has the fix".into());
+    }
+    if !case.machine.hotplug_cpu {
+        return Some("hotplug_cpu = false: Debian's kernel is built with CONFIG_HOTPLUG_CPU=y".into());
+    }
+    if case.slab {
+        return Some("slab = true is the SLAB-era slab model; Debian's kernel uses SLUB".into());
+    }
+    if let Some(d) = &case.memory {
+        let l = &case.profile.memory;
+        let layout = d.boot_blocks == l.boot_blocks
+            && d.holes == l.holes
+            && d.auto_online == (l.auto_online_blocks == "online")
+            && d.migrate_bound == 8
+            && d.blocks.is_empty();
+        if !layout {
+            return Some(
+                "a [memory] table: the guest's memory is the profile's layout, with its own page contents".into(),
+            );
+        }
+    }
+    if case.machine.cpus < 2 {
+        return Some("one CPU: nothing to hotplug, and the oracle's guest needs a CPU to write from".into());
+    }
+    if case.machine.threads_per_core > 1 && case.machine.threads_per_core != 2 {
+        return Some("QEMU's SMT guest has 2 threads per core".into());
+    }
+    let nslots: usize = case.modules.iter().map(|m| m.states.len()).sum();
+    if nslots > SLOTS {
+        return Some(format!("{nslots} declared states: the test module has {SLOTS} slots"));
+    }
+    for m in &case.modules {
+        for d in &m.states {
+            if !safe(&d.name) {
+                return Some(format!("state name `{}` is not one shell word for the module", d.name));
+            }
+            for b in [&d.startup, &d.teardown].into_iter().flatten() {
+                if b.effects.contains(&Effect::CpusReadLock) {
+                    return Some("a callback taking cpus_read_lock deadlocks the real kernel (kmod/README.md)".into());
+                }
+                if d.at >= case.profile.a.bringup_cpu
+                    && d.at < case.profile.a.ap_online
+                    && b.effects.contains(&Effect::Sleep)
+                {
+                    return Some("a callback sleeping in a STARTING/DYING state: a real kernel BUGs or hangs".into());
+                }
+            }
+            if d.teardown.as_ref().is_some_and(|b| b.fail.is_some()) {
+                return Some(
+                    "a failing teardown reached through remove or a rollback hits BUG_ON(ret && !bringup) in cpuhp_issue_call (kmod/README.md)".into(),
+                );
+            }
+            if d.at < case.profile.a.ap_online_dyn && !dynamic(case, d.at) && step_name(case, d.at).is_none() {
+                return Some(format!("state {} has no name in hotplug/states to look it up by", d.at));
+            }
+        }
+    }
+    for l in &case.ops {
+        if let Some(why) = op_skip(&l.op) {
+            return Some(format!("`{}`: {why}", l.text));
+        }
+    }
+    if let Some(why) = multiple_registrations(case) {
+        return Some(why);
+    }
+    None
+}
+
+/// Why an operation has no guest equivalent.
+fn op_skip(op: &Op) -> Option<&'static str> {
+    match op {
+        Op::Boot => Some("a model-only op: the guest has booted before /init runs"),
+        Op::CpuUp(_) | Op::CpuDown(_) => {
+            Some("cpu_up/cpu_down are not exported; the sysfs path also sets dev->offline, which they do not")
+        }
+        Op::Freeze(_) | Op::Thaw => Some("a model-only op: freeze/thaw_secondary_cpus are not exported"),
+        Op::CacheCreate(_) | Op::CacheDestroy(_) | Op::CacheAlloc(_) => {
+            Some("slab operations belong to the SLAB model")
+        }
+        Op::Lock(_) | Op::Unlock(_) => Some("a case mutex held across operations cannot cross a write()"),
+        Op::LocalIrqDisable | Op::LocalIrqEnable | Op::PreemptDisable | Op::PreemptEnable => {
+            Some("IRQs or preemption off across operations cannot return to user space")
+        }
+        Op::GetOnlineMems | Op::PutOnlineMems => Some("get_online_mems/put_online_mems are not exported"),
+        Op::AddMemory { .. } | Op::RemoveMemory(_) => Some(
+            "add_memory/remove_memory need a physical range the guest does not have (QEMU's pc-dimm hot-add is not driven)",
+        ),
+        Op::SmpCallSingle { .. }
+        | Op::SmpCallAsync { .. }
+        | Op::SmpCallMany { .. }
+        | Op::SmpCall { .. }
+        | Op::OnEachCpu { .. } => None,
+        _ => None,
+    }
+}
+
+/// The translation keeps one slot per declared state: a state registered
+/// twice at once (a second setup before the remove) needs two.
+fn multiple_registrations(case: &Case) -> Option<String> {
+    let mut count: Vec<Vec<usize>> = case.modules.iter().map(|m| vec![0; m.states.len()]).collect();
+    for l in &case.ops {
+        match &l.op {
+            Op::Insmod(m) => count[*m].iter_mut().for_each(|c| *c += 1),
+            Op::Rmmod(m) => count[*m].iter_mut().for_each(|c| *c = 0),
+            Op::Setup { module, decl, .. } => count[*module][*decl] += 1,
+            Op::Remove { module, decl, .. } => count[*module][*decl] = count[*module][*decl].saturating_sub(1),
+            _ => {}
+        }
+        for (m, cs) in count.iter().enumerate() {
+            if let Some(d) = cs.iter().position(|c| *c > 1) {
+                return Some(format!(
+                    "`{}` registers `{}` a second time while it is registered: the translation has one module slot per declared state",
+                    l.text, case.modules[m].states[d].name
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn safe(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || ":_./-".contains(c))
+}
+
+fn dynamic(case: &Case, at: u16) -> bool {
+    at == case.profile.a.ap_online_dyn || at == case.profile.a.bp_prepare_dyn
+}
+
+/// A built-in step's name in the profile.
+fn step_name(case: &Case, state: u16) -> Option<String> {
+    case.profile.steps.iter().find(|p| p.nr == state).map(|p| p.name.clone())
+}
+
+/// The slot of module `m`'s declaration `d`.
+pub fn slot(case: &Case, m: usize, d: usize) -> usize {
+    case.modules[..m].iter().map(|x| x.states.len()).sum::<usize>() + d
+}
+
+/// A behaviour in the module's `behave` syntax.
+pub fn effects(b: &Behaviour) -> String {
+    let mut parts: Vec<String> = b
+        .effects
+        .iter()
+        .map(|e| match e {
+            Effect::Alloc => "alloc".to_string(),
+            Effect::Free => "free".to_string(),
+            Effect::Lock(n) => format!("lock {n}"),
+            Effect::Sleep => "sleep".to_string(),
+            Effect::CpusReadLock => "cpus_read_lock".to_string(),
+        })
+        .collect();
+    if let Some(f) = &b.fail {
+        parts.push(fail_rule(f));
+    }
+    if parts.is_empty() { "ok".into() } else { parts.join(",") }
+}
+
+fn fail_rule(f: &FailRule) -> String {
+    let mut s = format!("fail {}", f.errno);
+    if let Some(c) = f.on_cpu {
+        s.push_str(&format!(" on cpu {c}"));
+    }
+    if let Some(n) = f.on_call {
+        s.push_str(&format!(" on call {n}"));
+    }
+    s
+}
+
+/// `kq 'COMMAND'`: one control-file write.
+fn kq(cmd: &str) -> String {
+    format!("kq {}", shell_word(cmd))
+}
+
+/// The module's `rmmod` as the model's `module::rmmod` does it.
+fn rmmod_lines(case: &Case, m: usize) -> String {
+    let mut s = String::new();
+    for (d, decl) in case.modules[m].states.iter().enumerate().rev() {
+        let n = slot(case, m, d);
+        s.push_str(&format!("for i in $(insts {n}); do kq \"del {n} $i\"; done; "));
+        let rm = if decl.multi { format!("remove_multi {n}") } else { format!("remove {n}") };
+        s.push_str(&format!("has {n} && {}; ", kq(&rm)));
+    }
+    s.push_str(&format!("L{m}=0"));
+    s
+}
+
+/// The guest command of one operation (after its `@@op` marker).
+fn op_command(case: &Case, op: &Op) -> String {
+    let loaded = |m: usize, cmd: String| format!("if [ \"$L{m}\" = 1 ]; then {cmd}; else echo '@@ret -ENOENT'; fi");
+    match op {
+        Op::Write { file, value } => {
+            format!("echo \"@@ret $(w {} {})\"", shell_word(value), shell_word(&guest_file(*file)))
+        }
+        Op::Insmod(m) => {
+            let mut cmds = Vec::new();
+            for (d, decl) in case.modules[*m].states.iter().enumerate() {
+                cmds.push(kq(&setup_cmd(case, *m, d, if decl.multi { SetupKind::Multi } else { SetupKind::Calls })));
+                for i in &decl.instances {
+                    cmds.push(kq(&format!("add {} {i}", slot(case, *m, d))));
+                }
+            }
+            format!("L{m}=1; {{ {}; }} || {{ echo '@@unwind'; {}; }}", cmds.join(" && "), rmmod_lines(case, *m))
+        }
+        Op::Rmmod(m) => rmmod_lines(case, *m),
+        Op::Setup { module, decl, kind } => loaded(*module, kq(&setup_cmd(case, *module, *decl, *kind))),
+        Op::Remove { module, decl, kind } => {
+            let n = slot(case, *module, *decl);
+            let c = match kind {
+                RemoveKind::Calls => format!("remove {n}"),
+                RemoveKind::Nocalls => format!("remove {n} nocalls"),
+                RemoveKind::Multi => format!("remove_multi {n}"),
+            };
+            loaded(*module, kq(&c))
+        }
+        Op::AddInstance { module, decl, name, invoke } => {
+            let n = slot(case, *module, *decl);
+            loaded(*module, kq(&format!("add {n} {name}{}", if *invoke { "" } else { " nocalls" })))
+        }
+        Op::RemoveInstance { module, decl, name, invoke } => {
+            let n = slot(case, *module, *decl);
+            loaded(*module, kq(&format!("del {n} {name}{}", if *invoke { "" } else { " nocalls" })))
+        }
+        Op::CpuHotplugDisable => kq("cpu_hotplug_disable"),
+        Op::CpuHotplugEnable => kq("cpu_hotplug_enable"),
+        Op::SmpCallSingle { cpu, func, wait } => {
+            kq(&format!("smp_call_function_single {cpu} {func} {}", u8::from(*wait)))
+        }
+        Op::SmpCallAsync { cpu, func } => kq(&format!("smp_call_function_single_async {cpu} {func}")),
+        Op::SmpCallMany { mask, func, wait } => {
+            let list: Vec<String> = mask.iter().map(|c| c.to_string()).collect();
+            kq(&format!("smp_call_function_many {} {func} {}", list.join(","), u8::from(*wait)))
+        }
+        Op::SmpCall { func, wait } => kq(&format!("smp_call_function {func} {}", u8::from(*wait))),
+        Op::OnEachCpu { func, wait } => kq(&format!("on_each_cpu {func} {}", u8::from(*wait))),
+        other => unreachable!("case_skip refuses {other:?}"),
+    }
+}
+
+/// `setup SLOT AT NAME [nocalls|multi]`, AT a keyword or looked up.
+fn setup_cmd(case: &Case, m: usize, d: usize, kind: SetupKind) -> String {
+    let decl = &case.modules[m].states[d];
+    let at = if decl.at == case.profile.a.ap_online_dyn {
+        "online".to_string()
+    } else if decl.at == case.profile.a.bp_prepare_dyn {
+        "prepare".to_string()
+    } else {
+        format!("$(st {})", step_name(case, decl.at).unwrap_or_default())
+    };
+    let tail = match kind {
+        SetupKind::Calls => "",
+        SetupKind::Nocalls => " nocalls",
+        SetupKind::Multi => " multi",
+    };
+    format!("setup {} {at} {}{tail}", slot(case, m, d), decl.name)
+}
+
+/// A case's file in the guest's tree.
+fn guest_file(file: SysfsFile) -> String {
+    let cpu = "/sys/devices/system/cpu";
+    match file {
+        SysfsFile::Online(c) => format!("{cpu}/cpu{c}/online"),
+        SysfsFile::Fail(c) => format!("{cpu}/cpu{c}/hotplug/fail"),
+        SysfsFile::Target(c) => format!("{cpu}/cpu{c}/hotplug/target"),
+        SysfsFile::SmtControl => format!("{cpu}/smt/control"),
+        SysfsFile::MemState(b) => format!("/sys/devices/system/memory/memory{b}/state"),
+        SysfsFile::MemOnline(b) => format!("/sys/devices/system/memory/memory{b}/online"),
+        SysfsFile::MemInject(up) => format!(
+            "/sys/kernel/debug/notifier-error-inject/memory/actions/{}/error",
+            if up { "MEM_GOING_ONLINE" } else { "MEM_GOING_OFFLINE" }
+        ),
+    }
+}
+
+/// The scenario's lines: the slots' behaviours, then each operation after
+/// its marker (the knob armed where it goes), each followed by the log.
+fn lines(case: &Case, inj: &Injection) -> Vec<String> {
+    let mut out = Vec::new();
+    for (m, module) in case.modules.iter().enumerate() {
+        out.push(format!("L{m}=0"));
+        for (d, decl) in module.states.iter().enumerate() {
+            let n = slot(case, m, d);
+            for (up, b) in [(true, &decl.startup), (false, &decl.teardown)] {
+                let dir = if up { "up" } else { "down" };
+                let own = match inj {
+                    Injection::Behave { slot, up: u, effects } if *slot == n && *u == up => Some(effects.clone()),
+                    _ => None,
+                };
+                match (b, own) {
+                    (_, Some(e)) => out.push(kq(&format!("behave {n} {dir} {e}"))),
+                    (Some(b), None) => out.push(kq(&format!("behave {n} {dir} {}", effects(b)))),
+                    (None, None) => out.push(kq(&format!("no{} {n}", if up { "startup" } else { "teardown" }))),
+                }
+            }
+        }
+    }
+    out.push("kl >/dev/null".into());
+    for (i, l) in case.ops.iter().enumerate() {
+        if let Injection::Knob { cpu, state, before } = inj
+            && *before == i
+        {
+            out.push(format!("echo \"@@knob $(w {state} $C/cpu{cpu}/hotplug/fail)\""));
+        }
+        out.push(format!("echo '@@op {}'; {}; kl", i + 1, op_command(case, &l.op)));
+    }
+    out
+}
+
+/// Translates a case: every scenario the real kernel can run, the others
+/// skipped with their reasons.
+pub fn translate(case: &Case) -> CasePlan {
+    let (rewritten, notes) = as_the_guest_runs(case);
+    let mut plan = translate_as_is(&rewritten);
+    plan.notes = notes;
+    plan
+}
+
+/// The case as the guest can run it, on both sides: `cpu_up N`/`cpu_down
+/// N` (not exported) as the writes to `cpuN/online` that call them, and a
+/// leading `boot` dropped (the guest has booted before `/init`, as the
+/// model boots untraced without it). Each change is a note of the plan.
+pub fn as_the_guest_runs(case: &Case) -> (Case, Vec<String>) {
+    let mut v = case.clone();
+    let mut notes = Vec::new();
+    if matches!(v.ops.first().map(|l| &l.op), Some(Op::Boot)) && v.ops.len() > 1 {
+        v.ops.remove(0);
+        notes.push("`boot` dropped on both sides: the guest has booted before /init runs".into());
+    }
+    let echo = crate::case::OpSpec::find("echo").expect("echo is an operation");
+    for l in &mut v.ops {
+        let (cpu, value) = match l.op {
+            Op::CpuUp(c) => (c, "1"),
+            Op::CpuDown(c) => (c, "0"),
+            _ => continue,
+        };
+        notes.push(format!(
+            "`{}` runs as `echo {value} > cpu{cpu}/online` on both sides (cpu_up/cpu_down are not exported)",
+            l.text
+        ));
+        l.op = Op::Write { file: SysfsFile::Online(cpu), value: value.into() };
+        l.spec = echo;
+        l.text = format!("echo {value} > cpu{cpu}/online");
+    }
+    (v, notes)
+}
+
+fn translate_as_is(case: &Case) -> CasePlan {
+    let id = case.id.clone();
+    let machine = machine(case);
+    let mut plan = CasePlan { id, machine, planned: Vec::new(), skipped: Vec::new(), skip: None, notes: Vec::new() };
+    if let Some(why) = case_skip(case) {
+        plan.skip = Some(why);
+        return plan;
+    }
+    let opts = RunOpts::default();
+    let plain = match verdict::run(case, Scenario::plain(case, &opts), &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            plan.skip = Some(format!("the model cannot run the plain scenario: {e}"));
+            return plan;
+        }
+    };
+    plan.planned.push(Planned {
+        label: "plain".into(),
+        injection: Injection::None,
+        lines: lines(case, &Injection::None),
+        model: observe::model(case, &plain.result, None, true),
+    });
+    let mut scenarios: Vec<Scenario> = Scenario::faulted(case).into_iter().collect();
+    if let Some(sw) = &case.sweep {
+        let reached = plain.result.reached();
+        scenarios.extend(
+            reached
+                .iter()
+                .filter(|s| sw.regex.is_match(&s.to_string()) || sw.regex.is_match(&crate::explore::named(case, **s)))
+                .map(|s| Scenario {
+                    label: s.to_string(),
+                    faults: vec![(*s, verdict::SWEEP_ACTION.to_string())],
+                    schedule: None,
+                }),
+        );
+        if sw.mode != crate::case::SweepMode::Single {
+            plan.skipped.push((
+                "sweep".into(),
+                "a pairs/rollback sweep fails two sites: the knob injects one failure at a time".into(),
+            ));
+            scenarios.retain(|s| Scenario::faulted(case).is_some_and(|f| f.label == s.label));
+        }
+    }
+    for sc in scenarios {
+        let label = sc.label.clone();
+        match plan_fault(case, sc, &opts) {
+            Ok(p) => plan.planned.push(p),
+            Err(why) => plan.skipped.push((label, why)),
+        }
+    }
+    plan
+}
+
+/// A faulted scenario: how the kernel can inject it, checked against the
+/// model's failpoint run.
+fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, String> {
+    if sc.faults.len() != 1 {
+        return Err("more than one fault at once: the knob holds one state per CPU".into());
+    }
+    let (site, _) = sc.faults[0].clone();
+    let Site::Cpuhp { cpu, bringup, state, inst } = site else {
+        return Err(format!(
+            "{site}: the real kernel has no way to hold back or fail this (only the fail knob and the module's behaviours)"
+        ));
+    };
+    let run = verdict::run(case, sc.clone(), opts)?;
+    let events = &run.result.state.trace.events;
+    let fired: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            matches!(e, Event::CbExit(ev, CbHow::Injected, _)
+                if ev.cpu as usize == cpu as usize && ev.bringup == bringup && ev.state == state && ev.inst == inst)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let Some(&at) = fired.first() else {
+        return Err("the model's failpoint never fires".into());
+    };
+    if fired.len() > 1 {
+        return Err(format!("the failpoint fires {} times; the knob and the module fail once", fired.len()));
+    }
+    let Event::CbExit(_, _, err) = events[at] else { unreachable!() };
+    let op = events[..at].iter().rev().find_map(|e| if let Event::Op(r) = e { Some(r.op as usize) } else { None });
+    let Some(op) = op else { return Err("the failpoint fires before the first operation".into()) };
+    let module = observe::module_of(case, &run.result.state, at, state, bringup);
+    if !bringup && !matches!(case.ops[op].op, Op::Write { .. }) {
+        return Err(format!(
+            "a teardown failing in `{}` hits BUG_ON(ret && !bringup) in cpuhp_issue_call (kmod/README.md)",
+            case.ops[op].text
+        ));
+    }
+    // A module's state fails through its behaviour (its slot's number is
+    // not known before the setup); a built-in one through the knob.
+    let via_knob =
+        module.is_none() && err == -crate::errno::EAGAIN && (inst.is_none() || first_instance(&run.result, at));
+    let (inj, variant, knob_model) = if via_knob {
+        let name = match module {
+            Some((m, d)) => format!("$(ss {})", slot(case, m, d)),
+            None => match step_name(case, state) {
+                Some(n) => format!("$(st {n})"),
+                None => return Err(format!("state {state} has no name in hotplug/states")),
+            },
+        };
+        let mut v = case.clone();
+        let file = SysfsFile::Fail(cpu as usize);
+        let value = state.to_string();
+        let mut line = case.ops[0].clone();
+        line.op = Op::Write { file, value: value.clone() };
+        line.spec = crate::case::OpSpec::find("echo").expect("echo is an operation");
+        line.text = format!("echo {value} > cpu{cpu}/hotplug/fail");
+        line.expect = None;
+        v.ops.insert(op, line);
+        (Injection::Knob { cpu: cpu as usize, state: name, before: op }, v, Some(op))
+    } else if let Some((m, d)) = module {
+        let decl = &case.modules[m].states[d];
+        let own = if bringup { &decl.startup } else { &decl.teardown };
+        let Some(own) = own else { return Err("the module registered no callback there".into()) };
+        if own.fail.is_some() {
+            return Err("the callback has a fail rule of its own; the module holds one per callback".into());
+        }
+        let calls = observe::module_calls(case, &run.result.state, at, m, d, bringup);
+        let rule = FailRule { errno: err, on_cpu: Some(cpu as usize), on_call: Some(calls + 1) };
+        let b = Behaviour { effects: own.effects.clone(), fail: Some(rule) };
+        let mut v = case.clone();
+        let target = &mut v.modules[m].states[d];
+        if bringup {
+            target.startup = Some(b.clone())
+        } else {
+            target.teardown = Some(b.clone())
+        }
+        (Injection::Behave { slot: slot(case, m, d), up: bringup, effects: effects(&b) }, v, None)
+    } else if err != -crate::errno::EAGAIN {
+        return Err(format!(
+            "{} at a built-in state: the fail knob injects only -EAGAIN",
+            crate::errno::name(i64::from(err))
+        ));
+    } else {
+        return Err("an instance after the first of a built-in multi-instance state: the knob fails the state before any instance".into());
+    };
+    let model = observe::model(case, &run.result, None, !via_knob);
+    let alt = verdict::run(&variant, Scenario::plain(&variant, opts), opts)?;
+    let alt_model = observe::model(&variant, &alt.result, knob_model, true);
+    if let Some(k) = alt_model.knob.as_deref().filter(|k| *k != "OK") {
+        return Err(format!("the fail knob refuses state {state} on cpu{cpu} there ({k})"));
+    }
+    if let Some(diff) = model.first_difference(&alt_model) {
+        return Err(format!("injected as the kernel can ({inj:?}), the model differs from its failpoint: {diff}"));
+    }
+    let mut model = model;
+    model.knob = alt_model.knob.clone();
+    Ok(Planned { label: sc.label, lines: lines(case, &inj), injection: inj, model })
+}
+
+/// Whether the failed instance was the first the kernel called for that
+/// state and CPU in this invocation (the knob fails before any instance).
+fn first_instance(res: &crate::engine::RunResult, at: usize) -> bool {
+    let Event::CbExit(ev, _, _) = res.state.trace.events[at] else { return false };
+    match res.state.trace.events[..at].last() {
+        Some(Event::CbExit(p, CbHow::Ran, _)) | Some(Event::CbEnter(p)) => {
+            !(p.cpu == ev.cpu && p.state == ev.state && p.bringup == ev.bringup)
+        }
+        _ => true,
+    }
+}
