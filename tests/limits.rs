@@ -160,7 +160,7 @@ fn the_largest_case_runs_tasks_max_tasks() {
 
 /// Every shipped case with threads runs on 64 CPUs, the documented
 /// maximum: its plain run, its faults, its sweep and a capped exploration
-/// (an exhaustive search there is about a million schedules; see
+/// (an exhaustive search at bound 2 there does not end in minutes; see
 /// cases/README.md). Its expectations hold there too. A pinned schedule
 /// belongs to the machine it was recorded on, so a case with one is an
 /// error that says how to re-record it; re-recorded as it says, from the
