@@ -20,7 +20,7 @@ use crate::case::Case;
 
 use super::observe::{self, Observed};
 use super::translate::{self, CasePlan, MachineKey};
-use super::{Cpio, INIT_HEAD, kmod, pieces, qemu};
+use super::{INIT_HEAD, kmod, pieces, qemu};
 
 /// How long a boot may take: this much, plus [`PER_SCENARIO`] per scenario.
 const BOOT_SECS: u64 = 90;
@@ -301,19 +301,9 @@ fn boot(
     m: &MachineKey,
     limits: qemu::Limits,
 ) -> Result<qemu::Console, (String, Vec<String>)> {
-    let mut c = Cpio::default();
-    for d in ["bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"] {
-        c.dir(d);
-    }
-    c.node("dev/console", 0o020600, (5, 1));
-    let bb = std::fs::read(&p.busybox).map_err(|e| (format!("{}: {e}", p.busybox.display()), Vec::new()))?;
-    c.file("bin/busybox", 0o100755, &bb);
+    let mut c = super::guest_root(p).map_err(|e| (e, Vec::new()))?;
     c.file(&format!("lib/modules/{}.ko", kmod::MODULE), 0o100644, module);
-    for m in &p.modules {
-        let name = m.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let data = std::fs::read(m).map_err(|e| (format!("{}: {e}", m.display()), Vec::new()))?;
-        c.file(&format!("lib/modules/{name}"), 0o100644, &data);
-    }
+    super::add_modules(&mut c, p).map_err(|e| (e, Vec::new()))?;
     c.file("init", 0o100755, init.as_bytes());
     let dir = tempfile::tempdir().map_err(|e| (format!("cannot make a temporary directory: {e}"), Vec::new()))?;
     let initrd = dir.path().join("initrd.cpio");

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::{Cpio, INIT_HEAD, Plan, pieces, qemu};
+use super::{INIT_HEAD, Plan, pieces, qemu};
 
 /// The module's name (`kmod/Kbuild`).
 pub const MODULE: &str = "hotplug_fi_test";
@@ -447,13 +447,7 @@ pub fn init_script(lines: &[String]) -> Result<String, String> {
 /// what the guest printed.
 pub fn boot(p: &pieces::Pieces, ko: &Path, lines: &[String], limits: qemu::Limits) -> Result<Guest, String> {
     let init = init_script(lines)?;
-    let mut c = Cpio::default();
-    for d in ["bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"] {
-        c.dir(d);
-    }
-    c.node("dev/console", 0o020600, (5, 1));
-    let bb = std::fs::read(&p.busybox).map_err(|e| format!("{}: {e}", p.busybox.display()))?;
-    c.file("bin/busybox", 0o100755, &bb);
+    let mut c = super::guest_root(p)?;
     let module = std::fs::read(ko).map_err(|e| format!("{}: {e}", ko.display()))?;
     c.file(&format!("lib/modules/{MODULE}.ko"), 0o100644, &module);
     c.file("init", 0o100755, init.as_bytes());

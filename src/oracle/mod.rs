@@ -422,6 +422,14 @@ pub fn oracle_name(ret: Option<i64>) -> String {
 
 /// The initramfs: busybox, the modules, `/init`, as a newc cpio.
 fn initramfs(p: &pieces::Pieces, plan: &Plan) -> Result<Vec<u8>, String> {
+    let mut c = guest_root(p)?;
+    add_modules(&mut c, p)?;
+    c.file("init", 0o100755, init_script(plan).as_bytes());
+    Ok(c.finish())
+}
+
+/// Every guest's root: its directories, the console node and busybox.
+fn guest_root(p: &pieces::Pieces) -> Result<Cpio, String> {
     let mut c = Cpio::default();
     for d in ["bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"] {
         c.dir(d);
@@ -429,13 +437,18 @@ fn initramfs(p: &pieces::Pieces, plan: &Plan) -> Result<Vec<u8>, String> {
     c.node("dev/console", 0o020600, (5, 1));
     let bb = std::fs::read(&p.busybox).map_err(|e| format!("{}: {e}", p.busybox.display()))?;
     c.file("bin/busybox", 0o100755, &bb);
+    Ok(c)
+}
+
+/// The kernel's own modules the oracle loads (the notifier injectors), in
+/// `lib/modules/`.
+fn add_modules(c: &mut Cpio, p: &pieces::Pieces) -> Result<(), String> {
     for m in &p.modules {
-        let name = m.file_name().expect("a module file").to_string_lossy().to_string();
+        let name = m.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let data = std::fs::read(m).map_err(|e| format!("{}: {e}", m.display()))?;
         c.file(&format!("lib/modules/{name}"), 0o100644, &data);
     }
-    c.file("init", 0o100755, init_script(plan).as_bytes());
-    Ok(c.finish())
+    Ok(())
 }
 
 /// The guest's `/init`: shell builtins only, one `@@` line per result.
