@@ -569,16 +569,7 @@ fn cmd_oracle(
     if let Some(file) = import {
         oracle::check_target(file)?;
     }
-    let w = oracle::pieces::Where {
-        cache: PathBuf::from("target/oracle"),
-        kernel: kernel.clone(),
-        modules: modules.clone(),
-        qemu: std::env::var_os("HOTPLUG_ORACLE_QEMU").map(PathBuf::from),
-        busybox: std::env::var_os("HOTPLUG_ORACLE_BUSYBOX").map(PathBuf::from),
-        path: None,
-    };
-    let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
-    say!("kernel: {}", pieces.version);
+    let (_, pieces) = oracle_pieces(kernel, modules)?;
     let limits = oracle::Limits::total(std::time::Duration::from_secs(timeout));
     if let Some(file) = import {
         let text = oracle::import_profile(&pieces, limits)?;
@@ -622,6 +613,26 @@ fn cmd_oracle(
     Ok(if agree == out.rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// Where the oracle's pieces are (`--kernel`, `--modules`, the cache and
+/// the environment's overrides), and the pieces found there, the kernel
+/// said.
+fn oracle_pieces(
+    kernel: &Option<PathBuf>,
+    modules: &Option<PathBuf>,
+) -> Result<(hotplug_fi::oracle::pieces::Where, hotplug_fi::oracle::pieces::Pieces), String> {
+    let w = hotplug_fi::oracle::pieces::Where {
+        cache: PathBuf::from("target/oracle"),
+        kernel: kernel.clone(),
+        modules: modules.clone(),
+        qemu: std::env::var_os("HOTPLUG_ORACLE_QEMU").map(PathBuf::from),
+        busybox: std::env::var_os("HOTPLUG_ORACLE_BUSYBOX").map(PathBuf::from),
+        path: None,
+    };
+    let pieces = hotplug_fi::oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
+    say!("kernel: {}", pieces.version);
+    Ok((w, pieces))
+}
+
 /// `oracle CASE|DIR...`: the cases on the real kernel, against the model.
 fn cmd_oracle_cases(
     paths: &[PathBuf],
@@ -635,16 +646,7 @@ fn cmd_oracle_cases(
         return Err("no case files found".into());
     }
     let cases = files.iter().map(|f| load(f).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
-    let w = oracle::pieces::Where {
-        cache: PathBuf::from("target/oracle"),
-        kernel: kernel.clone(),
-        modules: modules.clone(),
-        qemu: std::env::var_os("HOTPLUG_ORACLE_QEMU").map(PathBuf::from),
-        busybox: std::env::var_os("HOTPLUG_ORACLE_BUSYBOX").map(PathBuf::from),
-        path: None,
-    };
-    let pieces = oracle::pieces::find(&w, &mut |m| eprintln!("oracle: {m}"))?;
-    say!("kernel: {}", pieces.version);
+    let (w, pieces) = oracle_pieces(kernel, modules)?;
     let abi = oracle::kmod::Abi::of(&pieces)?;
     let built = oracle::kmod::build(&w.cache, &abi, Path::new("kmod"), &mut |m| eprintln!("oracle: {m}"))?;
     let plans = oracle::cases::plan(&cases);

@@ -133,21 +133,12 @@ fn qemu_command(p: &pieces::Pieces, initrd: &Path, m: &MachineKey) -> Command {
     } else {
         ("qemu64", m.cpus.to_string())
     };
-    let mut append = "console=ttyS0 panic=-1 quiet movablecore=384M".to_string();
+    let mut append = super::APPEND.to_string();
     if !m.cmdline.is_empty() {
         append.push(' ');
         append.push_str(&m.cmdline);
     }
-    let mut cmd = Command::new(&p.qemu);
-    cmd.args(["-accel", "tcg", "-cpu", cpu, "-smp", &smp, "-m", "1G,slots=4,maxmem=4G"])
-        .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
-        .arg("-kernel")
-        .arg(&p.kernel)
-        .arg("-initrd")
-        .arg(initrd)
-        .arg("-append")
-        .arg(&append);
-    cmd
+    super::qemu_line(p, "tcg", cpu, &smp, initrd, &append)
 }
 
 /// The scenarios that reached `@@reset` (index, lines, reset ok), and the

@@ -566,17 +566,27 @@ fn qemu_command(p: &pieces::Pieces, initrd: &Path, plan: &Plan) -> Result<Comman
         return Err("--accel kvm: /dev/kvm does not exist; use the default, --accel tcg".into());
     }
     let (accel, cpu) = if plan.kvm { ("kvm", "host") } else { ("tcg", cpu) };
-    let append = format!("console=ttyS0 panic=-1 quiet movablecore=384M{extra}");
+    let append = format!("{APPEND}{extra}");
+    Ok(qemu_line(p, accel, cpu, &smp, initrd, &append))
+}
+
+/// The kernel command line every boot starts from.
+const APPEND: &str = "console=ttyS0 panic=-1 quiet movablecore=384M";
+
+/// QEMU booting `p`'s kernel with `initrd` on the serial console: the one
+/// command line of every boot, with its accelerator, CPU model, `-smp` and
+/// kernel command line.
+fn qemu_line(p: &pieces::Pieces, accel: &str, cpu: &str, smp: &str, initrd: &Path, append: &str) -> Command {
     let mut cmd = Command::new(&p.qemu);
-    cmd.args(["-accel", accel, "-cpu", cpu, "-smp", &smp, "-m", "1G,slots=4,maxmem=4G"])
+    cmd.args(["-accel", accel, "-cpu", cpu, "-smp", smp, "-m", "1G,slots=4,maxmem=4G"])
         .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&p.kernel)
         .arg("-initrd")
         .arg(initrd)
         .arg("-append")
-        .arg(&append);
-    Ok(cmd)
+        .arg(append);
+    cmd
 }
 
 /// A newc cpio archive.

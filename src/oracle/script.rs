@@ -34,9 +34,13 @@ fn script_line(line: &OpLine) -> String {
     let expect = line.expect.map(|e| format!("expect {}", if e == 0 { "success".to_string() } else { errno::name(e) }));
     let sysfs = "the sysfs path also sets dev->offline";
     let (cmd, note) = match &line.op {
-        Op::Write { file, value } => (write(value, &sysfs_path(*file)), None),
-        Op::CpuUp(c) => (write("1", &sysfs_path(SysfsFile::Online(*c))), Some(format!("cpu_up: {sysfs}"))),
-        Op::CpuDown(c) => (write("0", &sysfs_path(SysfsFile::Online(*c))), Some(format!("cpu_down: {sysfs}"))),
+        Op::Write { file, value } => (write(value, &super::translate::guest_file(*file)), None),
+        Op::CpuUp(c) => {
+            (write("1", &super::translate::guest_file(SysfsFile::Online(*c))), Some(format!("cpu_up: {sysfs}")))
+        }
+        Op::CpuDown(c) => {
+            (write("0", &super::translate::guest_file(SysfsFile::Online(*c))), Some(format!("cpu_down: {sysfs}")))
+        }
         _ => {
             let what = format!("# {}: a kernel-internal call, no shell equivalent", comment(&line.text));
             return match expect {
@@ -57,22 +61,6 @@ fn write(value: &str, path: &str) -> String {
         format!("printf '%s\\n' {} > {}", shell_word(value), shell_word(path))
     } else {
         format!("echo {} > {}", shell_word(value), shell_word(path))
-    }
-}
-
-/// Where a case's file is on a real machine.
-fn sysfs_path(file: SysfsFile) -> String {
-    let cpu = "/sys/devices/system/cpu";
-    let inject = "/sys/kernel/debug/notifier-error-inject/memory/actions";
-    match file {
-        SysfsFile::Online(c) => format!("{cpu}/cpu{c}/online"),
-        SysfsFile::Fail(c) => format!("{cpu}/cpu{c}/hotplug/fail"),
-        SysfsFile::Target(c) => format!("{cpu}/cpu{c}/hotplug/target"),
-        SysfsFile::SmtControl => format!("{cpu}/smt/control"),
-        SysfsFile::MemState(b) => format!("/sys/devices/system/memory/memory{b}/state"),
-        SysfsFile::MemOnline(b) => format!("/sys/devices/system/memory/memory{b}/online"),
-        SysfsFile::MemInject(true) => format!("{inject}/MEM_GOING_ONLINE/error"),
-        SysfsFile::MemInject(false) => format!("{inject}/MEM_GOING_OFFLINE/error"),
     }
 }
 

@@ -367,8 +367,8 @@ fn setup_cmd(case: &Case, m: usize, d: usize, kind: SetupKind) -> String {
     format!("setup {} {at} {}{tail}", slot(case, m, d), decl.name)
 }
 
-/// A case's file in the guest's tree.
-fn guest_file(file: SysfsFile) -> String {
+/// A case's file in the guest's tree (and on a real machine).
+pub(super) fn guest_file(file: SysfsFile) -> String {
     let cpu = "/sys/devices/system/cpu";
     match file {
         SysfsFile::Online(c) => format!("{cpu}/cpu{c}/online"),
