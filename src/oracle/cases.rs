@@ -102,10 +102,21 @@ restore() {
 }
 "#;
 
+/// The head of a boot without the test module (it could not be built for
+/// the kernel): the module's files are empty files in a tmpfs directory,
+/// so `kq`, `kl`, `reset` and the reset check have nothing to act on. Only
+/// cases that use no module operation run so ([`without_module`]).
+const NO_KMOD_HEAD: &str = r#"K=/tmp/no-test-module
+mkdir -p $K; : > $K/log; : > $K/slots; : > $K/ctl
+o=0
+kl() { :; }
+"#;
+
 /// The `/init` of one boot: the scenarios `(global index, lines)` of one
-/// machine's cases.
-pub fn init_script(machine: &MachineKey, scenarios: &[(usize, &[String])]) -> String {
-    let mut s = format!("{INIT_HEAD}{}", kmod_head());
+/// machine's cases, with the test module loaded if there is one.
+pub fn init_script(machine: &MachineKey, scenarios: &[(usize, &[String])], module: bool) -> String {
+    let head = if module { kmod_head() } else { NO_KMOD_HEAD };
+    let mut s = format!("{INIT_HEAD}{head}");
     s.push_str(&format!("NCPU={}\n{CASES_HEAD}", machine.cpus));
     s.push_str("for m in /lib/modules/notifier-error-inject.ko /lib/modules/memory-notifier-error-inject.ko; do [ -e $m ] && insmod $m; done\n");
     s.push_str("SMT0=$(cat $C/smt/control)\nBOOT=$(snap)\nMEM0=$(mems)\ndm=$(dmesg | wc -l)\nkl > /dev/null\n");
@@ -123,6 +134,22 @@ pub fn init_script(machine: &MachineKey, scenarios: &[(usize, &[String])]) -> St
 
 fn kmod_head() -> &'static str {
     kmod::KMOD_HEAD
+}
+
+/// Whether a scenario's guest lines use the test module.
+fn uses_module(lines: &[String]) -> bool {
+    lines.iter().any(|l| l.contains("kq ") || l.contains("kc ") || l.contains("$(ss ") || l.contains("$K/"))
+}
+
+/// Skips every case that needs the test module, giving `why` (the build's
+/// error), for a kernel the module could not be built for.
+pub fn without_module(plans: &mut [CasePlan], why: &str) {
+    let first = why.lines().next().unwrap_or(why);
+    for p in plans.iter_mut().filter(|p| p.skip.is_none()) {
+        if p.planned.iter().any(|s| uses_module(&s.lines)) {
+            p.skip = Some(format!("needs the test module, which could not be built for this kernel: {first}"));
+        }
+    }
 }
 
 /// QEMU for a machine: `-smp N` (2 threads per core on an Intel model for
@@ -189,7 +216,7 @@ fn whereabouts(lines: &[String], names: &BTreeMap<usize, String>) -> String {
 /// scenario leaves the guest where reset cannot bring it back).
 pub fn run(
     p: &pieces::Pieces,
-    ko: &Path,
+    ko: Option<&Path>,
     cases: &[Case],
     plans: Vec<CasePlan>,
     log: &mut dyn FnMut(&str),
@@ -207,12 +234,12 @@ pub fn run(
     for (g, (c, _)) in all.iter().enumerate() {
         by_machine.entry(plans[*c].machine.clone()).or_default().push(g);
     }
-    let module = std::fs::read(ko).unwrap_or_default();
+    let module = ko.map(|k| std::fs::read(k).unwrap_or_default());
     for (machine, mut todo) in by_machine {
         while !todo.is_empty() {
             let scen: Vec<(usize, &[String])> =
                 todo.iter().map(|g| (*g, plans[all[*g].0].planned[all[*g].1].lines.as_slice())).collect();
-            let init = init_script(&machine, &scen);
+            let init = init_script(&machine, &scen, module.is_some());
             log(&format!(
                 "booting {} CPUs{}{} for {} scenarios",
                 machine.cpus,
@@ -222,7 +249,7 @@ pub fn run(
             ));
             let limits =
                 qemu::Limits::total(std::time::Duration::from_secs(BOOT_SECS + PER_SCENARIO * todo.len() as u64));
-            let console = boot(p, &module, &init, &machine, limits);
+            let console = boot(p, module.as_deref(), &init, &machine, limits);
             if std::env::var_os("HOTPLUG_ORACLE_DUMP").is_some() {
                 let text = match &console {
                     Ok(c) => c.lines.join("\n"),
@@ -287,13 +314,15 @@ pub fn plan(cases: &[Case]) -> Vec<CasePlan> {
 
 fn boot(
     p: &pieces::Pieces,
-    module: &[u8],
+    module: Option<&[u8]>,
     init: &str,
     m: &MachineKey,
     limits: qemu::Limits,
 ) -> Result<qemu::Console, (String, Vec<String>)> {
     let mut c = super::guest_root(p).map_err(|e| (e, Vec::new()))?;
-    c.file(&format!("lib/modules/{}.ko", kmod::MODULE), 0o100644, module);
+    if let Some(module) = module {
+        c.file(&format!("lib/modules/{}.ko", kmod::MODULE), 0o100644, module);
+    }
     super::add_modules(&mut c, p).map_err(|e| (e, Vec::new()))?;
     c.file("init", 0o100755, init.as_bytes());
     let dir = tempfile::tempdir().map_err(|e| (format!("cannot make a temporary directory: {e}"), Vec::new()))?;

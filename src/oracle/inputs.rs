@@ -209,6 +209,37 @@ fn not_a_tree(dir: &Path) -> String {
     )
 }
 
+/// Whether `file` is the module `name` (`x.ko`), plain or compressed as
+/// Debian ships it from 6.12 on (`x.ko.xz`, `x.ko.zst`).
+pub fn is_module(file: &str, name: &str) -> bool {
+    file.strip_prefix(name).is_some_and(|rest| ["", ".xz", ".zst"].contains(&rest))
+}
+
+/// A `--headers` tree: what `make -C <tree> M=<dir> modules` needs of a
+/// kernel's build (`.config`, `Module.symvers`, a `Makefile` and kbuild's
+/// `scripts/`), as `make modules_prepare` leaves it or a Debian headers
+/// package unpacks.
+pub fn headers_tree(dir: &Path) -> Result<PathBuf, String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(format!("--headers `{}` is not a directory", dir.display())),
+        Err(e) => return Err(format!("--headers `{}`: {e}", dir.display())),
+    }
+    let missing: Vec<&str> = HEADER_FILES.iter().copied().filter(|f| !dir.join(f).exists()).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "--headers `{}` has no {}: give the kernel's build tree after `make modules_prepare` (or an unpacked \
+             linux-headers package), the directory `make -C` takes to build an out-of-tree module",
+            dir.display(),
+            missing.join(", ")
+        ));
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// What [`headers_tree`] needs in a tree.
+pub const HEADER_FILES: [&str; 4] = ["Makefile", ".config", "Module.symvers", "scripts"];
+
 /// The first of each [`INJECT_MODULES`] in name order, breadth first.
 fn walk(root: &Path) -> Result<[Option<PathBuf>; 2], String> {
     let mut found: [Option<PathBuf>; 2] = [None, None];
@@ -232,7 +263,7 @@ fn walk(root: &Path) -> Result<[Option<PathBuf>; 2], String> {
             if t.is_dir() && depth + 1 < MAX_DEPTH {
                 queue.push_back((e.path(), depth + 1));
             } else if t.is_file()
-                && let Some(i) = INJECT_MODULES.iter().position(|n| e.file_name() == **n)
+                && let Some(i) = INJECT_MODULES.iter().position(|n| is_module(&e.file_name().to_string_lossy(), n))
             {
                 found[i].get_or_insert(e.path());
             }

@@ -46,6 +46,7 @@
 //! loading an imported profile into a case.
 
 pub mod cases;
+pub mod debian;
 pub mod inputs;
 pub mod kmod;
 pub mod observe;
@@ -169,17 +170,38 @@ pub const MEMORY: &[&str] = &[
 /// CPU sequences, each from cpu1 online with `fail` disarmed: the sticky
 /// armed-DEAD sequence (docs/real-kernel.md#the-sticky-dead-sequence) and `hotplug/target`
 /// writes. After each write: its result, and cpu1's state, online, fail.
+/// `ONLINE` and `TEARDOWN` stand for the numbers of `CPUHP_ONLINE` and
+/// `CPUHP_TEARDOWN_CPU`, which differ between kernels: the guest reads
+/// them from `hotplug/states` (`online`, `cpu:teardown`), the model from
+/// its profile ([`sequence_op`]).
 pub const CPU_SEQUENCES: &[&[&str]] = &[
     &["echo 0 > cpu1/online", "echo 9 > cpu1/hotplug/fail", "echo 1 > cpu1/online", "echo 0 > cpu1/online"],
     &[
         "echo 0 > cpu1/hotplug/target",
         "echo 0 > cpu1/hotplug/target",
-        "echo 153 > cpu1/hotplug/target",
+        "echo TEARDOWN > cpu1/hotplug/target",
         "echo 100 > cpu1/hotplug/target",
         "echo x > cpu1/hotplug/target",
-        "echo 236 > cpu1/hotplug/target",
+        "echo ONLINE > cpu1/hotplug/target",
     ],
 ];
+
+/// A sequence's operation with the model's numbers for `ONLINE` and
+/// `TEARDOWN` (the default profile's `CPUHP_ONLINE`, `CPUHP_TEARDOWN_CPU`).
+pub fn sequence_op(op: &str) -> String {
+    let p = crate::kernel::cpuhotplug::Profile::builtin("debian-6.1").expect("the default profile is built in");
+    op.replace("ONLINE", &p.a.online.to_string()).replace("TEARDOWN", &p.a.teardown_cpu.to_string())
+}
+
+/// A sequence's value as the guest writes it: its own numbers, read at
+/// boot (`$ONL`, `$TDN` in [`INIT_HEAD`]).
+fn guest_value(value: &str) -> &str {
+    match value {
+        "ONLINE" => "$ONL",
+        "TEARDOWN" => "$TDN",
+        v => v,
+    }
+}
 
 /// Boots once with the plan's `/init` (once the plan is checked).
 fn run_raw(p: &pieces::Pieces, plan: &Plan, limits: Limits) -> Result<Console, String> {
@@ -293,7 +315,7 @@ fn sequence_rows(lines: &[String]) -> Result<Vec<Row>, String> {
     let names = CPU_SEQUENCES
         .iter()
         .enumerate()
-        .flat_map(|(i, seq)| seq.iter().map(move |op| format!("sequence {}: {op}", i + 1)))
+        .flat_map(|(i, seq)| seq.iter().map(move |op| format!("sequence {}: {}", i + 1, sequence_op(op))))
         .collect();
     paired_rows(lines, "@@S ", names, model_sequences())
 }
@@ -304,7 +326,7 @@ pub fn model_sequences() -> Vec<String> {
     let mut out = Vec::new();
     for seq in CPU_SEQUENCES {
         for n in 1..=seq.len() {
-            let ops: Vec<String> = seq[..n].iter().map(|s| s.to_string()).collect();
+            let ops: Vec<String> = seq[..n].iter().map(|s| sequence_op(s)).collect();
             let res = model_run(&ops, 4);
             let r = oracle_name(*res.results().last().expect("an op ran"));
             let st = &res.state.cpu.cpuhp[1];
@@ -441,14 +463,32 @@ fn guest_root(p: &pieces::Pieces) -> Result<Cpio, String> {
 }
 
 /// The kernel's own modules the oracle loads (the notifier injectors), in
-/// `lib/modules/`.
+/// `lib/modules/` as plain `.ko` (busybox's insmod may not decompress).
 fn add_modules(c: &mut Cpio, p: &pieces::Pieces) -> Result<(), String> {
-    for m in &p.modules {
-        let name = m.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let data = std::fs::read(m).map_err(|e| format!("{}: {e}", m.display()))?;
+    for (m, name) in p.modules.iter().zip(inputs::INJECT_MODULES) {
+        let data = plain_module(m)?;
         c.file(&format!("lib/modules/{name}"), 0o100644, &data);
     }
     Ok(())
+}
+
+/// A module's bytes, decompressed with `xz` or `zstd` if its name says so.
+fn plain_module(m: &Path) -> Result<Vec<u8>, String> {
+    let tool = match m.extension().and_then(|x| x.to_str()) {
+        Some("xz") => "xz",
+        Some("zst") => "zstd",
+        _ => return std::fs::read(m).map_err(|e| format!("{}: {e}", m.display())),
+    };
+    let what = format!("{tool} --decompress {}", m.display());
+    let out = pieces::output_within(
+        Command::new(tool).args(["--decompress", "--stdout"]).arg(m),
+        pieces::QUICK_TIMEOUT,
+        &what,
+    )?;
+    if !out.status.success() || out.stdout.is_empty() {
+        return Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(out.stdout)
 }
 
 /// The guest's `/init`: shell builtins only, one `@@` line per result.
@@ -458,12 +498,13 @@ pub fn init_script(plan: &Plan) -> String {
         let limit = plan.limit.map_or(String::new(), |n| format!(" | head -n {n}"));
         s.push_str("sed -n 's/^ *\\([0-9]*\\): \\(.*\\)/@@STATE \\1 \\2/p' $C/hotplug/states\n");
         s.push_str(&format!(
-            "xs=\"-2 $(sed -n 's/^ *\\([0-9]*\\):.*/\\1/p' $C/hotplug/states{limit}) 100 237\"\nfor x in $xs; do scn {cpu} down $x; scn {cpu} up $x; done\n"
+            "xs=\"-2 $(sed -n 's/^ *\\([0-9]*\\):.*/\\1/p' $C/hotplug/states{limit}) 100 $((ONL + 1))\"\nfor x in $xs; do scn {cpu} down $x; scn {cpu} up $x; done\n"
         ));
         for seq in CPU_SEQUENCES {
             s.push_str("recover 1\n");
             for op in *seq {
                 let (value, file) = op.trim_start_matches("echo ").split_once(" > ").expect("an echo line");
+                let value = guest_value(value);
                 s.push_str(&format!(
                     "r=$(w {value} {}); echo \"@@S $r $(cat $C/cpu1/hotplug/state) $(cat $C/cpu1/online) $(cat $C/cpu1/hotplug/fail)\"\n",
                     guest_path(file)
@@ -515,6 +556,7 @@ echo "@@BOOT $(cut -d' ' -f1 /proc/uptime)"
 C=/sys/devices/system/cpu
 M=/sys/devices/system/memory
 ONL=$(sed -n 's/^ *\([0-9]*\): online$/\1/p' $C/hotplug/states)
+TDN=$(sed -n 's/^ *\([0-9]*\): cpu:teardown$/\1/p' $C/hotplug/states)
 errname() {
   case "$1" in
     *"Resource temporarily unavailable"*) echo EAGAIN;;

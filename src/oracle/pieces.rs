@@ -1,11 +1,13 @@
 //! Finding and preparing what the oracle boots: `qemu-system-x86_64`, a
-//! static busybox, and a Debian 6.1 kernel with its modules.
+//! static busybox, and a Debian kernel with its modules.
 //!
-//! The kernel comes from `apt-get download` of the newest
-//! `linux-image-6.1.0-*-amd64-unsigned`, unpacked with `dpkg-deb -x` into a
-//! cache under `target/oracle/`, never committed. The bzImage's payload is
-//! extracted to an uncompressed `vmlinux` (`xz -d` of the stream after the
-//! xz magic), which QEMU boots through PVH about 3 s faster than the
+//! The kernel is the one `--kernel-version` names (`oracle/debian.rs`;
+//! by default the 6.1 ABI the model cites), fetched with `apt-get
+//! download` of its packages, unpacked with `dpkg-deb -x` into a cache
+//! under `target/oracle/kernel-<abi>/`, never committed. The bzImage's
+//! payload (found through its setup header's `payload_offset`) is
+//! extracted to an uncompressed `vmlinux` (`xz -d` up to 6.1, `zstd -d`
+//! from 6.12 on), which QEMU boots through PVH about 3 s faster than the
 //! bzImage under TCG. A missing piece is an error that gives the exact
 //! install command; nothing is installed behind the user's back except the
 //! kernel package download, which the oracle says it does. That download
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::inputs;
+use super::{debian, inputs};
 
 /// The pieces, found.
 #[derive(Clone, Debug)]
@@ -29,8 +31,13 @@ pub struct Pieces {
     pub kernel: PathBuf,
     /// The `notifier-error-inject.ko` and `memory-notifier-error-inject.ko`.
     pub modules: Vec<PathBuf>,
-    /// The kernel release, as the package names it.
+    /// The kernel, as the oracle prints it: the ABI and package version,
+    /// or the `--kernel` path.
     pub version: String,
+    /// The Debian kernel booted, if it is one (not a `--kernel`).
+    pub debian: Option<debian::Kernel>,
+    /// `--headers`: the build tree of a `--kernel` of the user's.
+    pub headers: Option<PathBuf>,
 }
 
 /// Where to look, and what the user pointed at.
@@ -39,6 +46,9 @@ pub struct Where {
     pub cache: PathBuf,
     pub kernel: Option<PathBuf>,
     pub modules: Option<PathBuf>,
+    pub headers: Option<PathBuf>,
+    /// `--kernel-version`, when no `--kernel` is given.
+    pub want: debian::Want,
     /// `HOTPLUG_ORACLE_QEMU`/`HOTPLUG_ORACLE_BUSYBOX` override the lookups.
     pub qemu: Option<PathBuf>,
     pub busybox: Option<PathBuf>,
@@ -46,7 +56,7 @@ pub struct Where {
     pub path: Option<String>,
 }
 
-const INSTALL: &str = "apt-get install qemu-system-x86 busybox-static xz-utils";
+const INSTALL: &str = "apt-get install qemu-system-x86 busybox-static xz-utils zstd";
 
 /// Finds every piece and checks what the user pointed at ([`inputs`]),
 /// then downloads the kernel package into the cache if needed: nothing is
@@ -64,22 +74,29 @@ pub fn find(w: &Where, log: &mut dyn FnMut(&str)) -> Result<Pieces, String> {
             .ok_or_else(|| format!("busybox is not installed; install the static one with: {INSTALL}"))?,
     };
     inputs::busybox(&busybox)?;
-    match (&w.kernel, &w.modules) {
-        (Some(k), m) => {
+    if w.want != debian::Want::Pinned && w.kernel.is_some() {
+        return Err("give --kernel-version or --kernel, not both".into());
+    }
+    match (&w.kernel, &w.modules, &w.headers) {
+        (Some(k), m, h) => {
             inputs::kernel(k)?;
             let modules = m.as_deref().map(inputs::modules_tree).transpose()?.unwrap_or_default();
-            Ok(Pieces { qemu, busybox, kernel: k.clone(), modules, version: k.display().to_string() })
+            let headers = h.as_deref().map(inputs::headers_tree).transpose()?;
+            let version = k.display().to_string();
+            Ok(Pieces { qemu, busybox, kernel: k.clone(), modules, version, debian: None, headers })
         }
-        (None, Some(m)) => Err(format!(
-            "--modules {} names the modules of --kernel; give --kernel too (Debian's kernel brings its own)",
-            m.display()
+        (None, Some(given), _) | (None, None, Some(given)) => Err(format!(
+            "{} names a piece of --kernel; give --kernel too (Debian's kernel brings its own modules and headers)",
+            given.display()
         )),
-        (None, None) => debian_kernel(&w.cache, log).map(|(kernel, modules, version)| Pieces {
+        (None, None, None) => debian_kernel(&w.cache, &w.want, log).map(|(kernel, modules, k)| Pieces {
             qemu,
             busybox,
             kernel,
             modules,
-            version,
+            version: k.describe(),
+            debian: Some(k),
+            headers: None,
         }),
     }
 }
@@ -103,122 +120,149 @@ fn on_path(path: &str, name: &str) -> Option<PathBuf> {
     path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(name)).find(|p| p.exists())
 }
 
-/// The newest `linux-image-6.1.0-N-amd64-unsigned`, downloaded and unpacked
-/// into the cache once; returns (vmlinux, modules, package version).
-fn debian_kernel(cache: &Path, log: &mut dyn FnMut(&str)) -> Result<(PathBuf, Vec<PathBuf>, String), String> {
-    let pkg = newest_package()?;
-    let dir = cache.join(&pkg);
+/// The kernel `want` names, downloaded and unpacked into the cache once;
+/// returns (vmlinux, the injector modules, the kernel). The pinned default
+/// in the cache is used without asking apt.
+fn debian_kernel(
+    cache: &Path,
+    want: &debian::Want,
+    log: &mut dyn FnMut(&str),
+) -> Result<(PathBuf, Vec<PathBuf>, debian::Kernel), String> {
+    let cached = |abi: &str, version: &str| {
+        let dir = cache.join(format!("kernel-{abi}"));
+        let stamp = std::fs::read_to_string(dir.join("version")).unwrap_or_default();
+        (stamp.trim() == version && dir.join("vmlinux").is_file()).then_some(dir)
+    };
+    let k = match (want, cached(debian::DEFAULT_ABI, debian::DEFAULT_VERSION)) {
+        (debian::Want::Pinned, Some(_)) => debian::Kernel {
+            abi: debian::DEFAULT_ABI.into(),
+            version: debian::DEFAULT_VERSION.into(),
+            layout: debian::Layout::Image,
+            apt: debian::Apt::system(),
+        },
+        _ => debian::resolve(want, cache, log)?,
+    };
+    let dir = match cached(&k.abi, &k.version) {
+        Some(dir) => dir,
+        None => fetch(cache, &k, log)?,
+    };
     let vmlinux = dir.join("vmlinux");
-    if !vmlinux.exists() {
-        fetch(cache, &pkg, &dir, log)?;
-    }
     inputs::kernel(&vmlinux).map_err(|e| format!("{e}; remove {} to download it again", dir.display()))?;
-    let modules = inputs::modules_tree(&release_dir(&dir)?)?;
-    let version = version_of(&pkg)?;
-    Ok((vmlinux, modules, format!("{pkg} {version}")))
+    let modules = inputs::modules_tree(&release_dir(&dir, &k.abi)?)?;
+    Ok((vmlinux, modules, k))
 }
 
-/// Downloads and unpacks `pkg` in a temporary directory of the cache, and
-/// renames it to `dir` once its vmlinux and modules are known good.
-fn fetch(cache: &Path, pkg: &str, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<(), String> {
+/// Downloads and unpacks `k`'s packages in a temporary directory of the
+/// cache, and renames it to `kernel-<abi>` once its vmlinux and modules
+/// are known good.
+fn fetch(cache: &Path, k: &debian::Kernel, log: &mut dyn FnMut(&str)) -> Result<PathBuf, String> {
+    let dir = cache.join(format!("kernel-{}", k.abi));
     std::fs::create_dir_all(cache).map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix(".download-")
         .tempdir_in(cache)
         .map_err(|e| format!("cannot make a directory in {}: {e}", cache.display()))?;
-    log(&format!("downloading {pkg} with apt-get download into {}", dir.display()));
-    run(Command::new("apt-get").arg("download").arg(pkg).current_dir(tmp.path()), "apt-get download")?;
-    let deb = std::fs::read_dir(tmp.path())
+    let pkgs = k.pinned();
+    log(&format!("downloading {} with apt-get download into {}", pkgs.join(" "), dir.display()));
+    run(k.apt.command("apt-get").arg("download").args(&pkgs).current_dir(tmp.path()), "apt-get download")?;
+    let mut debs: Vec<PathBuf> = std::fs::read_dir(tmp.path())
         .map_err(|e| e.to_string())?
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or("apt-get download left no .deb")?;
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(tmp.path().join("root")), "dpkg-deb -x")?;
-    let _ = std::fs::remove_file(&deb);
-    let boot = tmp.path().join("root/boot");
-    let vmlinuz = std::fs::read_dir(&boot)
-        .map_err(|e| format!("{}: {e}", boot.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
-        .ok_or("the package has no /boot/vmlinuz-*")?;
-    extract_vmlinux(&vmlinuz, &tmp.path().join("vmlinux"))?;
-    inputs::modules_tree(&release_dir(tmp.path())?)?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
-    }
-    std::fs::rename(tmp.path(), dir).map_err(|e| format!("cannot rename into {}: {e}", dir.display()))?;
-    let _ = tmp.keep();
-    Ok(())
-}
-
-/// The one `root/lib/modules/<release>` of an unpacked package.
-fn release_dir(pkg: &Path) -> Result<PathBuf, String> {
-    let lib = pkg.join("root/lib/modules");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&lib)
-        .map_err(|e| format!("{}: {e}", lib.display()))?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
         .collect();
-    match dirs.len() {
-        1 => Ok(dirs.remove(0)),
-        n => Err(format!("{} holds {n} module trees, expected one", lib.display())),
+    debs.sort();
+    if debs.len() != pkgs.len() {
+        return Err(format!("apt-get download left {} .deb files, expected {}", debs.len(), pkgs.len()));
     }
+    for deb in &debs {
+        run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(tmp.path().join("root")), "dpkg-deb -x")?;
+        let _ = std::fs::remove_file(deb);
+    }
+    let image = kernel_image_in(tmp.path(), &k.abi)?;
+    extract_vmlinux(&image, &tmp.path().join("vmlinux"))?;
+    inputs::modules_tree(&release_dir(tmp.path(), &k.abi)?)?;
+    std::fs::write(tmp.path().join("version"), format!("{}\n", k.version)).map_err(|e| e.to_string())?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
+    }
+    std::fs::rename(tmp.path(), &dir).map_err(|e| format!("cannot rename into {}: {e}", dir.display()))?;
+    let _ = tmp.keep();
+    Ok(dir)
 }
 
-/// `apt-cache pkgnames linux-image-6.1.0-`, the highest ABI number.
-fn newest_package() -> Result<String, String> {
-    let out = output_within(
-        Command::new("apt-cache").args(["pkgnames", "linux-image-6.1.0-"]),
-        QUICK_TIMEOUT,
-        "apt-cache pkgnames",
-    )
-    .map_err(|e| format!("{e}: the oracle needs a Debian machine with apt"))?;
-    let names = String::from_utf8_lossy(&out.stdout);
-    names
-        .lines()
-        .filter_map(|n| {
-            let abi = n.strip_prefix("linux-image-6.1.0-")?.strip_suffix("-amd64-unsigned")?;
-            abi.parse::<u32>().ok().map(|a| (a, n.to_string()))
-        })
-        .max()
-        .map(|(_, n)| n)
-        .ok_or_else(|| "no linux-image-6.1.0-*-amd64-unsigned in apt's lists; run: apt-get update".to_string())
+/// The bzImage of an unpacked kernel: `/boot/vmlinuz-<abi>` (up to 6.12)
+/// or `/usr/lib/modules/<abi>/vmlinuz.unsigned` (from 6.16 on).
+fn kernel_image_in(pkg: &Path, abi: &str) -> Result<PathBuf, String> {
+    let places = [
+        pkg.join(format!("root/boot/vmlinuz-{abi}")),
+        pkg.join(format!("root/usr/lib/modules/{abi}/vmlinuz.unsigned")),
+        pkg.join(format!("root/usr/lib/modules/{abi}/vmlinuz")),
+    ];
+    places.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let list: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+        format!("the kernel's packages hold no bzImage (looked for {})", list.join(", "))
+    })
 }
 
-fn version_of(pkg: &str) -> Result<String, String> {
-    let out = output_within(
-        Command::new("apt-cache").args(["show", "--no-all-versions", pkg]),
-        QUICK_TIMEOUT,
-        "apt-cache show",
-    )?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap_or("?").to_string())
+/// The `lib/modules/<abi>` (or `usr/lib/modules/<abi>`) of an unpacked kernel.
+fn release_dir(pkg: &Path, abi: &str) -> Result<PathBuf, String> {
+    let places = [pkg.join("root/lib/modules").join(abi), pkg.join("root/usr/lib/modules").join(abi)];
+    places.iter().find(|p| p.join("kernel").is_dir()).cloned().ok_or_else(|| {
+        format!("the kernel's packages hold no modules tree ({} or {})", places[0].display(), places[1].display())
+    })
 }
 
-/// The uncompressed kernel from a bzImage: the xz stream after its magic.
+/// The uncompressed kernel from a bzImage: its payload (the setup
+/// header's `payload_offset` and `payload_length`), decompressed by `xz`
+/// or `zstd` as its magic says.
 fn extract_vmlinux(bzimage: &Path, out: &Path) -> Result<(), String> {
     let b = std::fs::read(bzimage).map_err(|e| format!("{}: {e}", bzimage.display()))?;
-    const XZ: &[u8] = b"\xfd7zXZ\x00";
-    let at = b.windows(XZ.len()).position(|w| w == XZ).ok_or("no xz stream in the bzImage")?;
-    let tail = out.with_extension("xz");
-    std::fs::write(&tail, &b[at..]).map_err(|e| e.to_string())?;
-    let res = output_within(
-        Command::new("xz").args(["--decompress", "--stdout", "--single-stream"]).arg(&tail),
-        QUICK_TIMEOUT,
-        "xz --decompress",
-    )
-    .map_err(|e| format!("{e}; xz comes with: {INSTALL}"))?;
+    let (payload, tool) = payload(&b).map_err(|e| format!("{}: {e}", bzimage.display()))?;
+    let tail = out.with_extension("payload");
+    std::fs::write(&tail, payload).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(tool);
+    match tool {
+        "xz" => cmd.args(["--decompress", "--stdout", "--single-stream"]),
+        _ => cmd.args(["--decompress", "--stdout", "--quiet"]),
+    };
+    let res = output_within(cmd.arg(&tail), QUICK_TIMEOUT, &format!("{tool} --decompress"))
+        .map_err(|e| format!("{e}; {tool} comes with: {INSTALL}"))?;
     let _ = std::fs::remove_file(&tail);
     if res.stdout.len() < 1 << 20 {
-        return Err(format!("xz gave no kernel: {}", String::from_utf8_lossy(&res.stderr)));
+        return Err(format!("{tool} gave no kernel: {}", String::from_utf8_lossy(&res.stderr)));
     }
     let len = res.stdout.len() as u64;
     inputs::kernel_image(&mut std::io::Cursor::new(&res.stdout), len)
         .map_err(|e| format!("the kernel unpacked from {}: {e}", bzimage.display()))?;
     std::fs::write(out, &res.stdout).map_err(|e| e.to_string())
+}
+
+/// A bzImage's compressed payload and the tool that decompresses it. The
+/// protected-mode code starts after `setup_sects + 1` sectors (0 means 4),
+/// and the payload is `payload_length` bytes at `payload_offset` in it
+/// (Documentation/arch/x86/boot.rst). The zstd payload ends with the
+/// 4-byte size the kernel's build appends, which zstd would read as a
+/// broken frame, so it is cut.
+pub fn payload(b: &[u8]) -> Result<(&[u8], &'static str), String> {
+    let u32_at = |o: usize| b.get(o..o + 4).map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]) as usize);
+    if b.get(0x202..0x206) != Some(b"HdrS") {
+        return Err("not a bzImage (no HdrS setup header)".into());
+    }
+    let sects = match b.get(0x1f1) {
+        Some(0) | None => 4,
+        Some(&n) => usize::from(n),
+    };
+    let (off, len) = (u32_at(0x248).unwrap_or(0), u32_at(0x24c).unwrap_or(0));
+    let start = (sects + 1) * 512 + off;
+    let p = b.get(start..start + len).filter(|p| p.len() > 8).ok_or("its setup header points at no payload")?;
+    if p.starts_with(b"\xfd7zXZ\x00") {
+        Ok((p, "xz"))
+    } else if p.starts_with(b"\x28\xb5\x2f\xfd") {
+        Ok((&p[..p.len() - 4], "zstd"))
+    } else {
+        Err(format!("its payload is neither xz nor zstd (it begins {:02x?})", &p[..4]))
+    }
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
