@@ -312,3 +312,70 @@ fn the_real_kernel_runs_module_callbacks_where_and_in_the_order_it_does() {
         g.dmesg.iter().filter(|l| ["WARNING", "BUG", "Oops", "Call Trace"].iter().any(|w| l.contains(w))).collect();
     assert!(splats.is_empty(), "{}", g.dmesg.join("\n"));
 }
+
+/// The kernel a user's own build stands for: Debian's 6.12.117+deb12,
+/// whose packages the test unpacks as a user would (`dpkg-deb -x` into one
+/// directory, nothing installed, the headers' Makefile still including
+/// `/usr/src/linux-headers-6.12.117+deb12-common/Makefile`).
+const GIVEN_ABI: &str = "6.12.117+deb12-amd64";
+
+/// The unpacked package set, made once in `target/oracle/given-<abi>/`.
+fn given_tree() -> std::path::PathBuf {
+    use hotplug_fi::oracle::debian;
+    let cache = common::root().join("target/oracle");
+    let dir = cache.join(format!("given-{GIVEN_ABI}"));
+    if dir.join("done").is_file() {
+        return dir.join("root");
+    }
+    let mut log = |m: &str| eprintln!("kmod test: {m}");
+    let k =
+        debian::resolve(&debian::Want::Version(GIVEN_ABI.into()), &cache, &mut log).unwrap_or_else(|e| panic!("{e}"));
+    let mut pkgs = k.pinned();
+    pkgs.extend(k.headers().unwrap_or_else(|e| panic!("{e}")).packages);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = k.apt.command("apt-get").arg("download").args(&pkgs).current_dir(&dir).status().unwrap();
+    assert!(ok.success(), "apt-get download {}", pkgs.join(" "));
+    for deb in std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()) {
+        let ok = std::process::Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dir.join("root")).status().unwrap();
+        assert!(ok.success(), "dpkg-deb -x {}", deb.display());
+        std::fs::remove_file(&deb).unwrap();
+    }
+    std::fs::write(dir.join("done"), "").unwrap();
+    dir.join("root")
+}
+
+#[test]
+fn a_kernel_given_by_path_with_its_modules_and_headers_runs_a_case() {
+    if setup().is_none() {
+        return;
+    }
+    let root = given_tree();
+    let kernel = root.join(format!("boot/vmlinuz-{GIVEN_ABI}"));
+    let modules = root.join(format!("lib/modules/{GIVEN_ABI}"));
+    let headers = root.join(format!("usr/src/linux-headers-{GIVEN_ABI}"));
+    let makefile = std::fs::read_to_string(headers.join("Makefile")).unwrap();
+    assert!(makefile.starts_with("include /usr/src/"), "the tree is as the package left it: {makefile}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotplug-fi"))
+        .arg("oracle")
+        .arg("--kernel")
+        .arg(&kernel)
+        .arg("--modules")
+        .arg(&modules)
+        .arg("--headers")
+        .arg(&headers)
+        .arg("cases/dynstate/ap-register-remove.toml")
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{text}{err}");
+    assert!(text.contains(&format!("kernel: {}", kernel.display())), "{text}");
+    assert!(!text.contains("test module: not built"), "the module built against --headers: {text}");
+    let row = text.lines().find(|l| l.starts_with("dynstate/ap-register-remove")).unwrap_or_else(|| panic!("{text}"));
+    let f: Vec<&str> = row.split_whitespace().collect();
+    assert!(f[2].parse::<usize>().unwrap() > 0, "the case ran on the given kernel: {row}");
+    // The case needs the module: it ran only because the module loaded.
+    assert!(text.contains("cases: 1 run, 0 skipped"), "{text}");
+}

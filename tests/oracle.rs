@@ -42,14 +42,17 @@ fn a_busybox_that_is_not_an_elf_is_an_error() {
 }
 
 #[test]
-fn print_script_gives_the_echos_with_their_expected_results() {
+fn print_script_gives_the_guests_writes_in_the_real_trees() {
     let dir = common::cases_dir();
     let case = Case::load(&dir.join("memory/notifier-error-inject.toml"), &dir).unwrap();
-    let s = oracle::print_script(&case);
-    assert!(s.contains("echo -12 > /sys/kernel/debug/notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error  # expect success"), "{s}");
-    assert!(s.contains("echo offline > /sys/devices/system/memory/memory6/state  # expect -ENOMEM"), "{s}");
+    let s = oracle::cases::print_translation(&case);
+    assert!(
+        s.contains("$(w -12 /sys/kernel/debug/notifier-error-inject/memory/actions/MEM_GOING_OFFLINE/error)"),
+        "{s}"
+    );
+    assert!(s.contains("$(w offline /sys/devices/system/memory/memory6/state)"), "{s}");
     let case = Case::load(&dir.join("sysfs/fail-knob-online.toml"), &dir).unwrap();
-    let s = oracle::print_script(&case);
+    let s = oracle::cases::print_translation(&case);
     assert!(s.contains("/sys/devices/system/cpu/cpu1/hotplug/fail"), "{s}");
 }
 

@@ -409,12 +409,12 @@ fn an_import_that_parses_replaces_the_target() {
     assert_eq!(oracle::check_target(Path::new("relative.toml")), Ok(()));
 }
 
-// 6. `--print-script` quotes every piece of case text.
+// 6. `--print-script` (the oracle's translation) quotes every piece of case text.
 
 fn script_of(ops: &[&str], description: &str) -> String {
     let ops: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
     let text = format!("description = {description:?}\nops = [{}]\n[machine]\ncpus = 4\n", ops.join(", "));
-    oracle::print_script(&Case::parse("x.toml", "x", &text).expect("the case parses"))
+    oracle::cases::print_translation(&Case::parse("x.toml", "x", &text).expect("the case parses"))
 }
 
 /// `sh -n` on a script: whether it parses.
@@ -438,25 +438,40 @@ fn print_script_quotes_case_text_and_parses_with_sh() {
         ],
         "first line\nreboot",
     );
-    assert!(s.contains("\necho '$(reboot)' > /sys/devices/system/cpu/cpu1/online\n"), "{s}");
-    assert!(s.contains("\necho '`reboot`' > /sys/devices/system/cpu/cpu1/hotplug/fail\n"), "{s}");
-    assert!(s.contains("\necho 'a'\\''b' > /sys/devices/system/cpu/cpu1/hotplug/target\n"), "{s}");
-    assert!(s.contains("# x: first line reboot\n"), "{s}");
-    assert!(
-        s.contains("echo 0 > /sys/devices/system/cpu/cpu2/online  # cpu_down: the sysfs path also sets dev->offline\n"),
-        "{s}"
-    );
-    assert!(!s.lines().any(|l| l.trim_start().starts_with("reboot")), "{s}");
+    assert!(s.contains("$(w '$(reboot)' /sys/devices/system/cpu/cpu1/online)"), "{s}");
+    assert!(s.contains("$(w '`reboot`' /sys/devices/system/cpu/cpu1/hotplug/fail)"), "{s}");
+    assert!(s.contains("$(w 'a'\\''b' /sys/devices/system/cpu/cpu1/hotplug/target)"), "{s}");
+    assert!(s.contains("# note: `cpu_down 2` runs as `echo 0 > cpu2/online` on both sides"), "{s}");
+    assert!(!s.contains("reboot\n") && !s.lines().any(|l| l.trim_start().starts_with("reboot")), "{s}");
     sh_parses(&s).unwrap();
 }
 
 #[test]
-fn print_script_takes_an_echo_written_with_tabs() {
+fn print_script_takes_an_echo_written_with_tabs_and_writes_an_option_like_value() {
     let s =
         script_of(&["echo\t1\t>\tcpu1/online => 0", "echo\t-n\t>\t/sys/devices/system/cpu/cpu1/hotplug/fail"], "tabs");
-    assert!(s.contains("\necho 1 > /sys/devices/system/cpu/cpu1/online  # expect success\n"), "{s}");
-    assert!(s.contains("\nprintf '%s\\n' -n > /sys/devices/system/cpu/cpu1/hotplug/fail\n"), "{s}");
+    assert!(s.contains("$(w 1 /sys/devices/system/cpu/cpu1/online)"), "{s}");
+    assert!(s.contains("$(w -n /sys/devices/system/cpu/cpu1/hotplug/fail)"), "{s}");
     sh_parses(&s).unwrap();
+    // `w` writes with the shell's echo, except a value echo would take as
+    // its option, which goes through printf and cat.
+    let head = oracle::cases::init_script(
+        &oracle::translate::MachineKey { cpus: 2, threads_per_core: 1, cmdline: String::new() },
+        &[],
+        true,
+    );
+    let put = head.lines().find(|l| l.starts_with("put() {")).unwrap_or_else(|| panic!("{head}"));
+    assert!(put.contains("-|-*[!0-9]*) printf '%s\\n' \"$1\" | cat;; *) echo \"$1\";;"), "{put}");
+    assert!(head.lines().filter(|l| l.starts_with("w() {")).all(|l| l.contains("{ put \"$1\" > \"$2\"; }")), "{head}");
+    // And the shell agrees: -n and -12 are written as they are.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("f");
+    for v in ["-n", "-12", "x"] {
+        let script = format!("{put}\nput {v} > {}", f.display());
+        let ok = Command::new("busybox").args(["sh", "-c", &script]).status().unwrap();
+        assert!(ok.success());
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), format!("{v}\n"));
+    }
 }
 
 #[test]
@@ -470,7 +485,7 @@ fn every_shipped_case_prints_a_script_sh_parses() {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "toml") {
-                let s = oracle::print_script(&Case::load(&p, &root).unwrap());
+                let s = oracle::cases::print_translation(&Case::load(&p, &root).unwrap());
                 sh_parses(&s).unwrap_or_else(|e| panic!("{}: {e}\n{s}", p.display()));
                 n += 1;
             }

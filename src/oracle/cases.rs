@@ -62,7 +62,7 @@ impl CaseResult {
 }
 
 /// Helpers every case scenario uses, after the module is loaded.
-const CASES_HEAD: &str = r#"w() { if [ ! -e "$2" ]; then echo ENOENT; elif { echo "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
+const CASES_HEAD: &str = r#"w() { if [ ! -e "$2" ]; then echo ENOENT; elif { put "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
 kq() { { echo "$1" > $K/ctl; } 2>/dev/null; }
 st() { awk -v n="$1" '{ s = $1; sub(/:$/, "", s); $1 = ""; sub(/^ /, ""); if ($0 == n) { print s; exit } }' $C/hotplug/states; }
 ss() { awk -v n="$1" '$1 == n { print $2 }' $K/slots; }

@@ -268,7 +268,9 @@ fn fetch_headers(cache: &Path, k: &debian::Kernel, dir: &Path, log: &mut dyn FnM
             old.trim()
         ));
     }
-    let common = dir.join("root/usr/src").join(&h.common).join("Makefile");
+    // make reads the include from the tree's own directory: the path must be absolute.
+    let dir_abs = std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let common = dir_abs.join("root/usr/src").join(&h.common).join("Makefile");
     std::fs::write(&makefile, format!("include {}\n", common.display())).map_err(|e| e.to_string())?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;

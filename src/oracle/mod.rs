@@ -1,5 +1,5 @@
-//! The real-kernel oracle: the same scenarios on a real Linux 6.1 under
-//! QEMU, compared with the model. Tooling around the model, not a model of
+//! The real-kernel oracle: the same scenarios on a real Linux under QEMU
+//! (Debian's 6.1 by default), compared with the model. Tooling around the model, not a model of
 //! a kernel file.
 //!
 //! Emulation is TCG unless `--accel kvm` asks for KVM: on the hosts this was
@@ -39,8 +39,10 @@
 //! (`oracle/profile.rs`); `oracle CASE|DIR…` runs the suite's own cases in
 //! the guest with the test module and compares them with the model
 //! (`oracle/translate.rs`, `oracle/observe.rs`, `oracle/cases.rs`), and
-//! `--print-script` prints that translation; `print_script`
-//! (`oracle/script.rs`) renders a case as commands for a real machine. Left out
+//! `--print-script` prints that translation. The kernel is Debian's
+//! (`oracle/debian.rs`: the 6.1 ABI the model cites unless
+//! `--kernel-version` names another) or the user's (`--kernel`,
+//! `--modules`, `--headers`). Left out
 //! so far: the callback order from the `cpuhp` trace events (recorded once
 //! in `tests/data/oracle-cpu1-seq-6.1.192.txt`), QEMU-monitor hot-add, and
 //! loading an imported profile into a case.
@@ -53,7 +55,6 @@ pub mod observe;
 pub mod pieces;
 mod profile;
 pub mod qemu;
-mod script;
 pub mod translate;
 
 use std::path::Path;
@@ -61,7 +62,6 @@ use std::process::Command;
 
 pub use profile::{Imported, ImportedState, check_target, import_profile, write_profile};
 pub use qemu::{Console, Limits};
-pub use script::print_script;
 
 use crate::case::Case;
 use crate::engine::{self, RunOpts};
@@ -572,7 +572,12 @@ errname() {
     *) echo "UNKNOWN";;
   esac
 }
-w() { if { echo "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
+# The shell's own echo writes a value, so the writer is this shell (`init`)
+# as it is for a user's `echo`; a value echo would take as its option
+# (`-n`) goes through printf and cat, since busybox's printf does not say
+# why a write failed.
+put() { case "$1" in -|-*[!0-9]*) printf '%s\n' "$1" | cat;; *) echo "$1";; esac; }
+w() { if { put "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
 recover() {
   echo -1 > $C/cpu$1/hotplug/fail
   for i in 1 2 3; do

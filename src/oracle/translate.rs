@@ -163,9 +163,6 @@ pub fn case_skip(case: &Case) -> Option<String> {
                     "a failing teardown reached through remove or a rollback hits BUG_ON(ret && !bringup) in cpuhp_issue_call (kmod/README.md)".into(),
                 );
             }
-            if d.at < case.profile.a.ap_online_dyn && !dynamic(case, d.at) && step_name(case, d.at).is_none() {
-                return Some(format!("state {} has no name in hotplug/states to look it up by", d.at));
-            }
         }
     }
     for l in &case.ops {
@@ -357,7 +354,10 @@ fn setup_cmd(case: &Case, m: usize, d: usize, kind: SetupKind) -> String {
     } else if decl.at == case.profile.a.bp_prepare_dyn {
         "prepare".to_string()
     } else {
-        format!("$(st {})", step_name(case, decl.at).unwrap_or_default())
+        // A named state is looked up by name, so a kernel that numbers it
+        // otherwise gets its own number; a free number has no name, and is
+        // given as it is (noted in the plan, [`static_notes`]).
+        step_name(case, decl.at).map_or_else(|| decl.at.to_string(), |n| format!("$(st {n})"))
     };
     let tail = match kind {
         SetupKind::Calls => "",
@@ -421,10 +421,31 @@ fn lines(case: &Case, inj: &Injection) -> Vec<String> {
 /// Translates a case: every scenario the real kernel can run, the others
 /// skipped with their reasons.
 pub fn translate(case: &Case) -> CasePlan {
-    let (rewritten, notes) = as_the_guest_runs(case);
+    let (rewritten, mut notes) = as_the_guest_runs(case);
     let mut plan = translate_as_is(&rewritten);
+    notes.extend(static_notes(case));
     plan.notes = notes;
     plan
+}
+
+/// A note for each module state at a static number no built-in state
+/// names: the guest sets it up at that number, which means the same state
+/// only on the kernel the profile models.
+fn static_notes(case: &Case) -> Vec<String> {
+    let p = &case.profile;
+    let mut notes = Vec::new();
+    for d in case.modules.iter().flat_map(|m| &m.states) {
+        let fixed = d.at != p.a.ap_online_dyn && d.at != p.a.bp_prepare_dyn && !dynamic(case, d.at);
+        if fixed && step_name(case, d.at).is_none() {
+            notes.push(format!(
+                "`{}` is set up at the free number {} ({}) as it is: another kernel may number its sections otherwise",
+                d.name,
+                d.at,
+                p.enum_name(d.at)
+            ));
+        }
+    }
+    notes
 }
 
 /// The case as the guest can run it, on both sides: `cpu_up N`/`cpu_down
