@@ -20,6 +20,7 @@ pub mod engine;
 pub mod errno;
 pub mod explore;
 pub mod fault;
+pub mod html;
 pub mod kernel;
 pub mod klib;
 pub mod mm;

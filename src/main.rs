@@ -45,6 +45,9 @@ enum Cmd {
         /// text (the summary), json (docs/results.md) or ktap (as kselftest).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also write one HTML page per distinct outcome, and index.html, into DIR (docs/report.md).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// List the failpoint sites a case's plain run reaches.
     Failpoints { case: PathBuf },
@@ -74,6 +77,23 @@ enum Cmd {
         /// text, json (docs/results.md) or ktap.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also write one HTML page per distinct outcome, and index.html, into DIR (docs/report.md).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+    },
+    /// Write one run as a self-contained HTML page: a timeline per CPU and
+    /// task (docs/report.md).
+    Report {
+        case: PathBuf,
+        /// Arm a failpoint: SITE or SITE=ACTION, as for `run`.
+        #[arg(long, conflicts_with = "schedule")]
+        fault: Vec<String>,
+        /// Replay this schedule, as for `replay`.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// The page to write.
+        #[arg(long, value_name = "FILE")]
+        html: PathBuf,
     },
     /// Shrink a failing interleaving case to fewer threads and operations,
     /// pinning the failing schedule.
@@ -199,7 +219,8 @@ fn main() -> ExitCode {
     let opts = RunOpts { regressions, record_sites: false, ..Default::default() };
     let res = match &cli.cmd {
         Cmd::Run { case, fault, format } => cmd_run(case, fault, *format, &opts),
-        Cmd::Sweep { paths, format } => cmd_sweep(paths, *format, &opts),
+        Cmd::Sweep { paths, format, html } => cmd_sweep(paths, (*format, html.as_deref()), &opts),
+        Cmd::Report { case, fault, schedule, html } => cmd_report(case, fault, schedule.as_deref(), html, &opts),
         Cmd::Oracle {
             cases,
             sweep_cpu,
@@ -250,9 +271,9 @@ fn main() -> ExitCode {
             say_raw!("{}", hotplug_fi::case::ops_listing());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism, format } => {
+        Cmd::Explore { case, strategy, bound, runs, seed, depth, check_determinism, format, html } => {
             let k = (*bound, *runs, *seed, *depth);
-            cmd_explore(case, strategy.as_deref(), k, (*check_determinism, *format), &opts)
+            cmd_explore(case, strategy.as_deref(), k, (*check_determinism, *format, html.as_deref()), &opts)
         }
         Cmd::Replay { case, schedule } => cmd_replay(case, schedule, &opts),
         Cmd::Shrink { case, out, bound } => cmd_shrink(case, out.as_deref(), *bound, &opts),
@@ -324,6 +345,46 @@ fn cmd_run(path: &Path, faults: &[String], format: Format, opts: &RunOpts) -> Re
         say!("note: failpoint `{site}` was armed but never fired: the run does not reach it");
     }
     Ok(code)
+}
+
+/// `report CASE --html FILE`: the plain scenario, the faults given (as
+/// `run` takes them) or the schedule given (as `replay` takes it), as one
+/// HTML page.
+fn cmd_report(
+    path: &Path,
+    faults: &[String],
+    schedule: Option<&str>,
+    out: &Path,
+    opts: &RunOpts,
+) -> Result<ExitCode, String> {
+    let case = load(path).map_err(|e| e.to_string())?;
+    let opts = &RunOpts { timeline: true, ..opts.clone() };
+    let run = match schedule {
+        Some(s) => {
+            let schedule = hotplug_fi::sim::executor::Schedule::parse(s)?;
+            explore::interleave::replay(&case, opts, &schedule)?
+        }
+        None => verdict::run(&case, report_scenario(&case, faults, opts)?, opts)?,
+    };
+    let page = hotplug_fi::html::page(&case, &run, opts, &hotplug_fi::html::About::single(&run));
+    std::fs::write(out, page).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario `report` draws: as `run` builds it from `--fault`.
+fn report_scenario(case: &Case, faults: &[String], opts: &RunOpts) -> Result<Scenario, String> {
+    if faults.is_empty() {
+        return Ok(Scenario::plain(case, opts));
+    }
+    let mut plan = Vec::new();
+    for f in faults {
+        let (site, action) = f.split_once('=').unwrap_or((f.as_str(), verdict::SWEEP_ACTION));
+        let site = hotplug_fi::case::parse_site(&case.profile, case.machine.cpus, site)?;
+        hotplug_fi::fault::check_action(&site, action)?;
+        plan.push((site, action.to_string()));
+    }
+    let label = plan.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>().join(" + ");
+    Ok(Scenario { label, faults: plan, schedule: None })
 }
 
 /// The strategy `explore` runs: the named one (or the case's), with the
@@ -402,10 +463,11 @@ fn cmd_explore(
     path: &Path,
     name: Option<&str>,
     k: (Option<u32>, Option<u64>, Option<u64>, Option<u32>),
-    (check_determinism, format): (bool, Format),
+    (check_determinism, format, html): (bool, Format, Option<&Path>),
     opts: &RunOpts,
 ) -> Result<ExitCode, String> {
     let case = load(path).map_err(|e| e.to_string())?;
+    let opts = &RunOpts { timeline: html.is_some(), ..opts.clone() };
     let strategy = explore_strategy(&case, name, k)?;
     if let Some(pin) = verdict::pin(&case, opts) {
         explore::interleave::replay(&case, opts, pin).map_err(|e| format!("{}: {e}", case.path.display()))?;
@@ -424,6 +486,10 @@ fn cmd_explore(
     });
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
+    if let Some(dir) = html {
+        let pages = hotplug_fi::html::exploration_pages(&case, &ex, opts);
+        hotplug_fi::html::write_dir(dir, &format!("explore {}", case.id), &pages)?;
+    }
     if format != Format::Text {
         let one = hotplug_fi::results::exploration_result(&case, &ex, opts);
         let failed = !ex.nondeterministic.is_empty() || one.outcomes.iter().any(|o| !o.violations.is_empty());
@@ -705,7 +771,8 @@ fn print_results(r: &hotplug_fi::results::Results, format: Format) {
     }
 }
 
-fn cmd_sweep(paths: &[PathBuf], format: Format, opts: &RunOpts) -> Result<ExitCode, String> {
+fn cmd_sweep(paths: &[PathBuf], (format, html): (Format, Option<&Path>), opts: &RunOpts) -> Result<ExitCode, String> {
+    let opts = &RunOpts { timeline: html.is_some(), ..opts.clone() };
     let paths = if paths.is_empty() { vec![PathBuf::from("cases")] } else { paths.to_vec() };
     let files = discover(&paths)?;
     if files.is_empty() {
@@ -714,6 +781,7 @@ fn cmd_sweep(paths: &[PathBuf], format: Format, opts: &RunOpts) -> Result<ExitCo
     let start = Instant::now();
     let bar = progress(files.len() as u64);
     let mut summary = Summary::default();
+    let mut pages = Vec::new();
     for f in &files {
         // The bar appears only once the sweep has run for a second.
         if bar.is_hidden() && start.elapsed().as_secs() >= 1 {
@@ -722,6 +790,9 @@ fn cmd_sweep(paths: &[PathBuf], format: Format, opts: &RunOpts) -> Result<ExitCo
         bar.set_message(f.display().to_string());
         match load(f).and_then(|c| explore::run_case(&c, opts, None).map(|r| (c, r))) {
             Ok((case, run)) => {
+                if html.is_some() {
+                    pages.extend(hotplug_fi::html::case_pages(&case, &run));
+                }
                 summary.add(&case, &run, opts);
                 summary.results.push(hotplug_fi::results::case_result(&case, &run));
             }
@@ -733,6 +804,9 @@ fn cmd_sweep(paths: &[PathBuf], format: Format, opts: &RunOpts) -> Result<ExitCo
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if let Some(dir) = html {
+        hotplug_fi::html::write_dir(dir, "sweep", &pages)?;
+    }
     let suite = summary.lock_graph();
     if format == Format::Text {
         summary.print(files.len(), start.elapsed().as_secs_f64());

@@ -198,7 +198,7 @@ pub fn trace(case: &Case, res: &RunResult) -> String {
     out
 }
 
-fn op_text(case: &Case, at: crate::kernel::trace::OpRef) -> &str {
+pub fn op_text(case: &Case, at: crate::kernel::trace::OpRef) -> &str {
     match at.thread {
         0 => &case.ops[at.op as usize].text,
         t => &case.threads[t as usize - 1].ops[at.op as usize].text,
@@ -215,7 +215,7 @@ fn state_label(case: &Case, st: State) -> String {
 
 /// A step's name and callback function as they were at event `at`: the
 /// first retirement after it, or else the step as the run left it.
-fn step_at(case: &Case, s: &KState, at: usize, ev: &CbEvent) -> (String, String) {
+pub fn step_at(case: &Case, s: &KState, at: usize, ev: &CbEvent) -> (String, String) {
     let retired = s.trace.retired.iter().find(|r| r.state == ev.state && r.until > at);
     let (name, func) = match retired {
         Some(r) => (r.name.clone(), if ev.bringup { r.startup.clone() } else { r.teardown.clone() }),

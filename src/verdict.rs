@@ -107,6 +107,8 @@ impl ScenarioRun {
     pub fn slim(&mut self) {
         let t = &mut self.result.state.trace;
         t.events = Vec::new();
+        t.wheres = Vec::new();
+        t.locks = Vec::new();
         t.texts = Vec::new();
     }
 }

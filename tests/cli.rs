@@ -173,3 +173,37 @@ fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
     let err = String::from_utf8_lossy(&shrink.stderr);
     assert!(err.starts_with("shrunk to ") && !err.contains("candidates tried"), "{err}");
 }
+
+/// `report` writes one page; `sweep --html` and `explore --html` write a
+/// page per distinct outcome and an index that links each; `--fault` and
+/// `--schedule` do not go together.
+#[test]
+fn report_and_the_html_flags_write_pages_and_an_index() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let page = dir.path().join("page.html");
+    let out = cli()
+        .args(["report", "cases/cpu/fail-online.toml", "--fault", "cpuhp/cpu1/up/197", "--html"])
+        .arg(&page)
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).expect("the page is written");
+    assert!(html.contains("cargo run --release -- run cases/cpu/fail-online.toml --fault cpuhp/cpu1/up/197"), "repro");
+    let both = ["report", "cases/cpu/fail-online.toml", "--fault", "x", "--schedule", "v2:", "--html", "p"];
+    let out = cli().args(both).output().expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2), "--fault with --schedule is bad usage");
+
+    for (cmd, case) in [("sweep", "cases/cpu/fail-online.toml"), ("explore", "cases/context/abba-deadlock.toml")] {
+        let site = dir.path().join(cmd);
+        let out = cli().args([cmd, case, "--format", "json", "--html"]).arg(&site).output().expect("the binary runs");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the JSON still goes to stdout");
+        let outcomes = doc["cases"][0]["outcomes"].as_array().expect("outcomes").len();
+        let index = std::fs::read_to_string(site.join("index.html")).expect("an index");
+        let files: Vec<_> = std::fs::read_dir(&site).expect("the directory").flatten().collect();
+        assert_eq!(files.len(), outcomes + 1, "{cmd}: a page per outcome and the index");
+        assert!(outcomes > 1, "{cmd}: {outcomes} outcomes");
+        for f in files.iter().map(|f| f.file_name().into_string().unwrap()).filter(|f| f != "index.html") {
+            assert!(index.contains(&format!("href=\"{f}\"")), "{cmd}: the index links {f}");
+        }
+    }
+}

@@ -77,6 +77,10 @@ pub const OUTPUT_BYTES_MAX: Limit = Limit { name: "output_bytes_max", max: 16 <<
 /// `[machine] trace_events_max`: events and splats one run records;
 /// reaching it ends the run with the outcome "trace limit".
 pub const TRACE_EVENTS_MAX: Limit = Limit { name: "trace_events_max", max: crate::kernel::trace::EVENTS_MAX as u64 };
+/// Trace events one HTML report page draws (`hotplug-fi report`,
+/// `--html`): past it the page says how many it leaves out, and `run`
+/// prints the whole trace.
+pub const PAGE_EVENTS_MAX: Limit = Limit { name: "page_events_max", max: 10_000 };
 
 /// Every limit, in the order `cases/README.md` lists them.
 pub const ALL: &[Limit] = &[
@@ -97,6 +101,7 @@ pub const ALL: &[Limit] = &[
     SCENARIOS_MAX,
     TRACE_EVENTS_MAX,
     OUTPUT_BYTES_MAX,
+    PAGE_EVENTS_MAX,
 ];
 
 // The trace numbers operations (from 0), threads (from 1) and interrupt

@@ -81,6 +81,9 @@ pub struct Config {
     pub preempt_points: bool,
     /// No synchronous fast path for callbacks (tests/async_path.rs).
     pub force_async: bool,
+    /// Record where each event ran and every lock operation, for the HTML
+    /// timeline (`RunOpts::timeline`).
+    pub timeline: bool,
 }
 
 /// `enum cpuhp_smt_control`.
@@ -199,6 +202,39 @@ pub struct KState {
     pub work: u64,
 }
 
+impl KState {
+    /// Where the current task is: what an event records beside it.
+    pub fn here(&self) -> trace::Where {
+        trace::Where::of(self.current, self.tasks[self.current].ctx)
+    }
+
+    /// Where the current task is, if the trace keeps it.
+    fn here_if_kept(&self) -> trace::Where {
+        if self.trace.timeline { self.here() } else { trace::Where::default() }
+    }
+
+    /// Records an event where the current task is.
+    pub fn record(&mut self, e: Event) {
+        let at = self.here_if_kept();
+        self.trace.push(e, at);
+    }
+
+    /// Records a text event (`Note`, `Log`, `Step`) where the current task is.
+    pub fn record_text(&mut self, text: String, make: fn(trace::TextId) -> Event) {
+        let at = self.here_if_kept();
+        self.trace.text(text, make, at);
+    }
+
+    /// Records a lock operation of the current task.
+    fn record_lock(&mut self, lock: LockId, what: trace::LockWhat) {
+        if !self.trace.timeline {
+            return;
+        }
+        let at = self.here();
+        self.trace.lock(lock, what, at);
+    }
+}
+
 /// One modelled machine running one kernel.
 pub struct Kernel {
     s: RefCell<KState>,
@@ -228,7 +264,12 @@ impl Kernel {
             tasks: Vec::new(),
             current: 0,
             locks,
-            trace: Trace { events: Vec::with_capacity(512), max: cfg.trace_events_max, ..Trace::default() },
+            trace: Trace {
+                events: Vec::with_capacity(512),
+                max: cfg.trace_events_max,
+                timeline: cfg.timeline,
+                ..Trace::default()
+            },
             cpu,
             modules: Vec::new(),
             stop,
@@ -322,7 +363,7 @@ impl Kernel {
     }
 
     pub fn trace(&self, e: Event) {
-        self.s().trace.push(e);
+        self.s().record(e);
     }
 
     /// Charges one unit of the run's step budget for work that does not
@@ -345,11 +386,11 @@ impl Kernel {
 
     /// A note for the reader of the trace, not a kernel message.
     pub fn note(&self, msg: String) {
-        self.s().trace.text(msg, Event::Note);
+        self.s().record_text(msg, Event::Note);
     }
 
     pub fn log(&self, msg: String) {
-        self.s().trace.text(msg, Event::Log);
+        self.s().record_text(msg, Event::Log);
     }
 
     /// `local_irq_disable()`.
@@ -519,6 +560,7 @@ impl Kernel {
             if writer {
                 self.s().locks.locks[lock].writers_waiting += 1;
             }
+            self.s().record_lock(lock, trace::LockWhat::Wait(mode));
             self.block(Wait::Lock(lock, mode)).await;
             if writer {
                 self.s().locks.locks[lock].writers_waiting -= 1;
@@ -536,6 +578,7 @@ impl Kernel {
         s.locks.take(lock, mode, cur);
         s.tasks[cur].held = held;
         s.tasks[cur].held.push(lock);
+        s.record_lock(lock, trace::LockWhat::Take(mode));
     }
 
     /// `mutex_trylock()`: takes the lock if it is free, recording no
@@ -548,6 +591,7 @@ impl Kernel {
         let cur = s.current;
         s.locks.take(lock, Mode::Exclusive, cur);
         s.tasks[cur].held.push(lock);
+        s.record_lock(lock, trace::LockWhat::Trylock);
         true
     }
 
@@ -557,6 +601,9 @@ impl Kernel {
             let mut s = self.s();
             let cur = s.current;
             let released = s.locks.release(lock, cur);
+            if released {
+                s.record_lock(lock, trace::LockWhat::Release);
+            }
             let held = &mut s.tasks[cur].held;
             if let Some(i) = held.iter().rposition(|&h| h == lock) {
                 held.remove(i);

@@ -414,7 +414,7 @@ impl Kernel {
         c.on = Some(cpu);
         let (name, sync) = (c.name, c.kind == CsdType::Sync);
         let from = s.tasks[s.current].ctx.cpu as u16;
-        s.trace.push(Event::CsdQueue { name, from, to: cpu as u16, api, sync, ipi: first });
+        s.record(Event::CsdQueue { name, from, to: cpu as u16, api, sync, ipi: first });
         first
     }
 

@@ -10,6 +10,7 @@
 //! Rust panic. Left out: timestamps (there is no clock) and `printk` levels
 //! other than the ones a report shows.
 
+use crate::sim::lock::{LockId, Mode};
 use crate::sim::{Context, TaskId};
 
 use super::smp::{Api, Via};
@@ -237,6 +238,54 @@ pub struct Retired {
 /// [`RunEnd::TraceLimit`]: crate::sim::executor::RunEnd::TraceLimit
 pub const EVENTS_MAX: usize = 1_000_000;
 
+/// Where an event happened: the task that was running, its CPU and its
+/// context. Kept beside each event (not in it) so the text trace and the
+/// JSON events stay as they are; the HTML timeline reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Where {
+    pub task: u16,
+    pub cpu: u16,
+    pub irqs_off: bool,
+    pub preempt_off: bool,
+    pub hardirq: bool,
+}
+
+impl Where {
+    pub fn of(task: TaskId, ctx: Context) -> Where {
+        Where {
+            task: task as u16,
+            cpu: ctx.cpu as u16,
+            irqs_off: ctx.irqs_disabled,
+            preempt_off: ctx.preempt_count > 0,
+            hardirq: ctx.hardirq,
+        }
+    }
+}
+
+/// What a task did with a sleeping lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockWhat {
+    /// Found it taken and went to sleep on it.
+    Wait(Mode),
+    /// Took it (after waiting, or at once).
+    Take(Mode),
+    /// `mutex_trylock()` took it.
+    Trylock,
+    Release,
+}
+
+/// A lock operation, recorded before event `at` (`events.len()` then).
+/// Lock operations are not events: the text trace never showed them, and
+/// counting them against `trace_events_max` would end long runs earlier
+/// than they end now. They have their own cap, `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockMark {
+    pub at: u32,
+    pub by: Where,
+    pub lock: u32,
+    pub what: LockWhat,
+}
+
 /// Events and splats of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -248,6 +297,15 @@ pub struct Trace {
     /// its next step.
     pub full: bool,
     pub events: Vec<Event>,
+    /// Keep `wheres` and `locks` (for the HTML timeline; off in the
+    /// sweep's and the explorer's runs, which never draw them).
+    pub timeline: bool,
+    /// Where each event happened, one per event (with `timeline`).
+    pub wheres: Vec<Where>,
+    /// Lock operations (with `timeline`), at most `max`; `locks_full` when
+    /// some were not recorded.
+    pub locks: Vec<LockMark>,
+    pub locks_full: bool,
     pub splats: Vec<Splat>,
     pub texts: Vec<String>,
     /// Steps replaced during the run, oldest first.
@@ -255,10 +313,25 @@ pub struct Trace {
 }
 
 impl Trace {
-    pub fn push(&mut self, e: Event) {
+    pub fn push(&mut self, e: Event, at: Where) {
         if self.enabled && self.room() {
             self.events.push(e);
+            if self.timeline {
+                self.wheres.push(at);
+            }
         }
+    }
+
+    /// Records a lock operation, while tracing and under `max`.
+    pub fn lock(&mut self, lock: LockId, what: LockWhat, by: Where) {
+        if !self.enabled || !self.timeline {
+            return;
+        }
+        if self.locks.len() >= self.max {
+            self.locks_full = true;
+            return;
+        }
+        self.locks.push(LockMark { at: self.events.len() as u32, by, lock: lock as u32, what });
     }
 
     /// Whether one more record fits under `max`; marks the trace full when
@@ -269,11 +342,14 @@ impl Trace {
     }
 
     /// Records a text for a `Log` or `Note` event.
-    pub fn text(&mut self, t: String, make: fn(TextId) -> Event) {
+    pub fn text(&mut self, t: String, make: fn(TextId) -> Event, at: Where) {
         if self.enabled && self.room() {
             self.texts.push(t);
             let id = (self.texts.len() - 1) as TextId;
             self.events.push(make(id));
+            if self.timeline {
+                self.wheres.push(at);
+            }
         }
     }
 
@@ -282,8 +358,9 @@ impl Trace {
         if !self.room() {
             return;
         }
+        let at = Where::of(s.task, s.ctx);
         self.splats.push(s);
         let idx = self.splats.len() - 1;
-        self.push(Event::Splat(idx));
+        self.push(Event::Splat(idx), at);
     }
 }

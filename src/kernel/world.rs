@@ -144,7 +144,7 @@ fn migrate_off_inactive(s: &mut KState, task: TaskId) {
     let Some(to) = s.cpu.active.first() else { return };
     s.tasks[task].ctx.cpu = to;
     let comm = Kernel::comm_of(s, task);
-    s.trace.text(format!("{comm} pushed from CPU{cpu} to CPU{to}: CPU{cpu} is not active"), Event::Note);
+    s.record_text(format!("{comm} pushed from CPU{cpu} to CPU{to}: CPU{cpu} is not active"), Event::Note);
 }
 
 /// Who occupies each CPU at a decision. A task that stopped mid-execution

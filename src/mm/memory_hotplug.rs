@@ -325,7 +325,7 @@ impl Kernel {
             }
             None => format!("offline_pages(memory{index}): do_migrate_range: no room for {n} page(s)"),
         };
-        s.trace.text(text, crate::kernel::trace::Event::Step);
+        s.record_text(text, crate::kernel::trace::Event::Step);
     }
 
     /// `failed_removal_isolated` (6.1 order): undo the isolation, then

@@ -12,6 +12,8 @@ use hotplug_fi::explore::{self, CaseRun};
 use hotplug_fi::kernel::Regression;
 use hotplug_fi::verdict;
 
+pub mod page;
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }

@@ -42,6 +42,6 @@ pub fn fixup_irqs(k: &Kernel, cpu: usize) {
     for n in moved {
         s.irqs[n].cpu = to;
         let name = s.irqs[n].name.clone();
-        s.trace.text(format!("fixup_irqs: {name} no longer affine to CPU{cpu}, now on CPU{to}"), Event::Note);
+        s.record_text(format!("fixup_irqs: {name} no longer affine to CPU{cpu}, now on CPU{to}"), Event::Note);
     }
 }

@@ -55,7 +55,7 @@ fn send(k: &Kernel, cpu: usize, vector: u8) {
             HeldBack::UntilStep(at) => (at - s.steps) as u32,
             _ => 0,
         };
-        s.trace.push(Event::IpiHeld { cpu: cpu as u16, steps });
+        s.record(Event::IpiHeld { cpu: cpu as u16, steps });
     }
 }
 

@@ -501,7 +501,7 @@ impl Kernel {
 
     /// A step of memory hotplug, for the trace.
     pub fn step(&self, text: String) {
-        self.s().trace.text(text, crate::kernel::trace::Event::Step);
+        self.s().record_text(text, crate::kernel::trace::Event::Step);
     }
 }
 

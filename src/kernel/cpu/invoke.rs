@@ -144,7 +144,7 @@ impl Kernel {
             }
             let wrong = context_problem(&self.profile, &s, &call);
             if quiet && wrong.is_none() {
-                s.trace.push(Event::CbEnter(ev));
+                s.record(Event::CbEnter(ev));
             }
             (call, ev, wrong)
         };
@@ -200,7 +200,7 @@ impl Kernel {
         if call.balanced && (ret == 0 || (call.bringup && s.cpu.cpuhp[call.cpu].state > call.state)) {
             s.cpu.balance.add(call.state, call.inst, call.cpu, if call.bringup { 1 } else { -1 });
         }
-        s.trace.push(Event::CbExit(ev, CbHow::Ran, ret));
+        s.record(Event::CbExit(ev, CbHow::Ran, ret));
     }
 
     /// Calls one callback function (one instance), with every check the
@@ -369,7 +369,7 @@ fn knob(s: &mut KState, cpu: usize, ev: CbEvent) -> Option<i32> {
         return None;
     }
     s.cpu.cpuhp[cpu].fail = CPUHP_INVALID;
-    s.trace.push(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
+    s.record(Event::CbExit(ev, CbHow::Knob, -EAGAIN));
     Some(-EAGAIN)
 }
 

@@ -80,7 +80,7 @@ impl Kernel {
         let mut s = self.s();
         if s.cpu.online.test(cpu) != on {
             s.cpu.online.assign(cpu, on);
-            s.trace.push(Event::Mask { cpu: cpu as u16, mask: MaskName::Online, set: on });
+            s.record(Event::Mask { cpu: cpu as u16, mask: MaskName::Online, set: on });
         }
     }
 
@@ -88,7 +88,7 @@ impl Kernel {
         let mut s = self.s();
         if s.cpu.active.test(cpu) != on {
             s.cpu.active.assign(cpu, on);
-            s.trace.push(Event::Mask { cpu: cpu as u16, mask: MaskName::Active, set: on });
+            s.record(Event::Mask { cpu: cpu as u16, mask: MaskName::Active, set: on });
         }
     }
 
@@ -498,7 +498,7 @@ impl Kernel {
         let first = {
             let mut s = self.s();
             s.cpu.cpuhp[cpu].state = self.profile.a.ap_idle_dead;
-            s.trace.push(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_idle_dead });
+            s.record(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_idle_dead });
             s.cpu.online.first().unwrap_or(0)
         };
         self.smp_call_function_single(first, CsdFunc::CompleteIdleDead(cpu), false).await;
@@ -605,7 +605,7 @@ impl Kernel {
         let done = {
             let mut s = self.s();
             s.cpu.cpuhp[cpu].state = self.profile.a.ap_online_idle;
-            s.trace.push(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_online_idle });
+            s.record(Event::Reached { cpu: cpu as u16, state: self.profile.a.ap_online_idle });
             s.cpu.cpuhp[cpu].done_up
         };
         self.complete(done);

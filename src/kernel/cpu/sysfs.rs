@@ -241,6 +241,7 @@ mod tests {
             slab: false,
             preempt_points: false,
             force_async: false,
+            timeline: false,
         };
         let k = Kernel::new(std::rc::Rc::new(Profile::builtin("debian-6.1").unwrap()), cfg, Armed::default());
         let out = k.states_show();
