@@ -314,19 +314,7 @@ fn cmd_run(path: &Path, faults: &[String], format: Format, opts: &RunOpts) -> Re
         return Err("run prints text or json; ktap is for sweep and explore".to_string());
     }
     let case = load(path).map_err(|e| e.to_string())?;
-    let scenario = if faults.is_empty() {
-        Scenario::plain(&case, opts)
-    } else {
-        let mut plan = Vec::new();
-        for f in faults {
-            let (site, action) = f.split_once('=').unwrap_or((f.as_str(), verdict::SWEEP_ACTION));
-            let site = hotplug_fi::case::parse_site(&case.profile, case.machine.cpus, site)?;
-            hotplug_fi::fault::check_action(&site, action)?;
-            plan.push((site, action.to_string()));
-        }
-        let label = plan.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>().join(" + ");
-        Scenario { label, faults: plan, schedule: None }
-    };
+    let scenario = fault_scenario(&case, faults, opts)?;
     let run = verdict::run(&case, scenario, opts)?;
     let unfired = verdict::unfired(&run);
     // The case's own faults must fire (the harness says so too); a sweep's
@@ -364,15 +352,16 @@ fn cmd_report(
             let schedule = hotplug_fi::sim::executor::Schedule::parse(s)?;
             explore::interleave::replay(&case, opts, &schedule)?
         }
-        None => verdict::run(&case, report_scenario(&case, faults, opts)?, opts)?,
+        None => verdict::run(&case, fault_scenario(&case, faults, opts)?, opts)?,
     };
     let page = hotplug_fi::html::page(&case, &run, opts, &hotplug_fi::html::About::single(&run));
     std::fs::write(out, page).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The scenario `report` draws: as `run` builds it from `--fault`.
-fn report_scenario(case: &Case, faults: &[String], opts: &RunOpts) -> Result<Scenario, String> {
+/// The scenario of `--fault SITE[=ACTION]…` (`run` and `report`): the
+/// plain run without any, else those faults armed together.
+fn fault_scenario(case: &Case, faults: &[String], opts: &RunOpts) -> Result<Scenario, String> {
     if faults.is_empty() {
         return Ok(Scenario::plain(case, opts));
     }

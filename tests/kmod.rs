@@ -37,8 +37,8 @@ fn missing() -> Option<String> {
         ("dpkg-deb", "a Debian machine with apt"),
         ("gcc", "apt-get install gcc make"),
         ("make", "apt-get install gcc make"),
-        ("qemu-system-x86_64", "apt-get install qemu-system-x86 busybox-static xz-utils"),
-        ("busybox", "apt-get install qemu-system-x86 busybox-static xz-utils"),
+        ("qemu-system-x86_64", "apt-get install qemu-system-x86 busybox-static xz-utils zstd"),
+        ("busybox", "apt-get install qemu-system-x86 busybox-static xz-utils zstd"),
     ];
     let gone: Vec<String> =
         need.iter().filter(|(n, _)| !have(n)).map(|(n, fix)| format!("{n} is not installed ({fix})")).collect();

@@ -29,7 +29,7 @@ const PER_SCENARIO: u64 = 6;
 /// One scenario's end on the real kernel.
 #[derive(Clone, Debug)]
 pub enum RealEnd {
-    Observed(Observed),
+    Observed(Box<Observed>),
     /// The guest could not run it: a stall, a parse error, a bad reset.
     Failed(String),
 }
@@ -269,9 +269,9 @@ pub fn run(
             for (g, sl, ok) in done {
                 let (c, _) = all[g];
                 let end = match observe::parse(&translate::as_the_guest_runs(&cases[c]).0, &sl) {
-                    Ok(o) if ok => RealEnd::Observed(o),
+                    Ok(o) if ok => RealEnd::Observed(Box::new(o)),
                     Ok(o) => {
-                        real.insert(g, RealEnd::Observed(o));
+                        real.insert(g, RealEnd::Observed(Box::new(o)));
                         last_done = Some(g);
                         continue;
                     }

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::{INIT_HEAD, Plan, debian, pieces, qemu};
+use super::{INIT_HEAD, Plan, chroot, debian, pieces, qemu};
 
 /// The module's name (`kmod/Kbuild`).
 pub const MODULE: &str = "hotplug_fi_test";
@@ -178,9 +178,8 @@ pub fn headers(cache: &Path, abi: &Abi, log: &mut dyn FnMut(&str)) -> Result<Pat
 fn given_tree(cache: &Path, tree: &Path) -> Result<PathBuf, String> {
     let tree = tree.canonicalize().map_err(|e| format!("--headers {}: {e}", tree.display()))?;
     let makefile = std::fs::read_to_string(tree.join("Makefile")).map_err(|e| format!("{}: {e}", tree.display()))?;
-    let Some(inc) = makefile.trim().strip_prefix("include /usr/src/").and_then(|r| r.strip_suffix("/Makefile")) else {
-        return Ok(tree);
-    };
+    let inc = makefile.lines().find_map(|l| l.trim().strip_prefix("include /usr/src/")?.strip_suffix("/Makefile"));
+    let Some(inc) = inc else { return Ok(tree) };
     if Path::new("/usr/src").join(inc).join("Makefile").is_file() {
         return Ok(tree);
     }
@@ -191,6 +190,7 @@ fn given_tree(cache: &Path, tree: &Path) -> Result<PathBuf, String> {
         )
     })?;
     let dir = cache.join(format!("headers-given-{:016x}", fnv(&[tree.as_os_str().as_encoded_bytes()])));
+    let dir = std::path::absolute(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for e in std::fs::read_dir(&tree).map_err(|e| format!("{}: {e}", tree.display()))?.flatten() {
@@ -213,7 +213,7 @@ fn check_headers(tree: &Path, abi: &str) -> Result<(), String> {
         }
     }
     let makefile = std::fs::read_to_string(tree.join("Makefile")).map_err(|e| format!("{}: {e}", tree.display()))?;
-    let common = makefile.trim().strip_prefix("include ").map(PathBuf::from);
+    let common = makefile.lines().find_map(|l| l.trim().strip_prefix("include ")).map(PathBuf::from);
     match common {
         Some(c) if c.is_absolute() && c.is_file() => Ok(()),
         _ => Err(format!("{}/Makefile does not include the unpacked common headers tree", tree.display())),
@@ -261,17 +261,15 @@ fn fetch_headers(cache: &Path, k: &debian::Kernel, dir: &Path, log: &mut dyn FnM
     let old =
         std::fs::read_to_string(&makefile).map_err(|e| format!("the package has no {}: {e}", makefile.display()))?;
     let wanted = format!("include /usr/src/{}/Makefile", h.common);
-    if old.trim() != wanted {
-        return Err(format!(
-            "{} reads `{}`, not `{wanted}`: not a Debian headers package",
-            makefile.display(),
-            old.trim()
-        ));
+    if !old.lines().any(|l| l.trim() == wanted) {
+        return Err(format!("{} has no `{wanted}`: not a Debian headers package", makefile.display()));
     }
-    // make reads the include from the tree's own directory: the path must be absolute.
+    // make reads the Makefile's paths from the tree's own directory: each
+    // `/usr/src/` (the include, and from 6.16 on `KBUILD_OUTPUT`) becomes
+    // the unpacked tree's absolute path.
     let dir_abs = std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let common = dir_abs.join("root/usr/src").join(&h.common).join("Makefile");
-    std::fs::write(&makefile, format!("include {}\n", common.display())).map_err(|e| e.to_string())?;
+    let src = format!("{}/", dir_abs.join("root/usr/src").display());
+    std::fs::write(&makefile, old.replace("/usr/src/", &src)).map_err(|e| e.to_string())?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
     }
@@ -302,6 +300,48 @@ fn compiler(tree: &Path, abi: &str) -> Result<String, String> {
         ));
     }
     Ok(cc)
+}
+
+/// Where the module is built: on this machine with the compiler its
+/// headers name, or in a root of the kernel's Debian release
+/// (`oracle/chroot.rs`) when that compiler is not here.
+enum Place {
+    Host { tree: PathBuf, cc: String },
+    Root { root: PathBuf, cc: String },
+}
+
+/// The build root of a Debian kernel whose compiler (`missing`, the error
+/// saying so) is not on this machine; any other kernel keeps the error.
+fn in_release_root(cache: &Path, abi: &Abi, missing: String, log: &mut dyn FnMut(&str)) -> Result<Place, String> {
+    let Source::Debian(k) = &abi.source else { return Err(missing) };
+    let root =
+        chroot::root(cache, k, log).map_err(|e| format!("{missing}; the build root of its Debian release: {e}"))?;
+    let cc = k.headers()?.compiler.unwrap_or_else(|| "its gcc".into());
+    Ok(Place::Root { root, cc })
+}
+
+/// `make -C <headers> M=<m> W=1 … modules`, on this machine or in the
+/// release's root (with `/proc` bound in: objtool reads
+/// `/proc/self/maps`).
+fn make_modules(place: &Place, m: &Path, key: &str, abi: &Abi, log: &mut dyn FnMut(&str)) -> Result<Ran, String> {
+    match place {
+        Place::Host { tree, cc } => {
+            let make = on_path("make").ok_or_else(|| format!("make is not installed; install it with: {INSTALL}"))?;
+            log(&format!("building {MODULE}.ko against the {} headers with {cc}", abi.abi));
+            let mut cmd = Command::new(make);
+            cmd.arg("-C").arg(tree).arg(format!("M={}", m.display())).args(MAKE_FLAGS).arg("modules");
+            run_ok(cmd.env("LC_ALL", "C"), "make modules", BUILD_LIMIT, INSTALL)
+        }
+        Place::Root { root, cc } => {
+            log(&format!("building {MODULE}.ko against the {} headers with {cc} in {}", abi.abi, root.display()));
+            let _proc = chroot::Proc::bind(root)?;
+            let mut args = vec!["make".to_string(), "-C".into(), format!("/usr/src/linux-headers-{}", abi.abi)];
+            args.push(format!("M=/build/{key}"));
+            args.extend(MAKE_FLAGS.iter().map(|f| f.to_string()));
+            args.push("modules".into());
+            run_ok(&mut chroot::command(root, &args), "make modules (in the build root)", BUILD_LIMIT, INSTALL)
+        }
+    }
 }
 
 /// The files of `kmod/` that go into the build (`*.c` but not kbuild's
@@ -392,35 +432,29 @@ pub fn build(cache: &Path, abi: &Abi, src: &Path, log: &mut dyn FnMut(&str)) -> 
     {
         return Ok(done(output, true));
     }
-    let make = on_path("make").ok_or_else(|| format!("make is not installed; install it with: {INSTALL}"))?;
     let tree = headers(cache, abi, log)?;
-    let cc = compiler(&tree, &abi.abi)?;
+    let place = match compiler(&tree, &abi.abi) {
+        Ok(cc) => Place::Host { tree, cc },
+        Err(e) => in_release_root(cache, abi, e, log)?,
+    };
     std::fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix(".build-")
         .tempdir_in(&base)
         .map_err(|e| format!("cannot make a directory in {}: {e}", base.display()))?;
-    let m = tmp.path().join("src");
-    std::fs::create_dir(&m).map_err(|e| e.to_string())?;
+    let m = match &place {
+        Place::Host { .. } => tmp.path().join("src"),
+        Place::Root { root, .. } => root.join("build").join(&key),
+    };
+    let _ = std::fs::remove_dir_all(&m);
+    std::fs::create_dir_all(&m).map_err(|e| e.to_string())?;
     for (name, data) in &files {
         std::fs::write(m.join(name), data).map_err(|e| format!("{}: {e}", m.join(name).display()))?;
     }
     if m.display().to_string().contains([' ', ':']) {
         return Err(format!("kbuild cannot build in {}: its path has a space or a colon", m.display()));
     }
-    log(&format!("building {MODULE}.ko against the {} headers with {cc}", abi.abi));
-    let ran = run_ok(
-        Command::new(make)
-            .arg("-C")
-            .arg(&tree)
-            .arg(format!("M={}", m.display()))
-            .args(MAKE_FLAGS)
-            .arg("modules")
-            .env("LC_ALL", "C"),
-        "make modules",
-        BUILD_LIMIT,
-        INSTALL,
-    )?;
+    let ran = make_modules(&place, &m, &key, abi, log)?;
     let built = m.join(format!("{MODULE}.ko"));
     let data = std::fs::read(&built).map_err(|e| format!("make modules gave no {}: {e}", built.display()))?;
     let magic = format!("vermagic={} ", abi.abi);

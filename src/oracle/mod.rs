@@ -48,6 +48,7 @@
 //! loading an imported profile into a case.
 
 pub mod cases;
+pub mod chroot;
 pub mod debian;
 pub mod inputs;
 pub mod kmod;

@@ -42,6 +42,10 @@ pub struct Observed {
     pub memory: Vec<String>,
     /// `warn N bug M`.
     pub splats: String,
+    /// The splats' own lines (the guest's `WARNING:`/`BUG` lines, the
+    /// model's messages), shown when the counts differ, never compared:
+    /// addresses and timestamps differ on every boot.
+    pub splat_lines: Vec<String>,
 }
 
 impl Observed {
@@ -107,6 +111,14 @@ pub fn diff(real: &Observed, model: &Observed) -> Vec<String> {
             }
             if d.lines().count() == 1 {
                 d.push_str(&format!("  model: {}\n  real:  {}\n", m.join("; "), r.join("; ")));
+            }
+            if name == "splats" {
+                for l in &model.splat_lines {
+                    d.push_str(&format!("    model's: {l}\n"));
+                }
+                for l in &real.splat_lines {
+                    d.push_str(&format!("    real's:  {l}\n"));
+                }
             }
             out.push(d);
         }
@@ -252,8 +264,12 @@ pub fn model(case: &Case, res: &RunResult, knob: Option<usize>, injected: bool) 
     let warn = s.trace.splats.iter().filter(|sp| sp.kind == SplatKind::Warning).count();
     let bug = s.trace.splats.iter().filter(|sp| matches!(sp.kind, SplatKind::Bug | SplatKind::Oops)).count();
     o.splats = format!("warn {warn} bug {bug}");
+    o.splat_lines = s.trace.splats.iter().take(SPLAT_LINES).map(|sp| format!("{} at {}", sp.title, sp.site)).collect();
     o
 }
+
+/// The splat lines an observation keeps for a diff, at most.
+const SPLAT_LINES: usize = 8;
 
 /// The task a failpoint refused a callback on: the event's own.
 fn class_of_failed(s: &KState, at: usize) -> String {
@@ -334,6 +350,7 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
             f[4..].sort();
             o.slots.push(f.join(" "));
         } else if let Some(m) = l.strip_prefix("@@splat ") {
+            o.splat_lines.push(m.to_string());
             if m.contains("WARNING:") {
                 warn += 1;
             } else if m.contains("BUG") {
@@ -376,5 +393,6 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
     let index = |l: &String| l.trim_start_matches("memory").split(' ').next().and_then(|n| n.parse::<u32>().ok());
     o.memory.sort_by_key(index);
     o.splats = format!("warn {warn} bug {bug}");
+    o.splat_lines.truncate(SPLAT_LINES);
     Ok(o)
 }
