@@ -564,3 +564,55 @@ fn setup_commands_are_killed_at_their_time_limit_and_drained_as_they_run() {
     assert!(out.status.success());
     assert_eq!(out.stdout.len(), 4_000_000);
 }
+
+/// `--kernel-version` that apt has no kernel of is an error naming what
+/// was searched and how to list what there is; a malformed one says what
+/// would do; with `--kernel` it is refused. The fake `apt-get update`
+/// leaves a package list in the private apt's lists, the fake `apt-cache`
+/// knows no package: nothing is downloaded and no kernel is written.
+#[test]
+fn a_kernel_version_apt_cannot_find_is_an_error_that_says_where_it_looked() {
+    let _s = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // PATH holds only the fakes: they name every other program by its path.
+    let d = tmp.path().display();
+    script(&bin, "apt-cache", &format!(": > {d}/apt-cache.ran"));
+    script(
+        &bin,
+        "apt-get",
+        &format!(
+            "for a in \"$@\"; do case \"$a\" in Dir::State::Lists=*) l=${{a#Dir::State::Lists=}}; /bin/mkdir -p \"$l\"; \
+             : > \"$l/deb_dists_trixie_main_binary-amd64_Packages\";; esac; done\n\
+             case \" $* \" in *\" download \"*) : > {d}/download.ran;; esac"
+        ),
+    );
+    script(&bin, "qemu-system-x86_64", "exit 0");
+    let bb = file(tmp.path(), "busybox", &elf(200 << 10, false));
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hotplug-fi"))
+            .arg("oracle")
+            .args(args)
+            .current_dir(tmp.path())
+            .env("PATH", &bin)
+            .env("HOTPLUG_ORACLE_BUSYBOX", &bb)
+            .env_remove("HOTPLUG_ORACLE_QEMU")
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(&["--kernel-version", "9.9", "--sweep-cpu", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--kernel-version 9.9: no Debian kernel of that version in bookworm,"), "{err}");
+    assert!(err.contains("trixie-backports") && err.contains("`apt-cache pkgnames linux-image-`"), "{err}");
+    assert!(tmp.path().join("apt-cache.ran").exists() && !tmp.path().join("download.ran").exists(), "{err}");
+    assert!(!tmp.path().join("target/oracle").read_dir().unwrap().flatten().any(|e| e.file_name() != "apt"));
+    let (code, err) = run(&["--kernel-version", "latest", "--sweep-cpu", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("give a series (6.1, 6.12, 7.3), a release (7.3.4, 6.12.117+deb12)"), "{err}");
+    let k = file(tmp.path(), "bzImage", &bzimage());
+    let (code, err) = run(&["--kernel-version", "6.12", "--kernel", k.to_str().unwrap(), "--sweep-cpu", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("give --kernel-version or --kernel, not both"), "{err}");
+}
