@@ -159,6 +159,31 @@ fn the_guests_output_parses_and_agrees_with_the_model() {
     assert!(d.contains("results:") && d.contains("+ real  2 EBUSY") && d.contains("- model 2 OK"), "{d}");
 }
 
+/// A scenario whose DEAD-section teardown fails is planned with a note,
+/// and only the real kernel's `__call_rcu()` WARN is left out of its
+/// count: any other extra WARN still disagrees.
+#[test]
+fn a_background_call_rcu_warn_is_not_counted_and_another_warn_is() {
+    let case = load("dynstate/bp-register-remove");
+    let plan = translate::translate(&case);
+    let p = plan.planned.iter().find(|p| p.label == "cpuhp/cpu1/down/71").expect("planned");
+    assert!(p.background.as_deref().is_some_and(|w| w.contains("__call_rcu()")), "{:?}", p.background);
+    assert!(plan.planned.iter().find(|p| p.label == "plain").is_some_and(|p| p.background.is_none()));
+    let mut real = p.model.clone();
+    real.splats = "warn 2 bug 0".into();
+    real.splat_lines = vec![
+        "[ 8.57] WARNING: CPU: 0 PID: 17 at kernel/cpu.c:1224 _cpu_down+0x1ca/0x380".into(),
+        "[ 8.58] WARNING: CPU: 1 PID: 35 at kernel/rcu/tree.c:2856 call_rcu+0x5bd/0x650".into(),
+    ];
+    real.call_rcu_warns = 1;
+    assert_eq!(observe::diff(&observe::without_background_rcu(&real), &p.model), Vec::<String>::new());
+    assert!(observe::diff(&real, &p.model).concat().contains("real's:  [ 8.58] WARNING"), "the lines are shown");
+    real.call_rcu_warns = 0;
+    real.splat_lines[1] = "[ 8.58] WARNING: CPU: 1 PID: 35 at kernel/workqueue.c:2000 x+0x1/0x2".into();
+    let d = observe::diff(&observe::without_background_rcu(&real), &p.model).concat();
+    assert!(d.contains("+ real  warn 2 bug 0"), "{d}");
+}
+
 #[test]
 fn malformed_guest_lines_are_errors_that_name_them() {
     let case = load("dynstate/ap-register-remove");

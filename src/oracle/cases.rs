@@ -49,7 +49,8 @@ impl CaseResult {
         for (p, r) in self.plan.planned.iter().zip(&self.real) {
             match r {
                 RealEnd::Observed(o) => {
-                    let d = observe::diff(o, &p.model);
+                    let o = if p.background.is_some() { observe::without_background_rcu(o) } else { (**o).clone() };
+                    let d = observe::diff(&o, &p.model);
                     if !d.is_empty() {
                         out.push((p.label.clone(), d));
                     }
@@ -399,6 +400,9 @@ pub fn print_translation(case: &Case) -> String {
     }
     for p in &plan.planned {
         out.push_str(&format!("# scenario {} ({:?})\n", p.label, p.injection));
+        if let Some(why) = &p.background {
+            out.push_str(&format!("# note: {why}\n"));
+        }
         for l in &p.lines {
             out.push_str(l);
             out.push('\n');
