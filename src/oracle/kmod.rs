@@ -83,7 +83,9 @@ impl Abi {
             let abi = std::fs::read_to_string(&release).map_err(|e| {
                 format!("--headers: {}: {e} (run `make modules_prepare` in that tree)", release.display())
             })?;
-            return Ok(Abi { abi: abi.trim().to_string(), version: None, source: Source::Tree(tree.clone()) });
+            // One tree is one build, however its path was written.
+            let tree = tree.canonicalize().map_err(|e| format!("--headers {}: {e}", tree.display()))?;
+            return Ok(Abi { abi: abi.trim().to_string(), version: None, source: Source::Tree(tree) });
         }
         match &p.debian {
             Some(k) => {
