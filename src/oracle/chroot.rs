@@ -39,8 +39,6 @@ pub const USERLAND: [&str; 13] = [
 ];
 /// How long the closure's download may take.
 pub const DOWNLOAD_LIMIT: Duration = Duration::from_secs(600);
-/// How long unpacking the closure may take.
-pub const UNPACK_LIMIT: Duration = Duration::from_secs(600);
 
 /// The Debian release of a kernel built for it: `+deb13` is trixie,
 /// `+deb12` bookworm.
@@ -94,30 +92,13 @@ pub fn root(cache: &Path, k: &debian::Kernel, log: &mut dyn FnMut(&str)) -> Resu
     cmd.arg("-o").arg(format!("Dir::Cache::Archives={}", debs.join("archives").display()));
     cmd.args(["-t", release, "install", "--download-only", "-y", "--no-install-recommends"]).args(&pkgs);
     ok(&mut cmd, "apt-get install --download-only", DOWNLOAD_LIMIT)?;
-    unpack(&debs.join("archives"), &root)?;
+    if debian::unpack(&debs.join("archives"), &root)? == 0 {
+        return Err(format!("apt-get install --download-only left no .deb in {}", debs.display()));
+    }
     std::fs::remove_dir_all(&debs).map_err(|e| format!("{}: {e}", debs.display()))?;
     finish(&root)?;
     std::fs::write(dir.join("done"), "").map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(root)
-}
-
-/// Every `.deb` of `archives`, base-files first (it holds the merged-/usr
-/// links the others' files go through), unpacked into `root`.
-fn unpack(archives: &Path, root: &Path) -> Result<(), String> {
-    let mut debs: Vec<PathBuf> = std::fs::read_dir(archives)
-        .map_err(|e| format!("{}: {e}", archives.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-        .collect();
-    debs.sort_by_key(|p| (!p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("base-files_")), p.clone()));
-    if debs.is_empty() {
-        return Err(format!("apt-get install --download-only left no .deb in {}", archives.display()));
-    }
-    for deb in &debs {
-        ok(Command::new("dpkg-deb").arg("-x").arg(deb).arg(root), "dpkg-deb -x", UNPACK_LIMIT)?;
-    }
-    Ok(())
 }
 
 /// What the maintainer scripts would have done that kbuild needs.

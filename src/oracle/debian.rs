@@ -153,6 +153,57 @@ impl Apt {
     }
 }
 
+/// How long `apt-get download` of a kernel's or its headers' packages may take.
+pub const DOWNLOAD_LIMIT: Duration = Duration::from_secs(900);
+/// How long one `dpkg-deb -x` may take.
+pub const UNPACK_LIMIT: Duration = Duration::from_secs(120);
+
+/// `apt-get download PKGS` into `dir` through `apt`, then every `.deb`
+/// there unpacked into `root` ([`unpack`]): exactly one per package, or an
+/// error.
+pub fn download_unpacked(apt: &Apt, pkgs: &[String], dir: &Path, root: &Path) -> Result<(), String> {
+    let out = output_within(
+        apt.command("apt-get").arg("download").args(pkgs).current_dir(dir),
+        DOWNLOAD_LIMIT,
+        "apt-get download",
+    )
+    .map_err(|e| format!("{e}; the oracle needs a Debian machine with apt"))?;
+    if !out.status.success() {
+        return Err(format!("apt-get download failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let n = unpack(dir, root)?;
+    if n != pkgs.len() {
+        return Err(format!("apt-get download left {n} .deb files, expected {}", pkgs.len()));
+    }
+    Ok(())
+}
+
+/// Every `.deb` of `dir` unpacked with `dpkg-deb -x` into `root` and
+/// removed, in name order but base-files first (in a root of its own it
+/// holds the merged-/usr links the others' files go through); returns how
+/// many there were.
+pub fn unpack(dir: &Path, root: &Path) -> Result<usize, String> {
+    let mut debs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect();
+    debs.sort_by_key(|p| (!p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("base-files_")), p.clone()));
+    for deb in &debs {
+        let out = output_within(Command::new("dpkg-deb").arg("-x").arg(deb).arg(root), UNPACK_LIMIT, "dpkg-deb -x")?;
+        if !out.status.success() {
+            return Err(format!(
+                "dpkg-deb -x {} failed: {}",
+                deb.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let _ = std::fs::remove_file(deb);
+    }
+    Ok(debs.len())
+}
+
 /// Whether the private apt's last update (its `updated` stamp: apt dates
 /// the lists it fetches by the server's clock) is younger than
 /// [`LISTS_MAX_AGE`] and left lists.

@@ -44,10 +44,6 @@ pub const DEBUGFS: &str = "/sys/kernel/debug/hotplug_fi";
 /// The make variables of every build: W=1 warnings count, and module BTF
 /// (which needs the kernel's vmlinux) is off.
 pub const MAKE_FLAGS: [&str; 2] = ["W=1", "CONFIG_DEBUG_INFO_BTF_MODULES="];
-/// How long `apt-get download` of the three header packages may take.
-pub const DOWNLOAD_LIMIT: Duration = Duration::from_secs(300);
-/// How long one `dpkg-deb -x` may take.
-pub const UNPACK_LIMIT: Duration = Duration::from_secs(120);
 /// How long the module's build may take.
 pub const BUILD_LIMIT: Duration = Duration::from_secs(300);
 /// The output of one command kept, at most.
@@ -237,28 +233,7 @@ fn fetch_headers(cache: &Path, k: &debian::Kernel, dir: &Path, log: &mut dyn FnM
         .tempdir_in(cache)
         .map_err(|e| format!("cannot make a directory in {}: {e}", cache.display()))?;
     log(&format!("downloading {} with apt-get download into {}", h.packages.join(" "), dir.display()));
-    let fix = "the test module needs a Debian machine with apt";
-    run_ok(
-        k.apt.command("apt-get").arg("download").args(&h.packages).current_dir(tmp.path()),
-        "apt-get download",
-        DOWNLOAD_LIMIT,
-        fix,
-    )?;
-    let mut debs: Vec<PathBuf> = std::fs::read_dir(tmp.path())
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-        .collect();
-    debs.sort();
-    if debs.len() != h.packages.len() {
-        return Err(format!("apt-get download left {} .deb files, expected {}", debs.len(), h.packages.len()));
-    }
-    let root = tmp.path().join("root");
-    for deb in &debs {
-        run_ok(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root), "dpkg-deb -x", UNPACK_LIMIT, fix)?;
-        let _ = std::fs::remove_file(deb);
-    }
+    debian::download_unpacked(&k.apt, &h.packages, tmp.path(), &tmp.path().join("root"))?;
     let makefile = tree_in(tmp.path(), &k.abi).join("Makefile");
     let old =
         std::fs::read_to_string(&makefile).map_err(|e| format!("the package has no {}: {e}", makefile.display()))?;

@@ -164,21 +164,7 @@ fn fetch(cache: &Path, k: &debian::Kernel, log: &mut dyn FnMut(&str)) -> Result<
         .map_err(|e| format!("cannot make a directory in {}: {e}", cache.display()))?;
     let pkgs = k.pinned();
     log(&format!("downloading {} with apt-get download into {}", pkgs.join(" "), dir.display()));
-    run(k.apt.command("apt-get").arg("download").args(&pkgs).current_dir(tmp.path()), "apt-get download")?;
-    let mut debs: Vec<PathBuf> = std::fs::read_dir(tmp.path())
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-        .collect();
-    debs.sort();
-    if debs.len() != pkgs.len() {
-        return Err(format!("apt-get download left {} .deb files, expected {}", debs.len(), pkgs.len()));
-    }
-    for deb in &debs {
-        run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(tmp.path().join("root")), "dpkg-deb -x")?;
-        let _ = std::fs::remove_file(deb);
-    }
+    debian::download_unpacked(&k.apt, &pkgs, tmp.path(), &tmp.path().join("root"))?;
     let image = kernel_image_in(tmp.path(), &k.abi)?;
     extract_vmlinux(&image, &tmp.path().join("vmlinux"))?;
     inputs::modules_tree(&release_dir(tmp.path(), &k.abi)?)?;
@@ -265,17 +251,6 @@ pub fn payload(b: &[u8]) -> Result<(&[u8], &'static str), String> {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = output_within(cmd, DOWNLOAD_TIMEOUT, what)?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
-}
-
-/// How long a download or an unpack may take before it is killed.
-pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(900);
 /// How long an apt query or a decompression may take.
 pub const QUICK_TIMEOUT: Duration = Duration::from_secs(120);
 
