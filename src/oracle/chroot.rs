@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::debian;
-use super::pieces::output_within;
+use super::{debian, kmod};
 
 /// The userland kbuild needs besides the compiler and the headers.
 pub const USERLAND: [&str; 13] = [
@@ -150,15 +149,9 @@ pub fn command(root: &Path, args: &[String]) -> Command {
     cmd
 }
 
+/// [`kmod::run_ok`], its output dropped.
 fn ok(cmd: &mut Command, what: &str, limit: Duration) -> Result<(), String> {
-    let out = output_within(cmd, limit, what)?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last: Vec<&str> = err.lines().rev().take(10).collect();
-        Err(format!("{what} failed ({}): {}", out.status, last.into_iter().rev().collect::<Vec<_>>().join("\n")))
-    }
+    kmod::run_ok(cmd, what, limit, "a Debian machine has it").map(|_| ())
 }
 
 #[cfg(test)]

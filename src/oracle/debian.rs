@@ -263,6 +263,11 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// [`DEFAULT_ABI`] at [`DEFAULT_VERSION`], through the system's apt.
+    pub fn pinned_default() -> Kernel {
+        Kernel { abi: DEFAULT_ABI.into(), version: DEFAULT_VERSION.into(), layout: Layout::Image, apt: Apt::system() }
+    }
+
     /// The packages that hold the kernel and its modules.
     pub fn packages(&self) -> Vec<String> {
         match self.layout {
@@ -355,7 +360,10 @@ impl Want {
 
 /// An ABI's release (`6.12.117+deb12`) and flavour (`amd64`).
 pub fn split_abi(abi: &str) -> Option<(&str, &str)> {
-    let re = regex::Regex::new(r"^(\d+\.\d+\.\d+(?:-\d+)?(?:\+[a-z0-9]+)?)-([a-z][a-z0-9-]*)$").expect("a valid regex");
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"^(\d+\.\d+\.\d+(?:-\d+)?(?:\+[a-z0-9]+)?)-([a-z][a-z0-9-]*)$").expect("a valid regex")
+    });
     let c = re.captures(abi)?;
     Some((c.get(1)?.as_str(), c.get(2)?.as_str()))
 }
@@ -439,8 +447,7 @@ fn find_in(apt: &Apt, want: &str) -> Result<Option<Kernel>, String> {
 /// [`DEFAULT_ABI`] at [`DEFAULT_VERSION`], from the system's apt or else
 /// the private one.
 fn pinned(cache: &Path, log: &mut dyn FnMut(&str)) -> Result<Kernel, String> {
-    let version = DEFAULT_VERSION.to_string();
-    let system = Kernel { abi: DEFAULT_ABI.into(), version, layout: Layout::Image, apt: Apt::system() };
+    let system = Kernel::pinned_default();
     let pkg = system.pinned().remove(0);
     if system.apt.show(&pkg)?.is_some() {
         return Ok(system);

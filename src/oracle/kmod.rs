@@ -98,7 +98,7 @@ impl Abi {
 
 /// A command's end: its status and its output (stdout and stderr, line
 /// by line as they came, at most [`OUTPUT_MAX`] bytes).
-struct Ran {
+pub(super) struct Ran {
     status: ExitStatus,
     output: String,
 }
@@ -133,7 +133,7 @@ fn run_limited(cmd: &mut Command, what: &str, limit: Duration, fix: &str) -> Res
 }
 
 /// [`run_limited`], and a non-zero exit is an error with the last lines.
-fn run_ok(cmd: &mut Command, what: &str, limit: Duration, fix: &str) -> Result<Ran, String> {
+pub(super) fn run_ok(cmd: &mut Command, what: &str, limit: Duration, fix: &str) -> Result<Ran, String> {
     let ran = run_limited(cmd, what, limit, fix)?;
     if ran.status.success() {
         Ok(ran)
@@ -701,12 +701,7 @@ mod tests {
     use super::*;
 
     fn abi() -> Abi {
-        let k = debian::Kernel {
-            abi: debian::DEFAULT_ABI.into(),
-            version: debian::DEFAULT_VERSION.into(),
-            layout: debian::Layout::Image,
-            apt: debian::Apt::system(),
-        };
+        let k = debian::Kernel::pinned_default();
         Abi { abi: k.abi.clone(), version: Some(k.version.clone()), source: Source::Debian(k) }
     }
 

@@ -46,6 +46,7 @@ pub struct Where {
     pub cache: PathBuf,
     pub kernel: Option<PathBuf>,
     pub modules: Option<PathBuf>,
+    /// `--headers`, with `--kernel`.
     pub headers: Option<PathBuf>,
     /// `--kernel-version`, when no `--kernel` is given.
     pub want: debian::Want,
@@ -134,12 +135,7 @@ fn debian_kernel(
         (stamp.trim() == version && dir.join("vmlinux").is_file()).then_some(dir)
     };
     let k = match (want, cached(debian::DEFAULT_ABI, debian::DEFAULT_VERSION)) {
-        (debian::Want::Pinned, Some(_)) => debian::Kernel {
-            abi: debian::DEFAULT_ABI.into(),
-            version: debian::DEFAULT_VERSION.into(),
-            layout: debian::Layout::Image,
-            apt: debian::Apt::system(),
-        },
+        (debian::Want::Pinned, Some(_)) => debian::Kernel::pinned_default(),
         _ => debian::resolve(want, cache, log)?,
     };
     let dir = match cached(&k.abi, &k.version) {
