@@ -20,6 +20,11 @@
 //!   `expect.splats` or the kernel's own reaction to an error this scenario
 //!   injected. In the plain run, every expected splat must happen.
 //! - `results`: in the plain run, each operation with `=> RESULT` returned it.
+//! - `restore`: a failed operation of the control task left what the model
+//!   keeps about CPUs and states as it found it (`restore.rs`), and the
+//!   `balance` rule holds after every operation.
+//! - `rcu`: no RCU callback is lost, and at rest RCU's view of the CPUs is
+//!   the kernel's (`kernel/rcu/tree.rs`).
 //! - `slab`: with the slab model on, every cache on the chain has a per-CPU
 //!   array for exactly the up-prepared CPUs, checked after every step where
 //!   no slab operation or slab hotplug callback is in flight.
@@ -56,6 +61,8 @@ pub enum Check {
     Slab,
     Memory,
     Ipi,
+    Rcu,
+    Restore,
     /// The lock graph of a case.
     Lockdep,
     /// The lock graph of the whole suite.
@@ -77,6 +84,8 @@ impl Check {
             Check::Slab => "slab",
             Check::Memory => "memory",
             Check::Ipi => "ipi",
+            Check::Rcu => "rcu",
+            Check::Restore => "restore",
             Check::Lockdep => "lockdep",
             Check::LockdepSuite => "lockdep (whole suite)",
             Check::Determinism => "determinism",
@@ -111,6 +120,12 @@ pub fn findings(res: &RunResult) -> Vec<Violation> {
     let mut v: Vec<Violation> = res.state.slab.violation.iter().map(|e| Violation::new(Check::Slab, e)).collect();
     let settled = matches!(res.end, RunEnd::Finished);
     v.extend(crate::kernel::smp::check(&res.state, settled).into_iter().map(|e| Violation::new(Check::Ipi, e)));
+    let dead_error = |cpu: usize| {
+        let title = format!("DEAD callback error for CPU{cpu}");
+        res.state.trace.splats.iter().any(|s| s.title == title)
+    };
+    let rcu = crate::kernel::rcu::tree::check(&res.state, settled, res.cfg.hotplug_cpu, dead_error);
+    v.extend(rcu.into_iter().map(|e| Violation::new(Check::Rcu, e)));
     let mem = crate::drivers::base::memory::check(&res.state, settled);
     v.extend(mem.into_iter().map(|e| Violation::new(Check::Memory, e)));
     v
@@ -142,6 +157,9 @@ pub fn check(case: &Case, res: &RunResult, plain: bool, findings: &[Violation]) 
         locks(res, &mut v);
     }
     leaks(res, &mut v);
+    if !died {
+        after_each_op(case, res, &mut v);
+    }
     // A task that died mid-flush leaves its callbacks unrun: that is the
     // oops's outcome, not a lost IPI.
     v.extend(findings.iter().filter(|f| f.check == Check::Slab || !died).cloned());
@@ -236,24 +254,46 @@ fn masks(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
 }
 
 fn balance(res: &RunResult, v: &mut Vec<Violation>) {
-    let c = &res.state.cpu;
-    for ((state, inst, cpu), n) in c.balance.nonzero() {
-        if c.creek.test(cpu) || c.nofail_failed.contains(&(state, cpu)) {
+    v.extend(crate::restore::unbalanced(&res.state.cpu).into_iter().map(|m| Violation::new(Check::Balance, m)));
+}
+
+/// After each operation of the control task: the balance holds, and a
+/// failed operation left the state as it found it (`restore.rs`), except
+/// where 6.1 itself does not restore: an SMT control write or
+/// `freeze_secondary_cpus` keeps the CPUs it took down before the one that
+/// failed; memory hotplug is not compared here; an operation during which
+/// the kernel's own error path WARNed (a rollback that failed, "up a
+/// creek"; a "DEAD callback error") leaves the CPU where that WARN says.
+fn after_each_op(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
+    for oc in &res.op_checks {
+        let text = &case.ops[oc.op].text;
+        for m in &oc.unbalanced {
+            v.push(Violation::new(Check::Balance, format!("after `{text}`: {m}")));
+        }
+        if oc.changed.is_empty() || !restores(&case.ops[oc.op].op) {
             continue;
         }
-        let inst = inst.map(|i| format!("/{}", c.instances[i].name)).unwrap_or_default();
-        let name = c.steps[state as usize].name.as_deref().unwrap_or("(removed)").to_string();
-        if !(0..=1).contains(&n) {
-            v.push(Violation::new(
-                Check::Balance,
-                format!("state {state} {name}{inst} on CPU{cpu}: {n} more startups than teardowns"),
-            ));
-        } else if n == 1 && c.cpuhp[cpu].state < state && c.steps[state as usize].name.is_some() {
-            v.push(Violation::new(Check::Balance, format!(
-                "state {state} {name}{inst} was started on CPU{cpu} and never torn down, but the CPU is at state {}",
-                c.cpuhp[cpu].state
-            )));
+        // The kernel's own error path WARNed (a failed rollback, a DEAD
+        // callback error): it says itself what it left behind.
+        if res.state.trace.splats[oc.splats.clone()].iter().any(|s| s.reaction) {
+            continue;
         }
+        let ret = errno::name(oc.ret);
+        v.push(Violation::new(
+            Check::Restore,
+            format!("`{text}` failed ({ret}) and did not restore what it changed: {}", oc.changed.join("; ")),
+        ));
+    }
+}
+
+/// Whether 6.1 undoes a failed operation of this kind.
+fn restores(op: &crate::case::Op) -> bool {
+    use crate::case::{Op, SysfsFile};
+    match op {
+        Op::Write { file: SysfsFile::SmtControl, .. } | Op::Freeze(_) => false,
+        Op::Write { file, .. } if file.memory() => false,
+        Op::AddMemory { .. } | Op::RemoveMemory(_) => false,
+        _ => true,
     }
 }
 

@@ -22,6 +22,7 @@ use crate::kernel::smp::CsdFunc;
 use crate::kernel::stop_machine;
 use crate::kernel::trace::{Event, OpRef};
 use crate::kernel::{Config, KState, Kernel, Regression};
+use crate::restore::{OpCheck, Restorable};
 use crate::sim::TaskKind;
 use crate::sim::executor::{DefaultStrategy, Executor, RunEnd, Schedule, Strategy};
 use crate::sim::lock::{CompletionId, LockId, LockKind};
@@ -57,6 +58,9 @@ pub struct RunResult {
     pub fired: BTreeSet<Site>,
     op_results: Vec<Option<i64>>,
     thread_results: Vec<Vec<i64>>,
+    /// After each operation of the control task: what a failed one left
+    /// changed, and the balance then.
+    pub op_checks: Vec<OpCheck>,
     reached: Vec<Site>,
     reached_in_rollback: Vec<Site>,
 }
@@ -114,6 +118,8 @@ struct Harness {
     case_locks: BTreeMap<String, LockId>,
     /// Completed for all once the case's setup operations are done.
     setup_done: CompletionId,
+    /// The checks after each operation of the control task.
+    op_checks: Vec<OpCheck>,
 }
 
 /// What every task body of a run shares.
@@ -158,6 +164,7 @@ pub fn config(case: &Case, opts: &RunOpts, preempt_points: bool) -> Config {
         preempt_points,
         force_async: opts.force_async,
         timeline: opts.timeline,
+        rcu: case.rcu,
     }
 }
 
@@ -178,6 +185,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         thread_results: vec![Vec::new(); case.threads.len()],
         case_locks: BTreeMap::new(),
         setup_done: k.s().locks.add_completion(),
+        op_checks: Vec::new(),
     }));
     let mut ex = Executor::new(strategy, cfg.steps_max);
     let shared = || (k.clone(), h.clone());
@@ -200,6 +208,10 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         let t = spawn(&k, &mut ex, TaskKind::Irq(n), line.cpu, device_irq(shared(), n, line.ops.clone()));
         ex.start(&*k, t);
     }
+    if case.rcu {
+        // Last, so every other task keeps its number in schedules.
+        spawn(&k, &mut ex, TaskKind::RcuGp, 0, rcu_gp_kthread(k.clone()));
+    }
     assert_eq!(k.s().tasks.len(), case.tasks(), "model bug: the run's tasks are not the case's count (tasks_max)");
     k.s().steps = 0;
     let end = ex.run(&*k);
@@ -211,7 +223,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
     let h = Rc::try_unwrap(h).unwrap_or_else(|_| panic!("model bug: a task outlived the executor")).into_inner();
     let (state, sites) = k.into_parts();
     let SiteLog { reached, reached_in_rollback, fired, .. } = sites;
-    let (op_results, thread_results) = (h.op_results, h.thread_results);
+    let (op_results, thread_results, op_checks) = (h.op_results, h.thread_results, h.op_checks);
     RunResult {
         state,
         cfg,
@@ -223,6 +235,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
         fired,
         op_results,
         thread_results,
+        op_checks,
         reached,
         reached_in_rollback,
     }
@@ -258,6 +271,10 @@ async fn idle(k: Rc<Kernel>, cpu: usize) {
 
 async fn stopper(k: Rc<Kernel>, cpu: usize) {
     stop_machine::cpu_stopper_thread(&k, cpu).await;
+}
+
+async fn rcu_gp_kthread(k: Rc<Kernel>) {
+    k.rcu_gp_kthread().await;
 }
 
 async fn ipi(k: Rc<Kernel>, cpu: usize) {
@@ -298,9 +315,20 @@ async fn control((k, h): Shared, ops: Vec<OpLine>) {
         k.charge().await;
         let at = OpRef { thread: 0, op: i as u16 };
         k.trace(Event::Op(at));
+        let (before, splats) = {
+            let s = k.s();
+            (Restorable::of(&s), s.trace.splats.len())
+        };
         let ret = exec(&k, &h, &line.op).await;
         h.borrow_mut().op_results[i] = Some(ret);
         k.trace(Event::OpRet(at, ret));
+        let check = {
+            let s = k.s();
+            let changed = if ret < 0 { Restorable::of(&s).diff(&before) } else { Vec::new() };
+            let unbalanced = crate::restore::unbalanced(&s.cpu);
+            OpCheck { op: i, ret, splats: splats..s.trace.splats.len(), changed, unbalanced }
+        };
+        h.borrow_mut().op_checks.push(check);
     }
     let setup_done = h.borrow().setup_done;
     k.complete_all(setup_done);
@@ -455,6 +483,15 @@ async fn exec(k: &Kernel, h: &RefCell<Harness>, op: &Op) -> i64 {
         }
         Op::PutOnlineMems => {
             k.put_online_mems().await;
+            0
+        }
+        Op::SynchronizeRcu => {
+            k.might_sleep("kernel/sched/completion.c:__wait_for_common");
+            k.synchronize_rcu().await;
+            0
+        }
+        Op::CallRcu => {
+            k.call_rcu(crate::kernel::rcu::tree::CbFunc::Case);
             0
         }
     };

@@ -26,6 +26,7 @@ pub mod klib;
 pub mod mm;
 pub mod oracle;
 pub mod report;
+pub mod restore;
 pub mod results;
 pub mod sim;
 pub mod snapshot;

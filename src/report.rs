@@ -19,6 +19,7 @@ use crate::kernel::smp::{Api, Via};
 use crate::kernel::stop_machine::Stage;
 use crate::kernel::trace::{CbEvent, CbHow, Event, MaskName, Splat};
 use crate::kernel::{KState, Wait};
+use crate::sim::CpuMask;
 use crate::sim::executor::RunEnd;
 
 /// The trace, one event per line.
@@ -316,6 +317,9 @@ pub fn outcome_end(res: &RunResult) -> String {
         ),
         RunEnd::Deadlock(tasks) => {
             let mut out = String::from("deadlock: ");
+            if let Some(stall) = crate::kernel::rcu::tree::stalled_on(s) {
+                out = format!("{stall}; ");
+            }
             if let Some(cycle) = wait_cycle(s, tasks) {
                 out.push_str(&cycle);
                 out.push_str("; ");
@@ -415,7 +419,13 @@ fn completion_name(s: &KState, c: usize) -> String {
             return format!("CPU{cpu} st->done_down");
         }
     }
-    format!("completion {c}")
+    let wakeme = s.rcu.rda.iter().enumerate().find_map(|(cpu, d)| {
+        d.cbs.iter().any(|h| h.func == crate::kernel::rcu::tree::CbFunc::Wakeme(c)).then_some(cpu)
+    });
+    match wakeme {
+        Some(cpu) => format!("synchronize_rcu()'s wakeme_after_rcu callback, queued on CPU{cpu}"),
+        None => format!("completion {c}"),
+    }
 }
 
 /// The final state, as sysfs (or, without hotplug sysfs, the model) shows it.
@@ -457,12 +467,46 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
     if c.cpu_hotplug_disabled > 0 {
         let _ = writeln!(out, "  cpu_hotplug_disabled: {}", c.cpu_hotplug_disabled);
     }
+    out.push_str(&rcu(s));
     out.push_str(&states_diff(case, s));
     out.push_str(&memory(s));
     out.push_str(&slab(s));
     out.push_str(&modules(s));
     out.push_str(&held_locks(s));
     out
+}
+
+/// RCU's view of the CPUs, when a case uses RCU or the view differs from
+/// what the online mask implies.
+fn rcu(s: &KState) -> String {
+    let r = &s.rcu;
+    if !r.remarkable(s.cpu.online) {
+        return String::new();
+    }
+    let enabled = CpuMask::first_n(r.rda.len());
+    let enabled = enabled.iter().filter(|&c| r.rda[c].cblist_enabled).fold(CpuMask::empty(), |mut m, c| {
+        m.set(c);
+        m
+    });
+    let queued: Vec<String> = r
+        .rda
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.cbs.is_empty())
+        .map(|(c, d)| format!("cpu{c} {}", d.cbs.len()))
+        .collect();
+    let queued = if queued.is_empty() { "none".to_string() } else { queued.join(", ") };
+    let gp =
+        r.gp.as_ref()
+            .map_or(String::new(), |g| format!(", grace period {} waits for {}", r.completed + 1, mask(g.qsmask)));
+    format!(
+        "  rcu: qsmaskinitnext {}  callbacks enabled {}  queued {queued}  call_rcu {} invoked {}  grace periods {}{gp}\n",
+        mask(r.qsmaskinitnext),
+        mask(enabled),
+        r.queued,
+        r.invoked,
+        r.completed
+    )
 }
 
 /// `hotplug/states` lines that differ from the profile.

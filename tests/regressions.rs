@@ -40,6 +40,18 @@ fn problem(r: Regression) -> &'static [&'static str] {
             "device_lock(memory32) -> mem_hotplug_lock: ",
             "deadlock: cycle: acpi holds",
         ],
+        // Synthetic switches (docs/regressions.md): each check's own message.
+        Regression::SyntheticRcuPrepareNoReenable => &["is online with its RCU callback list disabled"],
+        Regression::SyntheticRcuReportDeadSkipped => {
+            &["RCU stall: rcu_preempt detected stalls on CPUs/tasks: {", "(dead, still counted by RCU)"]
+        }
+        Regression::SyntheticRcuMigrateDropsCallbacks => {
+            &["call_rcu() callback(s) queued, 0 invoked and 0 still queued"]
+        }
+        Regression::SyntheticDeviceOfflineOnFailure => &[
+            "`echo 0 > cpu1/online` failed (",
+            "did not restore what it changed: cpuN/online (dev->offline) is 1, was (none)",
+        ],
     }
 }
 

@@ -122,6 +122,9 @@ pub struct Case {
     pub irqs: Vec<IrqDecl>,
     /// The memory model, when the case uses memory hotplug.
     pub memory: Option<MemoryDecl>,
+    /// An operation of the case (or of a thread or handler) uses RCU: the
+    /// grace-period kthread is one more task.
+    pub rcu: bool,
     pub explore: Explore,
 }
 
@@ -315,7 +318,10 @@ impl Case {
     /// The tasks a run of this case has, at most `tasks_max`: its control
     /// task, threads and interrupt sources, and the per-CPU kernel threads.
     pub fn tasks(&self) -> usize {
-        1 + self.threads.len() + self.irqs.len() + limits::TASKS_PER_CPU as usize * self.machine.cpus
+        1 + self.threads.len()
+            + self.irqs.len()
+            + usize::from(self.rcu)
+            + limits::TASKS_PER_CPU as usize * self.machine.cpus
     }
 
     /// Loads and resolves a case file. `root` is the `cases/` directory its
@@ -362,6 +368,11 @@ impl Case {
         let threads = load_threads(&env, &f.thread)?;
         let irqs = load_irqs(&env, &f.irq)?;
         check_slab_ops(&src, f.slab, &ops, &threads)?;
+        let rcu = ops
+            .iter()
+            .chain(threads.iter().flat_map(|t| t.ops.iter()))
+            .chain(irqs.iter().flat_map(|i| i.ops.iter()))
+            .any(OpLine::rcu);
         let uses_memory = ops.iter().chain(threads.iter().flat_map(|t| t.ops.iter())).any(|o| o.memory());
         let memory = memory::load(&src, &profile, f.memory.as_ref(), uses_memory)?;
         let explore = load_explore(&src, f.explore.as_ref(), !threads.is_empty() || !irqs.is_empty())?;
@@ -398,6 +409,7 @@ impl Case {
             threads,
             irqs,
             memory,
+            rcu,
             explore,
         })
     }

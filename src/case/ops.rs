@@ -122,6 +122,10 @@ pub enum Op {
     /// `get_online_mems()` / `put_online_mems()`.
     GetOnlineMems,
     PutOnlineMems,
+    /// `synchronize_rcu()`.
+    SynchronizeRcu,
+    /// `call_rcu()` of a callback of the case, on the calling CPU.
+    CallRcu,
 }
 
 /// Which `cpuhp_setup_state*` variant.
@@ -178,13 +182,17 @@ pub struct Flags {
     pub hotplug_cpu: bool,
     /// It needs the slab model (`slab = true`).
     pub slab: bool,
+    /// It starts RCU's grace-period kthread (an RCU operation).
+    pub rcu: bool,
 }
 
-const PLAIN: Flags = Flags { irq: false, memory: false, hotplug_cpu: false, slab: false };
+const PLAIN: Flags = Flags { irq: false, memory: false, hotplug_cpu: false, slab: false, rcu: false };
 const IRQ: Flags = Flags { irq: true, ..PLAIN };
 const MEMORY: Flags = Flags { memory: true, ..PLAIN };
 const HOTPLUG_CPU: Flags = Flags { hotplug_cpu: true, ..PLAIN };
 const SLAB: Flags = Flags { slab: true, ..PLAIN };
+const RCU: Flags = Flags { rcu: true, ..PLAIN };
+const RCU_IRQ: Flags = Flags { rcu: true, irq: true, ..PLAIN };
 
 impl Flags {
     /// The flags in words, for `hotplug-fi ops`: `; needs CONFIG_HOTPLUG_CPU`.
@@ -194,6 +202,7 @@ impl Flags {
             (self.memory, "turns the memory model on"),
             (self.hotplug_cpu, "needs CONFIG_HOTPLUG_CPU"),
             (self.slab, "needs slab = true"),
+            (self.rcu, "starts RCU's grace-period kthread, rcu_preempt"),
         ];
         words.iter().filter(|(on, _)| *on).map(|(_, w)| format!("; {w}")).collect()
     }
@@ -207,6 +216,7 @@ pub enum Group {
     Slab,
     Memory,
     Locking,
+    Rcu,
     Context,
     Modules,
     Sysfs,
@@ -221,6 +231,7 @@ impl Group {
             Group::Slab => "mm/slab.c: the SLAB-era slab model",
             Group::Memory => "mm/memory_hotplug.c: memory hotplug",
             Group::Locking => "kernel/locking/mutex.c: the case's mutexes",
+            Group::Rcu => "kernel/rcu/tree.c: RCU grace periods and callbacks",
             Group::Context => "include/linux/irqflags.h, preempt.h: the calling task's context",
             Group::Modules => "kernel/module/, kernel/cpu.c: modules and cpuhp state registration",
             Group::Sysfs => "sysfs and debugfs writes",
@@ -342,6 +353,15 @@ pub const OPERATIONS: &[OpSpec] = &[
         summary: "mutex_unlock(&MUTEX): -EPERM if it is not held",
         example: "mutex_unlock m", group: Group::Locking, flags: PLAIN,
         parse: |e, s, w| e.one_word(s, w).map(Op::Unlock) },
+    // kernel/rcu/tree.c
+    OpSpec { name: "synchronize_rcu", usage: "synchronize_rcu",
+        summary: "synchronize_rcu(): queue wakeme_after_rcu on this CPU and wait until a grace period has ended and it ran",
+        example: "synchronize_rcu", group: Group::Rcu, flags: RCU,
+        parse: |e, s, w| e.bare(s, w, Op::SynchronizeRcu) },
+    OpSpec { name: "call_rcu", usage: "call_rcu",
+        summary: "call_rcu() of a callback of the case on the calling CPU; it runs after a later grace period ends",
+        example: "call_rcu", group: Group::Rcu, flags: RCU_IRQ,
+        parse: |e, s, w| e.bare(s, w, Op::CallRcu) },
     // include/linux/irqflags.h, include/linux/preempt.h
     OpSpec { name: "local_irq_disable", usage: "local_irq_disable",
         summary: "local_irq_disable() on the calling task",
@@ -452,6 +472,11 @@ impl OpLine {
     /// Whether an interrupt handler may run it.
     pub fn in_irq(&self) -> bool {
         self.spec.flags.irq
+    }
+
+    /// Whether it starts RCU's grace-period kthread.
+    pub fn rcu(&self) -> bool {
+        self.spec.flags.rcu
     }
 
     /// Whether it needs the memory model.

@@ -24,6 +24,7 @@ pub mod cpu;
 pub mod cpuhotplug;
 pub mod locking;
 pub mod module;
+pub mod rcu;
 pub mod regression;
 pub mod smp;
 pub mod stop_machine;
@@ -84,6 +85,9 @@ pub struct Config {
     /// Record where each event ran and every lock operation, for the HTML
     /// timeline (`RunOpts::timeline`).
     pub timeline: bool,
+    /// The case uses an RCU operation: the grace-period kthread runs, and
+    /// the RCU callbacks are preemption points (`kernel/rcu/tree.rs`).
+    pub rcu: bool,
 }
 
 /// `enum cpuhp_smt_control`.
@@ -139,6 +143,9 @@ pub enum Wait {
     /// `lock_device_hotplug_sysfs()` found the lock taken: the write is
     /// restarted (`restart_syscall()`) once it may succeed.
     Restart(LockId),
+    /// The grace-period kthread waits until it has a grace period to start
+    /// or a quiescent state to report (`rcu_gp_kthread`).
+    RcuGp,
     /// A dead task.
     Never,
 }
@@ -195,6 +202,8 @@ pub struct KState {
     /// The `WARN_ON_ONCE` sites that fired already.
     pub warned_once: BTreeSet<(&'static str, &'static str)>,
     pub slab: crate::mm::slab::SlabState,
+    /// RCU's view of the CPUs, its callbacks and grace periods.
+    pub rcu: rcu::tree::RcuState,
     /// Executor steps so far.
     pub steps: u64,
     /// Work charged that did not yield to the executor (each case
@@ -278,6 +287,7 @@ impl Kernel {
             irqs: Vec::new(),
             warned_once: BTreeSet::new(),
             slab,
+            rcu: rcu::tree::RcuState::new(cfg.cpus, cfg.rcu),
             steps: 0,
             work: 0,
         };
@@ -545,6 +555,7 @@ impl Kernel {
             Wait::CsdLock(c) => !s.smp.csds[c].locked,
             Wait::CpuDead(cpu) => !s.smp.powered.test(cpu),
             Wait::Restart(l) => s.locks.locks[l].can_take(Mode::Exclusive),
+            Wait::RcuGp => rcu::tree::gp_work(s),
             // Interrupts are offered by `eligible`, never taken inside a poll.
             Wait::Ipi(_) | Wait::DevIrq(_) => false,
         }

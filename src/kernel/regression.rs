@@ -46,6 +46,22 @@ pub enum Regression {
     /// then `mem_hotplug_lock` (inside `online_pages`), with no common outer
     /// lock: an ABBA.
     MemhpAddOnlineAbba,
+    /// Synthetic, not historical: `rcutree_prepare_cpu` does not re-enable
+    /// a callback list `rcutree_migrate_callbacks` disabled, so a CPU comes
+    /// back online with its RCU callbacks off. Shows the `rcu` check
+    /// "online with its RCU callback list disabled" fire.
+    SyntheticRcuPrepareNoReenable,
+    /// Synthetic, not historical: `rcu_report_dead` does nothing, so RCU
+    /// goes on counting a dead CPU. Shows the `rcu` check on RCU's view of
+    /// the CPUs, and the RCU stall it leads to, fire.
+    SyntheticRcuReportDeadSkipped,
+    /// Synthetic, not historical: `rcutree_migrate_callbacks` drops the dead
+    /// CPU's callbacks instead of moving them. Shows the `rcu` check "no
+    /// callback is lost" fire.
+    SyntheticRcuMigrateDropsCallbacks,
+    /// Synthetic, not historical: `device_offline` marks the CPU device
+    /// offline even when `cpu_down` failed. Shows the `restore` check fire.
+    SyntheticDeviceOfflineOnFailure,
 }
 
 impl Regression {
@@ -56,6 +72,10 @@ impl Regression {
         Regression::SmpNoFlushOnDying,
         Regression::MemhpOnlinePagesUnlocked,
         Regression::MemhpAddOnlineAbba,
+        Regression::SyntheticRcuPrepareNoReenable,
+        Regression::SyntheticRcuReportDeadSkipped,
+        Regression::SyntheticRcuMigrateDropsCallbacks,
+        Regression::SyntheticDeviceOfflineOnFailure,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +86,10 @@ impl Regression {
             Regression::SmpNoFlushOnDying => "smp-no-flush-on-dying",
             Regression::MemhpOnlinePagesUnlocked => "memhp-online-pages-unlocked",
             Regression::MemhpAddOnlineAbba => "memhp-add-online-abba",
+            Regression::SyntheticRcuPrepareNoReenable => "synthetic-rcu-prepare-no-reenable",
+            Regression::SyntheticRcuReportDeadSkipped => "synthetic-rcu-report-dead-skipped",
+            Regression::SyntheticRcuMigrateDropsCallbacks => "synthetic-rcu-migrate-drops-callbacks",
+            Regression::SyntheticDeviceOfflineOnFailure => "synthetic-device-offline-on-failure",
         }
     }
 
@@ -93,6 +117,12 @@ impl Regression {
             }
             Regression::MemhpAddOnlineAbba => {
                 "before 4.1; changed by 30467e0b3be8 (mm, hotplug: fix concurrent memory hot-add deadlock)"
+            }
+            Regression::SyntheticRcuPrepareNoReenable
+            | Regression::SyntheticRcuReportDeadSkipped
+            | Regression::SyntheticRcuMigrateDropsCallbacks
+            | Regression::SyntheticDeviceOfflineOnFailure => {
+                "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }
     }

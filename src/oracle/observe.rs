@@ -199,6 +199,7 @@ fn class(s: &KState, task: u16, worker: bool) -> String {
         TaskKind::Idle(n) => format!("swapper/{n}"),
         TaskKind::Stopper(n) => format!("migration/{n}"),
         TaskKind::Ipi(_) | TaskKind::Irq(_) => "irq".into(),
+        TaskKind::RcuGp => "rcu_preempt".into(),
     }
 }
 

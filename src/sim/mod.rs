@@ -42,6 +42,8 @@ pub enum TaskKind {
     /// The handler of the case's Nth device interrupt source, in hard-IRQ
     /// context on whichever CPU the interrupt is routed to.
     Irq(usize),
+    /// RCU's grace-period kthread (`rcu_gp_kthread`, named `rcu_preempt`).
+    RcuGp,
 }
 
 impl TaskKind {
@@ -66,6 +68,7 @@ impl TaskKind {
             TaskKind::Stopper(n) => format!("migration/{n}"),
             TaskKind::Ipi(n) => format!("<IRQ>/{n}"),
             TaskKind::Irq(n) => format!("<IRQ> source {n}"),
+            TaskKind::RcuGp => "rcu_preempt".to_string(),
         }
     }
 }

@@ -62,7 +62,8 @@ pub async fn device_offline(k: &Kernel, cpu: usize) -> i32 {
         1
     } else {
         let ret = k.cpu_down(cpu, k.profile.a.offline).await;
-        if ret == 0 {
+        // regression: synthetic-device-offline-on-failure
+        if ret == 0 || k.cfg.has(crate::kernel::Regression::SyntheticDeviceOfflineOnFailure) {
             k.s().cpu.dev_offline.set(cpu);
         }
         ret

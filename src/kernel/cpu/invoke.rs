@@ -197,7 +197,9 @@ impl Kernel {
         // startup counts when the CPU moved past the state anyway:
         // `bringup_cpu` failing after the AP reached AP_ONLINE_IDLE, whose
         // teardown (`finish_cpu`) the rollback then runs.
-        if call.balanced && (ret == 0 || (call.bringup && s.cpu.cpuhp[call.cpu].state > call.state)) {
+        if call.balanced
+            && (ret == 0 || (call.bringup && call.via == Via::Walk && s.cpu.cpuhp[call.cpu].state > call.state))
+        {
             s.cpu.balance.add(call.state, call.inst, call.cpu, if call.bringup { 1 } else { -1 });
         }
         s.record(Event::CbExit(ev, CbHow::Ran, ret));
@@ -277,6 +279,11 @@ impl Kernel {
             Builtin::SchedCpuDeactivate => self.set_cpu_active(cpu, false),
             Builtin::SmpcfdPrepare => return self.smpcfd_prepare_cpu(cpu),
             Builtin::SmpcfdDead => return self.smpcfd_dead_cpu(cpu),
+            Builtin::RcutreePrepare => return self.rcutree_prepare_cpu(cpu),
+            Builtin::RcutreeDead => return self.rcutree_dead_cpu(cpu),
+            Builtin::RcutreeOnline => return self.rcutree_online_cpu(cpu),
+            Builtin::RcutreeOffline => return self.rcutree_offline_cpu(cpu),
+            Builtin::RcutreeDying => return self.rcutree_dying_cpu(cpu),
             Builtin::FinishCpu | Builtin::Nop => {}
             Builtin::BringupCpu
             | Builtin::SmpcfdDying

@@ -267,7 +267,11 @@ impl Kernel {
             let s = self.s();
             match s.cpu.steps[state as usize].cb(bringup).map(|c| c.body) {
                 None => false,
-                Some(CbBody::Builtin(b)) => b.calling() != Calling::Inert,
+                Some(CbBody::Builtin(b)) => match b.calling() {
+                    Calling::Inert => false,
+                    Calling::Rcu => self.cfg.rcu,
+                    Calling::Sync | Calling::Sleeps => true,
+                },
                 Some(CbBody::Module { .. }) => true,
             }
         };
@@ -339,9 +343,11 @@ impl Kernel {
             if atomic {
                 self.local_irq_disable();
             }
-            let result = match self.invoke_callback_sync(cpu, state, bringup, node, true, Via::Walk) {
+            // `st->single`: one callback for registration, not a walk.
+            let via = if self.s().cpu.cpuhp[cpu].single { Via::Single } else { Via::Walk };
+            let result = match self.invoke_callback_sync(cpu, state, bringup, node, true, via) {
                 Some(r) => r,
-                None => self.cpuhp_invoke_callback(cpu, state, bringup, node, true, Via::Walk).await,
+                None => self.cpuhp_invoke_callback(cpu, state, bringup, node, true, via).await,
             };
             if atomic {
                 self.local_irq_enable();
@@ -478,6 +484,7 @@ impl Kernel {
             self.die().await;
         }
         smpboot::native_cpu_die(self, cpu).await;
+        self.rcutree_migrate_callbacks(cpu);
         0
     }
 
@@ -495,6 +502,7 @@ impl Kernel {
             );
             self.die().await;
         }
+        self.rcu_report_dead(cpu);
         let first = {
             let mut s = self.s();
             s.cpu.cpuhp[cpu].state = self.profile.a.ap_idle_dead;
@@ -595,6 +603,7 @@ impl Kernel {
     pub async fn notify_cpu_starting(&self, cpu: usize) {
         let target = self.s().cpu.cpuhp[cpu].target.min(self.profile.a.ap_online);
         self.s().cpu.booted_once.set(cpu);
+        self.rcu_cpu_starting(cpu); // "Enables RCU usage on this CPU."
         self.cpuhp_invoke_callback_range(true, cpu, target, true).await;
     }
 

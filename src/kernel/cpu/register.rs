@@ -200,8 +200,29 @@ impl Kernel {
             self.cpuhp_store_callbacks(state, None, None, None, false);
             ret = err;
         }
+        if ret == 0 && !invoke {
+            self.nocalls_balance(state, None, true);
+        }
         self.unlock(mutex).await;
         if ret == 0 && dynstate { state as i32 } else { ret }
+    }
+
+    /// The balance after a `_nocalls` registration (`set`) or removal: the
+    /// kernel calls nothing, and the caller is taken at its word that it
+    /// set up (or tore down) its per-CPU state itself on every CPU at or
+    /// above the state, as `cpuhp_setup_state_nocalls` callers do.
+    fn nocalls_balance(&self, state: State, inst: Option<InstId>, set: bool) {
+        let mut s = self.s();
+        let sp = &s.cpu.steps[state as usize];
+        // A multi-instance state is set up without calls by design; its
+        // instances carry the counts.
+        if sp.startup.is_none() || sp.teardown.is_none() || (sp.multi && inst.is_none()) {
+            return;
+        }
+        for cpu in 0..s.cpu.cpuhp.len() {
+            let up = s.cpu.cpuhp[cpu].state >= state;
+            s.cpu.balance.set(state, inst, cpu, i32::from(set && up));
+        }
     }
 
     /// `__cpuhp_remove_state()`: teardowns never fail here.
@@ -239,6 +260,8 @@ impl Kernel {
                     self.cpuhp_issue_call(cpu, state, false, None).await;
                 }
             }
+        } else if !invoke {
+            self.nocalls_balance(state, None, false);
         }
         self.cpuhp_store_callbacks(state, None, None, None, false);
         self.unlock(mutex).await;
@@ -277,6 +300,9 @@ impl Kernel {
         }
         if ret == 0 {
             self.s().cpu.steps_mut()[state as usize].list.insert(0, node);
+            if !invoke {
+                self.nocalls_balance(state, Some(node), true);
+            }
         }
         self.unlock(mutex).await;
         ret
@@ -306,6 +332,8 @@ impl Kernel {
                     self.cpuhp_issue_call(cpu, state, false, Some(node)).await;
                 }
             }
+        } else if !invoke {
+            self.nocalls_balance(state, Some(node), false);
         }
         self.s().cpu.steps_mut()[state as usize].list.retain(|&n| n != node);
         self.unlock(mutex).await;

@@ -63,6 +63,13 @@ pub enum Builtin {
     SmpcfdPrepare,
     SmpcfdDead,
     SmpcfdDying,
+    /// `kernel/rcu/tree.c`: `rcutree_prepare_cpu`, `rcutree_dead_cpu`,
+    /// `rcutree_online_cpu`, `rcutree_offline_cpu`, `rcutree_dying_cpu`.
+    RcutreePrepare,
+    RcutreeDead,
+    RcutreeOnline,
+    RcutreeOffline,
+    RcutreeDying,
     /// Any other built-in callback: it succeeds and touches nothing the
     /// model tracks.
     Nop,
@@ -307,6 +314,9 @@ pub enum Calling {
     Inert,
     /// It cannot sleep: the synchronous twin runs it (`run_builtin`).
     Sync,
+    /// Like `Sync`, but what it changes only the case's RCU operations read:
+    /// it is a preemption point only in a case that has them.
+    Rcu,
     /// It can sleep: only the `async` path runs it (`invoke_one`).
     Sleeps,
 }
@@ -318,6 +328,11 @@ impl Builtin {
             Builtin::FinishCpu | Builtin::Nop => Calling::Inert,
             Builtin::SchedCpuActivate | Builtin::SchedCpuDeactivate | Builtin::SmpcfdPrepare | Builtin::SmpcfdDead => {
                 Calling::Sync
+            }
+            // rcutree_dying_cpu() only traces in 6.1.
+            Builtin::RcutreeDying => Calling::Inert,
+            Builtin::RcutreePrepare | Builtin::RcutreeDead | Builtin::RcutreeOnline | Builtin::RcutreeOffline => {
+                Calling::Rcu
             }
             Builtin::BringupCpu
             | Builtin::TakedownCpu
@@ -392,6 +407,11 @@ fn builtin_of(func: &str) -> Builtin {
         "smpcfd_prepare_cpu" => Builtin::SmpcfdPrepare,
         "smpcfd_dead_cpu" => Builtin::SmpcfdDead,
         "smpcfd_dying_cpu" => Builtin::SmpcfdDying,
+        "rcutree_prepare_cpu" => Builtin::RcutreePrepare,
+        "rcutree_dead_cpu" => Builtin::RcutreeDead,
+        "rcutree_online_cpu" => Builtin::RcutreeOnline,
+        "rcutree_offline_cpu" => Builtin::RcutreeOffline,
+        "rcutree_dying_cpu" => Builtin::RcutreeDying,
         _ => Builtin::Nop,
     }
 }
@@ -412,6 +432,20 @@ impl Balance {
         match inst {
             None => self.single[state as usize * self.cpus + cpu] += d,
             Some(i) => *self.inst.entry((state, i, cpu)).or_insert(0) += d,
+        }
+    }
+
+    /// Sets one count: what a `_nocalls` registration or removal says the
+    /// caller did itself.
+    pub(super) fn set(&mut self, state: State, inst: Option<InstId>, cpu: usize, n: i32) {
+        match inst {
+            None => self.single[state as usize * self.cpus + cpu] = n,
+            Some(i) if n == 0 => {
+                self.inst.remove(&(state, i, cpu));
+            }
+            Some(i) => {
+                self.inst.insert((state, i, cpu), n);
+            }
         }
     }
 

@@ -242,6 +242,7 @@ mod tests {
             preempt_points: false,
             force_async: false,
             timeline: false,
+            rcu: false,
         };
         let k = Kernel::new(std::rc::Rc::new(Profile::builtin("debian-6.1").unwrap()), cfg, Armed::default());
         let out = k.states_show();

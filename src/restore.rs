@@ -1,0 +1,192 @@
+//! What a case operation must leave as it found it when it fails: the
+//! modelled state every subsystem keeps about CPUs and hotplug states,
+//! taken before and after each operation of the control task, and the
+//! differences between two of them.
+//!
+//! Not a kernel file: the kernel states the rule ("a failed operation
+//! restores what it changed": `cpuhp_up_callbacks` and
+//! `cpuhp_down_callbacks` roll back, `__cpuhp_setup_state_cpuslocked`
+//! unwinds with `cpuhp_rollback_install`, module init failures unload) but
+//! keeps no such record. `check.rs` decides which operations the rule
+//! applies to and which 6.1 exceptions excuse a difference.
+//! Left out: memory hotplug's state (its own issue), RCU's callback-list
+//! flag (6.1's `rcutree_dead_cpu` does not undo what `rcutree_prepare_cpu`
+//! enabled), the fail knob (one-shot by design) and `cpus_booted_once_mask`
+//! (sticky by design).
+
+use crate::kernel::KState;
+use crate::kernel::cpuhotplug::State;
+use crate::sim::CpuMask;
+
+/// A mask as the final state prints it.
+fn mask(m: CpuMask) -> String {
+    if m.is_empty() { "(none)".to_string() } else { m.to_string() }
+}
+
+/// One operation of the control task, as the checks after it need it.
+#[derive(Clone, Debug)]
+pub struct OpCheck {
+    /// Its index in the case's `ops`.
+    pub op: usize,
+    pub ret: i64,
+    /// The splats it raised: indices into the trace's splats.
+    pub splats: std::ops::Range<usize>,
+    /// For a failed operation: what it left changed (`Restorable::diff`).
+    pub changed: Vec<String>,
+    /// The startup/teardown counts that are off right after it
+    /// ([`unbalanced`]).
+    pub unbalanced: Vec<String>,
+}
+
+/// The `balance` rule on the state as it is: per state, instance and CPU,
+/// startups minus teardowns is 0 or 1, and 1 only at or below the CPU's
+/// state. A CPU whose rollback failed, and a STARTING/DYING callback that
+/// failed (the kernel carries on without it), are exempt.
+pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
+    let mut v = Vec::new();
+    for ((state, inst, cpu), n) in c.balance.nonzero() {
+        if c.creek.test(cpu) || c.nofail_failed.contains(&(state, cpu)) {
+            continue;
+        }
+        let inst = inst.map(|i| format!("/{}", c.instances[i].name)).unwrap_or_default();
+        let name = c.steps[state as usize].name.as_deref().unwrap_or("(removed)").to_string();
+        if !(0..=1).contains(&n) {
+            v.push(format!("state {state} {name}{inst} on CPU{cpu}: {n} more startups than teardowns"));
+        } else if n == 1 && c.cpuhp[cpu].state < state && c.steps[state as usize].name.is_some() {
+            v.push(format!(
+                "state {state} {name}{inst} was started on CPU{cpu} and never torn down, but the CPU is at state {}",
+                c.cpuhp[cpu].state
+            ));
+        }
+    }
+    v
+}
+
+/// A startup/teardown count's key: state, instance, CPU.
+pub type BalanceKey = (State, Option<usize>, usize);
+
+/// The restorable state at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restorable {
+    masks: Vec<(&'static str, CpuMask)>,
+    /// Per CPU: `hotplug/state`, `hotplug/target`, `cpuhp/N` parked, stopper
+    /// enabled.
+    pub cpus: Vec<(State, State, bool, bool)>,
+    /// Startups minus teardowns, every non-zero count.
+    pub balance: Vec<(BalanceKey, i32)>,
+    /// Registered step names and callbacks, by state.
+    steps: Vec<(State, String)>,
+    counters: Vec<(&'static str, u64)>,
+    /// Modules: loaded, slots held, per-CPU data allocated.
+    modules: Vec<String>,
+    /// CPUs whose rollback failed ("up a creek").
+    pub creek: CpuMask,
+}
+
+impl Restorable {
+    pub fn of(s: &KState) -> Restorable {
+        let c = &s.cpu;
+        let masks = vec![
+            ("cpu_online_mask", c.online),
+            ("cpu_active_mask", c.active),
+            ("cpu_present_mask", c.present),
+            ("cpu_dying_mask", c.dying),
+            ("cpuN/online (dev->offline)", c.dev_offline),
+            ("smp cfd_data (smpcfd_prepare_cpu)", s.smp.cfd),
+            ("CPUs running (smp powered)", s.smp.powered),
+            ("rcu qsmaskinitnext", s.rcu.qsmaskinitnext),
+            ("rcu ffmask", s.rcu.ffmask),
+        ];
+        let cpus = (0..c.cpuhp.len())
+            .map(|i| (c.cpuhp[i].state, c.cpuhp[i].target, c.cpuhp[i].thread_parked, s.stop.enabled[i]))
+            .collect();
+        let steps = c
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(nr, st)| {
+                let name = st.name.as_deref()?;
+                let cb = |cb: Option<&crate::kernel::cpu::Cb>| cb.map_or("NULL", |c| &*c.func).to_string();
+                let inst = if st.multi { format!(" instances {:?}", st.list) } else { String::new() };
+                Some((nr as State, format!("{name} ({}, {}){inst}", cb(st.startup.as_ref()), cb(st.teardown.as_ref()))))
+            })
+            .collect();
+        let counters = vec![
+            ("rcu_state.n_online_cpus", u64::from(s.rcu.n_online_cpus)),
+            ("cpu_hotplug_disabled", u64::from(c.cpu_hotplug_disabled)),
+        ];
+        let modules = s
+            .modules
+            .iter()
+            .map(|m| format!("{}: loaded {}, slots {:?}, per-CPU data {:?}", m.name, m.loaded, m.registered, m.percpu))
+            .collect();
+        Restorable { masks, cpus, balance: c.balance.nonzero().collect(), steps, counters, modules, creek: c.creek }
+    }
+
+    /// What differs from `before`, one line each, in a fixed order.
+    pub fn diff(&self, before: &Restorable) -> Vec<String> {
+        let mut out = Vec::new();
+        for ((name, now), (_, was)) in self.masks.iter().zip(&before.masks) {
+            if now != was {
+                out.push(format!("{name} is {}, was {}", mask(*now), mask(*was)));
+            }
+        }
+        for (cpu, (now, was)) in self.cpus.iter().zip(&before.cpus).enumerate() {
+            let fields = [("hotplug/state", now.0, was.0), ("hotplug/target", now.1, was.1)];
+            for (name, n, w) in fields {
+                if n != w {
+                    out.push(format!("cpu{cpu} {name} is {n}, was {w}"));
+                }
+            }
+            if now.2 != was.2 {
+                out.push(format!("cpuhp/{cpu} parked is {}, was {}", now.2, was.2));
+            }
+            if now.3 != was.3 {
+                out.push(format!("migration/{cpu} (stopper) enabled is {}, was {}", now.3, was.3));
+            }
+        }
+        let counts = changed(&self.balance, &before.balance);
+        if !counts.is_empty() {
+            let parts: Vec<String> = counts
+                .iter()
+                .map(|((state, inst, cpu), now, was)| {
+                    let inst = inst.map(|i| format!(" instance #{i}")).unwrap_or_default();
+                    format!("state {state}{inst} on CPU{cpu}: {}, was {}", now.unwrap_or(0), was.unwrap_or(0))
+                })
+                .collect();
+            out.push(format!("startups minus teardowns changed: {}", parts.join("; ")));
+        }
+        for (nr, now, was) in changed(&self.steps, &before.steps) {
+            out.push(format!(
+                "hotplug/states {nr} is {}, was {}",
+                now.as_deref().unwrap_or("empty"),
+                was.as_deref().unwrap_or("empty")
+            ));
+        }
+        for ((name, now), (_, was)) in self.counters.iter().zip(&before.counters) {
+            if now != was {
+                out.push(format!("{name} is {now}, was {was}"));
+            }
+        }
+        for (now, was) in self.modules.iter().zip(&before.modules) {
+            if now != was {
+                out.push(format!("module {now}; was {was}"));
+            }
+        }
+        out
+    }
+}
+
+/// The keys whose values differ between two lists, with the value now and
+/// before (`None` where a list has no entry), in key order.
+fn changed<K: Ord + Copy, V: PartialEq + Clone>(now: &[(K, V)], was: &[(K, V)]) -> Vec<(K, Option<V>, Option<V>)> {
+    use std::collections::BTreeMap;
+    let mut all: BTreeMap<K, (Option<V>, Option<V>)> = BTreeMap::new();
+    for (k, v) in now {
+        all.entry(*k).or_insert((None, None)).0 = Some(v.clone());
+    }
+    for (k, v) in was {
+        all.entry(*k).or_insert((None, None)).1 = Some(v.clone());
+    }
+    all.into_iter().filter(|(_, (n, w))| n != w).map(|(k, (n, w))| (k, n, w)).collect()
+}
