@@ -23,6 +23,8 @@
 //! - `restore`: a failed operation of the control task left what the model
 //!   keeps about CPUs and states as it found it (`restore.rs`), and the
 //!   `balance` rule holds after every operation.
+//! - `stop`: no stopper work of the case is dropped, and at rest no stopper
+//!   has work left (`kernel/stop_machine.rs`).
 //! - `rcu`: no RCU callback is lost, and at rest RCU's view of the CPUs is
 //!   the kernel's (`kernel/rcu/tree.rs`).
 //! - `slab`: with the slab model on, every cache on the chain has a per-CPU
@@ -63,6 +65,7 @@ pub enum Check {
     Ipi,
     Rcu,
     Restore,
+    Stop,
     /// The lock graph of a case.
     Lockdep,
     /// The lock graph of the whole suite.
@@ -86,6 +89,7 @@ impl Check {
             Check::Ipi => "ipi",
             Check::Rcu => "rcu",
             Check::Restore => "restore",
+            Check::Stop => "stop",
             Check::Lockdep => "lockdep",
             Check::LockdepSuite => "lockdep (whole suite)",
             Check::Determinism => "determinism",
@@ -126,6 +130,8 @@ pub fn findings(res: &RunResult) -> Vec<Violation> {
     };
     let rcu = crate::kernel::rcu::tree::check(&res.state, settled, res.cfg.hotplug_cpu, dead_error);
     v.extend(rcu.into_iter().map(|e| Violation::new(Check::Rcu, e)));
+    let stop = crate::kernel::stop_machine::check(&res.state, settled);
+    v.extend(stop.into_iter().map(|e| Violation::new(Check::Stop, e)));
     let mem = crate::drivers::base::memory::check(&res.state, settled);
     v.extend(mem.into_iter().map(|e| Violation::new(Check::Memory, e)));
     v

@@ -485,6 +485,13 @@ async fn exec(k: &Kernel, h: &RefCell<Harness>, op: &Op) -> i64 {
             k.put_online_mems().await;
             0
         }
+        Op::StopOneCpu { cpu, func } => stop_machine::stop_one_cpu(k, *cpu, func.as_str().into()).await,
+        Op::StopOneCpuNowait { cpu, func } => {
+            i32::from(stop_machine::stop_one_cpu_nowait(k, *cpu, func.as_str().into()))
+        }
+        Op::StopTwoCpus { cpu1, cpu2, func } => {
+            stop_machine::stop_two_cpus(k, *cpu1, *cpu2, func.as_str().into()).await
+        }
         Op::SynchronizeRcu => {
             k.might_sleep("kernel/sched/completion.c:__wait_for_common");
             k.synchronize_rcu().await;

@@ -391,7 +391,7 @@ fn blocked_line(s: &KState, t: usize) -> String {
             };
             format!("csd_lock_wait() (spinning) for {f}(), {on}")
         }
-        Some(Wait::MultiStop(stage)) => format!("multi_cpu_stop() (spinning) in {}", stage.name()),
+        Some(Wait::MultiStop(_, stage)) => format!("multi_cpu_stop() (spinning) in {}", stage.name()),
         Some(w) => format!("{w:?}"),
         None => "nothing".to_string(),
     };

@@ -48,6 +48,7 @@ fn problem(r: Regression) -> &'static [&'static str] {
         Regression::SyntheticRcuMigrateDropsCallbacks => {
             &["call_rcu() callback(s) queued, 0 invoked and 0 still queued"]
         }
+        Regression::SyntheticStopperParkDropsWorks => &["stopper work(s) queued, 0 ran and 0 still queued: 1 dropped"],
         Regression::SyntheticDeviceOfflineOnFailure => &[
             "`echo 0 > cpu1/online` failed (",
             "did not restore what it changed: cpuN/online (dev->offline) is 1, was (none)",

@@ -122,6 +122,22 @@ pub enum Op {
     /// `get_online_mems()` / `put_online_mems()`.
     GetOnlineMems,
     PutOnlineMems,
+    /// `stop_one_cpu(CPU, FUNC, NULL)`.
+    StopOneCpu {
+        cpu: usize,
+        func: String,
+    },
+    /// `stop_one_cpu_nowait(CPU, FUNC, NULL, &work)`: 1 if it was queued.
+    StopOneCpuNowait {
+        cpu: usize,
+        func: String,
+    },
+    /// `stop_two_cpus(CPU1, CPU2, FUNC, NULL)`.
+    StopTwoCpus {
+        cpu1: usize,
+        cpu2: usize,
+        func: String,
+    },
     /// `synchronize_rcu()`.
     SynchronizeRcu,
     /// `call_rcu()` of a callback of the case, on the calling CPU.
@@ -216,6 +232,7 @@ pub enum Group {
     Slab,
     Memory,
     Locking,
+    Stop,
     Rcu,
     Context,
     Modules,
@@ -231,6 +248,7 @@ impl Group {
             Group::Slab => "mm/slab.c: the SLAB-era slab model",
             Group::Memory => "mm/memory_hotplug.c: memory hotplug",
             Group::Locking => "kernel/locking/mutex.c: the case's mutexes",
+            Group::Stop => "kernel/stop_machine.c: the per-CPU stoppers",
             Group::Rcu => "kernel/rcu/tree.c: RCU grace periods and callbacks",
             Group::Context => "include/linux/irqflags.h, preempt.h: the calling task's context",
             Group::Modules => "kernel/module/, kernel/cpu.c: modules and cpuhp state registration",
@@ -353,6 +371,19 @@ pub const OPERATIONS: &[OpSpec] = &[
         summary: "mutex_unlock(&MUTEX): -EPERM if it is not held",
         example: "mutex_unlock m", group: Group::Locking, flags: PLAIN,
         parse: |e, s, w| e.one_word(s, w).map(Op::Unlock) },
+    // kernel/stop_machine.c
+    OpSpec { name: "stop_one_cpu", usage: "stop_one_cpu CPU FUNC",
+        summary: "stop_one_cpu(CPU, FUNC, NULL): run FUNC on CPU's stopper and wait; -ENOENT if it is disabled",
+        example: "stop_one_cpu 1 f", group: Group::Stop, flags: PLAIN,
+        parse: |e, s, w| e.stop_one(s, w, false) },
+    OpSpec { name: "stop_one_cpu_nowait", usage: "stop_one_cpu_nowait CPU FUNC",
+        summary: "stop_one_cpu_nowait(CPU, FUNC, NULL, &work): queue FUNC on CPU's stopper; 1 if queued, 0 if disabled",
+        example: "stop_one_cpu_nowait 1 f", group: Group::Stop, flags: IRQ,
+        parse: |e, s, w| e.stop_one(s, w, true) },
+    OpSpec { name: "stop_two_cpus", usage: "stop_two_cpus CPU1 CPU2 FUNC",
+        summary: "stop_two_cpus(CPU1, CPU2, FUNC, NULL): multi_cpu_stop on both, FUNC on CPU1; -ENOENT unless both stoppers are enabled",
+        example: "stop_two_cpus 0 1 f", group: Group::Stop, flags: PLAIN,
+        parse: |e, s, w| e.stop_two(s, w) },
     // kernel/rcu/tree.c
     OpSpec { name: "synchronize_rcu", usage: "synchronize_rcu",
         summary: "synchronize_rcu(): queue wakeme_after_rcu on this CPU and wait until a grace period has ended and it ran",
@@ -621,6 +652,23 @@ impl Env<'_> {
             func: self.func(span, &w[2])?,
             wait: self.wait(span, &w[3])?,
         })
+    }
+
+    /// `CPU FUNC`, for `stop_one_cpu` and its `_nowait` form.
+    fn stop_one(&self, span: &Range<usize>, w: &[Word], nowait: bool) -> Result<Op, CaseError> {
+        self.arity(span, w, 2)?;
+        let (cpu, func) = (self.cpu(span, &w[1])?, self.func(span, &w[2])?);
+        Ok(if nowait { Op::StopOneCpuNowait { cpu, func } } else { Op::StopOneCpu { cpu, func } })
+    }
+
+    /// `CPU1 CPU2 FUNC`. The kernel takes two distinct CPUs.
+    fn stop_two(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        self.arity(span, w, 3)?;
+        let (cpu1, cpu2) = (self.cpu(span, &w[1])?, self.cpu(span, &w[2])?);
+        if cpu1 == cpu2 {
+            return Err(self.err(span, w[2].at, "`stop_two_cpus` takes two different CPUs: stop_two_cpus 0 1 f"));
+        }
+        Ok(Op::StopTwoCpus { cpu1, cpu2, func: self.func(span, &w[3])? })
     }
 
     /// `CPU FUNC`.

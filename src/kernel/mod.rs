@@ -130,7 +130,7 @@ pub enum Wait {
     CpuOnline(usize),
     /// A stopper in `multi_cpu_stop` spins until the stage moves on from
     /// the one it saw.
-    MultiStop(stop_machine::Stage),
+    MultiStop(usize, stop_machine::Stage),
     /// `csd_lock_wait()` spins until the CSD is unlocked.
     CsdLock(smp::CsdId),
     /// A CPU's IPI task waits for a deliverable call-function vector.
@@ -154,7 +154,7 @@ impl Wait {
     /// A busy-wait: the task keeps its CPU while it waits, as a task that
     /// stopped mid-execution does.
     pub fn spins(self) -> bool {
-        matches!(self, Wait::MultiStop(_) | Wait::CsdLock(_))
+        matches!(self, Wait::MultiStop(..) | Wait::CsdLock(_))
     }
 }
 
@@ -551,7 +551,7 @@ impl Kernel {
             Wait::IdleDie(cpu) => !s.cpu.online.test(cpu) && s.stop.idle(cpu),
             Wait::StopperWork(cpu) => s.stop.has_work(cpu),
             Wait::CpuOnline(cpu) => s.cpu.online.test(cpu),
-            Wait::MultiStop(seen) => s.stop.moved(seen),
+            Wait::MultiStop(m, seen) => s.stop.moved(m, seen),
             Wait::CsdLock(c) => !s.smp.csds[c].locked,
             Wait::CpuDead(cpu) => !s.smp.powered.test(cpu),
             Wait::Restart(l) => s.locks.locks[l].can_take(Mode::Exclusive),

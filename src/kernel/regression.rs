@@ -62,6 +62,10 @@ pub enum Regression {
     /// Synthetic, not historical: `device_offline` marks the CPU device
     /// offline even when `cpu_down` failed. Shows the `restore` check fire.
     SyntheticDeviceOfflineOnFailure,
+    /// Synthetic, not historical: `stop_machine_park` drops the works queued
+    /// on the dying CPU's stopper instead of letting it run them. Shows the
+    /// `stop` check "no work is dropped" fire.
+    SyntheticStopperParkDropsWorks,
 }
 
 impl Regression {
@@ -76,6 +80,7 @@ impl Regression {
         Regression::SyntheticRcuReportDeadSkipped,
         Regression::SyntheticRcuMigrateDropsCallbacks,
         Regression::SyntheticDeviceOfflineOnFailure,
+        Regression::SyntheticStopperParkDropsWorks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +95,7 @@ impl Regression {
             Regression::SyntheticRcuReportDeadSkipped => "synthetic-rcu-report-dead-skipped",
             Regression::SyntheticRcuMigrateDropsCallbacks => "synthetic-rcu-migrate-drops-callbacks",
             Regression::SyntheticDeviceOfflineOnFailure => "synthetic-device-offline-on-failure",
+            Regression::SyntheticStopperParkDropsWorks => "synthetic-stopper-park-drops-works",
         }
     }
 
@@ -121,7 +127,8 @@ impl Regression {
             Regression::SyntheticRcuPrepareNoReenable
             | Regression::SyntheticRcuReportDeadSkipped
             | Regression::SyntheticRcuMigrateDropsCallbacks
-            | Regression::SyntheticDeviceOfflineOnFailure => {
+            | Regression::SyntheticDeviceOfflineOnFailure
+            | Regression::SyntheticStopperParkDropsWorks => {
                 "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }

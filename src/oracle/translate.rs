@@ -204,6 +204,9 @@ fn op_skip(op: &Op) -> Option<&'static str> {
         | Op::SmpCallMany { .. }
         | Op::SmpCall { .. }
         | Op::OnEachCpu { .. } => None,
+        Op::StopOneCpu { .. } | Op::StopOneCpuNowait { .. } | Op::StopTwoCpus { .. } => {
+            Some("stop_one_cpu, stop_one_cpu_nowait and stop_two_cpus are not exported to modules in 6.1")
+        }
         Op::SynchronizeRcu | Op::CallRcu => Some(
             "the test module has no RCU command yet, and the real kernel's own call_rcu() traffic makes grace periods and callback counts timing-dependent",
         ),
