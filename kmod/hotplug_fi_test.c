@@ -35,6 +35,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -946,6 +947,38 @@ static int cmd_stop_machine(char *p)
 	return stop_machine(stop_fn, (void *)label, NULL);
 }
 
+/* call_rcu: a callback that logs where it ran and frees itself. */
+struct rcu_cb {
+	struct rcu_head head;
+};
+
+static void rcu_fn(struct rcu_head *head)
+{
+	log_fn("call_rcu");
+	kfree(container_of(head, struct rcu_cb, head));
+}
+
+static int cmd_call_rcu(char *p)
+{
+	struct rcu_cb *cb;
+
+	if (next_tok(&p))
+		return -EINVAL;
+	cb = kmalloc(sizeof(*cb), GFP_KERNEL);
+	if (!cb)
+		return -ENOMEM;
+	call_rcu(&cb->head, rcu_fn);
+	return 0;
+}
+
+static int cmd_synchronize_rcu(char *p)
+{
+	if (next_tok(&p))
+		return -EINVAL;
+	synchronize_rcu();
+	return 0;
+}
+
 struct cache {
 	char name[NAME_LEN];
 	struct kmem_cache *c;
@@ -1007,6 +1040,9 @@ static int do_reset(void)
 	struct inst *in, *tmp;
 	struct slot *s;
 	int i, waited;
+
+	/* No call_rcu() callback of ours may run after the module is gone. */
+	rcu_barrier();
 
 	for (i = 0; i < NSLOTS; i++) {
 		s = &slots[i];
@@ -1084,6 +1120,10 @@ static int dispatch(char *p)
 		return cmd_scf_all(p, true);
 	if (!strcmp(cmd, "stop_machine"))
 		return cmd_stop_machine(p);
+	if (!strcmp(cmd, "call_rcu"))
+		return cmd_call_rcu(p);
+	if (!strcmp(cmd, "synchronize_rcu"))
+		return cmd_synchronize_rcu(p);
 	if (!strcmp(cmd, "kmem_cache_create"))
 		return cmd_cache(p, 'c');
 	if (!strcmp(cmd, "kmem_cache_destroy"))
