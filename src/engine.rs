@@ -156,6 +156,7 @@ pub fn config(case: &Case, opts: &RunOpts, preempt_points: bool) -> Config {
         threads_per_core: case.machine.threads_per_core,
         hotplug_cpu: case.machine.hotplug_cpu,
         smt: case.machine.smt,
+        max_cpus: case.machine.max_cpus,
         regressions: opts.regressions.clone(),
         steps_max: case.machine.steps_max,
         trace_events_max: case.machine.trace_events_max,

@@ -440,6 +440,10 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
     let _ = writeln!(out, "  active:   {}", mask(c.active));
     let _ = writeln!(out, "  dying:    {}", mask(c.dying));
     for (cpu, st) in c.cpuhp.iter().enumerate() {
+        if !c.possible.test(cpu) {
+            let _ = writeln!(out, "  cpu{cpu}: not possible (no device)");
+            continue;
+        }
         let online = if res.cfg.hotplug_cpu && cpu != 0 {
             format!("  online {}", u8::from(!c.dev_offline.test(cpu)))
         } else {

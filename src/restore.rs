@@ -9,7 +9,10 @@
 //! unwinds with `cpuhp_rollback_install`, module init failures unload) but
 //! keeps no such record. `check.rs` decides which operations the rule
 //! applies to and which 6.1 exceptions excuse a difference.
-//! Left out: memory hotplug's state (its own issue), RCU's callback-list
+//! Left out: `cpu_dying_mask`, which says which way a CPU last walked, not
+//! where it is (`cpuhp_reset_state` sets it for the rollback of a failed
+//! bringup, so a CPU that never booted is left in it); memory hotplug's
+//! state (its own issue), RCU's callback-list
 //! flag (6.1's `rcutree_dead_cpu` does not undo what `rcutree_prepare_cpu`
 //! enabled), the fail knob (one-shot by design) and `cpus_booted_once_mask`
 //! (sticky by design).
@@ -90,7 +93,6 @@ impl Restorable {
             ("cpu_online_mask", c.online),
             ("cpu_active_mask", c.active),
             ("cpu_present_mask", c.present),
-            ("cpu_dying_mask", c.dying),
             ("cpuN/online (dev->offline)", c.dev_offline),
             ("smp cfd_data (smpcfd_prepare_cpu)", s.smp.cfd),
             ("CPUs running (smp powered)", s.smp.powered),

@@ -60,6 +60,9 @@ pub struct Machine {
     pub threads_per_core: usize,
     pub hotplug_cpu: bool,
     pub smt: SmtCmdline,
+    /// `setup_max_cpus` from `maxcpus=N` (`nosmp` is 0); `None` boots every
+    /// present CPU.
+    pub max_cpus: Option<u32>,
     pub steps_max: u64,
     /// Events and splats a run may record before it stops (`trace limit`).
     pub trace_events_max: usize,
@@ -459,8 +462,8 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
         let at = m.threads_per_core.as_ref().map_or(0, |t| t.span().start);
         return Err(src.error(at, format!("`threads_per_core = {tpc}` must be at least 1 and divide `cpus = {cpus}`")));
     }
-    let smt = match &m.cmdline {
-        None => SmtCmdline::None,
+    let (smt, max_cpus) = match &m.cmdline {
+        None => (SmtCmdline::None, None),
         Some(c) => parse_cmdline(src, c)?,
     };
     Ok(Machine {
@@ -468,6 +471,7 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
         threads_per_core: tpc,
         hotplug_cpu: m.hotplug_cpu.unwrap_or(true),
         smt,
+        max_cpus,
         steps_max: m.steps_max.as_ref().map_or(Ok(1_000_000), |s| limits::STEPS_MAX.check(src, "`steps_max`", s, 1))?,
         trace_events_max: m.trace_events_max.as_ref().map_or(Ok(limits::TRACE_EVENTS_MAX.max), |s| {
             limits::TRACE_EVENTS_MAX.check(src, "`trace_events_max`", s, 1)
@@ -475,25 +479,38 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
     })
 }
 
-fn parse_cmdline(src: &Source, c: &Spanned<String>) -> Result<SmtCmdline, CaseError> {
+/// The kernel parameters the model knows: `nosmt`, `nosmt=force`,
+/// `maxcpus=N` and `nosmp` (kernel/smp.c `maxcpus`, `nosmp`: both set
+/// `setup_max_cpus`, 0 for `nosmp`).
+fn parse_cmdline(src: &Source, c: &Spanned<String>) -> Result<(SmtCmdline, Option<u32>), CaseError> {
     let mut smt = SmtCmdline::None;
+    let mut max_cpus = None;
     let mut offset = 0;
     for word in c.get_ref().split(' ') {
         match word {
             "" => {}
             "nosmt" => smt = SmtCmdline::Nosmt,
             "nosmt=force" => smt = SmtCmdline::Force,
+            "nosmp" => max_cpus = Some(0),
+            w if w.starts_with("maxcpus=") => {
+                let n = w["maxcpus=".len()..].parse::<u32>().map_err(|_| {
+                    src.error_in(&c.span(), offset, format!("`{w}`: maxcpus takes a number of CPUs, as in `maxcpus=2`"))
+                })?;
+                max_cpus = Some(n);
+            }
             other => {
                 return Err(src.error_in(
                     &c.span(),
                     offset,
-                    format!("unknown kernel parameter `{other}`; the model knows `nosmt` and `nosmt=force`"),
+                    format!(
+                        "unknown kernel parameter `{other}`; the model knows `nosmt`, `nosmt=force`, `maxcpus=N` and `nosmp`"
+                    ),
                 ));
             }
         }
         offset += word.chars().count() + 1;
     }
-    Ok(smt)
+    Ok((smt, max_cpus))
 }
 
 fn load_module(src: &Source, profile: &Profile, cpus: usize, m: &ModuleFile) -> Result<ModuleDecl, CaseError> {

@@ -68,6 +68,8 @@ pub struct Config {
     /// `CONFIG_HOTPLUG_CPU`.
     pub hotplug_cpu: bool,
     pub smt: SmtCmdline,
+    /// `setup_max_cpus` (`maxcpus=`, `nosmp`); `None` is `NR_CPUS`.
+    pub max_cpus: Option<u32>,
     pub regressions: BTreeSet<Regression>,
     /// Executor steps before the run is declared a livelock.
     pub steps_max: u64,

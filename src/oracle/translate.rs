@@ -98,11 +98,13 @@ pub struct CasePlan {
 
 fn machine(case: &Case) -> MachineKey {
     let m = &case.machine;
-    let cmdline = match m.smt {
-        crate::kernel::SmtCmdline::None => String::new(),
-        crate::kernel::SmtCmdline::Nosmt => "nosmt".into(),
-        crate::kernel::SmtCmdline::Force => "nosmt=force".into(),
+    let smt = match m.smt {
+        crate::kernel::SmtCmdline::None => None,
+        crate::kernel::SmtCmdline::Nosmt => Some("nosmt".to_string()),
+        crate::kernel::SmtCmdline::Force => Some("nosmt=force".to_string()),
     };
+    let words: Vec<String> = smt.into_iter().chain(m.max_cpus.map(|n| format!("maxcpus={n}"))).collect();
+    let cmdline = words.join(" ");
     MachineKey { cpus: m.cpus, threads_per_core: m.threads_per_core, cmdline }
 }
 
@@ -168,6 +170,11 @@ pub fn case_skip(case: &Case) -> Option<String> {
                 );
             }
         }
+    }
+    if case.machine.max_cpus == Some(0) {
+        return Some(
+            "nosmp: the guest has no device for any CPU but 0, and the observation reads every CPU's files".into(),
+        );
     }
     for l in &case.ops {
         if let Some(why) = op_skip(&l.op) {

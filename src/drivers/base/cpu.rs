@@ -28,9 +28,10 @@ pub fn kstrtobool(buf: &str) -> Result<bool, i32> {
     }
 }
 
-/// Whether `cpuN/online` exists.
+/// Whether `cpuN/online` exists: x86's `topology_init` registers a device
+/// for each present CPU, and CPU 0's cannot go offline.
 pub fn has_online_file(k: &Kernel, cpu: usize) -> bool {
-    k.cfg.hotplug_cpu && cpu != 0
+    k.cfg.hotplug_cpu && cpu != 0 && k.s().cpu.present.test(cpu)
 }
 
 /// `online_show()`.

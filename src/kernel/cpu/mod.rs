@@ -664,10 +664,14 @@ impl Kernel {
         ret
     }
 
-    /// `bringup_nonboot_cpus()`: boot every present CPU; errors are ignored.
+    /// `bringup_nonboot_cpus(setup_max_cpus)`: boot the present CPUs until
+    /// `setup_max_cpus` are online; errors are ignored.
     pub async fn bringup_nonboot_cpus(&self) {
         let present = self.s().cpu.present;
         for cpu in present.iter() {
+            if self.cfg.max_cpus.is_some_and(|m| self.s().cpu.online.weight() >= m as usize) {
+                break;
+            }
             if !self.s().cpu.online.test(cpu) {
                 let ret = self.cpu_up(cpu, self.profile.a.online).await;
                 let ret = crate::errno::name(i64::from(ret));

@@ -189,7 +189,11 @@ impl CpuState {
                 thread_parked: true,
             })
             .collect();
-        let all = CpuMask::first_n(cfg.cpus);
+        // `nosmp`/`maxcpus=0`: arch_disable_smp_support() leaves the APIC in
+        // APIC_SYMMETRIC_IO_NO_ROUTING, so native_smp_prepare_cpus calls
+        // disable_smp(): present and possible are CPU 0 alone
+        // (arch/x86/kernel/smpboot.c).
+        let all = if cfg.max_cpus == Some(0) { CpuMask::of(0) } else { CpuMask::first_n(cfg.cpus) };
         let smt_control = if cfg.threads_per_core < 2 {
             SmtControl::NotSupported
         } else {

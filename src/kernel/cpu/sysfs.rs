@@ -234,6 +234,7 @@ mod tests {
             threads_per_core: 1,
             hotplug_cpu: true,
             smt: SmtCmdline::None,
+            max_cpus: None,
             regressions: Default::default(),
             steps_max: 1000,
             trace_events_max: 1000,
