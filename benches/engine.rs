@@ -218,8 +218,7 @@ fn bench_f() {
 /// `BENCH_ONLY_SCALE=N BENCH_CYCLES=K`: one run of K cycles on N CPUs.
 fn scale_once(cpus: &str) {
     let cpus: usize = cpus.parse().expect("BENCH_ONLY_SCALE is a CPU count");
-    let cycles: usize =
-        std::env::var("BENCH_CYCLES").map_or(1, |k| k.parse().expect("BENCH_CYCLES is a cycle count"));
+    let cycles: usize = std::env::var("BENCH_CYCLES").map_or(1, |k| k.parse().expect("BENCH_CYCLES is a cycle count"));
     let res = engine::run(&cycle_case_on(cpus, cycles), &[], &RunOpts::default()).expect("runs");
     assert!(res.results().iter().all(|r| *r == Some(0)), "a cycle failed");
 }
