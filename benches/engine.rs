@@ -9,7 +9,7 @@
 //! - (d) the explorer on the stranded-IPI race case, exhaustive and PCT.
 //! - (e) the sweep of every memory failpoint of a 16-block machine.
 //! - (f) CPU scaling: one `cpu_down 1` + `cpu_up 1` cycle, as (a), on 2, 8,
-//!   16, 32 and 64 CPUs. `BENCH_ONLY_SCALE=N BENCH_CYCLES=K` runs one
+//!   16, 32, 64 and 256 CPUs. `BENCH_ONLY_SCALE=N BENCH_CYCLES=K` runs one
 //!   machine of N CPUs through K cycles and nothing else, for callgrind:
 //!   the instructions of K=11 less those of K=1, divided by 10, are one
 //!   cycle's.
@@ -186,14 +186,14 @@ fn bench_e() {
     );
 }
 
-/// (f) one cycle as (a) on machines of 2 to 64 CPUs: fewer cycles and runs
-/// than (a), as a cycle on 64 CPUs costs more.
+/// (f) one cycle as (a) on machines of 2 to 256 CPUs: fewer cycles and runs
+/// than (a), as a cycle on many CPUs costs more.
 fn bench_f() {
     const SCALE_CYCLES: usize = 21;
     const SCALE_RUNS: usize = 7;
     let opts = RunOpts::default();
     let mut row = Vec::new();
-    for cpus in [2, 8, 16, 32, 64] {
+    for cpus in [2, 8, 16, 32, 64, 256] {
         let one = cycle_case_on(cpus, 1);
         let many = cycle_case_on(cpus, SCALE_CYCLES);
         let mut per_cycle = Vec::new();
