@@ -8,6 +8,11 @@
 //! - (c) the explorer on the slab race case.
 //! - (d) the explorer on the stranded-IPI race case, exhaustive and PCT.
 //! - (e) the sweep of every memory failpoint of a 16-block machine.
+//! - (f) CPU scaling: one `cpu_down 1` + `cpu_up 1` cycle, as (a), on 2, 8,
+//!   16, 32, 64 and 256 CPUs. `BENCH_ONLY_SCALE=N BENCH_CYCLES=K` runs one
+//!   machine of N CPUs through K cycles and nothing else, for callgrind:
+//!   the instructions of K=11 less those of K=1, divided by 10, are one
+//!   cycle's.
 //!
 //! A plain harness rather than criterion: the figures the issues ask for are
 //! medians of a few runs, and criterion's dependency tree would double the
@@ -28,9 +33,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn cycle_case(cycles: usize) -> Case {
+    cycle_case_on(2, cycles)
+}
+
+fn cycle_case_on(cpus: usize, cycles: usize) -> Case {
     let ops: Vec<String> =
         (0..cycles).flat_map(|_| ["\"cpu_down 1\"".to_string(), "\"cpu_up 1\"".to_string()]).collect();
-    let text = format!("description = \"bench\"\nops = [{}]\n[machine]\ncpus = 2\n", ops.join(", "));
+    let text = format!("description = \"bench\"\nops = [{}]\n[machine]\ncpus = {cpus}\n", ops.join(", "));
     Case::parse("bench-a.toml", "bench-a", &text).expect("the bench case parses")
 }
 
@@ -177,7 +186,48 @@ fn bench_e() {
     );
 }
 
+/// (f) one cycle as (a) on machines of 2 to 256 CPUs: fewer cycles and runs
+/// than (a), as a cycle on many CPUs costs more.
+fn bench_f() {
+    const SCALE_CYCLES: usize = 21;
+    const SCALE_RUNS: usize = 7;
+    let opts = RunOpts::default();
+    let mut row = Vec::new();
+    for cpus in [2, 8, 16, 32, 64, 256] {
+        let one = cycle_case_on(cpus, 1);
+        let many = cycle_case_on(cpus, SCALE_CYCLES);
+        let mut per_cycle = Vec::new();
+        for _ in 0..SCALE_RUNS {
+            let t = Instant::now();
+            engine::run(&one, &[], &opts).expect("runs");
+            let t_one = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let res = engine::run(&many, &[], &opts).expect("runs");
+            let t_many = t.elapsed().as_secs_f64();
+            assert!(res.results().iter().all(|r| *r == Some(0)), "a cycle failed");
+            per_cycle.push((t_many - t_one) / (SCALE_CYCLES - 1) as f64);
+        }
+        row.push(format!("{cpus} CPUs {:.1} us", median(per_cycle) * 1e6));
+    }
+    println!(
+        "bench (f) CPU scaling, cpu_down+cpu_up of CPU1, tracing on, median us/cycle ({SCALE_RUNS} runs of {SCALE_CYCLES} cycles): {}",
+        row.join(", ")
+    );
+}
+
+/// `BENCH_ONLY_SCALE=N BENCH_CYCLES=K`: one run of K cycles on N CPUs.
+fn scale_once(cpus: &str) {
+    let cpus: usize = cpus.parse().expect("BENCH_ONLY_SCALE is a CPU count");
+    let cycles: usize = std::env::var("BENCH_CYCLES").map_or(1, |k| k.parse().expect("BENCH_CYCLES is a cycle count"));
+    let res = engine::run(&cycle_case_on(cpus, cycles), &[], &RunOpts::default()).expect("runs");
+    assert!(res.results().iter().all(|r| *r == Some(0)), "a cycle failed");
+}
+
 fn main() {
+    if let Ok(cpus) = std::env::var("BENCH_ONLY_SCALE") {
+        scale_once(&cpus);
+        return;
+    }
     if std::env::var_os("BENCH_ONLY_A").is_some() {
         bench_a();
         return;
@@ -190,4 +240,5 @@ fn main() {
     bench_c();
     bench_d();
     bench_e();
+    bench_f();
 }

@@ -339,9 +339,9 @@ fn error_of(text: &str) -> String {
     &["memory6 has a second `[[memory.block]]`"]
 )]
 #[case::cpus_max(
-    "description = \"x\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 65\n",
+    "description = \"x\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 257\n",
     "bad.toml:4:8:",
-    &["`cpus` must be 1 to 64 (cpus_max), not 65"]
+    &["`cpus` must be 1 to 256 (cpus_max), not 257"]
 )]
 #[case::steps_max(
     &case("\"cpu_down 1\"", "steps_max = 10000001\n"),

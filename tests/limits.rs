@@ -139,7 +139,7 @@ fn a_trace_text_stops_at_output_bytes_max_and_says_so() {
     );
 }
 
-/// `tasks_max` is what the largest case the limits allow runs: 64 CPUs,
+/// `tasks_max` is what the largest case the limits allow runs: 256 CPUs,
 /// 16 threads and 16 interrupt sources.
 #[test]
 fn the_largest_case_runs_tasks_max_tasks() {
@@ -148,7 +148,7 @@ fn the_largest_case_runs_tasks_max_tasks() {
         .map(|n| format!("[[irq]]\nname = \"i{n}\"\ncpu = {n}\nhandler = [\"smp_call_function_single 0 f 0\"]\n"))
         .collect();
     let text = format!(
-        "description = \"largest\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 64\n{threads}{irqs}[explore]\nstrategy = \"default\"\n"
+        "description = \"largest\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 256\n{threads}{irqs}[explore]\nstrategy = \"default\"\n"
     );
     let case = Case::parse("largest.toml", "largest", &text).expect("the case parses");
     assert_eq!(case.tasks() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
@@ -156,6 +156,42 @@ fn the_largest_case_runs_tasks_max_tasks() {
     let run = verdict::run(&case, Scenario::plain(&case, &opts), &opts).expect("it runs");
     assert_eq!(run.result.tasks() as u64, hotplug_fi::case::limits::TASKS_MAX.max);
     assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
+}
+
+/// A machine the size of a two-socket server: 256 CPUs, the largest a case
+/// may declare (`cpus_max`), takes CPUs down and up again, the last one
+/// included, and its masks print past the first 64 CPUs.
+#[test]
+fn a_256_cpu_machine_takes_cpus_down_and_up() {
+    assert_eq!(hotplug_fi::case::limits::CPUS_MAX.max, 256);
+    let text = "description = \"wide\"\nops = [\"cpu_down 1\", \"cpu_up 1\", \"cpu_down 255\", \"cpu_down 100\", \"cpu_up 255\"]\n\
+                [machine]\ncpus = 256\n";
+    let (case, run) = plain_run("wide.toml", text);
+    assert_eq!(case.tasks(), 1 + 4 * 256);
+    assert!(run.violations.is_empty(), "{:?}", run.violations);
+    assert!(run.outcome.contains("end: finished"), "{}", run.outcome);
+    assert_eq!(run.result.results(), vec![Some(0); 5]);
+    assert!(run.outcome.contains("0-99,101-255"), "{}", run.outcome);
+}
+
+/// The CPU, thread and task limits are checked when the case loads, each
+/// named, with the file, line and column of what is over it.
+#[test]
+fn cpus_threads_and_tasks_are_checked_at_load() {
+    let err = Case::parse("big.toml", "big", "description = \"d\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 257\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("big.toml:4:8: `cpus` must be 1 to 256 (cpus_max), not 257"), "{err}");
+    let threads: String = (0..17).map(|n| format!("[[thread]]\nname = \"t{n}\"\nops = [\"cpu_up 1\"]\n")).collect();
+    let text = format!("description = \"d\"\nops = [\"cpu_down 1\"]\n[machine]\ncpus = 256\n{threads}");
+    let err = Case::parse("big.toml", "big", &text).unwrap_err().to_string();
+    assert!(err.contains("at most 16 `[[thread]]` tables (threads_max), not 17"), "{err}");
+    assert!(err.starts_with("big.toml:"), "{err}");
+    // The largest case the other limits allow is within tasks_max, so the
+    // task check never refuses a valid case.
+    let max = &hotplug_fi::case::limits::TASKS_MAX;
+    assert_eq!(max.name, "tasks_max");
+    assert_eq!(max.max, 1 + 16 + 16 + 4 * 256);
 }
 
 /// Every shipped case with threads runs on 64 CPUs, the documented

@@ -64,7 +64,9 @@ pub const MIGRATE_BOUND_MAX: Limit = Limit { name: "migrate_bound_max", max: 100
 pub const TASKS_PER_CPU: u64 = 4;
 /// Tasks in one run: the case's control task, its threads and interrupt
 /// sources, and [`TASKS_PER_CPU`] per CPU. Not a key: the other limits
-/// bound it, and [`Case::tasks`](super::Case::tasks) counts a case's.
+/// bound it, and [`Case::tasks`](super::Case::tasks) counts a case's. Still
+/// checked when a case loads ([`Limit::tasks`], at its `cpus`), so that a
+/// change to the other limits cannot let a case reach a run that panics.
 pub const TASKS_MAX: Limit =
     Limit { name: "tasks_max", max: 1 + THREADS_MAX.max + IRQS_MAX.max + TASKS_PER_CPU * CPUS_MAX.max };
 /// Scenarios one case's sweep makes. Checked when the sweep is made (the
@@ -134,6 +136,22 @@ impl Limit {
             return Ok(v);
         }
         Err(format!("{key} must be 0 to {} (below {} = {}), not {v}", self.max - 1, self.name, self.max))
+    }
+
+    /// A case's `tasks` (its control task, threads, interrupt sources and
+    /// per-CPU kernel threads), at most the limit; else an error at `at`
+    /// (the case's `cpus`).
+    pub(super) fn tasks(self, src: &Source, tasks: usize, at: usize) -> Result<(), CaseError> {
+        if tasks as u64 <= self.max {
+            return Ok(());
+        }
+        Err(src.error(
+            at,
+            format!(
+                "the case needs {tasks} tasks (1 control task, its threads and interrupt sources, {TASKS_PER_CPU} per CPU), more than {} ({})",
+                self.max, self.name
+            ),
+        ))
     }
 
     /// A list of `count` items, at most the limit; else an error at the

@@ -370,6 +370,8 @@ impl Case {
         }
         let threads = load_threads(&env, &f.thread)?;
         let irqs = load_irqs(&env, &f.irq)?;
+        let tasks = 1 + threads.len() + irqs.len() + limits::TASKS_PER_CPU as usize * machine.cpus;
+        limits::TASKS_MAX.tasks(&src, tasks, f.machine.cpus.span().start)?;
         check_slab_ops(&src, f.slab, &ops, &threads)?;
         let rcu = ops
             .iter()

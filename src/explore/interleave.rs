@@ -117,18 +117,23 @@ impl Collector<'_> {
     fn record(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
         let schedule = result.schedule.clone();
         let label = schedule.to_string();
+        // The schedule as text once: the scenario's label, the lock graph's
+        // observer, and the tie-break between schedules of one length.
+        let observer = if result.state.locks.deps.is_empty() { String::new() } else { format!("{} {label}", case.id) };
         let scenario = Scenario { label, faults: vec![], schedule: Some(schedule.clone()) };
         let run = ScenarioRun::new(case, scenario, result, opts);
         if self.check.is_some() && crate::explore::determinism(case, opts, &run).is_some() {
             self.nondeterministic.push(schedule.clone());
         }
-        self.locks.add_run(&run.result.state.locks, &format!("{} {}", case.id, schedule));
+        self.locks.add_run(&run.result.state.locks, &observer);
         match self.by_key.get(&run.outcome) {
             Some(&i) => {
                 let r = &mut self.outcomes[i];
                 r.runs += 1;
-                let shorter = |a: &Schedule, b: &Schedule| (a.len(), a.to_string()) < (b.len(), b.to_string());
-                if shorter(&schedule, r.schedule()) {
+                // Fewer deviations, then the lower string; the strings are
+                // compared only between schedules of one length.
+                let (mine, kept) = (schedule.len(), r.schedule().len());
+                if mine < kept || (mine == kept && run.scenario.label < r.run.scenario.label) {
                     r.run = run;
                 }
             }

@@ -211,6 +211,8 @@ pub struct KState {
     /// Work charged that did not yield to the executor (each case
     /// operation): it counts against `steps_max` with the steps.
     pub work: u64,
+    /// Who keeps which CPU, kept as tasks stop and go on.
+    pub occ: world::Occupancy,
 }
 
 impl KState {
@@ -292,6 +294,7 @@ impl Kernel {
             rcu: rcu::tree::RcuState::new(cfg.cpus, cfg.rcu),
             steps: 0,
             work: 0,
+            occ: world::Occupancy::default(),
         };
         let faults = Failpoints::new(armed, cfg.record_sites);
         Kernel { s: RefCell::new(s), profile, cfg, lock_ids, faults }
@@ -314,6 +317,7 @@ impl Kernel {
         // Interrupt handlers run in hard-IRQ context, IRQs off.
         let irq = kind.is_irq();
         let ctx = Context { cpu, irqs_disabled: irq, preempt_count: u32::from(irq), hardirq: irq };
+        s.occ.valid = false;
         s.tasks.push(Task {
             kind,
             comm: None,

@@ -21,18 +21,27 @@ impl World for Kernel {
 
     fn eligible(&self, out: &mut Vec<TaskId>) {
         out.clear();
-        let s = self.s();
-        let occ = Occupancy::of(&s);
+        let mut st = self.s();
+        if !st.occ.valid {
+            let fresh = Occupancy::of(&st);
+            st.occ = fresh;
+        }
+        #[cfg(debug_assertions)]
+        {
+            let fresh = Occupancy::of(&st);
+            assert!(st.occ == fresh, "the kept occupancy drifted from the tasks' state");
+        }
+        let s = &*st;
+        let occ = &s.occ;
+        let any_pending = s.smp.any_pending();
         // A CPU with IRQs on takes a deliverable IPI before it runs anything
         // else: the vector is taken as soon as IRQs allow.
-        let mut ipi_now = 0u64;
-        if s.smp.any_pending() {
-            for cpu in 0..self.cfg.cpus {
-                if s.smp.held[cpu] == smp::HeldBack::No && occ.takes_irq(&s, cpu) && ipi_ready(&s, cpu, &occ, false) {
-                    ipi_now |= 1 << cpu;
-                }
-            }
-        }
+        let ipi_now = |cpu: usize| {
+            any_pending
+                && s.smp.held[cpu] == smp::HeldBack::No
+                && occ.takes_irq(s, cpu)
+                && ipi_ready(s, cpu, occ, false)
+        };
         let mut ordinary = 0;
         for (i, t) in s.tasks.iter().enumerate() {
             if t.finished || t.died {
@@ -41,31 +50,27 @@ impl World for Kernel {
             let ok = match t.kind {
                 // A handler that spins (a WARNed smp call from hard-IRQ
                 // context) goes on where it is.
-                _ if t.kind.is_irq() && t.wait.is_some_and(Wait::spins) => self.ready(&s, t.wait.expect("spinning")),
-                TaskKind::Ipi(cpu) => occ.takes_irq(&s, cpu) && ipi_ready(&s, cpu, &occ, false),
+                _ if t.kind.is_irq() && t.wait.is_some_and(Wait::spins) => self.ready(s, t.wait.expect("spinning")),
+                TaskKind::Ipi(cpu) => occ.takes_irq(s, cpu) && ipi_ready(s, cpu, occ, false),
                 TaskKind::Irq(n) => {
                     let line = &s.irqs[n];
-                    let cpu = crate::arch::x86::irq::effective_cpu(&s, line);
-                    s.trace.enabled && line.fired < line.fires && occ.takes_irq(&s, cpu)
+                    let cpu = crate::arch::x86::irq::effective_cpu(s, line);
+                    s.trace.enabled && line.fired < line.fires && occ.takes_irq(s, cpu)
                 }
-                _ => {
-                    ipi_now & (1 << t.ctx.cpu) == 0
-                        && t.wait.is_none_or(|w| self.ready(&s, w))
-                        && occ.free_for(&s, i, t)
-                }
+                _ => t.wait.is_none_or(|w| self.ready(s, w)) && occ.free_for(t) && !ipi_now(t.ctx.cpu),
             };
             if ok {
                 out.push(i);
                 ordinary += usize::from(!matches!(t.kind, TaskKind::Irq(_)));
             }
         }
-        if ordinary == 0 && s.smp.any_pending() {
+        if ordinary == 0 && any_pending {
             // Nothing else can run: time passes, and held-back IPIs arrive.
             for (i, t) in s.tasks.iter().enumerate() {
                 if let TaskKind::Ipi(cpu) = t.kind
                     && !t.died
-                    && occ.takes_irq(&s, cpu)
-                    && ipi_ready(&s, cpu, &occ, true)
+                    && occ.takes_irq(s, cpu)
+                    && ipi_ready(s, cpu, occ, true)
                     && !out.contains(&i)
                 {
                     out.push(i);
@@ -94,6 +99,11 @@ impl World for Kernel {
 
     fn begin_poll(&self, task: TaskId) {
         let mut s = self.s();
+        // Only the polled task changes its own state (its wait, context,
+        // death): its share of the occupancy comes off now and goes back
+        // in `end_poll`.
+        let KState { occ, tasks, .. } = &mut *s;
+        occ.count(&tasks[task], false);
         s.current = task;
         s.tasks[task].wait = None;
         s.steps += 1;
@@ -101,8 +111,13 @@ impl World for Kernel {
     }
 
     fn end_poll(&self, task: TaskId, done: bool) {
-        if done {
-            self.s().tasks[task].finished = true;
+        {
+            let mut s = self.s();
+            if done {
+                s.tasks[task].finished = true;
+            }
+            let KState { occ, tasks, .. } = &mut *s;
+            occ.count(&tasks[task], true);
         }
         if self.cfg.slab {
             self.slab_check();
@@ -153,74 +168,103 @@ fn migrate_off_inactive(s: &mut KState, task: TaskId) {
 /// either. An interrupt handler runs to its end in one step, unless it spins
 /// (a call the kernel warns about in hard-IRQ context); then it keeps its
 /// CPU from the task it interrupted.
-struct Occupancy {
-    /// CPUs kept by a task.
-    held: u64,
-    /// CPUs where the task on it has IRQs disabled.
-    irqs_off: u64,
-    /// CPUs with a task on them (not idle).
-    busy: u64,
-    /// CPUs in the middle of an interrupt handler.
-    in_irq: u64,
-    /// The tasks keeping a CPU: few at a time, so a short list.
-    holders: [(usize, TaskId); 8],
-    n: usize,
+///
+/// Kept in the model's state as the tasks stop and go on (`begin_poll`
+/// takes the polled task's share out, `end_poll` puts it back), so a
+/// decision reads it in constant time per CPU instead of scanning every
+/// task; per-CPU counts rather than bits, as several tasks may share a CPU.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Occupancy {
+    /// Built for the current task list (a task added since makes it stale).
+    pub(crate) valid: bool,
+    /// Per CPU: tasks on it that are not waiting (stopped mid-execution or
+    /// spinning).
+    busy: Vec<u32>,
+    /// Per CPU: of those, the ones with IRQs disabled.
+    irqs_off: Vec<u32>,
+    /// Per CPU: of those, interrupt handlers in the middle of their work.
+    in_irq: Vec<u32>,
+    /// Per CPU: of those, the ones keeping the CPU (IRQs off or preemption
+    /// disabled).
+    held: Vec<u32>,
+    /// Tasks keeping a CPU, over every CPU.
+    holders: u32,
+}
+
+/// What task `t` counts for: its CPU, and whether it keeps it, has IRQs
+/// off, is a handler mid-work; `None` when it waits or is gone.
+fn share(t: &Task) -> Option<(usize, bool, bool, bool)> {
+    if t.finished || t.died || !t.wait.is_none_or(|w| w == Wait::Yield || w.spins()) {
+        return None;
+    }
+    let keeps = t.ctx.irqs_disabled || t.ctx.preempt_count > 0;
+    Some((t.ctx.cpu, keeps, t.ctx.irqs_disabled, t.kind.is_irq()))
 }
 
 impl Occupancy {
+    /// Built from every task (the first decision, or after a task was added).
     fn of(s: &KState) -> Occupancy {
-        let mut o = Occupancy { held: 0, irqs_off: 0, busy: 0, in_irq: 0, holders: [(0, 0); 8], n: 0 };
-        for (i, t) in s.tasks.iter().enumerate() {
-            if t.finished || t.died || !t.wait.is_none_or(|w| w == Wait::Yield || w.spins()) {
-                continue;
-            }
-            let bit = 1u64 << t.ctx.cpu;
-            if t.kind.is_irq() {
-                // A handler in the middle of its work: the interrupted task
-                // waits for it.
-                o.in_irq |= bit;
-            }
-            o.busy |= bit;
-            if t.ctx.irqs_disabled {
-                o.irqs_off |= bit;
-            }
-            if t.ctx.irqs_disabled || t.ctx.preempt_count > 0 {
-                o.held |= bit;
-                if o.n < o.holders.len() {
-                    o.holders[o.n] = (t.ctx.cpu, i);
-                }
-                o.n += 1;
-            }
+        let cpus = s.smp.pending.len();
+        let mut o = Occupancy {
+            valid: true,
+            busy: vec![0; cpus],
+            irqs_off: vec![0; cpus],
+            in_irq: vec![0; cpus],
+            held: vec![0; cpus],
+            holders: 0,
+        };
+        for t in &s.tasks {
+            o.count(t, true);
         }
         o
     }
 
-    /// Whether task `i` may have its CPU.
-    fn free_for(&self, s: &KState, i: TaskId, t: &Task) -> bool {
+    /// Adds (`add`) or takes out task `t`'s share.
+    fn count(&mut self, t: &Task, add: bool) {
+        if !self.valid {
+            return;
+        }
+        let Some((cpu, keeps, irqs_off, irq)) = share(t) else { return };
+        let step = |n: &mut u32| {
+            if add {
+                *n += 1;
+            } else {
+                *n -= 1;
+            }
+        };
+        step(&mut self.busy[cpu]);
+        if irqs_off {
+            step(&mut self.irqs_off[cpu]);
+        }
+        if irq {
+            step(&mut self.in_irq[cpu]);
+        }
+        if keeps {
+            step(&mut self.held[cpu]);
+            step(&mut self.holders);
+        }
+    }
+
+    /// Whether task `t` may have its CPU.
+    fn free_for(&self, t: &Task) -> bool {
         let cpu = t.ctx.cpu;
-        if self.in_irq & (1 << cpu) != 0 {
+        if self.in_irq[cpu] != 0 {
             return false;
         }
-        if self.held & (1 << cpu) == 0 {
+        if self.held[cpu] == 0 {
             return true;
         }
-        if self.n <= self.holders.len() {
-            return self.holders[..self.n].contains(&(cpu, i));
-        }
-        // More holders than the short list: ask each task.
-        !s.tasks.iter().enumerate().any(|(j, u)| {
-            j != i
-                && u.ctx.cpu == cpu
-                && !u.finished
-                && !u.died
-                && u.wait.is_none_or(|w| w == Wait::Yield || w.spins())
-                && (u.ctx.irqs_disabled || u.ctx.preempt_count > 0)
-        })
+        let own = share(t).is_some_and(|(_, keeps, _, _)| keeps);
+        // Up to eight holders (the short list the model kept before), a
+        // task that keeps its CPU may go on even where another task keeps
+        // it too; past eight, only where no other task keeps it. Both rules
+        // are kept as they were, so every schedule stays the same.
+        if self.holders <= 8 { own } else { self.held[cpu] == u32::from(own) }
     }
 
     /// Whether `cpu` takes an interrupt now: it runs and has IRQs enabled.
     fn takes_irq(&self, s: &KState, cpu: usize) -> bool {
-        s.smp.powered.test(cpu) && self.irqs_off & (1 << cpu) == 0
+        s.smp.powered.test(cpu) && self.irqs_off[cpu] == 0
     }
 }
 
@@ -233,7 +277,7 @@ fn ipi_ready(s: &KState, cpu: usize, occ: &Occupancy, force: bool) -> bool {
     force
         || match s.smp.held[cpu] {
             smp::HeldBack::No => true,
-            smp::HeldBack::UntilIrqEnable => occ.busy & (1 << cpu) == 0,
+            smp::HeldBack::UntilIrqEnable => occ.busy[cpu] == 0,
             smp::HeldBack::UntilStep(at) => s.steps >= at,
         }
 }

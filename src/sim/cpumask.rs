@@ -5,15 +5,21 @@
 
 use std::fmt;
 
-/// The largest machine the model builds.
-pub const CPUS_MAX: usize = 64;
+/// The largest machine the model builds: a two-socket server of today has
+/// 256 hardware threads.
+pub const CPUS_MAX: usize = 256;
 
+/// 64-bit words of a mask.
+const WORDS: usize = CPUS_MAX / 64;
+
+/// CPU `n` is bit `n % 64` of word `n / 64`: words compare from the lowest
+/// CPUs up, so masks within the first 64 CPUs order as their 64-bit values.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CpuMask(u64);
+pub struct CpuMask([u64; WORDS]);
 
 impl CpuMask {
     pub const fn empty() -> Self {
-        CpuMask(0)
+        CpuMask([0; WORDS])
     }
 
     /// `cpumask_of(cpu)`.
@@ -26,19 +32,24 @@ impl CpuMask {
     /// CPUs `0..n`.
     pub fn first_n(n: usize) -> Self {
         assert!(n <= CPUS_MAX, "machine larger than CPUS_MAX");
-        if n == CPUS_MAX { CpuMask(u64::MAX) } else { CpuMask((1u64 << n) - 1) }
+        let mut m = CpuMask::empty();
+        for (w, word) in m.0.iter_mut().enumerate() {
+            let bits = n.saturating_sub(w * 64).min(64);
+            *word = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        }
+        m
     }
 
     pub fn test(self, cpu: usize) -> bool {
-        cpu < CPUS_MAX && self.0 & (1 << cpu) != 0
+        cpu < CPUS_MAX && self.0[cpu / 64] & (1 << (cpu % 64)) != 0
     }
 
     pub fn set(&mut self, cpu: usize) {
-        self.0 |= 1 << cpu;
+        self.0[cpu / 64] |= 1 << (cpu % 64);
     }
 
     pub fn clear(&mut self, cpu: usize) {
-        self.0 &= !(1 << cpu);
+        self.0[cpu / 64] &= !(1 << (cpu % 64));
     }
 
     pub fn assign(&mut self, cpu: usize, on: bool) {
@@ -46,25 +57,34 @@ impl CpuMask {
     }
 
     pub fn weight(self) -> usize {
-        self.0.count_ones() as usize
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
     }
 
     pub fn is_empty(self) -> bool {
-        self.0 == 0
+        self.0.iter().all(|&w| w == 0)
     }
 
     /// `cpumask_first`: the lowest CPU in the mask.
     pub fn first(self) -> Option<usize> {
-        (self.0 != 0).then(|| self.0.trailing_zeros() as usize)
+        self.0.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
     }
 
     pub fn is_subset_of(self, other: CpuMask) -> bool {
-        self.0 & !other.0 == 0
+        self.0.iter().zip(other.0).all(|(a, b)| a & !b == 0)
     }
 
-    /// The CPUs in ascending order, as `for_each_cpu` visits them.
+    /// The CPUs in ascending order, as `for_each_cpu` visits them: word by
+    /// word, set bit by set bit.
     pub fn iter(self) -> impl Iterator<Item = usize> {
-        (0..CPUS_MAX).filter(move |&c| self.test(c))
+        self.0.into_iter().enumerate().flat_map(|(i, mut w)| {
+            std::iter::from_fn(move || {
+                (w != 0).then(|| {
+                    let b = w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    i * 64 + b
+                })
+            })
+        })
     }
 }
 
@@ -72,8 +92,11 @@ impl std::ops::BitAnd for CpuMask {
     type Output = CpuMask;
 
     /// `cpumask_and()`.
-    fn bitand(self, other: CpuMask) -> CpuMask {
-        CpuMask(self.0 & other.0)
+    fn bitand(mut self, other: CpuMask) -> CpuMask {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a &= b;
+        }
+        self
     }
 }
 
@@ -126,5 +149,23 @@ mod tests {
         assert_eq!(CpuMask::empty().to_string(), "");
         assert_eq!(m.first(), Some(0));
         assert_eq!(m.weight(), 6);
+        assert_eq!(m.iter().collect::<Vec<_>>(), [0, 1, 2, 5, 7, 8]);
+    }
+
+    #[test]
+    fn masks_past_64_cpus() {
+        let m = CpuMask::first_n(130);
+        assert_eq!(m.to_string(), "0-129");
+        assert_eq!(m.weight(), 130);
+        let mut m = CpuMask::first_n(CPUS_MAX);
+        assert_eq!(m.to_string(), format!("0-{}", CPUS_MAX - 1));
+        m.clear(0);
+        m.clear(64);
+        m.clear(255);
+        assert_eq!(m.to_string(), "1-63,65-254");
+        assert_eq!(m.first(), Some(1));
+        assert!(CpuMask::of(200).is_subset_of(m));
+        assert!(!CpuMask::of(64).is_subset_of(m));
+        assert_eq!((CpuMask::of(200) & m).iter().collect::<Vec<_>>(), [200]);
     }
 }
