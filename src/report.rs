@@ -471,7 +471,7 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
     if c.cpu_hotplug_disabled > 0 {
         let _ = writeln!(out, "  cpu_hotplug_disabled: {}", c.cpu_hotplug_disabled);
     }
-    out.push_str(&rcu(s));
+    out.push_str(&rcu(s, res.cfg.rcu));
     out.push_str(&states_diff(case, s));
     out.push_str(&memory(s));
     out.push_str(&slab(s));
@@ -482,16 +482,15 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
 
 /// RCU's view of the CPUs, when a case uses RCU or the view differs from
 /// what the online mask implies.
-fn rcu(s: &KState) -> String {
+fn rcu(s: &KState, used: bool) -> String {
     let r = &s.rcu;
-    if !r.remarkable(s.cpu.online) {
+    if !r.remarkable(used, s.cpu.online) {
         return String::new();
     }
-    let enabled = CpuMask::first_n(r.rda.len());
-    let enabled = enabled.iter().filter(|&c| r.rda[c].cblist_enabled).fold(CpuMask::empty(), |mut m, c| {
-        m.set(c);
-        m
-    });
+    let mut enabled = CpuMask::empty();
+    for (c, d) in r.rda.iter().enumerate() {
+        enabled.assign(c, d.cblist_enabled);
+    }
     let queued: Vec<String> = r
         .rda
         .iter()

@@ -19,6 +19,10 @@
 
 use crate::kernel::KState;
 use crate::kernel::cpuhotplug::State;
+use std::rc::Rc;
+
+use crate::kernel::cpu::{Balance, Cb, CpuhpStep};
+use crate::kernel::module::ModuleState;
 use crate::sim::CpuMask;
 
 /// A mask as the final state prints it.
@@ -65,31 +69,26 @@ pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
     v
 }
 
-/// A startup/teardown count's key: state, instance, CPU.
-pub type BalanceKey = (State, Option<usize>, usize);
-
-/// The restorable state at one moment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The restorable state at one moment. Taken before every operation, so it
+/// copies and formats nothing it does not have to: the step table is the
+/// shared `Rc` (copied on write), and the counts, steps and modules are
+/// only rendered by [`Restorable::diff`], for an operation that failed.
+#[derive(Clone, Debug)]
 pub struct Restorable {
-    masks: Vec<(&'static str, CpuMask)>,
+    masks: [(&'static str, CpuMask); 8],
     /// Per CPU: `hotplug/state`, `hotplug/target`, `cpuhp/N` parked, stopper
     /// enabled.
-    pub cpus: Vec<(State, State, bool, bool)>,
-    /// Startups minus teardowns, every non-zero count.
-    pub balance: Vec<(BalanceKey, i32)>,
-    /// Registered step names and callbacks, by state.
-    steps: Vec<(State, String)>,
-    counters: Vec<(&'static str, u64)>,
-    /// Modules: loaded, slots held, per-CPU data allocated.
-    modules: Vec<String>,
-    /// CPUs whose rollback failed ("up a creek").
-    pub creek: CpuMask,
+    cpus: Vec<(State, State, bool, bool)>,
+    balance: Balance,
+    steps: Rc<Vec<CpuhpStep>>,
+    counters: [(&'static str, u64); 2],
+    modules: Vec<ModuleState>,
 }
 
 impl Restorable {
     pub fn of(s: &KState) -> Restorable {
         let c = &s.cpu;
-        let masks = vec![
+        let masks = [
             ("cpu_online_mask", c.online),
             ("cpu_active_mask", c.active),
             ("cpu_present_mask", c.present),
@@ -102,27 +101,38 @@ impl Restorable {
         let cpus = (0..c.cpuhp.len())
             .map(|i| (c.cpuhp[i].state, c.cpuhp[i].target, c.cpuhp[i].thread_parked, s.stop.enabled[i]))
             .collect();
-        let steps = c
-            .steps
-            .iter()
-            .enumerate()
-            .filter_map(|(nr, st)| {
-                let name = st.name.as_deref()?;
-                let cb = |cb: Option<&crate::kernel::cpu::Cb>| cb.map_or("NULL", |c| &*c.func).to_string();
-                let inst = if st.multi { format!(" instances {:?}", st.list) } else { String::new() };
-                Some((nr as State, format!("{name} ({}, {}){inst}", cb(st.startup.as_ref()), cb(st.teardown.as_ref()))))
-            })
-            .collect();
-        let counters = vec![
+        let counters = [
             ("rcu_state.n_online_cpus", u64::from(s.rcu.n_online_cpus)),
             ("cpu_hotplug_disabled", u64::from(c.cpu_hotplug_disabled)),
         ];
-        let modules = s
-            .modules
-            .iter()
-            .map(|m| format!("{}: loaded {}, slots {:?}, per-CPU data {:?}", m.name, m.loaded, m.registered, m.percpu))
-            .collect();
-        Restorable { masks, cpus, balance: c.balance.nonzero().collect(), steps, counters, modules, creek: c.creek }
+        Restorable {
+            masks,
+            cpus,
+            balance: c.balance.clone(),
+            steps: c.steps.clone(),
+            counters,
+            modules: s.modules.clone(),
+        }
+    }
+
+    /// Registered step names and callbacks, by state.
+    fn steps(&self) -> Vec<(State, String)> {
+        let cb = |cb: Option<&Cb>| cb.map_or("NULL", |c| &*c.func).to_string();
+        let named = self.steps.iter().enumerate().filter_map(|(nr, st)| Some((nr, st, st.name.as_deref()?)));
+        named
+            .map(|(nr, st, name)| {
+                let inst = if st.multi { format!(" instances {:?}", st.list) } else { String::new() };
+                (nr as State, format!("{name} ({}, {}){inst}", cb(st.startup.as_ref()), cb(st.teardown.as_ref())))
+            })
+            .collect()
+    }
+
+    /// Modules: loaded, slots held, per-CPU data allocated.
+    fn modules(&self) -> Vec<String> {
+        let show = |m: &ModuleState| {
+            format!("{}: loaded {}, slots {:?}, per-CPU data {:?}", m.name, m.loaded, m.registered, m.percpu)
+        };
+        self.modules.iter().map(show).collect()
     }
 
     /// What differs from `before`, one line each, in a fixed order.
@@ -147,7 +157,8 @@ impl Restorable {
                 out.push(format!("migration/{cpu} (stopper) enabled is {}, was {}", now.3, was.3));
             }
         }
-        let counts = changed(&self.balance, &before.balance);
+        let (now, was): (Vec<_>, Vec<_>) = (self.balance.nonzero().collect(), before.balance.nonzero().collect());
+        let counts = changed(&now, &was);
         if !counts.is_empty() {
             let parts: Vec<String> = counts
                 .iter()
@@ -158,7 +169,9 @@ impl Restorable {
                 .collect();
             out.push(format!("startups minus teardowns changed: {}", parts.join("; ")));
         }
-        for (nr, now, was) in changed(&self.steps, &before.steps) {
+        let same_steps = Rc::ptr_eq(&self.steps, &before.steps);
+        let steps = if same_steps { Vec::new() } else { changed(&self.steps(), &before.steps()) };
+        for (nr, now, was) in steps {
             out.push(format!(
                 "hotplug/states {nr} is {}, was {}",
                 now.as_deref().unwrap_or("empty"),
@@ -170,7 +183,7 @@ impl Restorable {
                 out.push(format!("{name} is {now}, was {was}"));
             }
         }
-        for (now, was) in self.modules.iter().zip(&before.modules) {
+        for (now, was) in self.modules().iter().zip(&before.modules()) {
             if now != was {
                 out.push(format!("module {now}; was {was}"));
             }

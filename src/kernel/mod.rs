@@ -248,6 +248,15 @@ impl KState {
     }
 }
 
+/// "No work is dropped": of `queued` items, `done` ran and `pending` still
+/// wait, or the message says how many went missing.
+pub fn unaccounted(what: &str, ran: &str, lost: &str, queued: u64, done: u64, pending: u64) -> Option<String> {
+    (queued != done + pending).then(|| {
+        let gone = queued.saturating_sub(done + pending);
+        format!("{queued} {what} queued, {done} {ran} and {pending} still queued: {gone} {lost}")
+    })
+}
+
 /// One modelled machine running one kernel.
 pub struct Kernel {
     s: RefCell<KState>,
@@ -291,7 +300,7 @@ impl Kernel {
             irqs: Vec::new(),
             warned_once: BTreeSet::new(),
             slab,
-            rcu: rcu::tree::RcuState::new(cfg.cpus, cfg.rcu),
+            rcu: rcu::tree::RcuState::new(cfg.cpus),
             steps: 0,
             work: 0,
             occ: world::Occupancy::default(),

@@ -416,15 +416,8 @@ fn ack_state(k: &Kernel, m: usize) {
 pub fn check(s: &super::KState, settled: bool) -> Vec<String> {
     let st = &s.stop;
     let pending = st.works.iter().flatten().filter(|w| matches!(w.job, Job::Case(_))).count() as u64;
-    let mut v = Vec::new();
-    if st.queued != st.ran + pending {
-        v.push(format!(
-            "{} stopper work(s) queued, {} ran and {pending} still queued: {} dropped",
-            st.queued,
-            st.ran,
-            st.queued - st.ran - pending
-        ));
-    }
+    let mut v: Vec<String> =
+        super::unaccounted("stopper work(s)", "ran", "dropped", st.queued, st.ran, pending).into_iter().collect();
     if settled {
         for (cpu, works) in st.works.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
             let dead = if s.smp.powered.test(cpu) { "" } else { " (the CPU is dead)" };

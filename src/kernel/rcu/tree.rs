@@ -117,17 +117,13 @@ pub struct RcuState {
     /// The case's callbacks queued and invoked, for "no callback is lost".
     pub queued: u64,
     pub invoked: u64,
-    /// `synchronize_rcu()` calls in flight: the grace-period kthread exists.
-    pub kthread: bool,
-    /// Broken invariants seen while the run went on.
-    pub violations: Vec<String>,
 }
 
 impl RcuState {
     /// `rcu_init()`: the boot CPU is prepared, started and online
     /// (`rcutree_prepare_cpu`, `rcu_cpu_starting`, `rcutree_online_cpu` for
     /// `smp_processor_id()`); every other CPU's list is not set up yet.
-    pub fn new(cpus: usize, kthread: bool) -> RcuState {
+    pub fn new(cpus: usize) -> RcuState {
         let mut rda = vec![RcuData::default(); cpus];
         rda[0] =
             RcuData { cpu_started: true, beenonline: true, cblist_enabled: true, kernel_cbs: true, cbs: Vec::new() };
@@ -142,8 +138,6 @@ impl RcuState {
             gp: None,
             queued: 0,
             invoked: 0,
-            kthread,
-            violations: Vec::new(),
         }
     }
 
@@ -165,11 +159,10 @@ impl RcuState {
         self.rda.iter().flat_map(|r| &r.cbs).any(|h| h.need > started)
     }
 
-    /// Whether the state differs from what the online mask alone implies:
-    /// the final state prints it then.
-    pub fn remarkable(&self, online: CpuMask) -> bool {
-        self.kthread
-            || self.qsmaskinitnext != online
+    /// Whether the final state prints it: in a case that uses RCU (`used`),
+    /// or where it differs from what the online mask alone implies.
+    pub fn remarkable(&self, used: bool, online: CpuMask) -> bool {
+        used || self.qsmaskinitnext != online
             || online.iter().any(|c| !self.rda[c].cblist_enabled)
             || self.rda.iter().any(|r| !r.cbs.is_empty())
     }
@@ -406,13 +399,12 @@ impl Kernel {
     /// `rcu_gp_init()`: the new grace period waits for the CPUs RCU counts
     /// now.
     fn rcu_gp_init(&self) {
-        let n = {
+        let (n, waits) = {
             let mut s = self.s();
             let next = s.rcu.qsmaskinitnext;
             s.rcu.gp = Some(Gp { qsmaskinit: next, qsmask: next });
-            s.rcu.completed + 1
+            (s.rcu.completed + 1, next)
         };
-        let waits = self.s().rcu.qsmaskinitnext;
         self.note(format!("rcu_preempt: grace period {n} starts, waiting for CPUs {waits}"));
     }
 
@@ -499,28 +491,20 @@ impl Kernel {
 /// `__call_rcu` warning). Without `CONFIG_HOTPLUG_CPU`, `rcutree_dead_cpu`
 /// does not count a rolled-back CPU out of `n_online_cpus`.
 pub fn check(s: &KState, settled: bool, hotplug_cpu: bool, dead_error: impl Fn(usize) -> bool) -> Vec<String> {
-    let mut v = s.rcu.violations.clone();
+    let mut v = Vec::new();
     let r = &s.rcu;
-    let pending: u64 = r.rda.iter().flat_map(|d| &d.cbs).filter(|h| h.func == CbFunc::Case).count() as u64;
-    if r.queued != r.invoked + pending {
-        v.push(format!(
-            "{} call_rcu() callback(s) queued, {} invoked and {pending} still queued: {} lost",
-            r.queued,
-            r.invoked,
-            r.queued - r.invoked - pending
-        ));
-    }
+    let pending = r.rda.iter().flat_map(|d| &d.cbs).filter(|h| h.func == CbFunc::Case).count() as u64;
+    v.extend(crate::kernel::unaccounted("call_rcu() callback(s)", "invoked", "lost", r.queued, r.invoked, pending));
     if !settled {
         return v;
     }
-    let mut online = s.cpu.online;
-    let mut counted = r.qsmaskinitnext;
     // A CPU whose rollback failed is wherever it stopped.
-    for c in s.cpu.creek.iter() {
-        online.clear(c);
-        counted.clear(c);
-    }
-    if counted != online {
+    let settled_cpus = |mut m: CpuMask| {
+        s.cpu.creek.iter().for_each(|c| m.clear(c));
+        m
+    };
+    let online = settled_cpus(s.cpu.online);
+    if settled_cpus(r.qsmaskinitnext) != online {
         v.push(format!(
             "RCU counts CPUs {} online (qsmaskinitnext), the kernel {} (cpu_online_mask)",
             r.qsmaskinitnext, online
@@ -543,12 +527,8 @@ pub fn check(s: &KState, settled: bool, hotplug_cpu: bool, dead_error: impl Fn(u
         for (c, st) in s.cpu.cpuhp.iter().enumerate() {
             past.assign(c, st.state >= on);
         }
-        let mut ffmask = r.ffmask;
-        for c in s.cpu.creek.iter() {
-            past.clear(c);
-            ffmask.clear(c);
-        }
-        if ffmask != past {
+        let past = settled_cpus(past);
+        if settled_cpus(r.ffmask) != past {
             v.push(format!(
                 "rnp->ffmask is {}, but the CPUs at or above CPUHP_AP_RCUTREE_ONLINE are {}",
                 crate::report::mask(r.ffmask),
