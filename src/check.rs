@@ -27,6 +27,13 @@
 //!   has work left (`kernel/stop_machine.rs`).
 //! - `rcu`: no RCU callback is lost, and at rest RCU's view of the CPUs is
 //!   the kernel's (`kernel/rcu/tree.rs`).
+//! - `sched`: at rest, each runqueue is online exactly when its CPU is
+//!   active (6.1.192's one exception: a failed `sched_cpu_deactivate`
+//!   leaves it offline), the root domain's online mask is the online
+//!   runqueues, no active CPU keeps `balance_push`, no task of the case is
+//!   on an inactive CPU's runqueue, `sched_smt_present` counts the cores
+//!   with two threads up, and `num_cpus_frozen` is 0 outside a suspend
+//!   (`kernel/sched/core.rs`).
 //! - `slab`: with the slab model on, every cache on the chain has a per-CPU
 //!   array for exactly the up-prepared CPUs, checked after every step where
 //!   no slab operation or slab hotplug callback is in flight.
@@ -66,6 +73,7 @@ pub enum Check {
     Rcu,
     Restore,
     Stop,
+    Sched,
     /// The lock graph of a case.
     Lockdep,
     /// The lock graph of the whole suite.
@@ -90,6 +98,7 @@ impl Check {
             Check::Rcu => "rcu",
             Check::Restore => "restore",
             Check::Stop => "stop",
+            Check::Sched => "sched",
             Check::Lockdep => "lockdep",
             Check::LockdepSuite => "lockdep (whole suite)",
             Check::Determinism => "determinism",
@@ -132,6 +141,9 @@ pub fn findings(res: &RunResult) -> Vec<Violation> {
     v.extend(rcu.into_iter().map(|e| Violation::new(Check::Rcu, e)));
     let stop = crate::kernel::stop_machine::check(&res.state, settled);
     v.extend(stop.into_iter().map(|e| Violation::new(Check::Stop, e)));
+    let any_dead_error = res.state.trace.splats.iter().any(|s| s.title.starts_with("DEAD callback error"));
+    let sched = crate::kernel::sched::core::check(&res.state, settled, res.cfg.threads_per_core, any_dead_error);
+    v.extend(sched.into_iter().map(|e| Violation::new(Check::Sched, e)));
     let mem = crate::drivers::base::memory::check(&res.state, settled);
     v.extend(mem.into_iter().map(|e| Violation::new(Check::Memory, e)));
     v

@@ -38,6 +38,41 @@ pub enum Site {
     /// A step of onlining or offlining memory block `block` that can fail in
     /// the kernel.
     Memory { block: u16, step: MemStep },
+    /// A call that can fail inside a modelled callback's body, named after
+    /// the callee: the callback's own error path runs.
+    Callee { cpu: u16, bringup: bool, state: u16, callee: Callee },
+}
+
+/// The calls inside modelled callback bodies that can fail in 6.1.192.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Callee {
+    /// `cpuset_cpu_inactive` → `dl_bw_check_overflow` in
+    /// `sched_cpu_deactivate` (kernel/sched/core.c): `-EBUSY` when the
+    /// remaining CPUs cannot hold the admitted deadline bandwidth.
+    DlBwCheckOverflow,
+    /// `__smpboot_create_thread` → `kthread_create_on_cpu` in
+    /// `smpboot_create_threads` (kernel/smpboot.c): `-ENOMEM`.
+    KthreadCreateOnCpu,
+}
+
+impl Callee {
+    pub const ALL: [Callee; 2] = [Callee::DlBwCheckOverflow, Callee::KthreadCreateOnCpu];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Callee::DlBwCheckOverflow => "dl_bw_check_overflow",
+            Callee::KthreadCreateOnCpu => "kthread_create_on_cpu",
+        }
+    }
+
+    /// What the callee returns when it fails in the kernel: a bare
+    /// `return` injects it.
+    pub fn errno(self) -> i32 {
+        match self {
+            Callee::DlBwCheckOverflow => -errno::EBUSY,
+            Callee::KthreadCreateOnCpu => -errno::ENOMEM,
+        }
+    }
 }
 
 /// The steps of `online_pages`/`offline_pages` (6.1) that can fail.
@@ -91,6 +126,10 @@ impl fmt::Display for Site {
                 Ok(())
             }
             Site::Ipi { cpu } => write!(f, "smp/cpu{cpu}/ipi"),
+            Site::Callee { cpu, bringup, state, callee } => {
+                let dir = if bringup { "up" } else { "down" };
+                write!(f, "cpuhp/cpu{cpu}/{dir}/{state}/{}", callee.name())
+            }
             Site::Memory { block, step } => {
                 let dir = if step.online() { "online" } else { "offline" };
                 write!(f, "memory/memory{block}/{dir}/{}", step.name())
@@ -118,8 +157,12 @@ impl Armed {
     /// when it fires. A bare `return` is `-EAGAIN`, the error the kernel's own
     /// fail knob injects; `return(-ENOMEM)` picks another.
     pub fn eval(&self, site: Site) -> Option<i32> {
+        let default = match site {
+            Site::Callee { callee, .. } => callee.errno(),
+            _ => -errno::EAGAIN,
+        };
         let (_, name) = self.sites.iter().find(|(s, _)| *s == site)?;
-        fail::eval(name, |arg| arg.and_then(|a| errno::parse(&a)).unwrap_or(-errno::EAGAIN))
+        fail::eval(name, |arg| arg.and_then(|a| errno::parse(&a)).unwrap_or(default))
     }
 
     /// Evaluates the failpoint at `site`: `Some(arg)` when it fires, with
@@ -389,5 +432,7 @@ mod tests {
         let s = Site::Cpuhp { cpu: 1, bringup: false, state: 62, inst: Some(2) };
         assert_eq!(s.to_string(), "cpuhp/cpu1/down/62/inst2");
         assert_eq!(Site::Ipi { cpu: 2 }.to_string(), "smp/cpu2/ipi");
+        let c = Site::Callee { cpu: 1, bringup: false, state: 218, callee: Callee::DlBwCheckOverflow };
+        assert_eq!(c.to_string(), "cpuhp/cpu1/down/218/dl_bw_check_overflow");
     }
 }

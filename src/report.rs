@@ -472,6 +472,9 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
         let _ = writeln!(out, "  cpu_hotplug_disabled: {}", c.cpu_hotplug_disabled);
     }
     out.push_str(&rcu(s, res.cfg.rcu));
+    if let Some(line) = crate::kernel::sched::core::final_state(s) {
+        let _ = writeln!(out, "  {line}");
+    }
     out.push_str(&states_diff(case, s));
     out.push_str(&memory(s));
     out.push_str(&slab(s));

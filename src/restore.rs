@@ -15,7 +15,9 @@
 //! state (its own issue), RCU's callback-list
 //! flag (6.1's `rcutree_dead_cpu` does not undo what `rcutree_prepare_cpu`
 //! enabled), the fail knob (one-shot by design) and `cpus_booted_once_mask`
-//! (sticky by design).
+//! (sticky by design). A runqueue 6.1.192's `sched_cpu_deactivate` leaves
+//! offline after a `dl_bw_check_overflow` failure counts as online here
+//! (fixed by fe7a11c78d2a in 6.10; `kernel/sched/core.rs`).
 
 use crate::kernel::KState;
 use crate::kernel::cpuhotplug::State;
@@ -75,13 +77,13 @@ pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
 /// only rendered by [`Restorable::diff`], for an operation that failed.
 #[derive(Clone, Debug)]
 pub struct Restorable {
-    masks: [(&'static str, CpuMask); 8],
+    masks: [(&'static str, CpuMask); 10],
     /// Per CPU: `hotplug/state`, `hotplug/target`, `cpuhp/N` parked, stopper
     /// enabled.
     cpus: Vec<(State, State, bool, bool)>,
     balance: Balance,
     steps: Rc<Vec<CpuhpStep>>,
-    counters: [(&'static str, u64); 2],
+    counters: [(&'static str, u64); 4],
     modules: Vec<ModuleState>,
 }
 
@@ -97,6 +99,8 @@ impl Restorable {
             ("CPUs running (smp powered)", s.smp.powered),
             ("rcu qsmaskinitnext", s.rcu.qsmaskinitnext),
             ("rcu ffmask", s.rcu.ffmask),
+            ("root domain online (rq->online)", rd_online(s)),
+            ("runqueues with balance_push", balance_push(s)),
         ];
         let cpus = (0..c.cpuhp.len())
             .map(|i| (c.cpuhp[i].state, c.cpuhp[i].target, c.cpuhp[i].thread_parked, s.stop.enabled[i]))
@@ -104,6 +108,8 @@ impl Restorable {
         let counters = [
             ("rcu_state.n_online_cpus", u64::from(s.rcu.n_online_cpus)),
             ("cpu_hotplug_disabled", u64::from(c.cpu_hotplug_disabled)),
+            ("sched_smt_present", s.sched.smt_present as u64),
+            ("num_cpus_frozen", s.sched.num_cpus_frozen as u64),
         ];
         Restorable {
             masks,
@@ -190,6 +196,28 @@ impl Restorable {
         }
         out
     }
+}
+
+/// The root domain's online mask, with the runqueues 6.1.192's
+/// `sched_cpu_deactivate` unwind leaves offline counted as online (its
+/// documented exception, `kernel/sched/core.rs`).
+fn rd_online(s: &KState) -> CpuMask {
+    let mut m = s.sched.rd_online;
+    for (cpu, rq) in s.sched.rq.iter().enumerate() {
+        if rq.left_offline {
+            m.set(cpu);
+        }
+    }
+    m
+}
+
+/// The CPUs whose runqueue has `balance_push` installed.
+fn balance_push(s: &KState) -> CpuMask {
+    let mut m = CpuMask::empty();
+    for (cpu, rq) in s.sched.rq.iter().enumerate() {
+        m.assign(cpu, rq.balance_push);
+    }
+    m
 }
 
 /// The keys whose values differ between two lists, with the value now and

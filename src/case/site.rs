@@ -3,9 +3,10 @@
 //! A state may be written as its number (`197`), its step name
 //! (`workqueue:online`) or its enum name (`CPUHP_AP_WORKQUEUE_ONLINE`); all
 //! three resolve to the same number. A site is
-//! `cpuhp/cpu<N>/<up|down>/<state>[/inst<K>]` or `smp/cpu<N>/ipi`.
+//! `cpuhp/cpu<N>/<up|down>/<state>[/inst<K>]`, a call inside a callback's
+//! body `cpuhp/cpu<N>/<up|down>/<state>/<callee>`, or `smp/cpu<N>/ipi`.
 
-use crate::fault::{MemStep, Site};
+use crate::fault::{Callee, MemStep, Site};
 use crate::kernel::cpuhotplug::{Profile, State};
 
 use super::limits::BLOCKS_MAX;
@@ -39,7 +40,7 @@ pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
 
 /// Parses a site name, resolving the state part.
 pub fn parse_site(profile: &Profile, cpus: usize, text: &str) -> Result<Site, String> {
-    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online, smp/cpu<N>/ipi, or memory/memory<N>/<online|offline>/<step>";
+    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online, cpuhp/cpu<N>/<up|down>/<state>/<callee> (callee dl_bw_check_overflow or kthread_create_on_cpu), smp/cpu<N>/ipi, or memory/memory<N>/<online|offline>/<step>";
     if let Some(rest) = text.strip_prefix("memory/") {
         return parse_memory_site(text, rest);
     }
@@ -71,6 +72,12 @@ pub fn parse_site(profile: &Profile, cpus: usize, text: &str) -> Result<Site, St
             return Err(format!("direction `{dir}` in site `{text}` is not `up` or `down`"));
         }
     };
+    if let Some((state, last)) = rest.rsplit_once('/')
+        && let Some(&callee) = Callee::ALL.iter().find(|c| c.name() == last)
+    {
+        let state = resolve_state(profile, state)?;
+        return Ok(Site::Callee { cpu: cpu as u16, bringup, state, callee });
+    }
     let (state, inst) = split_inst(rest);
     let state = resolve_state(profile, state)?;
     Ok(Site::Cpuhp { cpu: cpu as u16, bringup, state, inst })

@@ -296,6 +296,10 @@ fn sweep(
 
 /// The site with its step name in place of the number.
 pub fn named(case: &Case, site: Site) -> String {
+    if let Site::Callee { cpu, bringup, callee, .. } = site {
+        let dir = if bringup { "up" } else { "down" };
+        return format!("cpuhp/cpu{cpu}/{dir}/{}/{}", site_label(case, site), callee.name());
+    }
     let Site::Cpuhp { cpu, bringup, inst, .. } = site else {
         return site.to_string();
     };
@@ -307,7 +311,7 @@ pub fn named(case: &Case, site: Site) -> String {
 /// The step name of a site's state as the profile (or the enum) knows it.
 pub fn site_label(case: &Case, site: Site) -> String {
     let state = match site {
-        Site::Cpuhp { state, .. } => state,
+        Site::Cpuhp { state, .. } | Site::Callee { state, .. } => state,
         Site::Ipi { .. } => return "call-function IPI".to_string(),
         Site::Memory { step, .. } => {
             return match step {

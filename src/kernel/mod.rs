@@ -26,6 +26,7 @@ pub mod locking;
 pub mod module;
 pub mod rcu;
 pub mod regression;
+pub mod sched;
 pub mod smp;
 pub mod stop_machine;
 pub mod trace;
@@ -148,6 +149,9 @@ pub enum Wait {
     /// The grace-period kthread waits until it has a grace period to start
     /// or a quiescent state to report (`rcu_gp_kthread`).
     RcuGp,
+    /// `balance_hotplug_wait()`: until no task of the case is left on the
+    /// CPU's runqueue.
+    RqEmpty(usize),
     /// A dead task.
     Never,
 }
@@ -206,6 +210,8 @@ pub struct KState {
     pub slab: crate::mm::slab::SlabState,
     /// RCU's view of the CPUs, its callbacks and grace periods.
     pub rcu: rcu::tree::RcuState,
+    /// The runqueues' hotplug state.
+    pub sched: sched::core::SchedState,
     /// Executor steps so far.
     pub steps: u64,
     /// Work charged that did not yield to the executor (each case
@@ -301,6 +307,7 @@ impl Kernel {
             warned_once: BTreeSet::new(),
             slab,
             rcu: rcu::tree::RcuState::new(cfg.cpus),
+            sched: sched::core::SchedState::new(cfg.cpus),
             steps: 0,
             work: 0,
             occ: world::Occupancy::default(),
@@ -571,6 +578,7 @@ impl Kernel {
             Wait::CpuDead(cpu) => !s.smp.powered.test(cpu),
             Wait::Restart(l) => s.locks.locks[l].can_take(Mode::Exclusive),
             Wait::RcuGp => rcu::tree::gp_work(s),
+            Wait::RqEmpty(cpu) => sched::core::nr_running(s, cpu) == 0,
             // Interrupts are offered by `eligible`, never taken inside a poll.
             Wait::Ipi(_) | Wait::DevIrq(_) => false,
         }

@@ -66,6 +66,13 @@ pub enum Regression {
     /// on the dying CPU's stopper instead of letting it run them. Shows the
     /// `stop` check "no work is dropped" fire.
     SyntheticStopperParkDropsWorks,
+    /// Synthetic, not historical: `sched_cpu_activate` does not put the
+    /// runqueue online. Shows the `sched` check on runqueues fire.
+    SyntheticSchedActivateNoRqOnline,
+    /// Synthetic, not historical: `sched_cpu_deactivate`'s error path does
+    /// not give back the `sched_smt_present` count it took. Shows the
+    /// `sched` check on SMT fire.
+    SyntheticSchedDeactivateUnwindSmt,
 }
 
 impl Regression {
@@ -81,6 +88,8 @@ impl Regression {
         Regression::SyntheticRcuMigrateDropsCallbacks,
         Regression::SyntheticDeviceOfflineOnFailure,
         Regression::SyntheticStopperParkDropsWorks,
+        Regression::SyntheticSchedActivateNoRqOnline,
+        Regression::SyntheticSchedDeactivateUnwindSmt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +105,8 @@ impl Regression {
             Regression::SyntheticRcuMigrateDropsCallbacks => "synthetic-rcu-migrate-drops-callbacks",
             Regression::SyntheticDeviceOfflineOnFailure => "synthetic-device-offline-on-failure",
             Regression::SyntheticStopperParkDropsWorks => "synthetic-stopper-park-drops-works",
+            Regression::SyntheticSchedActivateNoRqOnline => "synthetic-sched-activate-no-rq-online",
+            Regression::SyntheticSchedDeactivateUnwindSmt => "synthetic-sched-deactivate-unwind-smt",
         }
     }
 
@@ -128,7 +139,9 @@ impl Regression {
             | Regression::SyntheticRcuReportDeadSkipped
             | Regression::SyntheticRcuMigrateDropsCallbacks
             | Regression::SyntheticDeviceOfflineOnFailure
-            | Regression::SyntheticStopperParkDropsWorks => {
+            | Regression::SyntheticStopperParkDropsWorks
+            | Regression::SyntheticSchedActivateNoRqOnline
+            | Regression::SyntheticSchedDeactivateUnwindSmt => {
                 "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }

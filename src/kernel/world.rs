@@ -8,7 +8,6 @@
 //! anything else, `balance_push` moves a case task off an inactive CPU.
 //! Left out: priorities, load balancing and time.
 
-use crate::kernel::trace::Event;
 use crate::sim::executor::World;
 use crate::sim::{TaskId, TaskKind};
 
@@ -105,9 +104,9 @@ impl World for Kernel {
         let KState { occ, tasks, .. } = &mut *s;
         occ.count(&tasks[task], false);
         s.current = task;
-        s.tasks[task].wait = None;
+        let was = s.tasks[task].wait.take();
         s.steps += 1;
-        migrate_off_inactive(&mut s, task);
+        migrate_off_inactive(&mut s, task, was);
     }
 
     fn end_poll(&self, task: TaskId, done: bool) {
@@ -146,20 +145,27 @@ impl World for Kernel {
     }
 }
 
-/// `balance_push()`: once a CPU is no longer active, a task of the case (not a
-/// per-CPU kthread) that runs there again is pushed to an active CPU, unless
-/// it is in an atomic section (it cannot be migrated then, and keeps the CPU
-/// from its stopper).
-fn migrate_off_inactive(s: &mut KState, task: TaskId) {
+/// Where a task of the case (not a per-CPU kthread) runs when it goes on
+/// (`kernel/sched/core.c`). One that slept and is woken on a CPU that is
+/// not active is placed on an active one (`select_task_rq` finds the CPU
+/// not allowed, `select_fallback_rq` picks another). One that stayed on
+/// the runqueue is pushed off a dying CPU by `balance_push`, which
+/// `sched_cpu_deactivate` installed. Neither moves a task in an atomic
+/// section: it cannot be migrated then, and keeps the CPU from its stopper.
+fn migrate_off_inactive(s: &mut KState, task: TaskId, was: Option<Wait>) {
     let t = &s.tasks[task];
     let cpu = t.ctx.cpu;
     if !matches!(t.kind, TaskKind::Control(_)) || s.cpu.active.test(cpu) || !t.ctx.sleepable() {
         return;
     }
+    // A task's first run is a wakeup too (`wake_up_new_task`).
+    let slept = was.is_none_or(|w| w != Wait::Yield && !w.spins());
+    if !slept && !(s.sched.rq[cpu].balance_push && s.cpu.dying.test(cpu)) {
+        return;
+    }
     let Some(to) = s.cpu.active.first() else { return };
     s.tasks[task].ctx.cpu = to;
-    let comm = Kernel::comm_of(s, task);
-    s.record_text(format!("{comm} pushed from CPU{cpu} to CPU{to}: CPU{cpu} is not active"), Event::Note);
+    super::sched::core::pushed(s, task, cpu, to);
 }
 
 /// Who occupies each CPU at a decision. A task that stopped mid-execution

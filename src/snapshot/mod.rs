@@ -133,7 +133,7 @@ fn state_legend(case: &Case, run: &CaseRun) -> String {
     let mut states = std::collections::BTreeMap::new();
     for r in &run.runs {
         for (site, _) in &r.scenario.faults {
-            if let crate::fault::Site::Cpuhp { state, .. } = site {
+            if let crate::fault::Site::Cpuhp { state, .. } | crate::fault::Site::Callee { state, .. } = site {
                 states.insert(*state, explore::site_label(case, *site));
             }
         }

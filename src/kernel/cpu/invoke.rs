@@ -236,6 +236,7 @@ impl Kernel {
             CbBody::Builtin(Builtin::SlabPrepare) => Box::pin(self.slab_prepare_cpu(cpu)).await,
             CbBody::Builtin(Builtin::SlabDead) => Box::pin(self.slab_dead_cpu(cpu)).await,
             CbBody::Builtin(Builtin::SmpcfdDying) => Box::pin(self.smpcfd_dying_cpu(cpu)).await,
+            CbBody::Builtin(Builtin::SchedCpuWaitEmpty) => self.sched_cpu_wait_empty(cpu).await,
             CbBody::Builtin(b) => self.run_builtin(b, cpu),
             CbBody::Module { module, decl } => {
                 let func = self.func_name(state, bringup);
@@ -275,8 +276,9 @@ impl Kernel {
     /// `Calling::Inert`); `invoke_one` runs the ones that sleep.
     fn run_builtin(&self, b: Builtin, cpu: usize) -> i32 {
         match b {
-            Builtin::SchedCpuActivate => self.set_cpu_active(cpu, true),
-            Builtin::SchedCpuDeactivate => self.set_cpu_active(cpu, false),
+            Builtin::SchedCpuActivate => return self.sched_cpu_activate(cpu),
+            Builtin::SchedCpuDeactivate => return self.sched_cpu_deactivate(cpu, self.profile.a.ap_active),
+            Builtin::SchedCpuDying => return self.sched_cpu_dying(cpu),
             Builtin::SmpcfdPrepare => return self.smpcfd_prepare_cpu(cpu),
             Builtin::SmpcfdDead => return self.smpcfd_dead_cpu(cpu),
             Builtin::RcutreePrepare => return self.rcutree_prepare_cpu(cpu),
@@ -287,6 +289,7 @@ impl Kernel {
             Builtin::FinishCpu | Builtin::Nop => {}
             Builtin::BringupCpu
             | Builtin::SmpcfdDying
+            | Builtin::SchedCpuWaitEmpty
             | Builtin::TakedownCpu
             | Builtin::SlabPrepare
             | Builtin::SlabDead => unreachable!("model bug: {b:?} sleeps, and only invoke_one runs it"),

@@ -84,7 +84,7 @@ impl Kernel {
         }
     }
 
-    fn set_cpu_active(&self, cpu: usize, on: bool) {
+    pub(crate) fn set_cpu_active(&self, cpu: usize, on: bool) {
         let mut s = self.s();
         if s.cpu.active.test(cpu) != on {
             s.cpu.active.assign(cpu, on);

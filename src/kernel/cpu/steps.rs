@@ -55,6 +55,8 @@ pub enum Builtin {
     TakedownCpu,
     SchedCpuActivate,
     SchedCpuDeactivate,
+    SchedCpuWaitEmpty,
+    SchedCpuDying,
     /// The SLAB-era `CPUHP_SLAB_PREPARE` callbacks of the slab model.
     SlabPrepare,
     SlabDead,
@@ -330,9 +332,11 @@ impl Builtin {
     pub fn calling(self) -> Calling {
         match self {
             Builtin::FinishCpu | Builtin::Nop => Calling::Inert,
-            Builtin::SchedCpuActivate | Builtin::SchedCpuDeactivate | Builtin::SmpcfdPrepare | Builtin::SmpcfdDead => {
-                Calling::Sync
-            }
+            Builtin::SchedCpuActivate
+            | Builtin::SchedCpuDeactivate
+            | Builtin::SchedCpuDying
+            | Builtin::SmpcfdPrepare
+            | Builtin::SmpcfdDead => Calling::Sync,
             // rcutree_dying_cpu() only traces in 6.1.
             Builtin::RcutreeDying => Calling::Inert,
             Builtin::RcutreePrepare | Builtin::RcutreeDead | Builtin::RcutreeOnline | Builtin::RcutreeOffline => {
@@ -342,6 +346,7 @@ impl Builtin {
             | Builtin::TakedownCpu
             | Builtin::SlabPrepare
             | Builtin::SlabDead
+            | Builtin::SchedCpuWaitEmpty
             | Builtin::SmpcfdDying => Calling::Sleeps,
         }
     }
@@ -408,6 +413,8 @@ fn builtin_of(func: &str) -> Builtin {
         "takedown_cpu" => Builtin::TakedownCpu,
         "sched_cpu_activate" => Builtin::SchedCpuActivate,
         "sched_cpu_deactivate" => Builtin::SchedCpuDeactivate,
+        "sched_cpu_wait_empty" => Builtin::SchedCpuWaitEmpty,
+        "sched_cpu_dying" => Builtin::SchedCpuDying,
         "smpcfd_prepare_cpu" => Builtin::SmpcfdPrepare,
         "smpcfd_dead_cpu" => Builtin::SmpcfdDead,
         "smpcfd_dying_cpu" => Builtin::SmpcfdDying,
