@@ -34,6 +34,9 @@
 //!   on an inactive CPU's runqueue, `sched_smt_present` counts the cores
 //!   with two threads up, and `num_cpus_frozen` is 0 outside a suspend
 //!   (`kernel/sched/core.rs`).
+//! - `smpboot`: at rest, a CPU at or above `CPUHP_CREATE_THREADS` has all
+//!   its per-CPU hotplug threads, and `ksoftirqd/N` runs exactly where the
+//!   CPU is at or above `CPUHP_AP_SMPBOOT_THREADS` (`kernel/smpboot.rs`).
 //! - `slab`: with the slab model on, every cache on the chain has a per-CPU
 //!   array for exactly the up-prepared CPUs, checked after every step where
 //!   no slab operation or slab hotplug callback is in flight.
@@ -74,6 +77,7 @@ pub enum Check {
     Restore,
     Stop,
     Sched,
+    Smpboot,
     /// The lock graph of a case.
     Lockdep,
     /// The lock graph of the whole suite.
@@ -99,6 +103,7 @@ impl Check {
             Check::Restore => "restore",
             Check::Stop => "stop",
             Check::Sched => "sched",
+            Check::Smpboot => "smpboot",
             Check::Lockdep => "lockdep",
             Check::LockdepSuite => "lockdep (whole suite)",
             Check::Determinism => "determinism",
@@ -144,6 +149,8 @@ pub fn findings(res: &RunResult) -> Vec<Violation> {
     let any_dead_error = res.state.trace.splats.iter().any(|s| s.title.starts_with("DEAD callback error"));
     let sched = crate::kernel::sched::core::check(&res.state, settled, res.cfg.threads_per_core, any_dead_error);
     v.extend(sched.into_iter().map(|e| Violation::new(Check::Sched, e)));
+    let smpboot = crate::kernel::smpboot::check(&res.state, settled);
+    v.extend(smpboot.into_iter().map(|e| Violation::new(Check::Smpboot, e)));
     let mem = crate::drivers::base::memory::check(&res.state, settled);
     v.extend(mem.into_iter().map(|e| Violation::new(Check::Memory, e)));
     v

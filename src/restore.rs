@@ -77,7 +77,7 @@ pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
 /// only rendered by [`Restorable::diff`], for an operation that failed.
 #[derive(Clone, Debug)]
 pub struct Restorable {
-    masks: [(&'static str, CpuMask); 10],
+    masks: [(&'static str, CpuMask); 11],
     /// Per CPU: `hotplug/state`, `hotplug/target`, `cpuhp/N` parked, stopper
     /// enabled.
     cpus: Vec<(State, State, bool, bool)>,
@@ -101,6 +101,7 @@ impl Restorable {
             ("rcu ffmask", s.rcu.ffmask),
             ("root domain online (rq->online)", rd_online(s)),
             ("runqueues with balance_push", balance_push(s)),
+            ("ksoftirqd running", ksoftirqd_running(s)),
         ];
         let cpus = (0..c.cpuhp.len())
             .map(|i| (c.cpuhp[i].state, c.cpuhp[i].target, c.cpuhp[i].thread_parked, s.stop.enabled[i]))
@@ -207,6 +208,15 @@ fn rd_online(s: &KState) -> CpuMask {
         if rq.left_offline {
             m.set(cpu);
         }
+    }
+    m
+}
+
+/// The CPUs whose `ksoftirqd` exists and is not parked.
+fn ksoftirqd_running(s: &KState) -> CpuMask {
+    let mut m = CpuMask::empty();
+    for (cpu, made) in s.smpboot.created.iter().enumerate() {
+        m.assign(cpu, made[2] && !s.smpboot.ksoftirqd_parked[cpu]);
     }
     m
 }

@@ -28,6 +28,7 @@ pub mod rcu;
 pub mod regression;
 pub mod sched;
 pub mod smp;
+pub mod smpboot;
 pub mod stop_machine;
 pub mod trace;
 pub mod world;
@@ -212,6 +213,8 @@ pub struct KState {
     pub rcu: rcu::tree::RcuState,
     /// The runqueues' hotplug state.
     pub sched: sched::core::SchedState,
+    /// The per-CPU hotplug threads.
+    pub smpboot: smpboot::SmpbootState,
     /// Executor steps so far.
     pub steps: u64,
     /// Work charged that did not yield to the executor (each case
@@ -288,6 +291,7 @@ impl Kernel {
         let stop = stop_machine::StopState::new(cfg.cpus, &mut locks);
         let smp = smp::SmpState::new(cfg.cpus);
         let slab = crate::mm::slab::SlabState::new(cfg.slab, &mut locks);
+        let smpboot = smpboot::SmpbootState::new(cfg.cpus, &mut locks, &profile);
         let s = KState {
             tasks: Vec::new(),
             current: 0,
@@ -308,6 +312,7 @@ impl Kernel {
             slab,
             rcu: rcu::tree::RcuState::new(cfg.cpus),
             sched: sched::core::SchedState::new(cfg.cpus),
+            smpboot,
             steps: 0,
             work: 0,
             occ: world::Occupancy::default(),

@@ -73,6 +73,9 @@ pub enum Regression {
     /// not give back the `sched_smt_present` count it took. Shows the
     /// `sched` check on SMT fire.
     SyntheticSchedDeactivateUnwindSmt,
+    /// Synthetic, not historical: `smpboot_park_threads` leaves `ksoftirqd`
+    /// running. Shows the `smpboot` check fire.
+    SyntheticSmpbootParkSkipped,
 }
 
 impl Regression {
@@ -90,6 +93,7 @@ impl Regression {
         Regression::SyntheticStopperParkDropsWorks,
         Regression::SyntheticSchedActivateNoRqOnline,
         Regression::SyntheticSchedDeactivateUnwindSmt,
+        Regression::SyntheticSmpbootParkSkipped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -107,6 +111,7 @@ impl Regression {
             Regression::SyntheticStopperParkDropsWorks => "synthetic-stopper-park-drops-works",
             Regression::SyntheticSchedActivateNoRqOnline => "synthetic-sched-activate-no-rq-online",
             Regression::SyntheticSchedDeactivateUnwindSmt => "synthetic-sched-deactivate-unwind-smt",
+            Regression::SyntheticSmpbootParkSkipped => "synthetic-smpboot-park-skipped",
         }
     }
 
@@ -141,7 +146,8 @@ impl Regression {
             | Regression::SyntheticDeviceOfflineOnFailure
             | Regression::SyntheticStopperParkDropsWorks
             | Regression::SyntheticSchedActivateNoRqOnline
-            | Regression::SyntheticSchedDeactivateUnwindSmt => {
+            | Regression::SyntheticSchedDeactivateUnwindSmt
+            | Regression::SyntheticSmpbootParkSkipped => {
                 "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }

@@ -268,7 +268,7 @@ impl Kernel {
             match s.cpu.steps[state as usize].cb(bringup).map(|c| c.body) {
                 None => false,
                 Some(CbBody::Builtin(b)) => match b.calling() {
-                    Calling::Inert => false,
+                    Calling::Inert | Calling::Private => false,
                     Calling::Rcu => self.cfg.rcu,
                     Calling::Sync | Calling::Sleeps => true,
                 },

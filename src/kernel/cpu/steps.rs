@@ -57,6 +57,11 @@ pub enum Builtin {
     SchedCpuDeactivate,
     SchedCpuWaitEmpty,
     SchedCpuDying,
+    /// `kernel/smpboot.c`: `smpboot_create_threads`,
+    /// `smpboot_unpark_threads`, `smpboot_park_threads`.
+    SmpbootCreateThreads,
+    SmpbootUnparkThreads,
+    SmpbootParkThreads,
     /// The SLAB-era `CPUHP_SLAB_PREPARE` callbacks of the slab model.
     SlabPrepare,
     SlabDead,
@@ -318,6 +323,10 @@ pub enum Calling {
     /// It succeeds and touches nothing another task can see: the synchronous
     /// twin calls nothing, and the explorer puts no preemption point before it.
     Inert,
+    /// It cannot sleep and changes only what no other task reads (the
+    /// checks read it at rest): the synchronous twin runs it, and, as for
+    /// `Inert`, the explorer puts no preemption point before it.
+    Private,
     /// It cannot sleep: the synchronous twin runs it (`run_builtin`).
     Sync,
     /// Like `Sync`, but what it changes only the case's RCU operations read:
@@ -339,6 +348,9 @@ impl Builtin {
             | Builtin::SmpcfdDead => Calling::Sync,
             // rcutree_dying_cpu() only traces in 6.1.
             Builtin::RcutreeDying => Calling::Inert,
+            Builtin::SmpbootCreateThreads | Builtin::SmpbootUnparkThreads | Builtin::SmpbootParkThreads => {
+                Calling::Private
+            }
             Builtin::RcutreePrepare | Builtin::RcutreeDead | Builtin::RcutreeOnline | Builtin::RcutreeOffline => {
                 Calling::Rcu
             }
@@ -415,6 +427,9 @@ fn builtin_of(func: &str) -> Builtin {
         "sched_cpu_deactivate" => Builtin::SchedCpuDeactivate,
         "sched_cpu_wait_empty" => Builtin::SchedCpuWaitEmpty,
         "sched_cpu_dying" => Builtin::SchedCpuDying,
+        "smpboot_create_threads" => Builtin::SmpbootCreateThreads,
+        "smpboot_unpark_threads" => Builtin::SmpbootUnparkThreads,
+        "smpboot_park_threads" => Builtin::SmpbootParkThreads,
         "smpcfd_prepare_cpu" => Builtin::SmpcfdPrepare,
         "smpcfd_dead_cpu" => Builtin::SmpcfdDead,
         "smpcfd_dying_cpu" => Builtin::SmpcfdDying,
