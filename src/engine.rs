@@ -190,7 +190,7 @@ pub fn run_with(case: &Case, cfg: Config, armed: Armed, strategy: Box<dyn Strate
     }));
     let mut ex = Executor::new(strategy, cfg.steps_max);
     let shared = || (k.clone(), h.clone());
-    spawn(&k, &mut ex, TaskKind::Control(0), 0, control(shared(), case.ops.clone()));
+    spawn(&k, &mut ex, TaskKind::Control(0), 0, control(shared(), case.ops.clone(), case.tasks.clone()));
     for (i, t) in case.threads.iter().enumerate() {
         let body = thread(shared(), i, t.ops.clone(), t.loops);
         let task = spawn(&k, &mut ex, TaskKind::Control(i + 1), t.cpu, body);
@@ -306,13 +306,18 @@ async fn device_irq((k, h): Shared, n: usize, ops: Vec<OpLine>) {
 
 /// The control task: boot, then each operation in order; then the case's
 /// threads may start.
-async fn control((k, h): Shared, ops: Vec<OpLine>) {
+async fn control((k, h): Shared, ops: Vec<OpLine>, tasks: Vec<crate::case::TaskDecl>) {
     let traced_boot = matches!(ops.first().map(|o| &o.op), Some(Op::Boot));
     if !traced_boot {
         boot(&k).await;
+        k.sched_create_tasks(&tasks);
     }
     k.s().trace.enabled = true;
     for (i, line) in ops.iter().enumerate() {
+        // The case's tasks start once the machine is up.
+        if i == 1 && traced_boot {
+            k.sched_create_tasks(&tasks);
+        }
         k.charge().await;
         let at = OpRef { thread: 0, op: i as u16 };
         k.trace(Event::Op(at));
@@ -330,6 +335,9 @@ async fn control((k, h): Shared, ops: Vec<OpLine>) {
             OpCheck { op: i, ret, splats: splats..s.trace.splats.len(), changed, unbalanced }
         };
         h.borrow_mut().op_checks.push(check);
+    }
+    if traced_boot && ops.len() == 1 {
+        k.sched_create_tasks(&tasks);
     }
     let setup_done = h.borrow().setup_done;
     k.complete_all(setup_done);
@@ -492,6 +500,10 @@ async fn exec(k: &Kernel, h: &RefCell<Harness>, op: &Op) -> i64 {
         }
         Op::StopTwoCpus { cpu1, cpu2, func } => {
             stop_machine::stop_two_cpus(k, *cpu1, *cpu2, func.as_str().into()).await
+        }
+        Op::SchedSetaffinity { task, mask } => {
+            k.might_sleep("kernel/sched/completion.c:__wait_for_common");
+            k.sched_setaffinity(*task, *mask).await
         }
         Op::SynchronizeRcu => {
             k.might_sleep("kernel/sched/completion.c:__wait_for_common");

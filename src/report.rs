@@ -465,6 +465,10 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
     }
     if res.cfg.hotplug_cpu {
         let _ = writeln!(out, "  smt/control: {}", c.smt_control.show());
+        if res.cfg.threads_per_core > 1 {
+            // active_show(): sched_smt_active(), the static key's count > 0.
+            let _ = writeln!(out, "  smt/active: {}", u8::from(s.sched.smt_present > 0));
+        }
     } else {
         let _ = writeln!(out, "  cpu_smt_control: {} (no smt sysfs)", c.smt_control.show());
     }
@@ -473,6 +477,12 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
     }
     out.push_str(&rcu(s, res.cfg.rcu));
     if let Some(line) = crate::kernel::sched::core::final_state(s) {
+        let _ = writeln!(out, "  {line}");
+    }
+    if let Some(line) = crate::kernel::smpboot::final_state(s) {
+        let _ = writeln!(out, "  {line}");
+    }
+    for line in crate::kernel::sched::core::final_tasks(s) {
         let _ = writeln!(out, "  {line}");
     }
     out.push_str(&states_diff(case, s));

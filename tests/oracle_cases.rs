@@ -131,7 +131,7 @@ const GUEST: &[&str] = &[
     "@@cpu 0 236 0 -1 -",
     "@@cpu 1 236 236 -1 1",
     "@@mask 0-1 0-1 -",
-    "@@smt notsupported",
+    "@@smt notsupported active 0",
     "@@reset",
     "@@reset ok",
     "@@DONE",

@@ -49,6 +49,13 @@ fn problem(r: Regression) -> &'static [&'static str] {
             &["call_rcu() callback(s) queued, 0 invoked and 0 still queued"]
         }
         Regression::SyntheticStopperParkDropsWorks => &["stopper work(s) queued, 0 ran and 0 still queued: 1 dropped"],
+        Regression::SyntheticSchedActivateNoRqOnline => &["'s runqueue is offline but the CPU is active"],
+        Regression::SyntheticSchedDeactivateUnwindSmt => {
+            &["sched_smt_present is 1, was 2", "sched_smt_present counts 0 core(s) with two SMT threads up, but 1 have"]
+        }
+        Regression::SyntheticSmpbootParkSkipped => {
+            &["is running but CPU1 is at state 0 (below CPUHP_AP_SMPBOOT_THREADS)"]
+        }
         Regression::SyntheticDeviceOfflineOnFailure => &[
             "`echo 0 > cpu1/online` failed (",
             "did not restore what it changed: cpuN/online (dev->offline) is 1, was (none)",

@@ -36,6 +36,8 @@ pub const STEPS_MAX: Limit = Limit { name: "steps_max", max: 10_000_000 };
 pub const OPS_MAX: Limit = Limit { name: "ops_max", max: 1000 };
 /// `[[thread]]` tables.
 pub const THREADS_MAX: Limit = Limit { name: "threads_max", max: 16 };
+/// `[[task]]` tables: a case's user tasks with an affinity.
+pub const USER_TASKS_MAX: Limit = Limit { name: "user_tasks_max", max: 16 };
 /// `loops` of a thread.
 pub const LOOPS_MAX: Limit = Limit { name: "loops_max", max: 1000 };
 /// `[[irq]]` tables.
@@ -90,6 +92,7 @@ pub const ALL: &[Limit] = &[
     STEPS_MAX,
     OPS_MAX,
     THREADS_MAX,
+    USER_TASKS_MAX,
     LOOPS_MAX,
     IRQS_MAX,
     FIRES_MAX,

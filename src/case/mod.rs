@@ -23,6 +23,8 @@ use std::rc::Rc;
 
 use regex::Regex;
 use serde::Deserialize;
+
+use crate::sim::CpuMask;
 use toml::Spanned;
 
 use crate::fault::{self, Site};
@@ -123,6 +125,8 @@ pub struct Case {
     pub threads: Vec<ThreadDecl>,
     /// Device interrupt sources.
     pub irqs: Vec<IrqDecl>,
+    /// User tasks with an affinity, running from the first operation on.
+    pub tasks: Vec<TaskDecl>,
     /// The memory model, when the case uses memory hotplug.
     pub memory: Option<MemoryDecl>,
     /// An operation of the case (or of a thread or handler) uses RCU: the
@@ -140,6 +144,16 @@ pub struct ThreadDecl {
     pub cpu: usize,
     /// How many times it runs its operations.
     pub loops: u32,
+}
+
+/// A user task that keeps its CPU busy (a CPU hog), with an affinity.
+#[derive(Clone, Debug)]
+pub struct TaskDecl {
+    pub name: String,
+    /// The CPU it runs on when the case starts.
+    pub cpu: usize,
+    /// `p->cpus_mask` when the case starts.
+    pub cpus_allowed: CpuMask,
 }
 
 /// A device interrupt source: where it is routed, what its handler does,
@@ -219,6 +233,8 @@ struct CaseFile {
     thread: Vec<ThreadFile>,
     #[serde(default)]
     irq: Vec<IrqFile>,
+    #[serde(default)]
+    task: Vec<TaskFile>,
     memory: Option<memory::MemoryFile>,
     explore: Option<ExploreFile>,
     #[serde(default)]
@@ -234,6 +250,14 @@ struct ThreadFile {
     ops: Vec<Spanned<String>>,
     cpu: Option<Spanned<usize>>,
     loops: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskFile {
+    name: Spanned<String>,
+    cpu: Option<Spanned<usize>>,
+    cpus_allowed: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -353,7 +377,8 @@ impl Case {
         let modules =
             f.module.iter().map(|m| load_module(&src, &profile, machine.cpus, m)).collect::<Result<Vec<_>, _>>()?;
         check_unique_names(&src, &f.module)?;
-        let env = ops::Env { src: &src, machine: &machine, modules: &modules };
+        let user_tasks = load_tasks(&src, &machine, &f.task)?;
+        let env = ops::Env { src: &src, machine: &machine, modules: &modules, tasks: &user_tasks };
         let ops = env.op_list(&f.ops, "operations in `ops`")?;
         if ops.is_empty() {
             return Err(src.error(0, "`ops` is empty: a case needs at least one operation, such as \"cpu_down 1\""));
@@ -413,6 +438,7 @@ impl Case {
             slab: f.slab,
             threads,
             irqs,
+            tasks: user_tasks,
             memory,
             rcu,
             explore,
@@ -597,6 +623,40 @@ fn load_threads(env: &ops::Env, threads: &[ThreadFile]) -> Result<Vec<ThreadDecl
     limits::THREADS_MAX.count(env.src, "`[[thread]]` tables", names.len(), |i| names[i].span().start)?;
     check_names(env.src, "thread", &names)?;
     threads.iter().map(|t| load_thread(env, t)).collect()
+}
+
+/// The `[[task]]` tables: at most `user_tasks_max`, each named once, each
+/// starting on a CPU its affinity allows.
+fn load_tasks(src: &Source, machine: &Machine, tasks: &[TaskFile]) -> Result<Vec<TaskDecl>, CaseError> {
+    let names: Vec<&Spanned<String>> = tasks.iter().map(|t| &t.name).collect();
+    limits::USER_TASKS_MAX.count(src, "`[[task]]` tables", names.len(), |i| names[i].span().start)?;
+    check_names(src, "task", &names)?;
+    tasks.iter().map(|t| load_task(src, machine, t)).collect()
+}
+
+fn load_task(src: &Source, machine: &Machine, t: &TaskFile) -> Result<TaskDecl, CaseError> {
+    let last = machine.cpus - 1;
+    let cpus_allowed = match &t.cpus_allowed {
+        None => CpuMask::first_n(machine.cpus),
+        Some(l) => ops::parse_cpulist(l.get_ref(), machine.cpus).ok_or_else(|| {
+            let msg =
+                format!("`cpus_allowed = \"{}\"` is not a cpulist of CPUs 0 to {last}, such as \"1-3\"", l.get_ref());
+            src.error(l.span().start, msg)
+        })?,
+    };
+    let cpu = match &t.cpu {
+        None => cpus_allowed.first().unwrap_or(0),
+        Some(c) if *c.get_ref() > last || !cpus_allowed.test(*c.get_ref()) => {
+            let msg = format!(
+                "task `{}` cannot start on CPU {}: its `cpus_allowed` is {cpus_allowed} (CPUs 0 to {last})",
+                t.name.get_ref(),
+                c.get_ref()
+            );
+            return Err(src.error(c.span().start, msg));
+        }
+        Some(c) => *c.get_ref(),
+    };
+    Ok(TaskDecl { name: t.name.get_ref().clone(), cpu, cpus_allowed })
 }
 
 /// The `[[irq]]` tables: at most `irqs_max`, each named once.

@@ -132,6 +132,11 @@ pub enum Op {
         cpu: usize,
         func: String,
     },
+    /// `sched_setaffinity(pid of TASK, CPULIST)`.
+    SchedSetaffinity {
+        task: usize,
+        mask: CpuMask,
+    },
     /// `stop_two_cpus(CPU1, CPU2, FUNC, NULL)`.
     StopTwoCpus {
         cpu1: usize,
@@ -233,6 +238,7 @@ pub enum Group {
     Memory,
     Locking,
     Stop,
+    Sched,
     Rcu,
     Context,
     Modules,
@@ -249,6 +255,7 @@ impl Group {
             Group::Memory => "mm/memory_hotplug.c: memory hotplug",
             Group::Locking => "kernel/locking/mutex.c: the case's mutexes",
             Group::Stop => "kernel/stop_machine.c: the per-CPU stoppers",
+            Group::Sched => "kernel/sched/core.c: task affinity and migration",
             Group::Rcu => "kernel/rcu/tree.c: RCU grace periods and callbacks",
             Group::Context => "include/linux/irqflags.h, preempt.h: the calling task's context",
             Group::Modules => "kernel/module/, kernel/cpu.c: modules and cpuhp state registration",
@@ -384,6 +391,11 @@ pub const OPERATIONS: &[OpSpec] = &[
         summary: "stop_two_cpus(CPU1, CPU2, FUNC, NULL): multi_cpu_stop on both, FUNC on CPU1; -ENOENT unless both stoppers are enabled",
         example: "stop_two_cpus 0 1 f", group: Group::Stop, flags: PLAIN,
         parse: |e, s, w| e.stop_two(s, w) },
+    // kernel/sched/core.c
+    OpSpec { name: "sched_setaffinity", usage: "sched_setaffinity TASK CPULIST",
+        summary: "sched_setaffinity(TASK, CPULIST) on a [[task]] of the case: -EINVAL unless an active CPU is in it; a task on a CPU outside it is moved by migration_cpu_stop on its stopper, and the caller waits for that",
+        example: "sched_setaffinity hog 0", group: Group::Sched, flags: PLAIN,
+        parse: |e, s, w| e.setaffinity(s, w) },
     // kernel/rcu/tree.c
     OpSpec { name: "synchronize_rcu", usage: "synchronize_rcu",
         summary: "synchronize_rcu(): queue wakeme_after_rcu on this CPU and wait until a grace period has ended and it ran",
@@ -521,6 +533,21 @@ pub(super) struct Env<'a> {
     pub src: &'a Source<'a>,
     pub machine: &'a Machine,
     pub modules: &'a [ModuleDecl],
+    pub tasks: &'a [super::TaskDecl],
+}
+
+/// A cpulist such as `1-3,5` of CPUs below `cpus`; `None` if it is not one.
+pub fn parse_cpulist(text: &str, cpus: usize) -> Option<CpuMask> {
+    let mut m = CpuMask::empty();
+    for part in text.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+        if a > b || b >= cpus {
+            return None;
+        }
+        (a..=b).for_each(|c| m.set(c));
+    }
+    Some(m)
 }
 
 /// A word of an operation and its character offset in the string.
@@ -833,23 +860,27 @@ impl Env<'_> {
 
     /// A cpulist such as `1-3,5`.
     fn cpulist(&self, span: &Range<usize>, w: &Word) -> Result<CpuMask, CaseError> {
-        let bad = || {
+        parse_cpulist(w.text, self.machine.cpus).ok_or_else(|| {
             self.err(
                 span,
                 w.at,
                 format!("`{}` is not a cpulist of CPUs 0 to {}, such as 1-3", w.text, self.machine.cpus - 1),
             )
-        };
-        let mut m = CpuMask::empty();
-        for part in w.text.split(',') {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-            if a > b || b >= self.machine.cpus {
-                return Err(bad());
-            }
-            (a..=b).for_each(|c| m.set(c));
-        }
-        Ok(m)
+        })
+    }
+
+    /// `sched_setaffinity TASK CPULIST`.
+    fn setaffinity(&self, span: &Range<usize>, w: &[Word]) -> Result<Op, CaseError> {
+        self.arity(span, w, 2)?;
+        let task = self.tasks.iter().position(|t| t.name == w[1].text).ok_or_else(|| {
+            let names: Vec<&str> = self.tasks.iter().map(|t| t.name.as_str()).collect();
+            self.err(
+                span,
+                w[1].at,
+                format!("unknown task `{}`; the case's `[[task]]` tables: {}", w[1].text, list(&names)),
+            )
+        })?;
+        Ok(Op::SchedSetaffinity { task, mask: self.cpulist(span, &w[2])? })
     }
 
     fn module(&self, span: &Range<usize>, w: &Word) -> Result<usize, CaseError> {

@@ -126,7 +126,11 @@ impl Kernel {
             let site = Site::Callee { cpu: cpu as u16, bringup: true, state, callee: Callee::KthreadCreateOnCpu };
             let rollback = self.s().cpu.cpuhp[cpu].rollback;
             if let Some(err) = self.failpoint(site, rollback) {
-                self.note(format!("kthread_create_on_cpu({}/{cpu}) fails ({})", ht.comm, crate::errno::name(err.into())));
+                self.note(format!(
+                    "kthread_create_on_cpu({}/{cpu}) fails ({})",
+                    ht.comm,
+                    crate::errno::name(err.into())
+                ));
                 ret = err;
                 break;
             }
@@ -193,4 +197,26 @@ pub fn check(s: &KState, settled: bool) -> Vec<String> {
         }
     }
     v
+}
+
+/// The final state's line for CPUs with only some of their threads made
+/// (a `smpboot_create_threads` that failed part way).
+pub fn final_state(s: &KState) -> Option<String> {
+    let partial: Vec<String> = s
+        .smpboot
+        .created
+        .iter()
+        .enumerate()
+        .filter(|(_, made)| made.iter().any(|&c| c) && !made.iter().all(|&c| c))
+        .map(|(cpu, made)| {
+            let have: Vec<String> = HOTPLUG_THREADS
+                .iter()
+                .zip(made)
+                .filter(|(_, c)| **c)
+                .map(|(h, _)| format!("{}/{cpu}", h.comm))
+                .collect();
+            format!("cpu{cpu} has only {}", have.join(", "))
+        })
+        .collect();
+    (!partial.is_empty()).then(|| format!("smpboot threads: {}", partial.join("; ")))
 }

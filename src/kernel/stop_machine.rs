@@ -92,6 +92,8 @@ pub enum Job {
     Multi(usize),
     /// A function of the case (`stop_one_cpu`, `stop_one_cpu_nowait`).
     Case(Rc<str>),
+    /// The scheduler's (`migration_cpu_stop`, `__balance_push_cpu_stop`).
+    Sched(super::sched::core::SchedWork),
 }
 
 /// `struct cpu_stop_work`: what it runs and whose `cpu_stop_done` it signals.
@@ -194,7 +196,7 @@ pub fn stop_machine_park(k: &Kernel, cpu: usize) {
     s.stop.enabled[cpu] = false;
     // regression: synthetic-stopper-park-drops-works
     if k.cfg.has(super::Regression::SyntheticStopperParkDropsWorks) {
-        s.stop.works[cpu].retain(|w| !matches!(w.job, Job::Case(_)));
+        s.stop.works[cpu].retain(|w| matches!(w.job, Job::Multi(_)));
     }
 }
 
@@ -209,7 +211,7 @@ fn cpu_stop_queue_work(k: &Kernel, cpu: usize, work: Work) -> bool {
     let enabled = k.s().stop.enabled[cpu];
     if enabled {
         let mut s = k.s();
-        s.stop.queued += u64::from(matches!(work.job, Job::Case(_)));
+        s.stop.queued += u64::from(!matches!(work.job, Job::Multi(_)));
         s.stop.works[cpu].push_back(work);
     } else if let Some(d) = work.done {
         cpu_stop_signal_done(k, d, 0);
@@ -287,6 +289,11 @@ pub fn stop_one_cpu_nowait(k: &Kernel, cpu: usize, func: Rc<str>) -> bool {
     cpu_stop_queue_work(k, cpu, Work { job: Job::Case(func), done: None })
 }
 
+/// `stop_one_cpu_nowait()` of a scheduler work.
+pub fn stop_one_cpu_nowait_sched(k: &Kernel, cpu: usize, work: super::sched::core::SchedWork) -> bool {
+    cpu_stop_queue_work(k, cpu, Work { job: Job::Sched(work), done: None })
+}
+
 /// `stop_two_cpus()`: `multi_cpu_stop` on both, `func` on `cpu1`; `-ENOENT`
 /// unless both stoppers are enabled (`cpu_stop_queue_two_works`).
 pub async fn stop_two_cpus(k: &Kernel, cpu1: usize, cpu2: usize, func: Rc<str>) -> i32 {
@@ -355,12 +362,32 @@ pub async fn cpu_stopper_thread(k: &Kernel, cpu: usize) {
                 k.s().stop.ran += 1;
                 0
             }
+            Job::Sched(w) => {
+                k.s().stop.ran += 1;
+                run_sched_work(k, cpu, *w);
+                0
+            }
         };
         if let Some(d) = work.done {
             cpu_stop_signal_done(k, d, ret);
         }
         k.preempt_enable();
         k.s().stop.busy[cpu] = false;
+    }
+}
+
+/// A scheduler work, on the stopper of `cpu`.
+fn run_sched_work(k: &Kernel, cpu: usize, w: super::sched::core::SchedWork) {
+    use super::sched::core::SchedWork;
+    match w {
+        SchedWork::MigrationCpuStop(t) => {
+            k.note(format!("migration/{cpu}: migration_cpu_stop({})", k.s().sched.tasks[t].name));
+            k.migration_cpu_stop(cpu, t);
+        }
+        SchedWork::BalancePushCpuStop(t) => {
+            k.note(format!("migration/{cpu}: __balance_push_cpu_stop({})", k.s().sched.tasks[t].name));
+            k.balance_push_cpu_stop(cpu, t);
+        }
     }
 }
 
@@ -415,7 +442,7 @@ fn ack_state(k: &Kernel, m: usize) {
 /// ran, or is still queued), and at rest no stopper has work left.
 pub fn check(s: &super::KState, settled: bool) -> Vec<String> {
     let st = &s.stop;
-    let pending = st.works.iter().flatten().filter(|w| matches!(w.job, Job::Case(_))).count() as u64;
+    let pending = st.works.iter().flatten().filter(|w| !matches!(w.job, Job::Multi(_))).count() as u64;
     let mut v: Vec<String> =
         super::unaccounted("stopper work(s)", "ran", "dropped", st.queued, st.ran, pending).into_iter().collect();
     if settled {

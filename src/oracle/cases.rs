@@ -77,7 +77,7 @@ final() {
   echo @@final
   for c in $(cpus); do echo "@@cpu $c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/target) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done
   echo "@@mask $(cat $C/online) $(cat $C/present) $(cat $C/active 2>/dev/null || echo -)"
-  echo "@@smt $(cat $C/smt/control)"
+  echo "@@smt $(cat $C/smt/control) active $(cat $C/smt/active)"
   mems | sed 's/^/@@mem /'
   sed 's/^/@@slot /' $K/slots
   dmesg | tail -n +$((dm + 1)) | grep -E 'WARNING:|BUG' | sed 's/^/@@splat /'

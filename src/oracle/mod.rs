@@ -357,7 +357,9 @@ pub fn model_smt() -> Vec<String> {
         let r = oracle_name(*res.results().last().expect("an op ran"));
         let c = &res.state.cpu;
         let online = |cpu: usize| u8::from(!c.dev_offline.test(cpu));
-        out.push(format!("{r} {} {} {}", c.smt_control.show(), online(1), online(3)));
+        // smt/active: active_show() reads sched_smt_active().
+        let active = u8::from(res.state.sched.smt_present > 0);
+        out.push(format!("{r} {} {} {} {active}", c.smt_control.show(), online(1), online(3)));
     }
     out
 }
@@ -527,7 +529,7 @@ pub fn init_script(plan: &Plan) -> String {
         for op in SMT_SEQUENCE {
             let (value, file) = op.trim_start_matches("echo ").split_once(" > ").expect("an echo line");
             s.push_str(&format!(
-                "r=$(w {value} {}); echo \"@@T $r $(cat $C/smt/control) $(cat $C/cpu1/online) $(cat $C/cpu3/online)\"\n",
+                "r=$(w {value} {}); echo \"@@T $r $(cat $C/smt/control) $(cat $C/cpu1/online) $(cat $C/cpu3/online) $(cat $C/smt/active)\"\n",
                 guest_path(file)
             ));
         }

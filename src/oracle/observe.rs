@@ -239,7 +239,8 @@ pub fn model(case: &Case, res: &RunResult, knob: Option<usize>, injected: bool) 
         o.cpus.push(format!("cpu{cpu} {} {} {} {online}", st.state, st.target, st.fail));
     }
     o.masks = format!("online {} present {} active {}", cpulist(c.online), cpulist(c.present), cpulist(c.active));
-    o.smt = c.smt_control.show().to_string();
+    // smt/active: active_show() reads sched_smt_active().
+    o.smt = format!("{} active {}", c.smt_control.show(), u8::from(s.sched.smt_present > 0));
     for (m, ms) in s.modules.iter().enumerate() {
         for (d, reg) in ms.registered.iter().enumerate() {
             if let Some(state) = reg.last() {

@@ -62,6 +62,10 @@ pub struct SchedState {
     pub smt_present: i32,
     /// `num_cpus_frozen`.
     pub num_cpus_frozen: i32,
+    /// The case's user tasks.
+    pub tasks: Vec<UserTask>,
+    /// Per CPU: `distribute_cpu_mask_prev`.
+    pub distribute_prev: Vec<usize>,
 }
 
 impl SchedState {
@@ -70,7 +74,14 @@ impl SchedState {
     pub fn new(cpus: usize) -> SchedState {
         let mut rq = vec![Rq::default(); cpus];
         rq[0].online = true;
-        SchedState { rq, rd_online: CpuMask::of(0), smt_present: 0, num_cpus_frozen: 0 }
+        SchedState {
+            rq,
+            rd_online: CpuMask::of(0),
+            smt_present: 0,
+            num_cpus_frozen: 0,
+            tasks: Vec::new(),
+            distribute_prev: vec![0; cpus],
+        }
     }
 }
 
@@ -85,7 +96,7 @@ fn on_rq(t: &Task, cpu: usize) -> bool {
 
 /// `rq->nr_running` less the hotplug thread or stopper that asks.
 pub fn nr_running(s: &KState, cpu: usize) -> usize {
-    s.tasks.iter().filter(|t| on_rq(t, cpu)).count()
+    s.tasks.iter().filter(|t| on_rq(t, cpu)).count() + s.sched.tasks.iter().filter(|t| t.cpu == cpu).count()
 }
 
 impl Kernel {
@@ -141,7 +152,11 @@ impl Kernel {
         drop(s);
         // __static_key_slow_dec_cpuslocked (kernel/jump_label.c).
         if negative {
-            self.warn_once("kernel/jump_label.c:__static_key_slow_dec_cpuslocked", "jump label: negative count!", false);
+            self.warn_once(
+                "kernel/jump_label.c:__static_key_slow_dec_cpuslocked",
+                "jump label: negative count!",
+                false,
+            );
         }
     }
 
@@ -206,6 +221,9 @@ impl Kernel {
     /// `sched_cpu_wait_empty()`: `balance_hotplug_wait()`, until only the
     /// hotplug thread is left on the runqueue.
     pub(crate) async fn sched_cpu_wait_empty(&self, cpu: usize) -> i32 {
+        if sched_blocked(&self.s(), cpu) {
+            self.balance_push(cpu);
+        }
         self.block(Wait::RqEmpty(cpu)).await;
         0
     }
@@ -214,15 +232,28 @@ impl Kernel {
     pub(crate) fn sched_cpu_dying(&self, cpu: usize) -> i32 {
         let left: Vec<String> = {
             let s = self.s();
-            s.tasks.iter().enumerate().filter(|(_, t)| on_rq(t, cpu)).map(|(i, _)| Kernel::comm_of(&s, i)).collect()
+            let tasks = s.tasks.iter().enumerate().filter(|(_, t)| on_rq(t, cpu)).map(|(i, _)| Kernel::comm_of(&s, i));
+            let user = s.sched.tasks.iter().filter(|t| t.cpu == cpu).map(|t| t.name.clone());
+            tasks.chain(user).collect()
         };
         if !left.is_empty() {
-            self.splat(SplatKind::Warning, "kernel/sched/core.c:sched_cpu_dying", "Dying CPU not properly vacated!".into(), false);
+            self.splat(
+                SplatKind::Warning,
+                "kernel/sched/core.c:sched_cpu_dying",
+                "Dying CPU not properly vacated!".into(),
+                false,
+            );
             // dump_rq_tasks(): the stopper itself is the one more.
             self.log(format!("CPU{cpu} enqueued tasks ({} total): {}", left.len() + 1, left.join(", ")));
         }
         0
     }
+}
+
+/// Whether a user task is on `cpu`'s runqueue (`balance_hotplug_wait`
+/// would sleep).
+fn sched_blocked(s: &KState, cpu: usize) -> bool {
+    s.sched.tasks.iter().any(|t| t.cpu == cpu)
 }
 
 /// The `sched` check: at rest, the runqueues agree with the masks.
@@ -241,7 +272,10 @@ pub fn check(s: &KState, settled: bool, threads_per_core: usize, dead_error: boo
             ));
         }
         if rq.online != s.sched.rd_online.test(cpu) {
-            v.push(format!("CPU{cpu}'s runqueue online is {} but the root domain's online mask says otherwise", rq.online));
+            v.push(format!(
+                "CPU{cpu}'s runqueue online is {} but the root domain's online mask says otherwise",
+                rq.online
+            ));
         }
         if rq.balance_push && active.test(cpu) {
             v.push(format!("CPU{cpu} is active with balance_push still set: its tasks would be pushed away"));
@@ -268,12 +302,24 @@ pub fn check(s: &KState, settled: bool, threads_per_core: usize, dead_error: boo
     v
 }
 
+/// `cpumask_and()`.
+fn and(a: CpuMask, b: CpuMask) -> CpuMask {
+    let mut m = CpuMask::empty();
+    a.iter().filter(|&c| b.test(c)).for_each(|c| m.set(c));
+    m
+}
+
 /// Cores with at least two online threads (`sched_smt_present` counts one
 /// per core whose sibling mask reached two).
 fn cores_with_two(online: CpuMask, tpc: usize, cpus: usize) -> i32 {
     let tpc = tpc.max(1);
     let cores = (0..cpus).step_by(tpc);
     cores.filter(|&c| (c..(c + tpc).min(cpus)).filter(|&t| online.test(t)).count() >= 2).count() as i32
+}
+
+/// The case's tasks in the final state: where each runs, and its mask.
+pub fn final_tasks(s: &KState) -> Vec<String> {
+    s.sched.tasks.iter().map(|t| format!("task {}: cpu {}, cpus_allowed {}", t.name, t.cpu, t.cpus_mask)).collect()
 }
 
 /// The runqueue lines of the final state, when one differs from what the
@@ -286,7 +332,8 @@ pub fn final_state(s: &KState) -> Option<String> {
         .enumerate()
         .filter(|(cpu, rq)| rq.online != s.cpu.active.test(*cpu) || (rq.balance_push && s.cpu.active.test(*cpu)))
         .map(|(cpu, rq)| {
-            let why = if rq.left_offline { " (left offline by sched_cpu_deactivate's unwind, as 6.1.192 does)" } else { "" };
+            let why =
+                if rq.left_offline { " (left offline by sched_cpu_deactivate's unwind, as 6.1.192 does)" } else { "" };
             format!("cpu{cpu} rq online {}, balance_push {}{why}", u8::from(rq.online), u8::from(rq.balance_push))
         })
         .collect();
@@ -297,4 +344,230 @@ pub fn final_state(s: &KState) -> Option<String> {
 pub fn pushed(s: &mut KState, task: usize, from: usize, to: usize) {
     let comm = Kernel::comm_of(s, task);
     s.record_text(format!("{comm} pushed from CPU{from} to CPU{to}: CPU{from} is not active"), Event::Note);
+}
+
+/// A user task of the case that keeps its CPU busy: always on its
+/// runqueue, always the one running there (a CPU hog), so only the stopper
+/// moves it (`migration_cpu_stop`, `__balance_push_cpu_stop`).
+#[derive(Clone, Debug)]
+pub struct UserTask {
+    pub name: String,
+    /// `task_cpu(p)`.
+    pub cpu: usize,
+    /// `p->cpus_mask`.
+    pub cpus_mask: CpuMask,
+    /// `p->migration_pending`.
+    pub pending: Option<Pending>,
+}
+
+/// `struct set_affinity_pending`.
+#[derive(Clone, Copy, Debug)]
+pub struct Pending {
+    /// `arg.dest_cpu`.
+    pub dest: usize,
+    pub stop_pending: bool,
+    pub done: crate::sim::lock::CompletionId,
+    pub refs: u32,
+}
+
+/// What a stopper work of the scheduler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedWork {
+    /// `migration_cpu_stop` for the task's pending affinity change.
+    MigrationCpuStop(usize),
+    /// `__balance_push_cpu_stop`: push the task off its dying CPU.
+    BalancePushCpuStop(usize),
+}
+
+impl Kernel {
+    /// The case's tasks start where their declarations say, or where
+    /// `select_task_rq` puts a new task whose CPU is not active.
+    pub fn sched_create_tasks(&self, decls: &[crate::case::TaskDecl]) {
+        for d in decls {
+            let t = UserTask { name: d.name.clone(), cpu: d.cpu, cpus_mask: d.cpus_allowed, pending: None };
+            let n = {
+                let mut s = self.s();
+                s.sched.tasks.push(t);
+                s.sched.tasks.len() - 1
+            };
+            if !self.is_cpu_allowed(n, d.cpu) {
+                let to = self.select_fallback_rq(d.cpu, n);
+                self.s().sched.tasks[n].cpu = to;
+            }
+        }
+    }
+
+    /// `is_cpu_allowed()` for a user task: in its mask and active.
+    fn is_cpu_allowed(&self, task: usize, cpu: usize) -> bool {
+        let s = self.s();
+        s.sched.tasks[task].cpus_mask.test(cpu) && s.cpu.active.test(cpu)
+    }
+
+    /// `select_fallback_rq()`: an allowed CPU, or, with none left, the
+    /// task's affinity widened to every possible CPU (the cpuset fallback
+    /// of the root cpuset, and `task_cpu_possible_mask`, give the same),
+    /// with the kernel's message.
+    fn select_fallback_rq(&self, cpu: usize, task: usize) -> usize {
+        let allowed = |k: &Kernel| {
+            let s = k.s();
+            let t = &s.sched.tasks[task];
+            t.cpus_mask.iter().find(|&c| s.cpu.active.test(c))
+        };
+        if let Some(to) = allowed(self) {
+            return to;
+        }
+        let possible = self.s().cpu.possible;
+        self.s().sched.tasks[task].cpus_mask = possible;
+        let name = self.s().sched.tasks[task].name.clone();
+        self.log(format!("process {} ({name}) no longer affine to cpu{cpu}", 1000 + task));
+        // With no active CPU at all the kernel BUG()s; the boot CPU stays.
+        allowed(self).unwrap_or(cpu)
+    }
+
+    /// `__migrate_task()`: moves the task to `dest` if it may run there.
+    fn migrate_task(&self, task: usize, dest: usize) {
+        if !self.is_cpu_allowed(task, dest) {
+            return;
+        }
+        let mut s = self.s();
+        let from = std::mem::replace(&mut s.sched.tasks[task].cpu, dest);
+        let name = s.sched.tasks[task].name.clone();
+        s.record_text(format!("{name} migrated from CPU{from} to CPU{dest}"), Event::Note);
+    }
+
+    /// `cpumask_any_and_distribute(cpu_active_mask, mask)`: the next CPU
+    /// after the last one this CPU picked, round robin.
+    fn any_and_distribute(&self, mask: CpuMask) -> Option<usize> {
+        let mut s = self.s();
+        let here = s.tasks[s.current].ctx.cpu;
+        let both: Vec<usize> = mask.iter().filter(|&c| s.cpu.active.test(c)).collect();
+        let prev = s.sched.distribute_prev[here];
+        let next = both.iter().copied().find(|&c| c > prev).or_else(|| both.first().copied())?;
+        s.sched.distribute_prev[here] = next;
+        Some(next)
+    }
+
+    /// `cpuset_cpus_allowed()`: the root cpuset's effective CPUs, which
+    /// `cpuset_hotplug_workfn` keeps equal to `cpu_active_mask` (read as if
+    /// that work had run: the window before it does is left out).
+    fn cpuset_cpus_allowed(&self) -> CpuMask {
+        self.s().cpu.active
+    }
+
+    /// `sched_setaffinity()` → `__sched_setaffinity()`: the mask cut to
+    /// the cpuset's CPUs, `__set_cpus_allowed_ptr`, and again with the
+    /// cpuset's CPUs if they changed meanwhile ("We must have raced with a
+    /// concurrent cpuset update").
+    pub async fn sched_setaffinity(&self, task: usize, mask: CpuMask) -> i32 {
+        let mut new_mask = and(mask, self.cpuset_cpus_allowed());
+        loop {
+            let ret = self.set_cpus_allowed_ptr(task, new_mask).await;
+            if ret != 0 {
+                return ret;
+            }
+            let allowed = self.cpuset_cpus_allowed();
+            if new_mask.is_subset_of(allowed) {
+                return 0;
+            }
+            new_mask = allowed;
+            self.charge().await;
+        }
+    }
+
+    /// `__set_cpus_allowed_ptr_locked()` for a user task.
+    async fn set_cpus_allowed_ptr(&self, task: usize, new_mask: CpuMask) -> i32 {
+        if self.s().sched.tasks[task].cpus_mask == new_mask {
+            return 0;
+        }
+        let Some(dest) = self.any_and_distribute(new_mask) else { return -crate::errno::EINVAL };
+        self.s().sched.tasks[task].cpus_mask = new_mask;
+        self.affine_move_task(task, dest).await
+    }
+
+    /// `affine_move_task()` for a task that is running on its CPU.
+    async fn affine_move_task(&self, task: usize, dest: usize) -> i32 {
+        let (cpu, in_mask, pending) = {
+            let s = self.s();
+            let t = &s.sched.tasks[task];
+            (t.cpu, t.cpus_mask.test(t.cpu), t.pending)
+        };
+        if in_mask {
+            // A pending without a stopper work queued completes now.
+            if let Some(p) = pending.filter(|p| !p.stop_pending) {
+                self.s().sched.tasks[task].pending = None;
+                self.complete_all(p.done);
+            }
+            return 0;
+        }
+        let p = match pending {
+            Some(mut p) => {
+                p.refs += 1;
+                p.dest = dest;
+                p
+            }
+            None => {
+                let done = self.s().locks.add_completion();
+                Pending { dest, stop_pending: false, done, refs: 1 }
+            }
+        };
+        let queue = !p.stop_pending;
+        self.s().sched.tasks[task].pending = Some(Pending { stop_pending: true, ..p });
+        if queue {
+            super::super::stop_machine::stop_one_cpu_nowait_sched(self, cpu, SchedWork::MigrationCpuStop(task));
+        }
+        self.wait_for_completion(p.done).await;
+        0
+    }
+
+    /// `migration_cpu_stop()`, on the stopper of `cpu`.
+    pub(crate) fn migration_cpu_stop(&self, cpu: usize, task: usize) {
+        let (tcpu, pending) = {
+            let s = self.s();
+            (s.sched.tasks[task].cpu, s.sched.tasks[task].pending)
+        };
+        let Some(p) = pending else { return };
+        if tcpu != cpu {
+            // The task moved before the stopper ran: done if it is allowed
+            // where it is, else chase it to its CPU.
+            if self.s().sched.tasks[task].cpus_mask.test(tcpu) {
+                self.s().sched.tasks[task].pending = None;
+                self.complete_all(p.done);
+            } else {
+                super::super::stop_machine::stop_one_cpu_nowait_sched(self, tcpu, SchedWork::MigrationCpuStop(task));
+            }
+            return;
+        }
+        self.s().sched.tasks[task].pending = None;
+        if !self.s().sched.tasks[task].cpus_mask.test(tcpu) {
+            // __migrate_task() can fail here (the destination went
+            // inactive): the task stays where it is, as 6.1 says.
+            self.migrate_task(task, p.dest);
+        }
+        self.complete_all(p.done);
+    }
+
+    /// `__balance_push_cpu_stop()`, on the stopper of the dying `cpu`.
+    pub(crate) fn balance_push_cpu_stop(&self, cpu: usize, task: usize) {
+        if self.s().sched.tasks[task].cpu != cpu {
+            return;
+        }
+        let to = self.select_fallback_rq(cpu, task);
+        self.migrate_task(task, to);
+    }
+
+    /// `balance_push()` as the hotplug thread sleeps in
+    /// `balance_hotplug_wait`: each task on the dying CPU's runqueue is
+    /// handed to its stopper.
+    fn balance_push(&self, cpu: usize) {
+        let on: Vec<usize> = {
+            let s = self.s();
+            if !s.sched.rq[cpu].balance_push || !s.cpu.dying.test(cpu) {
+                return;
+            }
+            s.sched.tasks.iter().enumerate().filter(|(_, t)| t.cpu == cpu).map(|(i, _)| i).collect()
+        };
+        for task in on {
+            super::super::stop_machine::stop_one_cpu_nowait_sched(self, cpu, SchedWork::BalancePushCpuStop(task));
+        }
+    }
 }
