@@ -15,7 +15,10 @@
 //! state (its own issue), RCU's callback-list
 //! flag (6.1's `rcutree_dead_cpu` does not undo what `rcutree_prepare_cpu`
 //! enabled), the fail knob (one-shot by design) and `cpus_booted_once_mask`
-//! (sticky by design). A runqueue 6.1.192's `sched_cpu_deactivate` leaves
+//! (sticky by design), the threads `smpboot_create_threads` made before it
+//! failed (6.1 keeps them for the next bringup), and where the case's
+//! tasks run and their masks (a task pushed off a CPU whose down then
+//! fails is not moved back). A runqueue 6.1.192's `sched_cpu_deactivate` leaves
 //! offline after a `dl_bw_check_overflow` failure counts as online here
 //! (fixed by fe7a11c78d2a in 6.10; `kernel/sched/core.rs`).
 

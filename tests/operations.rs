@@ -8,12 +8,12 @@ use std::process::Command;
 use hotplug_fi::case::{Case, OPERATIONS, OpSpec, ops_listing};
 
 /// The case around one operation, in the context every row's example
-/// assumes: 4 CPUs, `slab = true`, and the module `demo` with the state
-/// `demo:online`.
+/// assumes: 4 CPUs, `slab = true`, the module `demo` with the state
+/// `demo:online`, and the task `hog`.
 fn case_with(slab: &str, ops: &str, machine: &str, tail: &str) -> String {
     format!(
         "description = \"x\"\n{slab}ops = [{ops}]\n\n[machine]\ncpus = 4\n{machine}\n[[module]]\nname = \"demo\"\n\
-         [[module.state]]\nname = \"demo:online\"\nat = \"CPUHP_AP_ONLINE_DYN\"\n{tail}"
+         [[module.state]]\nname = \"demo:online\"\nat = \"CPUHP_AP_ONLINE_DYN\"\n[[task]]\nname = \"hog\"\n{tail}"
     )
 }
 

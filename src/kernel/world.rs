@@ -160,7 +160,8 @@ fn migrate_off_inactive(s: &mut KState, task: TaskId, was: Option<Wait>) {
     }
     // A task's first run is a wakeup too (`wake_up_new_task`).
     let slept = was.is_none_or(|w| w != Wait::Yield && !w.spins());
-    if !slept && !(s.sched.rq[cpu].balance_push && s.cpu.dying.test(cpu)) {
+    let pushed = s.sched.rq[cpu].balance_push && s.cpu.dying.test(cpu);
+    if !(slept || pushed) {
         return;
     }
     let Some(to) = s.cpu.active.first() else { return };

@@ -65,6 +65,8 @@ impl CaseResult {
 /// Helpers every case scenario uses, after the module is loaded.
 const CASES_HEAD: &str = r#"w() { if [ ! -e "$2" ]; then echo ENOENT; elif { put "$1" > "$2"; } 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
 kq() { { echo "$1" > $K/ctl; } 2>/dev/null; }
+ta() { if taskset -pc "$1" "$2" >/dev/null 2>/tmp/e; then echo OK; else errname "$(cat /tmp/e)"; fi; }
+hog() { taskset -c "$1" sh -c 'while :; do :; done' & HOGS="$HOGS $!"; taskset -pc "$2" $! >/dev/null; }
 st() { awk -v n="$1" '{ s = $1; sub(/:$/, "", s); $1 = ""; sub(/^ /, ""); if ($0 == n) { print s; exit } }' $C/hotplug/states; }
 ss() { awk -v n="$1" '$1 == n { print $2 }' $K/slots; }
 insts() { awk -v n="$1" '$1 == n { for (i = 5; i <= NF; i++) print $i }' $K/slots | sort -r; }
@@ -78,11 +80,13 @@ final() {
   for c in $(cpus); do echo "@@cpu $c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/target) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done
   echo "@@mask $(cat $C/online) $(cat $C/present) $(cat $C/active 2>/dev/null || echo -)"
   echo "@@smt $(cat $C/smt/control) active $(cat $C/smt/active)"
+  i=0; for p in $HOGS; do echo "@@task $i $(awk '/^Cpus_allowed_list/ { print $2 }' /proc/$p/status)"; i=$((i + 1)); done
   mems | sed 's/^/@@mem /'
   sed 's/^/@@slot /' $K/slots
   dmesg | tail -n +$((dm + 1)) | grep -E 'WARNING:|BUG' | sed 's/^/@@splat /'
 }
 restore() {
+  for p in $HOGS; do kill $p 2>/dev/null; done; HOGS=
   kq reset; kl > /dev/null
   [ "$(cat $C/smt/control)" = "$SMT0" ] || echo "$SMT0" > $C/smt/control 2>/dev/null
   for c in $(cpus); do echo -1 > $C/cpu$c/hotplug/fail; done

@@ -40,6 +40,9 @@ pub struct Observed {
     pub callbacks: Vec<String>,
     /// `memoryN STATE` per block, when the case uses memory.
     pub memory: Vec<String>,
+    /// `NAME CPULIST` per `[[task]]`: its `Cpus_allowed_list` (where it
+    /// runs is the load balancer's choice on a real kernel, not compared).
+    pub tasks: Vec<String>,
     /// `warn N bug M`.
     pub splats: String,
     /// The splats' own lines (the guest's `WARNING:`/`BUG` lines, the
@@ -62,6 +65,7 @@ impl Observed {
             ("slots", self.slots.clone()),
             ("callbacks", self.callbacks.clone()),
             ("memory", self.memory.clone()),
+            ("tasks", self.tasks.clone()),
             ("splats", vec![self.splats.clone()]),
         ]
     }
@@ -241,6 +245,7 @@ pub fn model(case: &Case, res: &RunResult, knob: Option<usize>, injected: bool) 
     o.masks = format!("online {} present {} active {}", cpulist(c.online), cpulist(c.present), cpulist(c.active));
     // smt/active: active_show() reads sched_smt_active().
     o.smt = format!("{} active {}", c.smt_control.show(), u8::from(s.sched.smt_present > 0));
+    o.tasks = s.sched.tasks.iter().map(|t| format!("{} {}", t.name, cpulist(t.cpus_mask))).collect();
     for (m, ms) in s.modules.iter().enumerate() {
         for (d, reg) in ms.registered.iter().enumerate() {
             if let Some(state) = reg.last() {
@@ -360,6 +365,12 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
             if case.memory.is_some() {
                 o.memory.push(format!("{} {}", f[0], f[1]));
             }
+        } else if let Some(m) = l.strip_prefix("@@task ") {
+            let f: Vec<&str> = m.split_whitespace().collect();
+            let Some(name) = f.first().and_then(|i| i.parse::<usize>().ok()).and_then(|i| case.tasks.get(i)) else {
+                return Err(format!("malformed task line `{l}`"));
+            };
+            o.tasks.push(format!("{} {}", name.name, f.get(1).unwrap_or(&"-")));
         } else if let Some(m) = l.strip_prefix("@@smt ") {
             o.smt = m.trim().to_string();
         } else if let Some(m) = l.strip_prefix("@@slot ") {

@@ -214,7 +214,7 @@ fn op_skip(op: &Op) -> Option<&'static str> {
         Op::StopOneCpu { .. } | Op::StopOneCpuNowait { .. } | Op::StopTwoCpus { .. } => {
             Some("stop_one_cpu, stop_one_cpu_nowait and stop_two_cpus are not exported to modules in 6.1")
         }
-        Op::SynchronizeRcu | Op::CallRcu => None,
+        Op::SynchronizeRcu | Op::CallRcu | Op::SchedSetaffinity { .. } => None,
         _ => None,
     }
 }
@@ -359,6 +359,9 @@ fn op_command(case: &Case, op: &Op) -> String {
         Op::OnEachCpu { func, wait } => kq(&format!("on_each_cpu {func} {}", u8::from(*wait))),
         Op::SynchronizeRcu => kq("synchronize_rcu"),
         Op::CallRcu => kq("call_rcu"),
+        Op::SchedSetaffinity { task, mask } => {
+            format!("echo \"@@ret $(ta {} $(echo $HOGS | cut -d' ' -f{}))\"", mask, task + 1)
+        }
         other => unreachable!("case_skip refuses {other:?}"),
     }
 }
@@ -424,6 +427,11 @@ fn lines(case: &Case, inj: &Injection) -> Vec<String> {
         }
     }
     out.push("kl >/dev/null".into());
+    // The case's tasks: a busy loop started on its CPU, then given its
+    // mask (widening an affinity does not move a running task).
+    for t in &case.tasks {
+        out.push(format!("hog {} {}", t.cpu, t.cpus_allowed));
+    }
     for (i, l) in case.ops.iter().enumerate() {
         if let Injection::Knob { cpu, state, before } = inj
             && *before == i

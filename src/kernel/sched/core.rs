@@ -166,6 +166,7 @@ impl Kernel {
         self.sched_smt_present_step(cpu, true);
         self.set_cpu_active(cpu, true);
         self.cpuset_cpu_active();
+        // regression: synthetic-sched-activate-no-rq-online
         if !self.cfg.has(Regression::SyntheticSchedActivateNoRqOnline) {
             self.set_rq_online(cpu);
         }
@@ -184,10 +185,12 @@ impl Kernel {
     pub(crate) fn sched_cpu_deactivate(&self, cpu: usize, state: u16) -> i32 {
         self.set_cpu_active(cpu, false);
         self.balance_push_set(cpu, true);
+        self.synchronize_rcu_pushes(cpu);
         self.set_rq_offline(cpu);
         self.sched_smt_present_step(cpu, false);
         let ret = self.cpuset_cpu_inactive(cpu, state);
         if ret != 0 {
+            // regression: synthetic-sched-deactivate-unwind-smt
             if !self.cfg.has(Regression::SyntheticSchedDeactivateUnwindSmt) {
                 self.sched_smt_present_step(cpu, true);
             }
@@ -199,6 +202,26 @@ impl Kernel {
             return ret;
         }
         0
+    }
+
+    /// What happens on the CPU while `sched_cpu_deactivate` sleeps in
+    /// `synchronize_rcu()`: the CPU schedules, `balance_push` finds each
+    /// user task on the runqueue and hands it to the stopper, which, as the
+    /// stop task, runs before anything else there. The model runs that
+    /// stopper work in place (the real kernel agrees: a CPU hog is gone
+    /// from a CPU whose offline then fails at any later state).
+    fn synchronize_rcu_pushes(&self, cpu: usize) {
+        let on: Vec<usize> = {
+            let s = self.s();
+            if !s.cpu.dying.test(cpu) || !s.stop.enabled[cpu] {
+                return;
+            }
+            s.sched.tasks.iter().enumerate().filter(|(_, t)| t.cpu == cpu).map(|(i, _)| i).collect()
+        };
+        for task in on {
+            self.note(format!("migration/{cpu}: __balance_push_cpu_stop({})", self.s().sched.tasks[task].name));
+            self.balance_push_cpu_stop(cpu, task);
+        }
     }
 
     /// `cpuset_cpu_inactive()`: `dl_bw_check_overflow` outside a suspend.
