@@ -29,6 +29,7 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/kernel.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -37,6 +38,7 @@
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <uapi/linux/sched/types.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -1032,6 +1034,83 @@ static int cmd_cache(char *p, char op)
 	return 0;
 }
 
+/* ---- deadline bandwidth ------------------------------------------------ */
+
+/*
+ * dl_load N RUNTIME_US PERIOD_US: N kthreads admitted as SCHED_DEADLINE
+ * tasks, each sleeping; their admitted bandwidth stays in the root
+ * domain's total_bw, so a CPU offline that would leave too little
+ * capacity fails in sched_cpu_deactivate's dl_bw_check_overflow (-EBUSY).
+ * dl_unload stops them and frees the bandwidth.
+ */
+#define NDL 16
+
+static struct task_struct *dl_tasks[NDL];
+
+static int dl_fn(void *unused)
+{
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		schedule_timeout(HZ);
+	}
+	return 0;
+}
+
+static void dl_unload(void)
+{
+	int i;
+
+	for (i = 0; i < NDL; i++) {
+		if (dl_tasks[i]) {
+			kthread_stop(dl_tasks[i]);
+			put_task_struct(dl_tasks[i]);
+			dl_tasks[i] = NULL;
+		}
+	}
+}
+
+static int cmd_dl_load(char *p)
+{
+	char *n = next_tok(&p), *rt = next_tok(&p), *per = next_tok(&p);
+	unsigned int count, runtime, period;
+	int i, ret;
+
+	if (!n || !rt || !per || next_tok(&p) || kstrtouint(n, 10, &count) || kstrtouint(rt, 10, &runtime) ||
+	    kstrtouint(per, 10, &period) || !count || count > NDL || !runtime || runtime > period)
+		return -EINVAL;
+	for (i = 0; i < count; i++) {
+		struct sched_attr attr = {
+			.size = sizeof(attr),
+			.sched_policy = SCHED_DEADLINE,
+			.sched_runtime = (u64)runtime * NSEC_PER_USEC,
+			.sched_deadline = (u64)period * NSEC_PER_USEC,
+			.sched_period = (u64)period * NSEC_PER_USEC,
+		};
+		struct task_struct *t;
+
+		if (dl_tasks[i])
+			return -EBUSY;
+		t = kthread_create(dl_fn, NULL, "hotplug_fi_dl/%d", i);
+		if (IS_ERR(t)) {
+			dl_unload();
+			return PTR_ERR(t);
+		}
+		get_task_struct(t);
+		dl_tasks[i] = t;
+		ret = sched_setattr_nocheck(t, &attr);
+		wake_up_process(t);
+		if (ret) {
+			dl_unload();
+			return ret;
+		}
+	}
+	return 0;
+}
+
 /* ---- reset and dispatch ----------------------------------------------- */
 
 /* Removes everything the module registered, without calling callbacks. */
@@ -1043,6 +1122,7 @@ static int do_reset(void)
 
 	/* No call_rcu() callback of ours may run after the module is gone. */
 	rcu_barrier();
+	dl_unload();
 
 	for (i = 0; i < NSLOTS; i++) {
 		s = &slots[i];
@@ -1124,6 +1204,14 @@ static int dispatch(char *p)
 		return cmd_call_rcu(p);
 	if (!strcmp(cmd, "synchronize_rcu"))
 		return cmd_synchronize_rcu(p);
+	if (!strcmp(cmd, "dl_load"))
+		return cmd_dl_load(p);
+	if (!strcmp(cmd, "dl_unload")) {
+		if (next_tok(&p))
+			return -EINVAL;
+		dl_unload();
+		return 0;
+	}
 	if (!strcmp(cmd, "kmem_cache_create"))
 		return cmd_cache(p, 'c');
 	if (!strcmp(cmd, "kmem_cache_destroy"))

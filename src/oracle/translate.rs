@@ -59,6 +59,12 @@ pub enum Injection {
         state: String,
         before: usize,
     },
+    /// Deadline bandwidth the remaining CPUs cannot hold, loaded before
+    /// operation `before` and unloaded after it: its CPU offline fails in
+    /// `sched_cpu_deactivate`'s `dl_bw_check_overflow`.
+    DlLoad {
+        before: usize,
+    },
     /// The slot's behaviour in that direction, with the fail rule.
     Behave {
         slot: usize,
@@ -438,7 +444,20 @@ fn lines(case: &Case, inj: &Injection) -> Vec<String> {
         {
             out.push(format!("echo \"@@knob $(w {state} $C/cpu{cpu}/hotplug/fail)\""));
         }
+        let dl = matches!(inj, Injection::DlLoad { before } if *before == i);
+        if dl {
+            // One task per online CPU, together 0.95 × (CPUs − ½): more
+            // than one CPU fewer holds (sched_rt_runtime_us 95%), no more
+            // than all of them admit.
+            out.push(
+                "A=$(grep -c ^processor /proc/cpuinfo); kq \"dl_load $A $((9500 * (2 * A - 1) / (2 * A))) 10000\""
+                    .into(),
+            );
+        }
         out.push(format!("echo '@@op {}'; {}; kl", i + 1, op_command(case, &l.op)));
+        if dl {
+            out.push("kq dl_unload".into());
+        }
     }
     out
 }
@@ -586,7 +605,10 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
     if sc.faults.len() != 1 {
         return Err("more than one fault at once: the knob holds one state per CPU".into());
     }
-    let (site, _) = sc.faults[0].clone();
+    let (site, action) = sc.faults[0].clone();
+    if let Site::Callee { cpu, bringup: false, callee: crate::fault::Callee::DlBwCheckOverflow, .. } = site {
+        return plan_dl_overflow(case, sc, opts, cpu as usize, &action);
+    }
     let Site::Cpuhp { cpu, bringup, state, inst } = site else {
         return Err(format!(
             "{site}: the real kernel has no way to hold back or fail this (only the fail knob and the module's behaviours)"
@@ -679,6 +701,42 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
     }
     let mut model = model;
     model.knob = alt_model.knob.clone();
+    Ok(Planned { label: sc.label, lines: lines(case, &inj), injection: inj, model, background })
+}
+
+/// A `dl_bw_check_overflow` failure, injected as the kernel can: enough
+/// `SCHED_DEADLINE` bandwidth that one CPU fewer cannot hold it, loaded
+/// just before the single-CPU offline the model's failpoint fails and
+/// unloaded after it.
+fn plan_dl_overflow(case: &Case, sc: Scenario, opts: &RunOpts, cpu: usize, action: &str) -> Result<Planned, String> {
+    if action != "1*return" && action != "return" {
+        return Err(format!(
+            "`{action}`: the deadline load fails every offline while it is there; only a single `return` matches it"
+        ));
+    }
+    let run = verdict::run(case, sc.clone(), opts)?;
+    let s = &run.result.state;
+    let note = format!("dl_bw_check_overflow(CPU{cpu}) fails");
+    let at = s
+        .trace
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::Note(t) if s.trace.texts[*t as usize].starts_with(&note)));
+    let Some(at) = at else { return Err("the model's failpoint never fires".into()) };
+    let op =
+        s.trace.events[..at].iter().rev().find_map(|e| if let Event::Op(r) = e { Some(r.op as usize) } else { None });
+    let Some(op) = op else { return Err("the failpoint fires before the first operation".into()) };
+    let single =
+        matches!(&case.ops[op].op, Op::Write { file: SysfsFile::Online(c), value } if *c == cpu && value.trim() == "0");
+    if !single {
+        return Err(format!(
+            "`{}`: the deadline load is injected around one `echo 0 > cpu{cpu}/online`",
+            case.ops[op].text
+        ));
+    }
+    let inj = Injection::DlLoad { before: op };
+    let model = observe::model(case, &run.result, None, true);
+    let background = timing_dependent(&run.result);
     Ok(Planned { label: sc.label, lines: lines(case, &inj), injection: inj, model, background })
 }
 
