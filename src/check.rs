@@ -334,6 +334,16 @@ fn locks(res: &RunResult, v: &mut Vec<Violation>) {
 }
 
 fn leaks(res: &RunResult, v: &mut Vec<Violation>) {
+    let smp = &res.state.smp;
+    for (cpu, &n) in smp.cfd_allocs.iter().enumerate() {
+        let want = if smp.cfd.test(cpu) { crate::kernel::smp::CFD_ALLOCS } else { 0 };
+        if n != want {
+            v.push(Violation::new(
+                Check::Leaks,
+                format!("kmemleak: CPU{cpu}'s cfd_data holds {n} allocation(s), expected {want} (smpcfd_prepare_cpu/smpcfd_dead_cpu)"),
+            ));
+        }
+    }
     for m in res.state.modules.iter().filter(|m| !m.loaded) {
         for &(d, _, cpu) in m.percpu.keys() {
             v.push(Violation::new(

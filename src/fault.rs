@@ -53,15 +53,23 @@ pub enum Callee {
     /// `__smpboot_create_thread` → `kthread_create_on_cpu` in
     /// `smpboot_create_threads` (kernel/smpboot.c): `-ENOMEM`.
     KthreadCreateOnCpu,
+    /// `zalloc_cpumask_var_node` in `smpcfd_prepare_cpu` (kernel/smp.c),
+    /// twice (`cfd->cpumask`, `cfd->cpumask_ipi`): `-ENOMEM`.
+    ZallocCpumaskVarNode,
+    /// `alloc_percpu` of `cfd->pcpu` in `smpcfd_prepare_cpu`: `-ENOMEM`.
+    AllocPercpu,
 }
 
 impl Callee {
-    pub const ALL: [Callee; 2] = [Callee::DlBwCheckOverflow, Callee::KthreadCreateOnCpu];
+    pub const ALL: [Callee; 4] =
+        [Callee::DlBwCheckOverflow, Callee::KthreadCreateOnCpu, Callee::ZallocCpumaskVarNode, Callee::AllocPercpu];
 
     pub fn name(self) -> &'static str {
         match self {
             Callee::DlBwCheckOverflow => "dl_bw_check_overflow",
             Callee::KthreadCreateOnCpu => "kthread_create_on_cpu",
+            Callee::ZallocCpumaskVarNode => "zalloc_cpumask_var_node",
+            Callee::AllocPercpu => "alloc_percpu",
         }
     }
 
@@ -70,7 +78,7 @@ impl Callee {
     pub fn errno(self) -> i32 {
         match self {
             Callee::DlBwCheckOverflow => -errno::EBUSY,
-            Callee::KthreadCreateOnCpu => -errno::ENOMEM,
+            Callee::KthreadCreateOnCpu | Callee::ZallocCpumaskVarNode | Callee::AllocPercpu => -errno::ENOMEM,
         }
     }
 }

@@ -706,6 +706,16 @@ impl Kernel {
         self.faults.eval(site)
     }
 
+    /// The failpoint of a call inside a callback's body (`Site::Callee`):
+    /// the callee's own error when it fires, with a note in the trace.
+    pub fn callee_fails(&self, cpu: usize, bringup: bool, state: u16, callee: crate::fault::Callee) -> Option<i32> {
+        let site = Site::Callee { cpu: cpu as u16, bringup, state, callee };
+        let rollback = self.s().cpu.cpuhp[cpu].rollback;
+        let err = self.failpoint(site, rollback)?;
+        self.note(format!("{}(CPU{cpu}) fails ({})", callee.name(), crate::errno::name(err.into())));
+        Some(err)
+    }
+
     /// A failpoint whose action's argument is a count: `Some(None)` for a
     /// bare `return`, `Some(Some(n))` for `return(n)`.
     pub fn failpoint_arg(&self, site: Site) -> Option<Option<u64>> {

@@ -109,6 +109,9 @@ pub enum HeldBack {
     UntilStep(u64),
 }
 
+/// `smpcfd_prepare_cpu`'s allocations for one CPU.
+pub const CFD_ALLOCS: i32 = 3;
+
 /// The state of `kernel/smp.c` and of the IPI hardware.
 #[derive(Clone, Debug)]
 pub struct SmpState {
@@ -127,6 +130,9 @@ pub struct SmpState {
     pub gone: CpuMask,
     /// CPUs whose `cfd_data` is allocated (`smpcfd_prepare_cpu`).
     pub cfd: CpuMask,
+    /// Per CPU: `cfd_data`'s live allocations (`cpumask`, `cpumask_ipi`,
+    /// `pcpu`), for "a failed prepare frees what it allocated".
+    pub cfd_allocs: Vec<i32>,
     /// Each CPU's `csd_data`, for `smp_call_function_single(..., 0)`.
     csd_data: Vec<Option<CsdId>>,
     /// `cfd_data.pcpu[target].csd` of each sender.
@@ -154,6 +160,7 @@ impl SmpState {
             gone: CpuMask::empty(),
             // call_function_init() prepares the boot CPU.
             cfd: boot,
+            cfd_allocs: (0..cpus).map(|c| if c == 0 { CFD_ALLOCS } else { 0 }).collect(),
             csd_data: vec![None; cpus],
             cfd_csd: vec![vec![None; cpus]; cpus],
             owned: Vec::new(),
@@ -530,14 +537,31 @@ impl Kernel {
     }
 
     /// `smpcfd_prepare_cpu()`: the CPU's `cfd_data`.
+    /// Each allocation can fail (`-ENOMEM`, a failpoint inside the body);
+    /// the error path frees what it had.
     pub fn smpcfd_prepare_cpu(&self, cpu: usize) -> i32 {
+        use crate::fault::Callee::{AllocPercpu, ZallocCpumaskVarNode};
+        let state = self.profile.enums.get("CPUHP_SMPCFD_PREPARE").copied().unwrap_or(0);
+        let mut had = 0;
+        for callee in [ZallocCpumaskVarNode, ZallocCpumaskVarNode, AllocPercpu] {
+            if let Some(err) = self.callee_fails(cpu, true, state, callee) {
+                // free_cpumask_var() of what this call allocated.
+                self.s().smp.cfd_allocs[cpu] -= had;
+                return err;
+            }
+            self.s().smp.cfd_allocs[cpu] += 1;
+            had += 1;
+        }
         self.s().smp.cfd.set(cpu);
         0
     }
 
     /// `smpcfd_dead_cpu()`.
     pub fn smpcfd_dead_cpu(&self, cpu: usize) -> i32 {
-        self.s().smp.cfd.clear(cpu);
+        let mut s = self.s();
+        s.smp.cfd.clear(cpu);
+        // free_cpumask_var() twice, free_percpu().
+        s.smp.cfd_allocs[cpu] -= CFD_ALLOCS;
         0
     }
 

@@ -34,7 +34,7 @@
 //! `synchronize_rcu()` in `sched_cpu_deactivate` waits for readers of
 //! `cpu_active_mask` the model does not have.
 
-use crate::fault::{Callee, Site};
+use crate::fault::Callee;
 use crate::kernel::trace::{Event, SplatKind};
 use crate::sim::{CpuMask, TaskKind};
 
@@ -230,15 +230,7 @@ impl Kernel {
             self.s().sched.num_cpus_frozen += 1;
             return 0;
         }
-        let site = Site::Callee { cpu: cpu as u16, bringup: false, state, callee: Callee::DlBwCheckOverflow };
-        let rollback = self.s().cpu.cpuhp[cpu].rollback;
-        match self.failpoint(site, rollback) {
-            Some(err) => {
-                self.note(format!("dl_bw_check_overflow(CPU{cpu}) fails ({})", crate::errno::name(err.into())));
-                err
-            }
-            None => 0,
-        }
+        self.callee_fails(cpu, false, state, Callee::DlBwCheckOverflow).unwrap_or(0)
     }
 
     /// `sched_cpu_wait_empty()`: `balance_hotplug_wait()`, until only the
