@@ -13,7 +13,8 @@
 //!   or 1, and it is 1 only where the CPU's state is at or above the state
 //!   (so a rollback undid everything it had to).
 //! - `locks`: no lock is held at rest, unless its holder died.
-//! - `leaks`: an unloaded module left no per-CPU data behind.
+//! - `leaks`: an unloaded module left no per-CPU data behind, and each
+//!   CPU's `cfd_data` holds its allocations exactly while it is prepared.
 //! - `finished`: the run ended with every operation returned, unless a task
 //!   died (a BUG or oops stops it where it was).
 //! - `splats`: every splat is expected, either listed in the case's

@@ -53,6 +53,7 @@ fn problem(r: Regression) -> &'static [&'static str] {
         Regression::SyntheticSchedDeactivateUnwindSmt => {
             &["sched_smt_present is 1, was 2", "sched_smt_present counts 0 core(s) with two SMT threads up, but 1 have"]
         }
+        Regression::SyntheticSmpcfdUnwindLeaks => &["'s cfd_data holds 2 allocation(s), expected 0"],
         Regression::SyntheticSmpbootParkSkipped => {
             &["is running but CPU1 is at state 0 (below CPUHP_AP_SMPBOOT_THREADS)"]
         }

@@ -76,6 +76,9 @@ pub enum Regression {
     /// Synthetic, not historical: `smpboot_park_threads` leaves `ksoftirqd`
     /// running. Shows the `smpboot` check fire.
     SyntheticSmpbootParkSkipped,
+    /// Synthetic, not historical: `smpcfd_prepare_cpu`'s error path frees
+    /// nothing it allocated. Shows the `leaks` check on `cfd_data` fire.
+    SyntheticSmpcfdUnwindLeaks,
 }
 
 impl Regression {
@@ -94,6 +97,7 @@ impl Regression {
         Regression::SyntheticSchedActivateNoRqOnline,
         Regression::SyntheticSchedDeactivateUnwindSmt,
         Regression::SyntheticSmpbootParkSkipped,
+        Regression::SyntheticSmpcfdUnwindLeaks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +116,7 @@ impl Regression {
             Regression::SyntheticSchedActivateNoRqOnline => "synthetic-sched-activate-no-rq-online",
             Regression::SyntheticSchedDeactivateUnwindSmt => "synthetic-sched-deactivate-unwind-smt",
             Regression::SyntheticSmpbootParkSkipped => "synthetic-smpboot-park-skipped",
+            Regression::SyntheticSmpcfdUnwindLeaks => "synthetic-smpcfd-unwind-leaks",
         }
     }
 
@@ -147,7 +152,8 @@ impl Regression {
             | Regression::SyntheticStopperParkDropsWorks
             | Regression::SyntheticSchedActivateNoRqOnline
             | Regression::SyntheticSchedDeactivateUnwindSmt
-            | Regression::SyntheticSmpbootParkSkipped => {
+            | Regression::SyntheticSmpbootParkSkipped
+            | Regression::SyntheticSmpcfdUnwindLeaks => {
                 "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }

@@ -546,7 +546,10 @@ impl Kernel {
         for callee in [ZallocCpumaskVarNode, ZallocCpumaskVarNode, AllocPercpu] {
             if let Some(err) = self.callee_fails(cpu, true, state, callee) {
                 // free_cpumask_var() of what this call allocated.
-                self.s().smp.cfd_allocs[cpu] -= had;
+                // regression: synthetic-smpcfd-unwind-leaks
+                if !self.cfg.has(Regression::SyntheticSmpcfdUnwindLeaks) {
+                    self.s().smp.cfd_allocs[cpu] -= had;
+                }
                 return err;
             }
             self.s().smp.cfd_allocs[cpu] += 1;
