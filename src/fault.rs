@@ -38,6 +38,30 @@ pub enum Site {
     /// A step of onlining or offlining memory block `block` that can fail in
     /// the kernel.
     Memory { block: u16, step: MemStep },
+    /// A step of hot-adding ACPI processor `cpu` (its MADT position) that
+    /// can fail in the kernel (`acpi_processor_hotadd_init`).
+    Acpi { cpu: u16, step: AcpiStep },
+}
+
+/// The steps of `acpi_processor_hotadd_init` (6.1) that can fail, each
+/// named after its callee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AcpiStep {
+    /// `acpi_map_cpu()`: no logical CPU for the APIC id.
+    MapCpu,
+    /// `arch_register_cpu()` → `register_cpu()`: `device_register` failed.
+    RegisterCpu,
+}
+
+impl AcpiStep {
+    pub const ALL: [AcpiStep; 2] = [AcpiStep::MapCpu, AcpiStep::RegisterCpu];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AcpiStep::MapCpu => "acpi_map_cpu",
+            AcpiStep::RegisterCpu => "register_cpu",
+        }
+    }
 }
 
 /// The steps of `online_pages`/`offline_pages` (6.1) that can fail.
@@ -95,6 +119,7 @@ impl fmt::Display for Site {
                 let dir = if step.online() { "online" } else { "offline" };
                 write!(f, "memory/memory{block}/{dir}/{}", step.name())
             }
+            Site::Acpi { cpu, step } => write!(f, "acpi/cpu{cpu}/hot_add/{}", step.name()),
         }
     }
 }

@@ -75,13 +75,13 @@ pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
 /// only rendered by [`Restorable::diff`], for an operation that failed.
 #[derive(Clone, Debug)]
 pub struct Restorable {
-    masks: [(&'static str, CpuMask); 8],
+    masks: [(&'static str, CpuMask); 10],
     /// Per CPU: `hotplug/state`, `hotplug/target`, `cpuhp/N` parked, stopper
     /// enabled.
     cpus: Vec<(State, State, bool, bool)>,
     balance: Balance,
     steps: Rc<Vec<CpuhpStep>>,
-    counters: [(&'static str, u64); 2],
+    counters: [(&'static str, u64); 3],
     modules: Vec<ModuleState>,
 }
 
@@ -92,6 +92,8 @@ impl Restorable {
             ("cpu_online_mask", c.online),
             ("cpu_active_mask", c.active),
             ("cpu_present_mask", c.present),
+            ("CPU devices (per_cpu cpu_sys_devices)", c.devices),
+            ("cpu_sibling_setup_mask", s.x86.sibling_setup),
             ("cpuN/online (dev->offline)", c.dev_offline),
             ("smp cfd_data (smpcfd_prepare_cpu)", s.smp.cfd),
             ("CPUs running (smp powered)", s.smp.powered),
@@ -104,6 +106,7 @@ impl Restorable {
         let counters = [
             ("rcu_state.n_online_cpus", u64::from(s.rcu.n_online_cpus)),
             ("cpu_hotplug_disabled", u64::from(c.cpu_hotplug_disabled)),
+            ("num_processors", u64::from(s.x86.num_processors)),
         ];
         Restorable {
             masks,

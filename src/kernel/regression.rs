@@ -66,6 +66,14 @@ pub enum Regression {
     /// on the dying CPU's stopper instead of letting it run them. Shows the
     /// `stop` check "no work is dropped" fire.
     SyntheticStopperParkDropsWorks,
+    /// Synthetic, not historical: `remove_siblinginfo` does nothing, so an
+    /// offline CPU stays in its siblings' `cpu_smt_mask`. Shows the
+    /// `topology` check fire.
+    SyntheticSiblingMapKept,
+    /// Synthetic, not historical: `acpi_processor_remove` skips
+    /// `arch_unregister_cpu`, so a hot-removed CPU keeps its `cpuN` device.
+    /// Shows the `cpu-devices` check fire.
+    SyntheticHotRemoveKeepsDevice,
 }
 
 impl Regression {
@@ -81,6 +89,8 @@ impl Regression {
         Regression::SyntheticRcuMigrateDropsCallbacks,
         Regression::SyntheticDeviceOfflineOnFailure,
         Regression::SyntheticStopperParkDropsWorks,
+        Regression::SyntheticSiblingMapKept,
+        Regression::SyntheticHotRemoveKeepsDevice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +106,8 @@ impl Regression {
             Regression::SyntheticRcuMigrateDropsCallbacks => "synthetic-rcu-migrate-drops-callbacks",
             Regression::SyntheticDeviceOfflineOnFailure => "synthetic-device-offline-on-failure",
             Regression::SyntheticStopperParkDropsWorks => "synthetic-stopper-park-drops-works",
+            Regression::SyntheticSiblingMapKept => "synthetic-sibling-map-kept",
+            Regression::SyntheticHotRemoveKeepsDevice => "synthetic-hot-remove-keeps-device",
         }
     }
 
@@ -128,7 +140,9 @@ impl Regression {
             | Regression::SyntheticRcuReportDeadSkipped
             | Regression::SyntheticRcuMigrateDropsCallbacks
             | Regression::SyntheticDeviceOfflineOnFailure
-            | Regression::SyntheticStopperParkDropsWorks => {
+            | Regression::SyntheticStopperParkDropsWorks
+            | Regression::SyntheticSiblingMapKept
+            | Regression::SyntheticHotRemoveKeepsDevice => {
                 "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }

@@ -232,6 +232,8 @@ mod tests {
         let cfg = Config {
             cpus: 2,
             threads_per_core: 1,
+            apic_ids: vec![0, 1],
+            present: 2,
             hotplug_cpu: true,
             smt: SmtCmdline::None,
             max_cpus: None,
