@@ -49,6 +49,12 @@ fn problem(r: Regression) -> &'static [&'static str] {
             &["call_rcu() callback(s) queued, 0 invoked and 0 still queued"]
         }
         Regression::SyntheticStopperParkDropsWorks => &["stopper work(s) queued, 0 ran and 0 still queued: 1 dropped"],
+        Regression::SyntheticSiblingMapKept => {
+            &["topology: CPU0 (online) has cpu_smt_mask 0-1, but its online SMT siblings are 0"]
+        }
+        Regression::SyntheticHotRemoveKeepsDevice => {
+            &["cpu-devices: CPU2 is not present but its cpu2 device is still registered"]
+        }
         Regression::SyntheticDeviceOfflineOnFailure => &[
             "`echo 0 > cpu1/online` failed (",
             "did not restore what it changed: cpuN/online (dev->offline) is 1, was (none)",

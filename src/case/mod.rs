@@ -526,7 +526,7 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
 fn load_apic_ids(src: &Source, m: &MachineFile, cpus: usize, tpc: usize) -> Result<Vec<u32>, CaseError> {
     let Some(list) = &m.apic_ids else {
         let width = crate::arch::x86::apic::count_order(tpc as u32);
-        return Ok((0..cpus).map(|c| ((c / tpc) << width | c % tpc) as u32).collect());
+        return Ok((0..cpus).map(|c| (((c / tpc) << width) | (c % tpc)) as u32).collect());
     };
     let ids = list.get_ref();
     if ids.len() != cpus {

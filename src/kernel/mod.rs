@@ -288,6 +288,7 @@ impl Kernel {
             device_hotplug_lock: locks.add("device_hotplug_lock", LockKind::Mutex),
         };
         let cpu = cpu::CpuState::new(&profile, &cfg, &mut locks);
+        let present = cpu.present;
         let stop = stop_machine::StopState::new(cfg.cpus, &mut locks);
         let smp = smp::SmpState::new(cfg.cpus);
         let slab = crate::mm::slab::SlabState::new(cfg.slab, &mut locks);
@@ -311,7 +312,7 @@ impl Kernel {
             slab,
             rcu: rcu::tree::RcuState::new(cfg.cpus),
             x86: crate::arch::x86::apic::X86State::new(&cfg.apic_ids, cfg.present, cfg.threads_per_core as u32),
-            acpi: crate::drivers::acpi::AcpiState::new(cfg.cpus, cfg.present),
+            acpi: crate::drivers::acpi::AcpiState::new(cfg.cpus, present),
             steps: 0,
             work: 0,
             occ: world::Occupancy::default(),

@@ -78,6 +78,7 @@ final() {
   for c in $(cpus); do echo "@@cpu $c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/target) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done
   echo "@@mask $(cat $C/online) $(cat $C/present) $(cat $C/active 2>/dev/null || echo -)"
   echo "@@smt $(cat $C/smt/control)"
+  if [ "$(cat $C/smt/control)" != notsupported ]; then for c in $(cpus); do f=$C/cpu$c/topology/thread_siblings_list; [ -e $f ] && echo "@@sib $c $(cat $f)"; done; fi
   mems | sed 's/^/@@mem /'
   sed 's/^/@@slot /' $K/slots
   dmesg | tail -n +$((dm + 1)) | grep -E 'WARNING:|BUG' | sed 's/^/@@splat /'

@@ -1,7 +1,8 @@
 //! What a case's scenario shows, on both sides, in one shape: each
 //! operation's result, the knob write's, the final state of every CPU
 //! (`hotplug/state`, `target`, `fail`, `online`), the `online`, `present`
-//! and `active` masks, `smt/control`, the module's registered slots, its
+//! and `active` masks, `smt/control`, each CPU's
+//! `topology/thread_siblings_list` on an SMT machine, the module's registered slots, its
 //! callbacks as (operation, direction, state, CPU, task class, result), and
 //! how many WARN and BUG reports the kernel printed. [`model`] reads it off a
 //! model run; [`parse`] off the guest's structured lines. Tooling around the
@@ -34,6 +35,10 @@ pub struct Observed {
     pub cpus: Vec<String>,
     pub masks: String,
     pub smt: String,
+    /// `cpuN LIST`: `cpuN/topology/thread_siblings_list` of each CPU that
+    /// has a topology directory (from `CPUHP_TOPOLOGY_PREPARE` up), on an
+    /// SMT machine.
+    pub siblings: Vec<String>,
     /// `SLOT STATE NAME single|multi [instances, sorted]`.
     pub slots: Vec<String>,
     /// `opN up|down STATE cpuC CLASS RET`.
@@ -59,6 +64,7 @@ impl Observed {
             ("cpus", self.cpus.clone()),
             ("masks", vec![self.masks.clone()]),
             ("smt/control", vec![self.smt.clone()]),
+            ("thread_siblings_list", self.siblings.clone()),
             ("slots", self.slots.clone()),
             ("callbacks", self.callbacks.clone()),
             ("memory", self.memory.clone()),
@@ -240,6 +246,21 @@ pub fn model(case: &Case, res: &RunResult, knob: Option<usize>, injected: bool) 
     }
     o.masks = format!("online {} present {} active {}", cpulist(c.online), cpulist(c.present), cpulist(c.active));
     o.smt = c.smt_control.show().to_string();
+    if case.machine.threads_per_core > 1 {
+        // topology_add_dev/topology_remove_dev (drivers/base/topology.c) at
+        // CPUHP_TOPOLOGY_PREPARE make and remove cpuN/topology.
+        let topology = case.profile.steps.iter().find(|p| p.name == "base/topology:prepare").map(|p| p.nr);
+        for cpu in 0..case.machine.cpus {
+            if topology.is_some_and(|t| c.cpuhp[cpu].state >= t) {
+                let m = s.x86.sibling[cpu];
+                o.siblings.push(
+                    format!("cpu{cpu} {}", if m.is_empty() { String::new() } else { m.to_string() })
+                        .trim_end()
+                        .to_string(),
+                );
+            }
+        }
+    }
     for (m, ms) in s.modules.iter().enumerate() {
         for (d, reg) in ms.registered.iter().enumerate() {
             if let Some(state) = reg.last() {
@@ -361,6 +382,11 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
             }
         } else if let Some(m) = l.strip_prefix("@@smt ") {
             o.smt = m.trim().to_string();
+        } else if let Some(m) = l.strip_prefix("@@sib ") {
+            let (cpu, list) = m.split_once(' ').unwrap_or((m, ""));
+            if case.machine.threads_per_core > 1 {
+                o.siblings.push(format!("cpu{} {}", cpu.trim(), list.trim()).trim_end().to_string());
+            }
         } else if let Some(m) = l.strip_prefix("@@slot ") {
             let mut f: Vec<&str> = m.split_whitespace().collect();
             if f.len() < 4 {

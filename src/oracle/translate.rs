@@ -141,6 +141,12 @@ pub fn case_skip(case: &Case) -> Option<String> {
     if case.machine.cpus < 2 {
         return Some("one CPU: nothing to hotplug, and the oracle's guest needs a CPU to write from".into());
     }
+    if case.machine.present < case.machine.cpus {
+        return Some("possible CPUs that are not present need QEMU's -smp N,maxcpus=M and device_add, which the oracle does not drive yet".into());
+    }
+    if case.machine.apic_ids_given {
+        return Some("APIC ids of the case's own: QEMU numbers them from its -smp topology, in CPU order".into());
+    }
     if case.machine.threads_per_core > 1 && case.machine.threads_per_core != 2 {
         return Some("QEMU's SMT guest has 2 threads per core".into());
     }
@@ -203,6 +209,9 @@ fn op_skip(op: &Op) -> Option<&'static str> {
             Some("IRQs or preemption off across operations cannot return to user space")
         }
         Op::GetOnlineMems | Op::PutOnlineMems => Some("get_online_mems/put_online_mems are not exported"),
+        Op::AcpiCpuHotAdd(_) | Op::AcpiCpuHotRemove(_) => Some(
+            "ACPI CPU hot-add and hot-remove need QEMU's monitor (device_add/device_del) driven from the guest's script, which the oracle does not do yet",
+        ),
         Op::AddMemory { .. } | Op::RemoveMemory(_) => Some(
             "add_memory/remove_memory need a physical range the guest does not have (QEMU's pc-dimm hot-add is not driven)",
         ),

@@ -31,7 +31,10 @@ pub struct AcpiState {
 }
 
 impl AcpiState {
-    pub fn new(cpus: usize, present: usize) -> AcpiState {
-        AcpiState { pr: (0..cpus).map(|i| (i < present).then_some(i)).collect() }
+    /// The boot scan: every present CPU's processor object has its
+    /// handler (`acpi_processor_add` found its logical CPU). With `nosmp`
+    /// only CPU 0 is present, and the others' attach failed.
+    pub fn new(cpus: usize, present: crate::sim::CpuMask) -> AcpiState {
+        AcpiState { pr: (0..cpus).map(|i| present.test(i).then_some(i)).collect() }
     }
 }
