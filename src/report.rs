@@ -457,7 +457,9 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
         } else {
             String::new()
         };
-        if res.cfg.hotplug_cpu {
+        if res.cfg.hotplug_cpu && !c.hotplug_dir.test(cpu) {
+            let _ = writeln!(out, "  cpu{cpu}: no hotplug/ directory (state {}){online}", st.state);
+        } else if res.cfg.hotplug_cpu {
             let _ =
                 writeln!(out, "  cpu{cpu}: hotplug/state {}  target {}  fail {}{online}", st.state, st.target, st.fail);
         } else {

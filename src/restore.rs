@@ -75,7 +75,7 @@ pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
 /// only rendered by [`Restorable::diff`], for an operation that failed.
 #[derive(Clone, Debug)]
 pub struct Restorable {
-    masks: [(&'static str, CpuMask); 10],
+    masks: [(&'static str, CpuMask); 11],
     /// Per CPU: `hotplug/state`, `hotplug/target`, `cpuhp/N` parked, stopper
     /// enabled.
     cpus: Vec<(State, State, bool, bool)>,
@@ -93,6 +93,7 @@ impl Restorable {
             ("cpu_active_mask", c.active),
             ("cpu_present_mask", c.present),
             ("CPU devices (per_cpu cpu_sys_devices)", c.devices),
+            ("cpuN/hotplug/ directories", c.hotplug_dir),
             ("cpu_sibling_setup_mask", s.x86.sibling_setup),
             ("cpuN/online (dev->offline)", c.dev_offline),
             ("smp cfd_data (smpcfd_prepare_cpu)", s.smp.cfd),

@@ -240,8 +240,16 @@ pub fn model(case: &Case, res: &RunResult, knob: Option<usize>, injected: bool) 
     }
     let c = &s.cpu;
     for cpu in 0..case.machine.cpus {
+        if !c.devices.test(cpu) {
+            o.cpus.push(format!("cpu{cpu} absent"));
+            continue;
+        }
         let st = &c.cpuhp[cpu];
         let online = if cpu == 0 { "-".to_string() } else { u8::from(!c.dev_offline.test(cpu)).to_string() };
+        if !c.hotplug_dir.test(cpu) {
+            o.cpus.push(format!("cpu{cpu} nohotplug {online}"));
+            continue;
+        }
         o.cpus.push(format!("cpu{cpu} {} {} {} {online}", st.state, st.target, st.fail));
     }
     o.masks = format!("online {} present {} active {}", cpulist(c.online), cpulist(c.present), cpulist(c.active));
@@ -362,6 +370,14 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
             o.knob = Some(k.trim().to_string());
         } else if let Some(c) = l.strip_prefix("@@cpu ") {
             let f: Vec<&str> = c.split_whitespace().collect();
+            if f.len() == 2 && f[1] == "absent" {
+                o.cpus.push(format!("cpu{} absent", f[0]));
+                continue;
+            }
+            if f.len() == 3 && f[1] == "nohotplug" {
+                o.cpus.push(format!("cpu{} nohotplug {}", f[0], f[2]));
+                continue;
+            }
             if f.len() != 5 {
                 return Err(format!("malformed CPU line `{l}`"));
             }

@@ -41,7 +41,8 @@ pub fn has_online_file(k: &Kernel, cpu: usize) -> bool {
 }
 
 /// `register_cpu()`: the device, offline unless the CPU is online; `slot`
-/// names the failpoint (`device_register` failing).
+/// names the failpoint (`device_register` failing). A device registered
+/// after boot has no `hotplug/` directory (`cpuhp_sysfs_init` ran once).
 pub fn register_cpu(k: &Kernel, slot: usize, num: usize) -> i32 {
     let site = crate::fault::Site::Acpi { cpu: slot as u16, step: crate::fault::AcpiStep::RegisterCpu };
     if let Some(err) = k.failpoint(site, false) {
@@ -61,6 +62,7 @@ pub fn register_cpu(k: &Kernel, slot: usize, num: usize) -> i32 {
 pub fn unregister_cpu(k: &Kernel, num: usize) {
     let mut s = k.s();
     s.cpu.devices.clear(num);
+    s.cpu.hotplug_dir.clear(num);
     s.cpu.dev_offline.clear(num);
     drop(s);
     k.step(format!("unregister_cpu({num}): /sys/devices/system/cpu/cpu{num} goes"));

@@ -153,6 +153,10 @@ pub struct CpuState {
     /// registered (`register_cpu`, drivers/base/cpu.c), so `cpuN` exists.
     /// `topology_init` registers every present CPU at boot.
     pub devices: CpuMask,
+    /// `cpuN/hotplug/` exists: `cpuhp_sysfs_init` (a device_initcall,
+    /// kernel/cpu.c) creates it for the CPU devices there are at boot, and
+    /// nothing creates it for a device `register_cpu` adds later.
+    pub hotplug_dir: CpuMask,
     /// `__cpu_up` asked the AP's idle task to start.
     pub boot_requested: CpuMask,
     /// Successful startups minus teardowns, per (state, instance, CPU), for
@@ -224,6 +228,7 @@ impl CpuState {
             possible,
             present,
             devices: present,
+            hotplug_dir: present,
             online: CpuMask::empty(),
             active: CpuMask::empty(),
             dying: CpuMask::empty(),
