@@ -50,6 +50,15 @@
 //!   `CPUHP_OFFLINE`; none ran from a late IPI on a CPU already offline;
 //!   none is left queued at the end. A waiter spinning on a call that never
 //!   runs is a deadlock (`finished`).
+//! - `cpu-devices`: at rest, every present CPU has its `cpuN` device
+//!   (`register_cpu`) and no CPU that is not present has one
+//!   (`acpi_processor_hotadd_init` and `acpi_processor_remove` change both
+//!   under `cpus_write_lock`).
+//! - `topology`: at rest, each online CPU's `cpu_smt_mask` is itself and the
+//!   online CPUs `match_smt` pairs it with, and an offline CPU is in no
+//!   CPU's mask (`set_cpu_sibling_map` on the way up, `remove_siblinginfo`
+//!   on the way down, arch/x86/kernel/smpboot.c). A CPU whose rollback
+//!   failed is exempt.
 
 use std::fmt;
 
@@ -79,6 +88,8 @@ pub enum Check {
     Stop,
     Sched,
     Smpboot,
+    CpuDevices,
+    Topology,
     /// The lock graph of a case.
     Lockdep,
     /// The lock graph of the whole suite.
@@ -105,6 +116,8 @@ impl Check {
             Check::Stop => "stop",
             Check::Sched => "sched",
             Check::Smpboot => "smpboot",
+            Check::CpuDevices => "cpu-devices",
+            Check::Topology => "topology",
             Check::Lockdep => "lockdep",
             Check::LockdepSuite => "lockdep (whole suite)",
             Check::Determinism => "determinism",
@@ -148,7 +161,7 @@ pub fn findings(res: &RunResult) -> Vec<Violation> {
     let stop = crate::kernel::stop_machine::check(&res.state, settled);
     v.extend(stop.into_iter().map(|e| Violation::new(Check::Stop, e)));
     let any_dead_error = res.state.trace.splats.iter().any(|s| s.title.starts_with("DEAD callback error"));
-    let sched = crate::kernel::sched::core::check(&res.state, settled, res.cfg.threads_per_core, any_dead_error);
+    let sched = crate::kernel::sched::core::check(&res.state, settled, any_dead_error);
     v.extend(sched.into_iter().map(|e| Violation::new(Check::Sched, e)));
     let smpboot = crate::kernel::smpboot::check(&res.state, settled);
     v.extend(smpboot.into_iter().map(|e| Violation::new(Check::Smpboot, e)));
@@ -179,6 +192,8 @@ pub fn check(case: &Case, res: &RunResult, plain: bool, findings: &[Violation]) 
     if settled {
         at_rest(case, res, &mut v);
         masks(case, res, &mut v);
+        cpu_devices(res, &mut v);
+        topology(res, &mut v);
         balance(res, &mut v);
         locks(res, &mut v);
     }
@@ -248,6 +263,57 @@ fn at_rest(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
     }
 }
 
+fn cpu_devices(res: &RunResult, v: &mut Vec<Violation>) {
+    let c = &res.state.cpu;
+    for cpu in c.possible.iter() {
+        match (c.present.test(cpu), c.devices.test(cpu)) {
+            (true, false) => {
+                v.push(Violation::new(Check::CpuDevices, format!("CPU{cpu} is present but has no cpu{cpu} device")))
+            }
+            (false, true) => v.push(Violation::new(
+                Check::CpuDevices,
+                format!("CPU{cpu} is not present but its cpu{cpu} device is still registered"),
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn topology(res: &RunResult, v: &mut Vec<Violation>) {
+    let c = &res.state.cpu;
+    let x = &res.state.x86;
+    for cpu in c.possible.iter() {
+        if c.creek.test(cpu) {
+            continue;
+        }
+        let mut want = crate::sim::CpuMask::empty();
+        if c.online.test(cpu) {
+            for j in c.online.iter().filter(|&j| !c.creek.test(j)) {
+                if j == cpu || (x.smp_num_siblings > 1 && x.match_smt(cpu, j)) {
+                    want.set(j);
+                }
+            }
+        }
+        let have =
+            x.sibling[cpu].iter().filter(|&j| !c.creek.test(j)).fold(crate::sim::CpuMask::empty(), |mut m, j| {
+                m.set(j);
+                m
+            });
+        if have != want {
+            let show = |m: crate::sim::CpuMask| if m.is_empty() { "(none)".to_string() } else { m.to_string() };
+            v.push(Violation::new(
+                Check::Topology,
+                format!(
+                    "CPU{cpu} ({}) has cpu_smt_mask {}, but its online SMT siblings are {}",
+                    if c.online.test(cpu) { "online" } else { "offline" },
+                    show(have),
+                    show(want)
+                ),
+            ));
+        }
+    }
+}
+
 fn masks(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
     let a = case.profile.a;
     let c = &res.state.cpu;
@@ -304,7 +370,11 @@ fn after_each_op(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
         if res.state.trace.splats[oc.splats.clone()].iter().any(|s| s.reaction) {
             continue;
         }
-        let ret = errno::name(oc.ret);
+        let ret = if oc.ret < 0 {
+            errno::name(oc.ret)
+        } else {
+            "in acpi_processor_add, which acpi_bus_attach reports as success".to_string()
+        };
         v.push(Violation::new(
             Check::Restore,
             format!("`{text}` failed ({ret}) and did not restore what it changed: {}", oc.changed.join("; ")),

@@ -154,6 +154,8 @@ pub fn config(case: &Case, opts: &RunOpts, preempt_points: bool) -> Config {
     Config {
         cpus: case.machine.cpus,
         threads_per_core: case.machine.threads_per_core,
+        apic_ids: case.machine.apic_ids.clone(),
+        present: case.machine.present,
         hotplug_cpu: case.machine.hotplug_cpu,
         smt: case.machine.smt,
         max_cpus: case.machine.max_cpus,
@@ -330,7 +332,10 @@ async fn control((k, h): Shared, ops: Vec<OpLine>, tasks: Vec<crate::case::TaskD
         k.trace(Event::OpRet(at, ret));
         let check = {
             let s = k.s();
-            let changed = if ret < 0 { Restorable::of(&s).diff(&before) } else { Vec::new() };
+            // A hot-add whose acpi_processor_add failed reports success
+            // (acpi_bus_attach drops the error), but must unwind too.
+            let attach_failed = matches!(line.op, Op::AcpiCpuHotAdd(slot) if ret == 0 && s.acpi.pr[slot].is_none());
+            let changed = if ret < 0 || attach_failed { Restorable::of(&s).diff(&before) } else { Vec::new() };
             let unbalanced = crate::restore::unbalanced(&s.cpu);
             OpCheck { op: i, ret, splats: splats..s.trace.splats.len(), changed, unbalanced }
         };
@@ -365,7 +370,7 @@ async fn thread((k, h): Shared, idx: usize, ops: Vec<OpLine>, loops: u32) {
 async fn boot(k: &Kernel) {
     k.bringup_nonboot_cpus().await;
     let mut s = k.s();
-    let offline = s.cpu.possible.iter().filter(|&c| !s.cpu.online.test(c)).collect::<Vec<_>>();
+    let offline = s.cpu.devices.iter().filter(|&c| !s.cpu.online.test(c)).collect::<Vec<_>>();
     for c in offline {
         s.cpu.dev_offline.set(c);
     }
@@ -485,6 +490,8 @@ async fn exec(k: &Kernel, h: &RefCell<Harness>, op: &Op) -> i64 {
         }
         Op::AddMemory { index, nid } => k.add_memory(*index, *nid).await,
         Op::RemoveMemory(index) => k.remove_memory(*index).await,
+        Op::AcpiCpuHotAdd(slot) => crate::drivers::acpi::scan::acpi_cpu_hot_add(k, *slot).await,
+        Op::AcpiCpuHotRemove(slot) => crate::drivers::acpi::scan::acpi_cpu_hot_remove(k, *slot).await,
         Op::GetOnlineMems => {
             k.get_online_mems().await;
             k.preemption_point().await;

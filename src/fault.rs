@@ -41,6 +41,9 @@ pub enum Site {
     /// A call that can fail inside a modelled callback's body, named after
     /// the callee: the callback's own error path runs.
     Callee { cpu: u16, bringup: bool, state: u16, callee: Callee },
+    /// A step of hot-adding ACPI processor `cpu` (its MADT position) that
+    /// can fail in the kernel (`acpi_processor_hotadd_init`).
+    Acpi { cpu: u16, step: AcpiStep },
 }
 
 /// The calls inside modelled callback bodies that can fail in 6.1.192.
@@ -79,6 +82,27 @@ impl Callee {
         match self {
             Callee::DlBwCheckOverflow => -errno::EBUSY,
             Callee::KthreadCreateOnCpu | Callee::ZallocCpumaskVarNode | Callee::AllocPercpu => -errno::ENOMEM,
+        }
+    }
+}
+
+/// The steps of `acpi_processor_hotadd_init` (6.1) that can fail, each
+/// named after its callee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AcpiStep {
+    /// `acpi_map_cpu()`: no logical CPU for the APIC id.
+    MapCpu,
+    /// `arch_register_cpu()` → `register_cpu()`: `device_register` failed.
+    RegisterCpu,
+}
+
+impl AcpiStep {
+    pub const ALL: [AcpiStep; 2] = [AcpiStep::MapCpu, AcpiStep::RegisterCpu];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AcpiStep::MapCpu => "acpi_map_cpu",
+            AcpiStep::RegisterCpu => "register_cpu",
         }
     }
 }
@@ -142,6 +166,7 @@ impl fmt::Display for Site {
                 let dir = if step.online() { "online" } else { "offline" };
                 write!(f, "memory/memory{block}/{dir}/{}", step.name())
             }
+            Site::Acpi { cpu, step } => write!(f, "acpi/cpu{cpu}/hot_add/{}", step.name()),
         }
     }
 }

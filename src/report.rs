@@ -444,12 +444,22 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
             let _ = writeln!(out, "  cpu{cpu}: not possible (no device)");
             continue;
         }
+        if !c.present.test(cpu) && !c.devices.test(cpu) {
+            let _ = writeln!(out, "  cpu{cpu}: not present (no device)");
+            continue;
+        }
+        if c.present.test(cpu) != c.devices.test(cpu) {
+            let has = if c.devices.test(cpu) { "a device, not present" } else { "present, no device" };
+            let _ = writeln!(out, "  cpu{cpu}: {has}");
+        }
         let online = if res.cfg.hotplug_cpu && cpu != 0 {
             format!("  online {}", u8::from(!c.dev_offline.test(cpu)))
         } else {
             String::new()
         };
-        if res.cfg.hotplug_cpu {
+        if res.cfg.hotplug_cpu && !c.hotplug_dir.test(cpu) {
+            let _ = writeln!(out, "  cpu{cpu}: no hotplug/ directory (state {}){online}", st.state);
+        } else if res.cfg.hotplug_cpu {
             let _ =
                 writeln!(out, "  cpu{cpu}: hotplug/state {}  target {}  fail {}{online}", st.state, st.target, st.fail);
         } else {
@@ -462,6 +472,12 @@ pub fn final_state(case: &Case, res: &RunResult) -> String {
                 u8::from(st.rollback)
             );
         }
+    }
+    // cpuN/topology/thread_siblings_list of each online CPU, on a machine
+    // with SMT or APIC ids of its own (elsewhere every CPU is its own).
+    if res.cfg.threads_per_core > 1 || case.machine.apic_ids_given {
+        let lists: Vec<String> = c.online.iter().map(|cpu| format!("cpu{cpu} {}", s.x86.sibling[cpu])).collect();
+        let _ = writeln!(out, "  thread_siblings_list: {}", lists.join(", "));
     }
     if res.cfg.hotplug_cpu {
         let _ = writeln!(out, "  smt/control: {}", c.smt_control.show());

@@ -80,13 +80,13 @@ pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
 /// only rendered by [`Restorable::diff`], for an operation that failed.
 #[derive(Clone, Debug)]
 pub struct Restorable {
-    masks: [(&'static str, CpuMask); 11],
+    masks: [(&'static str, CpuMask); 14],
     /// Per CPU: `hotplug/state`, `hotplug/target`, `cpuhp/N` parked, stopper
     /// enabled.
     cpus: Vec<(State, State, bool, bool)>,
     balance: Balance,
     steps: Rc<Vec<CpuhpStep>>,
-    counters: [(&'static str, u64); 4],
+    counters: [(&'static str, u64); 5],
     modules: Vec<ModuleState>,
 }
 
@@ -97,6 +97,9 @@ impl Restorable {
             ("cpu_online_mask", c.online),
             ("cpu_active_mask", c.active),
             ("cpu_present_mask", c.present),
+            ("CPU devices (per_cpu cpu_sys_devices)", c.devices),
+            ("cpuN/hotplug/ directories", c.hotplug_dir),
+            ("cpu_sibling_setup_mask", s.x86.sibling_setup),
             ("cpuN/online (dev->offline)", c.dev_offline),
             ("smp cfd_data (smpcfd_prepare_cpu)", s.smp.cfd),
             ("CPUs running (smp powered)", s.smp.powered),
@@ -114,6 +117,7 @@ impl Restorable {
             ("cpu_hotplug_disabled", u64::from(c.cpu_hotplug_disabled)),
             ("sched_smt_present", s.sched.smt_present as u64),
             ("num_cpus_frozen", s.sched.num_cpus_frozen as u64),
+            ("num_processors", u64::from(s.x86.num_processors)),
         ];
         Restorable {
             masks,

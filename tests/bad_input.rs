@@ -157,6 +157,31 @@ fn error_of(text: &str) -> String {
     "bad.toml:5:18:",
     &["unknown kernel parameter `nohz=off`", "`nosmt`"]
 )]
+#[case::apic_ids_wrong_length(
+    "description = \"x\"\nops = [\"boot\"]\n[machine]\ncpus = 2\napic_ids = [0, 1, 2]\n",
+    "bad.toml:5:12:",
+    &["`apic_ids` lists 3 APIC id(s); it needs one per CPU, 2 for `cpus = 2`"]
+)]
+#[case::apic_ids_duplicate(
+    "description = \"x\"\nops = [\"boot\"]\n[machine]\ncpus = 3\napic_ids = [0, 4, 4]\n",
+    "bad.toml:5:19:",
+    &["APIC id 4 of CPU 2 is CPU 1's already; each CPU needs its own APIC id"]
+)]
+#[case::apic_id_too_big(
+    "description = \"x\"\nops = [\"boot\"]\n[machine]\ncpus = 2\napic_ids = [0, 32768]\n",
+    "bad.toml:5:16:",
+    &["APIC id 32768 of CPU 1 must be 0 to 32767 (below MAX_LOCAL_APIC)"]
+)]
+#[case::present_above_cpus(
+    "description = \"x\"\nops = [\"boot\"]\n[machine]\ncpus = 2\npresent = 3\n",
+    "bad.toml:5:11:",
+    &["`present = 3` must be 1 to `cpus = 2`"]
+)]
+#[case::bad_acpi_site(
+    &format!("description = \"x\"\nops = [\"acpi_cpu_hot_add 1\"]\n[[fault]]\nsite = \"acpi/cpu1/hot_add/register_cpus\"\n{MACHINE}"),
+    "bad.toml:4:8:",
+    &["unknown ACPI hot-add step `register_cpus`", "did you mean `register_cpu`"]
+)]
 #[case::bad_expectation(
     &format!("description = \"x\"\nops = [\"cpu_down 1 => -EWHAT\"]\n{MACHINE}"),
     "bad.toml:2:23:",

@@ -456,7 +456,13 @@ fn print_script_takes_an_echo_written_with_tabs_and_writes_an_option_like_value(
     // `w` writes with the shell's echo, except a value echo would take as
     // its option, which goes through printf and cat.
     let head = oracle::cases::init_script(
-        &oracle::translate::MachineKey { cpus: 2, threads_per_core: 1, cmdline: String::new() },
+        &oracle::translate::MachineKey {
+            cpus: 2,
+            threads_per_core: 1,
+            cmdline: String::new(),
+            present: 2,
+            hotplug: false,
+        },
         &[],
         true,
     );

@@ -57,6 +57,12 @@ fn problem(r: Regression) -> &'static [&'static str] {
         Regression::SyntheticSmpbootParkSkipped => {
             &["is running but CPU1 is at state 0 (below CPUHP_AP_SMPBOOT_THREADS)"]
         }
+        Regression::SyntheticSiblingMapKept => {
+            &["topology: CPU0 (online) has cpu_smt_mask 0-1, but its online SMT siblings are 0"]
+        }
+        Regression::SyntheticHotRemoveKeepsDevice => {
+            &["cpu-devices: CPU2 is not present but its cpu2 device is still registered"]
+        }
         Regression::SyntheticDeviceOfflineOnFailure => &[
             "`echo 0 > cpu1/online` failed (",
             "did not restore what it changed: cpuN/online (dev->offline) is 1, was (none)",

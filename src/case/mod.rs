@@ -27,6 +27,7 @@ use serde::Deserialize;
 use crate::sim::CpuMask;
 use toml::Spanned;
 
+use crate::arch::x86::apic::MAX_LOCAL_APIC;
 use crate::fault::{self, Site};
 use crate::kernel::SmtCmdline;
 use crate::kernel::cpuhotplug::{PROFILES, Profile, State};
@@ -59,7 +60,17 @@ impl std::error::Error for CaseError {}
 #[derive(Clone, Debug)]
 pub struct Machine {
     pub cpus: usize,
+    /// `smp_num_siblings`: the SMT threads per core CPUID reports.
     pub threads_per_core: usize,
+    /// The APIC id of each processor the firmware (ACPI's MADT) lists, in
+    /// its order: `apic_ids`, or derived from `threads_per_core` (thread
+    /// `t` of core `c` has `c << count_order(threads_per_core) | t`).
+    pub apic_ids: Vec<u32>,
+    /// Whether the case wrote `apic_ids` (the snapshot header names them).
+    pub apic_ids_given: bool,
+    /// The processors present (enabled in the MADT) at boot: the first
+    /// `present` of the `cpus` possible ones; the others can be hot-added.
+    pub present: usize,
     pub hotplug_cpu: bool,
     pub smt: SmtCmdline,
     /// `setup_max_cpus` from `maxcpus=N` (`nosmp` is 0); `None` boots every
@@ -286,6 +297,8 @@ struct ExploreFile {
 struct MachineFile {
     cpus: Spanned<i64>,
     threads_per_core: Option<Spanned<usize>>,
+    apic_ids: Option<Spanned<Vec<Spanned<i64>>>>,
+    present: Option<Spanned<i64>>,
     hotplug_cpu: Option<bool>,
     cmdline: Option<Spanned<String>>,
     steps_max: Option<Spanned<i64>>,
@@ -494,10 +507,35 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
         None => (SmtCmdline::None, None),
         Some(c) => parse_cmdline(src, c)?,
     };
+    let apic_ids = load_apic_ids(src, m, cpus, tpc)?;
+    let present = match &m.present {
+        None => cpus,
+        Some(p) => match *p.get_ref() {
+            n if (1..=cpus as i64).contains(&n) => n as usize,
+            n => {
+                return Err(src.error(
+                    p.span().start,
+                    format!(
+                        "`present = {n}` must be 1 to `cpus = {cpus}`: the processors enabled at boot, CPU 0 first"
+                    ),
+                ));
+            }
+        },
+    };
+    let hotplug_cpu = m.hotplug_cpu.unwrap_or(true);
+    if present < cpus && !hotplug_cpu {
+        let at = m.present.as_ref().map_or(0, |p| p.span().start);
+        return Err(
+            src.error(at, "`present` below `cpus` needs `hotplug_cpu = true` (CONFIG_ACPI_HOTPLUG_CPU depends on it)")
+        );
+    }
     Ok(Machine {
         cpus,
         threads_per_core: tpc,
-        hotplug_cpu: m.hotplug_cpu.unwrap_or(true),
+        apic_ids,
+        apic_ids_given: m.apic_ids.is_some(),
+        present,
+        hotplug_cpu,
         smt,
         max_cpus,
         steps_max: m.steps_max.as_ref().map_or(Ok(1_000_000), |s| limits::STEPS_MAX.check(src, "`steps_max`", s, 1))?,
@@ -505,6 +543,42 @@ fn load_machine(src: &Source, m: &MachineFile) -> Result<Machine, CaseError> {
             limits::TRACE_EVENTS_MAX.check(src, "`trace_events_max`", s, 1)
         })? as usize,
     })
+}
+
+/// `apic_ids = [...]`: one distinct APIC id below `MAX_LOCAL_APIC` per CPU;
+/// without it, thread `t` of core `c` has `c << count_order(tpc) | t`, as
+/// CPUID leaf 0xb lays the ids out (`BITS_SHIFT_NEXT_LEVEL` of the SMT level
+/// is the bits the threads take).
+fn load_apic_ids(src: &Source, m: &MachineFile, cpus: usize, tpc: usize) -> Result<Vec<u32>, CaseError> {
+    let Some(list) = &m.apic_ids else {
+        let width = crate::arch::x86::apic::count_order(tpc as u32);
+        return Ok((0..cpus).map(|c| (((c / tpc) << width) | (c % tpc)) as u32).collect());
+    };
+    let ids = list.get_ref();
+    if ids.len() != cpus {
+        return Err(src.error(
+            list.span().start,
+            format!("`apic_ids` lists {} APIC id(s); it needs one per CPU, {cpus} for `cpus = {cpus}`", ids.len()),
+        ));
+    }
+    let mut out: Vec<u32> = Vec::with_capacity(cpus);
+    for (i, id) in ids.iter().enumerate() {
+        let v = *id.get_ref();
+        if !(0..i64::from(MAX_LOCAL_APIC)).contains(&v) {
+            return Err(src.error(
+                id.span().start,
+                format!("APIC id {v} of CPU {i} must be 0 to {} (below MAX_LOCAL_APIC)", MAX_LOCAL_APIC - 1),
+            ));
+        }
+        if let Some(j) = out.iter().position(|&o| i64::from(o) == v) {
+            return Err(src.error(
+                id.span().start,
+                format!("APIC id {v} of CPU {i} is CPU {j}'s already; each CPU needs its own APIC id"),
+            ));
+        }
+        out.push(v as u32);
+    }
+    Ok(out)
 }
 
 /// The kernel parameters the model knows: `nosmt`, `nosmt=force`,

@@ -119,6 +119,12 @@ pub enum Op {
     },
     /// `remove_memory(start, size)` of the block `memoryN`.
     RemoveMemory(u32),
+    /// QEMU's `device_add` of ACPI processor N (its MADT position):
+    /// `acpi_device_hotplug(ACPI_NOTIFY_DEVICE_CHECK)`.
+    AcpiCpuHotAdd(usize),
+    /// QEMU's `device_del` of ACPI processor N:
+    /// `acpi_device_hotplug(ACPI_NOTIFY_EJECT_REQUEST)`.
+    AcpiCpuHotRemove(usize),
     /// `get_online_mems()` / `put_online_mems()`.
     GetOnlineMems,
     PutOnlineMems,
@@ -236,6 +242,7 @@ pub enum Group {
     Smp,
     Slab,
     Memory,
+    Acpi,
     Locking,
     Stop,
     Sched,
@@ -253,6 +260,7 @@ impl Group {
             Group::Smp => "kernel/smp.c: cross-CPU function calls",
             Group::Slab => "mm/slab.c: the SLAB-era slab model",
             Group::Memory => "mm/memory_hotplug.c: memory hotplug",
+            Group::Acpi => "drivers/acpi/scan.c, acpi_processor.c: CPU hot-add and hot-remove",
             Group::Locking => "kernel/locking/mutex.c: the case's mutexes",
             Group::Stop => "kernel/stop_machine.c: the per-CPU stoppers",
             Group::Sched => "kernel/sched/core.c: task affinity and migration",
@@ -369,6 +377,15 @@ pub const OPERATIONS: &[OpSpec] = &[
         summary: "put_online_mems(): release it",
         example: "put_online_mems", group: Group::Memory, flags: MEMORY,
         parse: |e, s, w| e.bare(s, w, Op::PutOnlineMems) },
+    // drivers/acpi/scan.c, drivers/acpi/acpi_processor.c
+    OpSpec { name: "acpi_cpu_hot_add", usage: "acpi_cpu_hot_add CPU",
+        summary: "QEMU's device_add of processor CPU: acpi_device_hotplug(ACPI_NOTIFY_DEVICE_CHECK) → acpi_processor_add → acpi_processor_hotadd_init (acpi_map_cpu, arch_register_cpu)",
+        example: "acpi_cpu_hot_add 3", group: Group::Acpi, flags: HOTPLUG_CPU,
+        parse: |e, s, w| e.one_cpu(s, w).map(Op::AcpiCpuHotAdd) },
+    OpSpec { name: "acpi_cpu_hot_remove", usage: "acpi_cpu_hot_remove CPU",
+        summary: "QEMU's device_del of processor CPU: acpi_device_hotplug(ACPI_NOTIFY_EJECT_REQUEST) → acpi_scan_hot_remove (device_offline, acpi_processor_remove, _EJ0)",
+        example: "acpi_cpu_hot_remove 3", group: Group::Acpi, flags: HOTPLUG_CPU,
+        parse: |e, s, w| e.one_cpu(s, w).map(Op::AcpiCpuHotRemove) },
     // kernel/locking/mutex.c
     OpSpec { name: "mutex_lock", usage: "mutex_lock MUTEX",
         summary: "mutex_lock(&MUTEX), a mutex of the case by name",

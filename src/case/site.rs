@@ -6,7 +6,7 @@
 //! `cpuhp/cpu<N>/<up|down>/<state>[/inst<K>]`, a call inside a callback's
 //! body `cpuhp/cpu<N>/<up|down>/<state>/<callee>`, or `smp/cpu<N>/ipi`.
 
-use crate::fault::{Callee, MemStep, Site};
+use crate::fault::{AcpiStep, Callee, MemStep, Site};
 use crate::kernel::cpuhotplug::{Profile, State};
 
 use super::limits::BLOCKS_MAX;
@@ -40,9 +40,12 @@ pub fn resolve_state(profile: &Profile, text: &str) -> Result<State, String> {
 
 /// Parses a site name, resolving the state part.
 pub fn parse_site(profile: &Profile, cpus: usize, text: &str) -> Result<Site, String> {
-    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online, cpuhp/cpu<N>/<up|down>/<state>/<callee> (callee dl_bw_check_overflow or kthread_create_on_cpu), smp/cpu<N>/ipi, or memory/memory<N>/<online|offline>/<step>";
+    const FORM: &str = "expected cpuhp/cpu<N>/<up|down>/<state>[/inst<K>], such as cpuhp/cpu1/down/workqueue:online, cpuhp/cpu<N>/<up|down>/<state>/<callee> (callee dl_bw_check_overflow, kthread_create_on_cpu, zalloc_cpumask_var_node or alloc_percpu), smp/cpu<N>/ipi, memory/memory<N>/<online|offline>/<step>, or acpi/cpu<N>/hot_add/<acpi_map_cpu|register_cpu>";
     if let Some(rest) = text.strip_prefix("memory/") {
         return parse_memory_site(text, rest);
+    }
+    if let Some(rest) = text.strip_prefix("acpi/") {
+        return parse_acpi_site(text, rest, cpus);
     }
     if let Some(rest) = text.strip_prefix("smp/") {
         let cpu = rest
@@ -103,6 +106,25 @@ fn parse_memory_site(text: &str, rest: &str) -> Result<Site, String> {
         format!("unknown memory step `{step}` in site `{text}`; {near}{form}")
     })?;
     Ok(Site::Memory { block, step: MemStep::ALL[pos] })
+}
+
+/// `acpi/cpu<N>/hot_add/<step>`.
+fn parse_acpi_site(text: &str, rest: &str, cpus: usize) -> Result<Site, String> {
+    let names: Vec<&str> = AcpiStep::ALL.iter().map(|s| s.name()).collect();
+    let form = format!("expected acpi/cpu<N>/hot_add/<step> with <step> one of {}", names.join(", "));
+    let (cpu, step) = rest.split_once("/hot_add/").ok_or_else(|| format!("incomplete site `{text}`; {form}"))?;
+    let cpu: usize = cpu
+        .strip_prefix("cpu")
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("`{cpu}` in site `{text}` is not cpu<N>; {form}"))?;
+    if cpu >= cpus {
+        return Err(format!("site `{text}` names CPU{cpu}, but the machine has CPUs 0 to {}", cpus - 1));
+    }
+    let pos = names.iter().position(|n| *n == step).ok_or_else(|| {
+        let near = nearest(step, names.iter().copied()).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
+        format!("unknown ACPI hot-add step `{step}` in site `{text}`; {near}{form}")
+    })?;
+    Ok(Site::Acpi { cpu: cpu as u16, step: AcpiStep::ALL[pos] })
 }
 
 fn split_inst(rest: &str) -> (&str, Option<u32>) {

@@ -313,6 +313,7 @@ pub fn site_label(case: &Case, site: Site) -> String {
     let state = match site {
         Site::Cpuhp { state, .. } | Site::Callee { state, .. } => state,
         Site::Ipi { .. } => return "call-function IPI".to_string(),
+        Site::Acpi { step, .. } => return step.name().to_string(),
         Site::Memory { step, .. } => {
             return match step {
                 MemStep::GoingOnline | MemStep::GoingOffline => format!("memory_notify({})", step.name()),

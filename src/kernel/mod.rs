@@ -64,9 +64,14 @@ pub enum SmtCmdline {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub cpus: usize,
-    /// SMT threads per core; CPU `c` is a primary thread when
-    /// `c % threads_per_core == 0`.
+    /// `smp_num_siblings`: SMT threads per core, as CPUID reports them.
     pub threads_per_core: usize,
+    /// The firmware's processors in MADT order: their APIC ids
+    /// (`crate::arch::x86::apic`).
+    pub apic_ids: Vec<u32>,
+    /// The first `present` of them are enabled at boot; the rest are
+    /// possible, and can be hot-added (`crate::drivers::acpi`).
+    pub present: usize,
     /// `CONFIG_HOTPLUG_CPU`.
     pub hotplug_cpu: bool,
     pub smt: SmtCmdline,
@@ -215,6 +220,10 @@ pub struct KState {
     pub sched: sched::core::SchedState,
     /// The per-CPU hotplug threads.
     pub smpboot: smpboot::SmpbootState,
+    /// x86's APIC ids and SMT sibling maps.
+    pub x86: crate::arch::x86::apic::X86State,
+    /// ACPI's processor devices (hot-add and hot-remove).
+    pub acpi: crate::drivers::acpi::AcpiState,
     /// Executor steps so far.
     pub steps: u64,
     /// Work charged that did not yield to the executor (each case
@@ -288,6 +297,7 @@ impl Kernel {
             device_hotplug_lock: locks.add("device_hotplug_lock", LockKind::Mutex),
         };
         let cpu = cpu::CpuState::new(&profile, &cfg, &mut locks);
+        let present = cpu.present;
         let stop = stop_machine::StopState::new(cfg.cpus, &mut locks);
         let smp = smp::SmpState::new(cfg.cpus);
         let slab = crate::mm::slab::SlabState::new(cfg.slab, &mut locks);
@@ -313,6 +323,8 @@ impl Kernel {
             rcu: rcu::tree::RcuState::new(cfg.cpus),
             sched: sched::core::SchedState::new(cfg.cpus),
             smpboot,
+            x86: crate::arch::x86::apic::X86State::new(&cfg.apic_ids, cfg.present, cfg.threads_per_core as u32),
+            acpi: crate::drivers::acpi::AcpiState::new(cfg.cpus, present),
             steps: 0,
             work: 0,
             occ: world::Occupancy::default(),

@@ -79,6 +79,14 @@ pub enum Regression {
     /// Synthetic, not historical: `smpcfd_prepare_cpu`'s error path frees
     /// nothing it allocated. Shows the `leaks` check on `cfd_data` fire.
     SyntheticSmpcfdUnwindLeaks,
+    /// Synthetic, not historical: `remove_siblinginfo` does nothing, so an
+    /// offline CPU stays in its siblings' `cpu_smt_mask`. Shows the
+    /// `topology` check fire.
+    SyntheticSiblingMapKept,
+    /// Synthetic, not historical: `acpi_processor_remove` skips
+    /// `arch_unregister_cpu`, so a hot-removed CPU keeps its `cpuN` device.
+    /// Shows the `cpu-devices` check fire.
+    SyntheticHotRemoveKeepsDevice,
 }
 
 impl Regression {
@@ -98,6 +106,8 @@ impl Regression {
         Regression::SyntheticSchedDeactivateUnwindSmt,
         Regression::SyntheticSmpbootParkSkipped,
         Regression::SyntheticSmpcfdUnwindLeaks,
+        Regression::SyntheticSiblingMapKept,
+        Regression::SyntheticHotRemoveKeepsDevice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -117,6 +127,8 @@ impl Regression {
             Regression::SyntheticSchedDeactivateUnwindSmt => "synthetic-sched-deactivate-unwind-smt",
             Regression::SyntheticSmpbootParkSkipped => "synthetic-smpboot-park-skipped",
             Regression::SyntheticSmpcfdUnwindLeaks => "synthetic-smpcfd-unwind-leaks",
+            Regression::SyntheticSiblingMapKept => "synthetic-sibling-map-kept",
+            Regression::SyntheticHotRemoveKeepsDevice => "synthetic-hot-remove-keeps-device",
         }
     }
 
@@ -153,7 +165,9 @@ impl Regression {
             | Regression::SyntheticSchedActivateNoRqOnline
             | Regression::SyntheticSchedDeactivateUnwindSmt
             | Regression::SyntheticSmpbootParkSkipped
-            | Regression::SyntheticSmpcfdUnwindLeaks => {
+            | Regression::SyntheticSmpcfdUnwindLeaks
+            | Regression::SyntheticSiblingMapKept
+            | Regression::SyntheticHotRemoveKeepsDevice => {
                 "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }

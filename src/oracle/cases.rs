@@ -72,15 +72,17 @@ ss() { awk -v n="$1" '$1 == n { print $2 }' $K/slots; }
 insts() { awk -v n="$1" '$1 == n { for (i = 5; i <= NF; i++) print $i }' $K/slots | sort -r; }
 has() { awk -v n="$1" '$1 == n { f = 1 } END { exit !f }' $K/slots; }
 cpus() { seq 0 $((NCPU - 1)); }
+wt() { i=0; while [ $i -lt 200 ]; do if [ -e $C/cpu$1 ]; then [ $2 = 1 ] && return; else [ $2 = 0 ] && return; fi; sleep 0.1; i=$((i + 1)); done; }
 snap() { for c in $(cpus); do echo "$c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done; cat $C/smt/control; }
 mems() { for d in $M/memory[0-9]*; do echo "${d##*/} $(cat $d/state)"; done; }
 MI=/sys/kernel/debug/notifier-error-inject/memory/actions
 final() {
   echo @@final
-  for c in $(cpus); do echo "@@cpu $c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/target) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done
+  for c in $(cpus); do [ -e $C/cpu$c ] || { echo "@@cpu $c absent"; continue; }; [ -e $C/cpu$c/hotplug ] || { echo "@@cpu $c nohotplug $(cat $C/cpu$c/online)"; continue; }; echo "@@cpu $c $(cat $C/cpu$c/hotplug/state) $(cat $C/cpu$c/hotplug/target) $(cat $C/cpu$c/hotplug/fail) $(cat $C/cpu$c/online 2>/dev/null || echo -)"; done
   echo "@@mask $(cat $C/online) $(cat $C/present) $(cat $C/active 2>/dev/null || echo -)"
   echo "@@smt $(cat $C/smt/control) active $(cat $C/smt/active)"
   i=0; for p in $HOGS; do echo "@@task $i $(awk '/^Cpus_allowed_list/ { print $2 }' /proc/$p/status)"; i=$((i + 1)); done
+  if [ "$(cat $C/smt/control)" != notsupported ]; then for c in $(cpus); do f=$C/cpu$c/topology/thread_siblings_list; [ -e $f ] && echo "@@sib $c $(cat $f)"; done; fi
   mems | sed 's/^/@@mem /'
   sed 's/^/@@slot /' $K/slots
   dmesg | tail -n +$((dm + 1)) | grep -E 'WARNING:|BUG' | sed 's/^/@@splat /'
@@ -100,7 +102,7 @@ restore() {
       [ "$(cat $C/cpu$c/online)" = "$o" ] || echo "$o" > $C/cpu$c/online 2>/dev/null
     done
   done
-  if [ "$(snap)" = "$BOOT" ] && [ "$(mems)" = "$MEM0" ] && [ -z "$(cat $K/slots)" ]; then echo '@@reset ok'; else
+  if [ -z "$HPDEL" ] && [ "$(snap)" = "$BOOT" ] && [ "$(mems)" = "$MEM0" ] && [ -z "$(cat $K/slots)" ]; then echo '@@reset ok'; else
     echo "@@reset bad: $(snap | tr '\n' ' ') slots: $(cat $K/slots | tr '\n' ' ')"; echo @@DONE; poweroff -f
   fi
   dm=$(dmesg | wc -l)
@@ -159,8 +161,14 @@ pub fn without_module(plans: &mut [CasePlan], why: &str) {
 
 /// QEMU for a machine: `-smp N` (2 threads per core on an Intel model for
 /// SMT, docs/real-kernel.md#smt), the case's command line.
-fn qemu_command(p: &pieces::Pieces, initrd: &Path, m: &MachineKey) -> Command {
-    let (cpu, smp) = if m.threads_per_core == 2 {
+fn qemu_command(p: &pieces::Pieces, initrd: &Path, m: &MachineKey, qmp: &Path) -> Command {
+    let hotplug = m.hotplug || m.present < m.cpus;
+    let (cpu, smp) = if hotplug {
+        // CPU 0 from -smp, the other present ones as -device with an id
+        // device_del can name (one socket, one thread per core: core-id N
+        // is APIC id N).
+        ("qemu64", format!("1,maxcpus={},sockets=1,cores={},threads=1", m.cpus, m.cpus))
+    } else if m.threads_per_core == 2 {
         ("Haswell-noTSX-IBRS", format!("{},sockets=1,cores={},threads=2", m.cpus, m.cpus / 2))
     } else {
         ("qemu64", m.cpus.to_string())
@@ -170,7 +178,14 @@ fn qemu_command(p: &pieces::Pieces, initrd: &Path, m: &MachineKey) -> Command {
         append.push(' ');
         append.push_str(&m.cmdline);
     }
-    super::qemu_line(p, "tcg", cpu, &smp, initrd, &append)
+    let mut cmd = super::qemu_line(p, "tcg", cpu, &smp, initrd, &append);
+    if hotplug {
+        for n in 1..m.present {
+            cmd.arg("-device").arg(qemu::cpu_device(n));
+        }
+        cmd.arg("-qmp").arg(format!("unix:{},server=on,wait=off", qmp.display()));
+    }
+    cmd
 }
 
 /// The scenarios that reached `@@reset` (index, lines, reset ok), and the
@@ -333,7 +348,9 @@ fn boot(
     let dir = tempfile::tempdir().map_err(|e| (format!("cannot make a temporary directory: {e}"), Vec::new()))?;
     let initrd = dir.path().join("initrd.cpio");
     std::fs::write(&initrd, c.finish()).map_err(|e| (format!("{}: {e}", initrd.display()), Vec::new()))?;
-    qemu::run_keeping(qemu_command(p, &initrd, m), limits)
+    let qmp = dir.path().join("qmp.sock");
+    let hotplug = m.hotplug || m.present < m.cpus;
+    qemu::run_keeping_qmp(qemu_command(p, &initrd, m, &qmp), limits, hotplug.then_some(qmp.as_path()))
 }
 
 /// The table and the diffs; true when every scenario that ran agrees.

@@ -1,7 +1,8 @@
 //! What a case's scenario shows, on both sides, in one shape: each
 //! operation's result, the knob write's, the final state of every CPU
 //! (`hotplug/state`, `target`, `fail`, `online`), the `online`, `present`
-//! and `active` masks, `smt/control`, the module's registered slots, its
+//! and `active` masks, `smt/control`, each CPU's
+//! `topology/thread_siblings_list` on an SMT machine, the module's registered slots, its
 //! callbacks as (operation, direction, state, CPU, task class, result), and
 //! how many WARN and BUG reports the kernel printed. [`model`] reads it off a
 //! model run; [`parse`] off the guest's structured lines. Tooling around the
@@ -34,6 +35,10 @@ pub struct Observed {
     pub cpus: Vec<String>,
     pub masks: String,
     pub smt: String,
+    /// `cpuN LIST`: `cpuN/topology/thread_siblings_list` of each CPU that
+    /// has a topology directory (from `CPUHP_TOPOLOGY_PREPARE` up), on an
+    /// SMT machine.
+    pub siblings: Vec<String>,
     /// `SLOT STATE NAME single|multi [instances, sorted]`.
     pub slots: Vec<String>,
     /// `opN up|down STATE cpuC CLASS RET`.
@@ -62,6 +67,7 @@ impl Observed {
             ("cpus", self.cpus.clone()),
             ("masks", vec![self.masks.clone()]),
             ("smt/control", vec![self.smt.clone()]),
+            ("thread_siblings_list", self.siblings.clone()),
             ("slots", self.slots.clone()),
             ("callbacks", self.callbacks.clone()),
             ("memory", self.memory.clone()),
@@ -238,14 +244,37 @@ pub fn model(case: &Case, res: &RunResult, knob: Option<usize>, injected: bool) 
     }
     let c = &s.cpu;
     for cpu in 0..case.machine.cpus {
+        if !c.devices.test(cpu) {
+            o.cpus.push(format!("cpu{cpu} absent"));
+            continue;
+        }
         let st = &c.cpuhp[cpu];
         let online = if cpu == 0 { "-".to_string() } else { u8::from(!c.dev_offline.test(cpu)).to_string() };
+        if !c.hotplug_dir.test(cpu) {
+            o.cpus.push(format!("cpu{cpu} nohotplug {online}"));
+            continue;
+        }
         o.cpus.push(format!("cpu{cpu} {} {} {} {online}", st.state, st.target, st.fail));
     }
     o.masks = format!("online {} present {} active {}", cpulist(c.online), cpulist(c.present), cpulist(c.active));
     // smt/active: active_show() reads sched_smt_active().
     o.smt = format!("{} active {}", c.smt_control.show(), u8::from(s.sched.smt_present > 0));
     o.tasks = s.sched.tasks.iter().map(|t| format!("{} {}", t.name, cpulist(t.cpus_mask))).collect();
+    if case.machine.threads_per_core > 1 {
+        // topology_add_dev/topology_remove_dev (drivers/base/topology.c) at
+        // CPUHP_TOPOLOGY_PREPARE make and remove cpuN/topology.
+        let topology = case.profile.steps.iter().find(|p| p.name == "base/topology:prepare").map(|p| p.nr);
+        for cpu in 0..case.machine.cpus {
+            if topology.is_some_and(|t| c.cpuhp[cpu].state >= t) {
+                let m = s.x86.sibling[cpu];
+                o.siblings.push(
+                    format!("cpu{cpu} {}", if m.is_empty() { String::new() } else { m.to_string() })
+                        .trim_end()
+                        .to_string(),
+                );
+            }
+        }
+    }
     for (m, ms) in s.modules.iter().enumerate() {
         for (d, reg) in ms.registered.iter().enumerate() {
             if let Some(state) = reg.last() {
@@ -347,6 +376,14 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
             o.knob = Some(k.trim().to_string());
         } else if let Some(c) = l.strip_prefix("@@cpu ") {
             let f: Vec<&str> = c.split_whitespace().collect();
+            if f.len() == 2 && f[1] == "absent" {
+                o.cpus.push(format!("cpu{} absent", f[0]));
+                continue;
+            }
+            if f.len() == 3 && f[1] == "nohotplug" {
+                o.cpus.push(format!("cpu{} nohotplug {}", f[0], f[2]));
+                continue;
+            }
             if f.len() != 5 {
                 return Err(format!("malformed CPU line `{l}`"));
             }
@@ -373,6 +410,11 @@ pub fn parse(case: &Case, lines: &[String]) -> Result<Observed, String> {
             o.tasks.push(format!("{} {}", name.name, f.get(1).unwrap_or(&"-")));
         } else if let Some(m) = l.strip_prefix("@@smt ") {
             o.smt = m.trim().to_string();
+        } else if let Some(m) = l.strip_prefix("@@sib ") {
+            let (cpu, list) = m.split_once(' ').unwrap_or((m, ""));
+            if case.machine.threads_per_core > 1 {
+                o.siblings.push(format!("cpu{} {}", cpu.trim(), list.trim()).trim_end().to_string());
+            }
         } else if let Some(m) = l.strip_prefix("@@slot ") {
             let mut f: Vec<&str> = m.split_whitespace().collect();
             if f.len() < 4 {

@@ -122,7 +122,19 @@ pub fn run(cmd: Command, limits: Limits) -> Result<Console, String> {
 
 /// [`run`], and a failure keeps every line the guest printed, so the
 /// caller can say where the guest was.
-pub fn run_keeping(mut cmd: Command, limits: Limits) -> Result<Console, (String, Vec<String>)> {
+pub fn run_keeping(cmd: Command, limits: Limits) -> Result<Console, (String, Vec<String>)> {
+    run_keeping_qmp(cmd, limits, None)
+}
+
+/// [`run_keeping`] for a guest that asks for CPU hot-add and hot-remove:
+/// QEMU listens for QMP at `qmp`, and each console line `@@qmp device_add N`
+/// or `@@qmp device_del N` is answered there ([`qmp_request`]), its
+/// `@@ret` put in the transcript right after it.
+pub fn run_keeping_qmp(
+    mut cmd: Command,
+    limits: Limits,
+    qmp: Option<&std::path::Path>,
+) -> Result<Console, (String, Vec<String>)> {
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -132,7 +144,8 @@ pub fn run_keeping(mut cmd: Command, limits: Limits) -> Result<Console, (String,
         .map_err(|e| (format!("cannot start {}: {e}", cmd.get_program().to_string_lossy()), Vec::new()))?;
     let console = lines_of(child.stdout.take().expect("piped stdout"));
     let (stderr, stderr_done) = drain(child.stderr.take().expect("piped stderr"));
-    let mut watch = Watch { child, start, limits, last: start, lines: Vec::new(), bytes: 0, first: None };
+    let qmp = qmp.map(std::path::Path::to_path_buf);
+    let mut watch = Watch { child, start, limits, last: start, lines: Vec::new(), bytes: 0, first: None, qmp };
     let res = watch.read(&console);
     let reaped = reap(&mut watch.child);
     let _ = stderr_done.recv_timeout(GRACE);
@@ -205,6 +218,8 @@ struct Watch {
     lines: Vec<String>,
     bytes: usize,
     first: Option<f64>,
+    /// QEMU's QMP socket, for a guest that hot-adds and removes CPUs.
+    qmp: Option<std::path::PathBuf>,
 }
 
 impl Watch {
@@ -236,7 +251,13 @@ impl Watch {
             return Err(format!("the guest printed more than {} MiB on its console", MAX_CONSOLE >> 20));
         }
         let done = line == "@@DONE";
+        let request = line.strip_prefix("@@qmp ").map(str::to_string);
         self.lines.push(line);
+        if let (Some(req), Some(path)) = (request, &self.qmp) {
+            let ret = qmp_request(path, &req);
+            self.lines.push(format!("@@ret {ret}"));
+            self.last = Instant::now();
+        }
         Ok(done)
     }
 
@@ -291,6 +312,106 @@ fn reap(child: &mut Child) -> Result<(), String> {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(format!("QEMU (pid {}) did not die within {} s of SIGKILL", child.id(), GRACE.as_secs())),
         Err(e) => Err(format!("cannot wait for QEMU: {e}")),
+    }
+}
+
+/// How long a QMP request may take, the guest's `_OST` answer included.
+const QMP_WAIT: Duration = Duration::from_secs(15);
+
+/// The `-device` of QEMU's CPU `n` (APIC id `n`: one socket, one thread
+/// per core), with the id `device_del` names it by.
+pub fn cpu_device(n: usize) -> String {
+    format!("qemu64-x86_64-cpu,socket-id=0,core-id={n},thread-id=0,id=cpu{n}")
+}
+
+/// Answers a guest's `device_add N` or `device_del N` on QMP: QEMU's own
+/// refusal as an errno name (`EEXIST`, `ENODEV`, `EPERM`), else the final
+/// status the guest's `_OST` reported for the processor's slot
+/// (`ACPI_DEVICE_OST`: 0 is `OK`, 0x80 `EPERM`, 0x82 `EBUSY`, anything else
+/// `EIO`), which is what `acpi_device_hotplug` made of its error.
+/// `ETIMEDOUT` (with what QMP said) if nothing came within [`QMP_WAIT`];
+/// `EQMP` if QMP could not be spoken.
+pub fn qmp_request(path: &std::path::Path, req: &str) -> String {
+    match qmp_exchange(path, req) {
+        Ok(r) => r,
+        Err(e) => format!("EQMP({e})"),
+    }
+}
+
+fn qmp_exchange(path: &std::path::Path, req: &str) -> Result<String, String> {
+    use std::io::{BufRead, BufReader, Write};
+    let (verb, n) = req.split_once(' ').ok_or("a QMP request is `device_add N` or `device_del N`")?;
+    let n: usize = n.trim().parse().map_err(|_| format!("`{n}` is not a CPU number"))?;
+    let deadline = Instant::now() + QMP_WAIT;
+    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_millis(200))).map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let next = |reader: &mut BufReader<std::os::unix::net::UnixStream>| -> Result<serde_json::Value, String> {
+        let mut line = String::new();
+        loop {
+            if Instant::now() >= deadline {
+                return Err("timeout".into());
+            }
+            match reader.read_line(&mut line) {
+                Ok(0) => return Err("QMP closed".into()),
+                Ok(_) if line.ends_with('\n') => {
+                    return serde_json::from_str(&line).map_err(|e| format!("QMP sent `{}`: {e}", line.trim()));
+                }
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    let mut send = |v: serde_json::Value| writeln!(stream, "{v}").map_err(|e| e.to_string());
+    next(&mut reader)?; // the greeting
+    send(serde_json::json!({"execute": "qmp_capabilities"}))?;
+    while next(&mut reader)?.get("return").is_none() {}
+    let id = format!("cpu{n}");
+    let cmd = match verb {
+        "device_add" => serde_json::json!({"execute": "device_add", "arguments": {
+            "driver": "qemu64-x86_64-cpu", "id": id, "socket-id": 0, "core-id": n, "thread-id": 0}}),
+        "device_del" => serde_json::json!({"execute": "device_del", "arguments": {"id": id}}),
+        other => return Err(format!("unknown QMP request `{other}`")),
+    };
+    send(cmd)?;
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        let v = match next(&mut reader) {
+            Ok(v) => v,
+            Err(e) if e == "timeout" => return Ok(format!("ETIMEDOUT({})", seen.join(" "))),
+            Err(e) => return Err(e),
+        };
+        seen.push(v.to_string());
+        if let Some(err) = v.get("error") {
+            let desc = err.get("desc").and_then(|d| d.as_str()).unwrap_or("").to_string();
+            return Ok(if desc.contains("exists") || desc.contains("Duplicate") {
+                "EEXIST".into()
+            } else if desc.contains("not found") {
+                "ENODEV".into()
+            } else if desc.contains("unpluggable") {
+                "EPERM".into()
+            } else {
+                format!("EIO({desc})")
+            });
+        }
+        // The guest's _OST for the processor's slot: 0x84 (eject in
+        // progress) first on a removal, then the final status, whose
+        // `device` is gone once the CPU is.
+        let info = &v["data"]["info"];
+        let slot = n.to_string();
+        if v.get("event").and_then(|e| e.as_str()) == Some("ACPI_DEVICE_OST")
+            && info["slot-type"].as_str() == Some("CPU")
+            && info["slot"].as_str() == Some(slot.as_str())
+        {
+            match info["status"].as_u64() {
+                Some(0x84) => {}
+                Some(0) => return Ok("OK".into()),
+                Some(0x80) => return Ok("EPERM".into()),
+                Some(0x82) => return Ok("EBUSY".into()),
+                s => return Ok(format!("EIO(_OST status {s:?})")),
+            }
+        }
     }
 }
 

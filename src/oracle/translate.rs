@@ -47,6 +47,11 @@ pub struct MachineKey {
     pub cpus: usize,
     pub threads_per_core: usize,
     pub cmdline: String,
+    /// The CPUs present at boot; below `cpus`, or with `hotplug`, QEMU gets
+    /// `-smp 1,maxcpus=cpus` with the others as `-device`s, and a QMP socket.
+    pub present: usize,
+    /// The case hot-adds or hot-removes CPUs (QEMU's `device_add`/`device_del`).
+    pub hotplug: bool,
 }
 
 /// How a scenario's fault reaches the real kernel.
@@ -111,7 +116,8 @@ fn machine(case: &Case) -> MachineKey {
     };
     let words: Vec<String> = smt.into_iter().chain(m.max_cpus.map(|n| format!("maxcpus={n}"))).collect();
     let cmdline = words.join(" ");
-    MachineKey { cpus: m.cpus, threads_per_core: m.threads_per_core, cmdline }
+    let hotplug = case.ops.iter().any(|o| matches!(o.op, Op::AcpiCpuHotAdd(_) | Op::AcpiCpuHotRemove(_)));
+    MachineKey { cpus: m.cpus, threads_per_core: m.threads_per_core, cmdline, present: m.present, hotplug }
 }
 
 /// Why the whole case cannot run on a real kernel, if it cannot.
@@ -146,6 +152,19 @@ pub fn case_skip(case: &Case) -> Option<String> {
     }
     if case.machine.cpus < 2 {
         return Some("one CPU: nothing to hotplug, and the oracle's guest needs a CPU to write from".into());
+    }
+    let removed = case.ops.iter().position(|o| matches!(o.op, Op::AcpiCpuHotRemove(_)));
+    if let Some(r) = removed
+        && case.ops[r..].iter().any(|o| matches!(o.op, Op::AcpiCpuHotAdd(_)))
+    {
+        return Some("a CPU hot-add after a hot-remove: QEMU 7.2 under TCG crashes (SIGSEGV, SIGABRT) adding a CPU once it unplugged one".into());
+    }
+    let hotplug = case.ops.iter().any(|o| matches!(o.op, Op::AcpiCpuHotAdd(_) | Op::AcpiCpuHotRemove(_)));
+    if (case.machine.present < case.machine.cpus || hotplug) && case.machine.threads_per_core > 1 {
+        return Some("CPU hot-add on an SMT guest: the oracle's device_add names cores of one thread".into());
+    }
+    if case.machine.apic_ids_given {
+        return Some("APIC ids of the case's own: QEMU numbers them from its -smp topology, in CPU order".into());
     }
     if case.machine.threads_per_core > 1 && case.machine.threads_per_core != 2 {
         return Some("QEMU's SMT guest has 2 threads per core".into());
@@ -209,6 +228,9 @@ fn op_skip(op: &Op) -> Option<&'static str> {
             Some("IRQs or preemption off across operations cannot return to user space")
         }
         Op::GetOnlineMems | Op::PutOnlineMems => Some("get_online_mems/put_online_mems are not exported"),
+        Op::AcpiCpuHotRemove(0) => Some(
+            "QEMU's boot CPU has no device id for device_del to name (QEMU refuses it: \"Boot CPU is unpluggable\")",
+        ),
         Op::AddMemory { .. } | Op::RemoveMemory(_) => Some(
             "add_memory/remove_memory need a physical range the guest does not have (QEMU's pc-dimm hot-add is not driven)",
         ),
@@ -319,6 +341,14 @@ fn rmmod_lines(case: &Case, m: usize) -> String {
 fn op_command(case: &Case, op: &Op) -> String {
     let loaded = |m: usize, cmd: String| format!("if [ \"$L{m}\" = 1 ]; then {cmd}; else echo '@@ret -ENOENT'; fi");
     match op {
+        // The host answers `@@qmp` on QMP and puts the `@@ret` it made of
+        // QEMU's reply and the guest's _OST in the transcript (qemu.rs);
+        // the guest waits for cpuN to appear or go (processor N is logical
+        // CPU N when processors come and go in order).
+        Op::AcpiCpuHotAdd(n) => format!("echo '@@qmp device_add {n}'; wt {n} 1"),
+        // QEMU 7.2 under TCG crashes adding a CPU after it unplugged one,
+        // so a scenario that unplugged one ends its boot (HPDEL).
+        Op::AcpiCpuHotRemove(n) => format!("HPDEL=1; echo '@@qmp device_del {n}'; wt {n} 0"),
         Op::Write { file, value } => {
             format!("echo \"@@ret $(w {} {})\"", shell_word(value), shell_word(&guest_file(*file)))
         }
@@ -636,7 +666,7 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
     let op = events[..at].iter().rev().find_map(|e| if let Event::Op(r) = e { Some(r.op as usize) } else { None });
     let Some(op) = op else { return Err("the failpoint fires before the first operation".into()) };
     let module = observe::module_of(case, &run.result.state, at, state, bringup);
-    if !bringup && !matches!(case.ops[op].op, Op::Write { .. }) {
+    if !bringup && !matches!(case.ops[op].op, Op::Write { .. } | Op::AcpiCpuHotRemove(_)) {
         return Err(format!(
             "a teardown failing in `{}` hits BUG_ON(ret && !bringup) in cpuhp_issue_call (kmod/README.md)",
             case.ops[op].text

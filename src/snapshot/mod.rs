@@ -74,6 +74,14 @@ pub fn case_snapshot(case: &Case, run: &CaseRun) -> String {
         case.profile.name,
         case.profile.kernel
     );
+    if m.present < m.cpus {
+        let _ =
+            writeln!(out, "machine: CPUs 0 to {} present at boot, the others possible (ACPI hot-add)", m.present - 1);
+    }
+    if m.apic_ids_given {
+        let ids: Vec<String> = m.apic_ids.iter().map(|a| format!("{a:#x}")).collect();
+        let _ = writeln!(out, "machine: APIC ids {}", ids.join(" "));
+    }
     if let Some(s) = &case.explore.schedule
         && verdict::pin(case, opts).is_none()
     {

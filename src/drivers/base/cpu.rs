@@ -7,8 +7,13 @@
 //! mask: a CPU the kernel left half up reads as online. On x86 6.1 without
 //! `BOOTPARAM_HOTPLUG_CPU0` the boot CPU has no `online` file, and without
 //! `CONFIG_HOTPLUG_CPU` no CPU has one. `device_online`/`device_offline`
-//! take the CPU device's `device_lock`. Left out: uevents, and NUMA node
-//! changes.
+//! take the CPU device's `device_lock`. `register_cpu` (a hot-added CPU's
+//! device: `dev->offline = !cpu_online()`) and `unregister_cpu` (a
+//! hot-removed one's) make `cpuN` appear and go; `device_register` can
+//! fail there (the failpoint `acpi/cpuN/hot_add/register_cpu`). Left out:
+//! uevents, NUMA node links (`register_cpu_under_node`), the PM QoS latency
+//! attribute, and the `probe`/`release` files (`CONFIG_ARCH_CPU_PROBE_RELEASE`
+//! is off on x86).
 
 use crate::errno::*;
 use crate::kernel::Kernel;
@@ -28,10 +33,39 @@ pub fn kstrtobool(buf: &str) -> Result<bool, i32> {
     }
 }
 
-/// Whether `cpuN/online` exists: x86's `topology_init` registers a device
-/// for each present CPU, and CPU 0's cannot go offline.
+/// Whether `cpuN/online` exists: the CPU's device is registered (x86's
+/// `topology_init` registers one for each present CPU, hot-add another),
+/// and CPU 0's cannot go offline.
 pub fn has_online_file(k: &Kernel, cpu: usize) -> bool {
-    k.cfg.hotplug_cpu && cpu != 0 && k.s().cpu.present.test(cpu)
+    k.cfg.hotplug_cpu && cpu != 0 && k.s().cpu.devices.test(cpu)
+}
+
+/// `register_cpu()`: the device, offline unless the CPU is online; `slot`
+/// names the failpoint (`device_register` failing). A device registered
+/// after boot has no `hotplug/` directory (`cpuhp_sysfs_init` ran once).
+pub fn register_cpu(k: &Kernel, slot: usize, num: usize) -> i32 {
+    let site = crate::fault::Site::Acpi { cpu: slot as u16, step: crate::fault::AcpiStep::RegisterCpu };
+    if let Some(err) = k.failpoint(site, false) {
+        k.step(format!("register_cpu({num}) = {}  (failpoint {site})", name(i64::from(err))));
+        return err;
+    }
+    let mut s = k.s();
+    let online = s.cpu.online.test(num);
+    s.cpu.dev_offline.assign(num, !online);
+    s.cpu.devices.set(num);
+    drop(s);
+    k.step(format!("register_cpu({num}): /sys/devices/system/cpu/cpu{num} appears"));
+    0
+}
+
+/// `unregister_cpu()`: `device_unregister`, `per_cpu(cpu_sys_devices) = NULL`.
+pub fn unregister_cpu(k: &Kernel, num: usize) {
+    let mut s = k.s();
+    s.cpu.devices.clear(num);
+    s.cpu.hotplug_dir.clear(num);
+    s.cpu.dev_offline.clear(num);
+    drop(s);
+    k.step(format!("unregister_cpu({num}): /sys/devices/system/cpu/cpu{num} goes"));
 }
 
 /// `online_show()`.

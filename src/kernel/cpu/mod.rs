@@ -54,13 +54,13 @@ impl Kernel {
         }
     }
 
-    async fn cpus_write_lock(&self) {
+    pub(crate) async fn cpus_write_lock(&self) {
         if self.cfg.hotplug_cpu {
             self.lock(self.lock_ids.cpu_hotplug_lock, Mode::Exclusive).await;
         }
     }
 
-    async fn cpus_write_unlock(&self) {
+    pub(crate) async fn cpus_write_unlock(&self) {
         if self.cfg.hotplug_cpu {
             self.unlock(self.lock_ids.cpu_hotplug_lock).await;
         }
@@ -97,12 +97,8 @@ impl Kernel {
         let s = self.s();
         match s.cpu.smt_control {
             SmtControl::Enabled | SmtControl::NotSupported => true,
-            _ => self.topology_is_primary_thread(cpu) || !s.cpu.booted_once.test(cpu),
+            _ => s.x86.topology_is_primary_thread(cpu) || !s.cpu.booted_once.test(cpu),
         }
-    }
-
-    pub fn topology_is_primary_thread(&self, cpu: usize) -> bool {
-        cpu.is_multiple_of(self.cfg.threads_per_core.max(1))
     }
 
     /// `cpuhp_set_state()`: returns the previous state.

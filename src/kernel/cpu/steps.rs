@@ -156,6 +156,14 @@ pub struct CpuState {
     pub frozen_cpus: CpuMask,
     /// `dev->offline` of each CPU device: what `cpuN/online` reads.
     pub dev_offline: CpuMask,
+    /// `per_cpu(cpu_sys_devices, cpu)` is set: the CPU's device is
+    /// registered (`register_cpu`, drivers/base/cpu.c), so `cpuN` exists.
+    /// `topology_init` registers every present CPU at boot.
+    pub devices: CpuMask,
+    /// `cpuN/hotplug/` exists: `cpuhp_sysfs_init` (a device_initcall,
+    /// kernel/cpu.c) creates it for the CPU devices there are at boot, and
+    /// nothing creates it for a device `register_cpu` adds later.
+    pub hotplug_dir: CpuMask,
     /// `__cpu_up` asked the AP's idle task to start.
     pub boot_requested: CpuMask,
     /// Successful startups minus teardowns, per (state, instance, CPU), for
@@ -200,22 +208,34 @@ impl CpuState {
         // APIC_SYMMETRIC_IO_NO_ROUTING, so native_smp_prepare_cpus calls
         // disable_smp(): present and possible are CPU 0 alone
         // (arch/x86/kernel/smpboot.c).
-        let all = if cfg.max_cpus == Some(0) { CpuMask::of(0) } else { CpuMask::first_n(cfg.cpus) };
-        let smt_control = if cfg.threads_per_core < 2 {
-            SmtControl::NotSupported
+        // Possible: the MADT's enabled and disabled entries
+        // (`prefill_possible_map`); present: the enabled ones
+        // (`generic_processor_info`, arch/x86/kernel/apic/apic.c).
+        let (possible, present) = if cfg.max_cpus == Some(0) {
+            (CpuMask::of(0), CpuMask::of(0))
         } else {
-            match cfg.smt {
-                SmtCmdline::None => SmtControl::Enabled,
-                SmtCmdline::Nosmt => SmtControl::Disabled,
-                SmtCmdline::Force => SmtControl::ForceDisabled,
-            }
+            (CpuMask::first_n(cfg.cpus), CpuMask::first_n(cfg.present.min(cfg.cpus)))
         };
+        // `cpu_smt_control` starts CPU_SMT_ENABLED; the `nosmt` early
+        // parameter runs `cpu_smt_disable()`, then `identify_boot_cpu()` →
+        // `cpu_smt_check_topology()` makes it CPU_SMT_NOT_SUPPORTED unless
+        // `topology_smt_supported()` (`smp_num_siblings > 1`) (kernel/cpu.c).
+        let mut smt_control = match cfg.smt {
+            SmtCmdline::None => SmtControl::Enabled,
+            SmtCmdline::Nosmt => SmtControl::Disabled,
+            SmtCmdline::Force => SmtControl::ForceDisabled,
+        };
+        if cfg.threads_per_core < 2 {
+            smt_control = SmtControl::NotSupported;
+        }
         let mut s = CpuState {
             cpuhp,
             steps,
             instances,
-            possible: all,
-            present: all,
+            possible,
+            present,
+            devices: present,
+            hotplug_dir: present,
             online: CpuMask::empty(),
             active: CpuMask::empty(),
             dying: CpuMask::empty(),

@@ -53,7 +53,7 @@ impl Kernel {
 
     /// `target_store()`.
     pub async fn target_store(&self, cpu: usize, buf: &str) -> i32 {
-        if !self.cfg.hotplug_cpu {
+        if !self.cfg.hotplug_cpu || !self.s().cpu.hotplug_dir.test(cpu) {
             return -ENOENT;
         }
         let target = match kstrtoint(buf) {
@@ -97,7 +97,7 @@ impl Kernel {
 
     /// `fail_store()`, with its checks in the kernel's order.
     pub async fn fail_store(&self, cpu: usize, buf: &str) -> i32 {
-        if !self.cfg.hotplug_cpu {
+        if !self.cfg.hotplug_cpu || !self.s().cpu.hotplug_dir.test(cpu) {
             return -ENOENT;
         }
         let fail = match kstrtoint(buf) {
@@ -232,6 +232,8 @@ mod tests {
         let cfg = Config {
             cpus: 2,
             threads_per_core: 1,
+            apic_ids: vec![0, 1],
+            present: 2,
             hotplug_cpu: true,
             smt: SmtCmdline::None,
             max_cpus: None,

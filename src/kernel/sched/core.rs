@@ -128,25 +128,13 @@ impl Kernel {
         self.s().sched.rq[cpu].balance_push = on;
     }
 
-    /// `cpu_smt_mask(cpu)`: the CPU's SMT siblings that are online.
-    fn smt_mask_online(&self, s: &KState, cpu: usize) -> CpuMask {
-        let tpc = self.cfg.threads_per_core.max(1);
-        let first = cpu - cpu % tpc;
-        let mut m = CpuMask::empty();
-        for c in first..(first + tpc).min(self.cfg.cpus) {
-            if s.cpu.online.test(c) {
-                m.set(c);
-            }
-        }
-        m
-    }
-
     /// `sched_smt_present_inc()` / `sched_smt_present_dec()`.
     fn sched_smt_present_step(&self, cpu: usize, inc: bool) {
-        let mut s = self.s();
-        if self.smt_mask_online(&s, cpu).weight() != 2 {
+        // cpu_smt_mask(): x86's sibling map (arch/x86/smpboot.rs).
+        if self.cpu_smt_mask(cpu).weight() != 2 {
             return;
         }
+        let mut s = self.s();
         s.sched.smt_present += if inc { 1 } else { -1 };
         let negative = s.sched.smt_present < 0;
         drop(s);
@@ -272,7 +260,7 @@ fn sched_blocked(s: &KState, cpu: usize) -> bool {
 }
 
 /// The `sched` check: at rest, the runqueues agree with the masks.
-pub fn check(s: &KState, settled: bool, threads_per_core: usize, dead_error: bool) -> Vec<String> {
+pub fn check(s: &KState, settled: bool, dead_error: bool) -> Vec<String> {
     let mut v = Vec::new();
     if !settled {
         return v;
@@ -301,7 +289,7 @@ pub fn check(s: &KState, settled: bool, threads_per_core: usize, dead_error: boo
         }
     }
     if s.cpu.online == active {
-        let want = cores_with_two(s.cpu.online, threads_per_core, s.sched.rq.len());
+        let want = cores_with_two(s);
         if s.sched.smt_present != want {
             v.push(format!(
                 "sched_smt_present counts {} core(s) with two SMT threads up, but {want} have",
@@ -324,12 +312,12 @@ fn and(a: CpuMask, b: CpuMask) -> CpuMask {
     m
 }
 
-/// Cores with at least two online threads (`sched_smt_present` counts one
-/// per core whose sibling mask reached two).
-fn cores_with_two(online: CpuMask, tpc: usize, cpus: usize) -> i32 {
-    let tpc = tpc.max(1);
-    let cores = (0..cpus).step_by(tpc);
-    cores.filter(|&c| (c..(c + tpc).min(cpus)).filter(|&t| online.test(t)).count() >= 2).count() as i32
+/// Cores with at least two online threads, by their sibling masks
+/// (`sched_smt_present` counts one per core whose mask reached two).
+fn cores_with_two(s: &KState) -> i32 {
+    let masks: std::collections::BTreeSet<CpuMask> =
+        s.cpu.online.iter().map(|c| s.x86.sibling[c]).filter(|m| m.weight() >= 2).collect();
+    masks.len() as i32
 }
 
 /// The case's tasks in the final state: where each runs, and its mask.
