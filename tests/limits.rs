@@ -95,7 +95,7 @@ fn a_sweep_over_scenarios_max_is_an_error_before_it_runs() {
     };
     assert!(err.starts_with("pairs.toml:3:9: "), "{err}");
     assert!(
-        err.contains("this sweep makes 702705 scenarios, over scenarios_max (100000): narrow `sweep_filter`"),
+        err.contains("this sweep makes 738720 scenarios, over scenarios_max (100000): narrow `sweep_filter`"),
         "{err}"
     );
 }

@@ -712,7 +712,7 @@ fn load_task(src: &Source, machine: &Machine, t: &TaskFile) -> Result<TaskDecl, 
     let last = machine.cpus - 1;
     let cpus_allowed = match &t.cpus_allowed {
         None => CpuMask::first_n(machine.cpus),
-        Some(l) => ops::parse_cpulist(l.get_ref(), machine.cpus).ok_or_else(|| {
+        Some(l) => CpuMask::parse_list(l.get_ref(), machine.cpus).ok_or_else(|| {
             let msg =
                 format!("`cpus_allowed = \"{}\"` is not a cpulist of CPUs 0 to {last}, such as \"1-3\"", l.get_ref());
             src.error(l.span().start, msg)

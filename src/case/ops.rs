@@ -553,20 +553,6 @@ pub(super) struct Env<'a> {
     pub tasks: &'a [super::TaskDecl],
 }
 
-/// A cpulist such as `1-3,5` of CPUs below `cpus`; `None` if it is not one.
-pub fn parse_cpulist(text: &str, cpus: usize) -> Option<CpuMask> {
-    let mut m = CpuMask::empty();
-    for part in text.split(',') {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
-        if a > b || b >= cpus {
-            return None;
-        }
-        (a..=b).for_each(|c| m.set(c));
-    }
-    Some(m)
-}
-
 /// A word of an operation and its character offset in the string.
 struct Word<'a> {
     text: &'a str,
@@ -877,7 +863,7 @@ impl Env<'_> {
 
     /// A cpulist such as `1-3,5`.
     fn cpulist(&self, span: &Range<usize>, w: &Word) -> Result<CpuMask, CaseError> {
-        parse_cpulist(w.text, self.machine.cpus).ok_or_else(|| {
+        CpuMask::parse_list(w.text, self.machine.cpus).ok_or_else(|| {
             self.err(
                 span,
                 w.at,

@@ -40,6 +40,21 @@ impl CpuMask {
         m
     }
 
+    /// A cpulist such as `1-3,5` of CPUs below `cpus` (the format of
+    /// `cpulist_parse`, lib/bitmap.c); `None` if it is not one.
+    pub fn parse_list(text: &str, cpus: usize) -> Option<Self> {
+        let mut m = CpuMask::empty();
+        for part in text.split(',') {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+            if a > b || b >= cpus {
+                return None;
+            }
+            (a..=b).for_each(|c| m.set(c));
+        }
+        Some(m)
+    }
+
     pub fn test(self, cpu: usize) -> bool {
         cpu < CPUS_MAX && self.0[cpu / 64] & (1 << (cpu % 64)) != 0
     }
