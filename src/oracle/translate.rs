@@ -196,11 +196,6 @@ pub fn case_skip(case: &Case) -> Option<String> {
             }
         }
     }
-    if case.machine.max_cpus == Some(0) {
-        return Some(
-            "nosmp: the guest has no device for any CPU but 0, and the observation reads every CPU's files".into(),
-        );
-    }
     for l in &case.ops {
         if let Some(why) = op_skip(&l.op) {
             return Some(format!("`{}`: {why}", l.text));
