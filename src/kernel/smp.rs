@@ -542,18 +542,16 @@ impl Kernel {
     pub fn smpcfd_prepare_cpu(&self, cpu: usize) -> i32 {
         use crate::fault::Callee::{AllocPercpu, ZallocCpumaskVarNode};
         let state = self.profile.enums.get("CPUHP_SMPCFD_PREPARE").copied().unwrap_or(0);
-        let mut had = 0;
-        for callee in [ZallocCpumaskVarNode, ZallocCpumaskVarNode, AllocPercpu] {
+        for (had, callee) in [ZallocCpumaskVarNode, ZallocCpumaskVarNode, AllocPercpu].into_iter().enumerate() {
             if let Some(err) = self.callee_fails(cpu, true, state, callee) {
                 // free_cpumask_var() of what this call allocated.
                 // regression: synthetic-smpcfd-unwind-leaks
                 if !self.cfg.has(Regression::SyntheticSmpcfdUnwindLeaks) {
-                    self.s().smp.cfd_allocs[cpu] -= had;
+                    self.s().smp.cfd_allocs[cpu] -= had as i32;
                 }
                 return err;
             }
             self.s().smp.cfd_allocs[cpu] += 1;
-            had += 1;
         }
         self.s().smp.cfd.set(cpu);
         0
