@@ -617,6 +617,12 @@ impl Kernel {
                 self.s().locks.locks[lock].writers_waiting -= 1;
             }
         }
+        self.take_lock(lock, mode);
+    }
+
+    /// The current task takes a free `lock`: its dependencies on the locks
+    /// it holds are recorded, then it holds it too.
+    fn take_lock(&self, lock: LockId, mode: Mode) {
         let mut s = self.s();
         let cur = s.current;
         let held = std::mem::take(&mut s.tasks[cur].held);
@@ -630,6 +636,26 @@ impl Kernel {
         s.tasks[cur].held = held;
         s.tasks[cur].held.push(lock);
         s.record_lock(lock, trace::LockWhat::Take(mode));
+    }
+
+    /// Takes a lock nothing else can hold now (no case operation can reach
+    /// it), recording its order but making no scheduling point.
+    pub fn lock_private(&self, lock: LockId) {
+        debug_assert!(self.s().locks.locks[lock].can_take(Mode::Exclusive), "model bug: a private lock is taken");
+        self.take_lock(lock, Mode::Exclusive);
+    }
+
+    /// Releases a lock taken with [`Kernel::lock_private`].
+    pub fn unlock_private(&self, lock: LockId) {
+        let mut s = self.s();
+        let cur = s.current;
+        if s.locks.release(lock, cur) {
+            s.record_lock(lock, trace::LockWhat::Release);
+        }
+        let held = &mut s.tasks[cur].held;
+        if let Some(i) = held.iter().rposition(|&h| h == lock) {
+            held.remove(i);
+        }
     }
 
     /// `mutex_trylock()`: takes the lock if it is free, recording no
@@ -719,12 +745,20 @@ impl Kernel {
     }
 
     /// The failpoint of a call inside a callback's body (`Site::Callee`):
-    /// the callee's own error when it fires, with a note in the trace.
-    pub fn callee_fails(&self, cpu: usize, bringup: bool, state: u16, callee: crate::fault::Callee) -> Option<i32> {
+    /// the callee's own error when it fires, with a note naming what it was
+    /// called for (`arg`).
+    pub fn callee_fails(
+        &self,
+        cpu: usize,
+        bringup: bool,
+        state: u16,
+        callee: crate::fault::Callee,
+        arg: &str,
+    ) -> Option<i32> {
         let site = Site::Callee { cpu: cpu as u16, bringup, state, callee };
         let rollback = self.s().cpu.cpuhp[cpu].rollback;
         let err = self.failpoint(site, rollback)?;
-        self.note(format!("{}(CPU{cpu}) fails ({})", callee.name(), crate::errno::name(err.into())));
+        self.note(format!("{}({arg}) fails ({})", callee.name(), crate::errno::name(err.into())));
         Some(err)
     }
 

@@ -543,7 +543,7 @@ impl Kernel {
         use crate::fault::Callee::{AllocPercpu, ZallocCpumaskVarNode};
         let state = self.profile.enums.get("CPUHP_SMPCFD_PREPARE").copied().unwrap_or(0);
         for (had, callee) in [ZallocCpumaskVarNode, ZallocCpumaskVarNode, AllocPercpu].into_iter().enumerate() {
-            if let Some(err) = self.callee_fails(cpu, true, state, callee) {
+            if let Some(err) = self.callee_fails(cpu, true, state, callee, &format!("CPU{cpu}")) {
                 // free_cpumask_var() of what this call allocated.
                 // regression: synthetic-smpcfd-unwind-leaks
                 if !self.cfg.has(Regression::SyntheticSmpcfdUnwindLeaks) {

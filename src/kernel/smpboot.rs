@@ -32,8 +32,8 @@
 //! failure of `__smpboot_create_thread` (the same unwind as
 //! `kthread_create_on_cpu`'s), and `cpu_report_state`/`cpu_check_up_prepare`.
 
-use crate::fault::{Callee, Site};
-use crate::sim::lock::{LockId, LockKind, Locks, Mode};
+use crate::fault::Callee;
+use crate::sim::lock::{LockId, LockKind, Locks};
 
 use super::cpuhotplug::Profile;
 use super::{KState, Kernel, Regression};
@@ -84,33 +84,6 @@ impl SmpbootState {
 }
 
 impl Kernel {
-    /// Takes a lock nothing else can hold now, recording its order.
-    fn lock_private(&self, lock: LockId) {
-        let mut s = self.s();
-        let cur = s.current;
-        let held = std::mem::take(&mut s.tasks[cur].held);
-        debug_assert!(s.locks.locks[lock].can_take(Mode::Exclusive), "model bug: a private lock is taken");
-        if !held.is_empty() {
-            let new = held.iter().any(|&a| a != lock && !s.locks.deps.contains_key(&(a, lock)));
-            let by = if new { Kernel::comm_of(&s, cur) } else { String::new() };
-            s.locks.depend(lock, &held, cur, &by);
-        }
-        s.locks.take(lock, Mode::Exclusive, cur);
-        s.tasks[cur].held = held;
-        s.tasks[cur].held.push(lock);
-    }
-
-    /// Releases a lock taken with [`Kernel::lock_private`].
-    fn unlock_private(&self, lock: LockId) {
-        let mut s = self.s();
-        let cur = s.current;
-        s.locks.release(lock, cur);
-        let held = &mut s.tasks[cur].held;
-        if let Some(i) = held.iter().rposition(|&h| h == lock) {
-            held.remove(i);
-        }
-    }
-
     /// `smpboot_create_threads()`: `__smpboot_create_thread` for each
     /// registered thread the CPU does not have yet, stopping at the first
     /// failure.
@@ -123,14 +96,8 @@ impl Kernel {
             if self.s().smpboot.created[cpu][i] {
                 continue;
             }
-            let site = Site::Callee { cpu: cpu as u16, bringup: true, state, callee: Callee::KthreadCreateOnCpu };
-            let rollback = self.s().cpu.cpuhp[cpu].rollback;
-            if let Some(err) = self.failpoint(site, rollback) {
-                self.note(format!(
-                    "kthread_create_on_cpu({}/{cpu}) fails ({})",
-                    ht.comm,
-                    crate::errno::name(err.into())
-                ));
+            let thread = format!("{}/{cpu}", ht.comm);
+            if let Some(err) = self.callee_fails(cpu, true, state, Callee::KthreadCreateOnCpu, &thread) {
                 ret = err;
                 break;
             }

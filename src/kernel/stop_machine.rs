@@ -384,10 +384,6 @@ fn run_sched_work(k: &Kernel, cpu: usize, w: super::sched::core::SchedWork) {
             k.note(format!("migration/{cpu}: migration_cpu_stop({})", k.s().sched.tasks[t].name));
             k.migration_cpu_stop(cpu, t);
         }
-        SchedWork::BalancePushCpuStop(t) => {
-            k.note(format!("migration/{cpu}: __balance_push_cpu_stop({})", k.s().sched.tasks[t].name));
-            k.balance_push_cpu_stop(cpu, t);
-        }
     }
 }
 

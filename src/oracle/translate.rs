@@ -658,7 +658,7 @@ fn plan_fault(case: &Case, sc: Scenario, opts: &RunOpts) -> Result<Planned, Stri
         return Err(format!("the failpoint fires {} times; the knob and the module fail once", fired.len()));
     }
     let Event::CbExit(_, _, err) = events[at] else { unreachable!() };
-    let op = events[..at].iter().rev().find_map(|e| if let Event::Op(r) = e { Some(r.op as usize) } else { None });
+    let op = op_before(events, at);
     let Some(op) = op else { return Err("the failpoint fires before the first operation".into()) };
     let module = observe::module_of(case, &run.result.state, at, state, bringup);
     if !bringup && !matches!(case.ops[op].op, Op::Write { .. } | Op::AcpiCpuHotRemove(_)) {
@@ -748,8 +748,7 @@ fn plan_dl_overflow(case: &Case, sc: Scenario, opts: &RunOpts, cpu: usize, actio
         .iter()
         .position(|e| matches!(e, Event::Note(t) if s.trace.texts[*t as usize].starts_with(&note)));
     let Some(at) = at else { return Err("the model's failpoint never fires".into()) };
-    let op =
-        s.trace.events[..at].iter().rev().find_map(|e| if let Event::Op(r) = e { Some(r.op as usize) } else { None });
+    let op = op_before(&s.trace.events, at);
     let Some(op) = op else { return Err("the failpoint fires before the first operation".into()) };
     let single =
         matches!(&case.ops[op].op, Op::Write { file: SysfsFile::Online(c), value } if *c == cpu && value.trim() == "0");
@@ -763,6 +762,11 @@ fn plan_dl_overflow(case: &Case, sc: Scenario, opts: &RunOpts, cpu: usize, actio
     let model = observe::model(case, &run.result, None, true);
     let background = timing_dependent(&run.result);
     Ok(Planned { label: sc.label, lines: lines(case, &inj), injection: inj, model, background })
+}
+
+/// The case operation (index in `ops`) that was running at event `at`.
+fn op_before(events: &[Event], at: usize) -> Option<usize> {
+    events[..at].iter().rev().find_map(|e| if let Event::Op(r) = e { Some(r.op as usize) } else { None })
 }
 
 /// Whether the failed instance was the first the kernel called for that

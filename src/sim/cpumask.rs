@@ -84,6 +84,15 @@ impl CpuMask {
         self.0.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
     }
 
+    /// `cpumask_and()`.
+    pub fn and(self, other: CpuMask) -> CpuMask {
+        let mut m = self;
+        for (w, o) in m.0.iter_mut().zip(other.0) {
+            *w &= o;
+        }
+        m
+    }
+
     pub fn is_subset_of(self, other: CpuMask) -> bool {
         self.0.iter().zip(other.0).all(|(a, b)| a & !b == 0)
     }

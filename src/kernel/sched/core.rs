@@ -218,15 +218,14 @@ impl Kernel {
             self.s().sched.num_cpus_frozen += 1;
             return 0;
         }
-        self.callee_fails(cpu, false, state, Callee::DlBwCheckOverflow).unwrap_or(0)
+        self.callee_fails(cpu, false, state, Callee::DlBwCheckOverflow, &format!("CPU{cpu}")).unwrap_or(0)
     }
 
     /// `sched_cpu_wait_empty()`: `balance_hotplug_wait()`, until only the
-    /// hotplug thread is left on the runqueue.
+    /// hotplug thread is left on the runqueue. The user tasks went while
+    /// `sched_cpu_deactivate` slept; a case thread still runnable here goes
+    /// when it next runs (`balance_push`).
     pub(crate) async fn sched_cpu_wait_empty(&self, cpu: usize) -> i32 {
-        if sched_blocked(&self.s(), cpu) {
-            self.balance_push(cpu);
-        }
         self.block(Wait::RqEmpty(cpu)).await;
         0
     }
@@ -251,12 +250,6 @@ impl Kernel {
         }
         0
     }
-}
-
-/// Whether a user task is on `cpu`'s runqueue (`balance_hotplug_wait`
-/// would sleep).
-fn sched_blocked(s: &KState, cpu: usize) -> bool {
-    s.sched.tasks.iter().any(|t| t.cpu == cpu)
 }
 
 /// The `sched` check: at rest, the runqueues agree with the masks.
@@ -303,13 +296,6 @@ pub fn check(s: &KState, settled: bool, dead_error: bool) -> Vec<String> {
         v.push(format!("num_cpus_frozen is {} with no suspend in progress", s.sched.num_cpus_frozen));
     }
     v
-}
-
-/// `cpumask_and()`.
-fn and(a: CpuMask, b: CpuMask) -> CpuMask {
-    let mut m = CpuMask::empty();
-    a.iter().filter(|&c| b.test(c)).for_each(|c| m.set(c));
-    m
 }
 
 /// Cores with at least two online threads, by their sibling masks
@@ -378,8 +364,6 @@ pub struct Pending {
 pub enum SchedWork {
     /// `migration_cpu_stop` for the task's pending affinity change.
     MigrationCpuStop(usize),
-    /// `__balance_push_cpu_stop`: push the task off its dying CPU.
-    BalancePushCpuStop(usize),
 }
 
 impl Kernel {
@@ -443,7 +427,7 @@ impl Kernel {
     fn any_and_distribute(&self, mask: CpuMask) -> Option<usize> {
         let mut s = self.s();
         let here = s.tasks[s.current].ctx.cpu;
-        let both: Vec<usize> = mask.iter().filter(|&c| s.cpu.active.test(c)).collect();
+        let both: Vec<usize> = mask.and(s.cpu.active).iter().collect();
         let prev = s.sched.distribute_prev[here];
         let next = both.iter().copied().find(|&c| c > prev).or_else(|| both.first().copied())?;
         s.sched.distribute_prev[here] = next;
@@ -462,7 +446,7 @@ impl Kernel {
     /// cpuset's CPUs if they changed meanwhile ("We must have raced with a
     /// concurrent cpuset update").
     pub async fn sched_setaffinity(&self, task: usize, mask: CpuMask) -> i32 {
-        let mut new_mask = and(mask, self.cpuset_cpus_allowed());
+        let mut new_mask = mask.and(self.cpuset_cpus_allowed());
         loop {
             let ret = self.set_cpus_allowed_ptr(task, new_mask).await;
             if ret != 0 {
@@ -556,21 +540,5 @@ impl Kernel {
         }
         let to = self.select_fallback_rq(cpu, task);
         self.migrate_task(task, to);
-    }
-
-    /// `balance_push()` as the hotplug thread sleeps in
-    /// `balance_hotplug_wait`: each task on the dying CPU's runqueue is
-    /// handed to its stopper.
-    fn balance_push(&self, cpu: usize) {
-        let on: Vec<usize> = {
-            let s = self.s();
-            if !s.sched.rq[cpu].balance_push || !s.cpu.dying.test(cpu) {
-                return;
-            }
-            s.sched.tasks.iter().enumerate().filter(|(_, t)| t.cpu == cpu).map(|(i, _)| i).collect()
-        };
-        for task in on {
-            super::super::stop_machine::stop_one_cpu_nowait_sched(self, cpu, SchedWork::BalancePushCpuStop(task));
-        }
     }
 }
