@@ -71,30 +71,39 @@ fn problem(r: Regression) -> &'static [&'static str] {
 }
 
 /// Runs every case with `regressions` on; returns each failing case's
-/// message, then the whole suite's lock-graph violations.
-fn suite(regressions: &BTreeSet<Regression>) -> Vec<String> {
+/// message, then the whole suite's lock-graph violations. With `wanted`,
+/// it stops at the first failure that names every one of those texts: the
+/// suite has failed for the right reason, and the rest of it cannot change
+/// that verdict.
+fn suite(regressions: &BTreeSet<Regression>, wanted: Option<&[&str]>) -> Vec<String> {
     let files = common::discover(&common::cases_dir());
     assert!(!files.is_empty(), "no cases found");
+    let names_it = |f: &String| wanted.is_some_and(|w| w.iter().all(|p| f.contains(p)));
     let mut failures = Vec::new();
     let mut runs = Vec::new();
     let names: Vec<&str> = regressions.iter().map(|r| r.name()).collect();
     let prefix = format!("HOTPLUG_REGRESSIONS={} ", names.join(","));
     for f in &files {
-        match common::run_quiet(f, regressions) {
-            Err(msg) => failures.push(msg),
+        let failure = match common::run_quiet(f, regressions) {
+            Err(msg) => Some(msg),
             Ok((case, run)) => {
-                if let Some(msg) = common::failure(&case, &run) {
-                    failures.push(msg);
-                } else {
+                let failure = common::failure(&case, &run).or_else(|| {
                     // The reproduction lines name the switches; the stored
                     // snapshot is of the fixed kernel.
                     let text = snapshot::case_snapshot(&case, &run).replace(&prefix, "");
                     let stored = common::read_snapshot(&common::snapshot_file(&case.id));
-                    if stored.as_deref().map(str::trim_end) != Some(text.trim_end()) {
-                        failures.push(format!("{}: snapshot differs", case.id));
-                    }
-                }
+                    (stored.as_deref().map(str::trim_end) != Some(text.trim_end()))
+                        .then(|| format!("{}: snapshot differs", case.id))
+                });
                 runs.push((case, run));
+                failure
+            }
+        };
+        if let Some(msg) = failure {
+            let done = names_it(&msg);
+            failures.push(msg);
+            if done {
+                return failures;
             }
         }
     }
@@ -103,12 +112,45 @@ fn suite(regressions: &BTreeSet<Regression>) -> Vec<String> {
     failures
 }
 
+/// Runs `jobs` on every core, each result in its job's place, so that what
+/// the test asserts and prints does not depend on the thread count.
+fn on_every_core<T: Send>(jobs: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(jobs);
+    let mut done: Vec<(usize, T)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= jobs {
+                            return mine;
+                        }
+                        mine.push((i, job(i)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a suite thread panicked")).collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
+}
+
 #[test]
 fn every_regression_is_caught_and_the_fixed_kernel_passes() {
-    let off = suite(&BTreeSet::new());
+    // Job 0 is the fixed kernel; job i + 1 is Regression::ALL[i] on.
+    let results = on_every_core(Regression::ALL.len() + 1, |i| match i {
+        0 => suite(&BTreeSet::new(), None),
+        _ => {
+            let r = Regression::ALL[i - 1];
+            suite(&BTreeSet::from([r]), Some(problem(r)))
+        }
+    });
+    let off = &results[0];
     assert!(off.is_empty(), "with every regression off the suite must pass:\n{}", off.join("\n"));
-    for &r in Regression::ALL {
-        let failures = suite(&BTreeSet::from([r]));
+    for (&r, failures) in Regression::ALL.iter().zip(&results[1..]) {
         assert!(!failures.is_empty(), "{}: the suite passes with the regression on", r.name());
         let named = failures.iter().any(|f| problem(r).iter().all(|p| f.contains(p)));
         assert!(named, "{}: no failure names the problem {:?}:\n{}", r.name(), problem(r), failures.join("\n"));
