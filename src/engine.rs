@@ -41,6 +41,9 @@ pub struct RunOpts {
     /// report draws (`report`, `--html`). It changes no outcome or trace
     /// text; off, runs skip the cost (about 6% of the explorer's time).
     pub timeline: bool,
+    /// Worker threads for exploration (`--jobs`; 0: one per core). Output
+    /// is the same bytes whatever the number.
+    pub jobs: usize,
 }
 
 /// Everything a run leaves behind.
@@ -532,7 +535,7 @@ fn case_lock(k: &Kernel, h: &RefCell<Harness>, name: &str) -> LockId {
 }
 
 fn case_func(name: &str) -> CsdFunc {
-    CsdFunc::Case(Rc::from(name))
+    CsdFunc::Case(std::sync::Arc::from(name))
 }
 
 async fn write(k: &Kernel, file: SysfsFile, value: &str) -> i32 {

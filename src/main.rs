@@ -22,6 +22,10 @@ struct Cli {
     /// Switch a historical bug back on (repeatable; also HOTPLUG_REGRESSIONS=a,b).
     #[arg(long = "regression", global = true)]
     regressions: Vec<String>,
+    /// Worker threads for exploring interleavings (default: one per core).
+    /// The output is the same bytes whatever the number.
+    #[arg(long, global = true, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+    jobs: u16,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -216,7 +220,7 @@ fn main() -> ExitCode {
     if std::env::var_os("FAILPOINTS").is_some() {
         eprintln!("note: FAILPOINTS is ignored: hotplug-fi arms failpoints only from --fault and a case's [[fault]]");
     }
-    let opts = RunOpts { regressions, record_sites: false, ..Default::default() };
+    let opts = RunOpts { regressions, record_sites: false, jobs: usize::from(cli.jobs), ..Default::default() };
     let res = match &cli.cmd {
         Cmd::Run { case, fault, format } => cmd_run(case, fault, *format, &opts),
         Cmd::Sweep { paths, format, html } => cmd_sweep(paths, (*format, html.as_deref()), &opts),
@@ -771,13 +775,23 @@ fn cmd_sweep(paths: &[PathBuf], (format, html): (Format, Option<&Path>), opts: &
     let bar = progress(files.len() as u64);
     let mut summary = Summary::default();
     let mut pages = Vec::new();
-    for f in &files {
+    // Cases run on every core, each exploring on its own thread, and come
+    // back in file order: the summary is the same bytes on any number.
+    let inner = RunOpts { jobs: 1, ..opts.clone() };
+    let work = |i: usize| {
+        let f = &files[i];
+        let run = load(f)
+            .map_err(|e| e.to_string())
+            .and_then(|c| explore::run_case(&c, &inner, None).map(|r| (c, r)).map_err(|e| e.to_string()));
+        ((f, run), vec![])
+    };
+    explore::pool::preorder(explore::pool::threads(opts.jobs), (0..files.len()).collect(), work, |(f, run)| {
         // The bar appears only once the sweep has run for a second.
         if bar.is_hidden() && start.elapsed().as_secs() >= 1 {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
         bar.set_message(f.display().to_string());
-        match load(f).and_then(|c| explore::run_case(&c, opts, None).map(|r| (c, r))) {
+        match run {
             Ok((case, run)) => {
                 if html.is_some() {
                     pages.extend(hotplug_fi::html::case_pages(&case, &run));
@@ -786,12 +800,13 @@ fn cmd_sweep(paths: &[PathBuf], (format, html): (Format, Option<&Path>), opts: &
                 summary.results.push(hotplug_fi::results::case_result(&case, &run));
             }
             Err(e) => {
-                summary.results.push(hotplug_fi::results::error_result(&f.display().to_string(), e.to_string()));
-                summary.errors.push(e.to_string());
+                summary.results.push(hotplug_fi::results::error_result(&f.display().to_string(), e.clone()));
+                summary.errors.push(e);
             }
         }
         bar.inc(1);
-    }
+        true
+    });
     bar.finish_and_clear();
     if let Some(dir) = html {
         hotplug_fi::html::write_dir(dir, "sweep", &pages)?;

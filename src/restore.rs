@@ -24,7 +24,7 @@
 
 use crate::kernel::KState;
 use crate::kernel::cpuhotplug::State;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::kernel::cpu::{Balance, Cb, CpuhpStep};
 use crate::kernel::module::ModuleState;
@@ -76,7 +76,7 @@ pub fn unbalanced(c: &crate::kernel::cpu::CpuState) -> Vec<String> {
 
 /// The restorable state at one moment. Taken before every operation, so it
 /// copies and formats nothing it does not have to: the step table is the
-/// shared `Rc` (copied on write), and the counts, steps and modules are
+/// shared `Arc` (copied on write), and the counts, steps and modules are
 /// only rendered by [`Restorable::diff`], for an operation that failed.
 #[derive(Clone, Debug)]
 pub struct Restorable {
@@ -85,7 +85,7 @@ pub struct Restorable {
     /// enabled.
     cpus: Vec<(State, State, bool, bool)>,
     balance: Balance,
-    steps: Rc<Vec<CpuhpStep>>,
+    steps: Arc<Vec<CpuhpStep>>,
     counters: [(&'static str, u64); 5],
     modules: Vec<ModuleState>,
 }
@@ -183,7 +183,7 @@ impl Restorable {
                 .collect();
             out.push(format!("startups minus teardowns changed: {}", parts.join("; ")));
         }
-        let same_steps = Rc::ptr_eq(&self.steps, &before.steps);
+        let same_steps = Arc::ptr_eq(&self.steps, &before.steps);
         let steps = if same_steps { Vec::new() } else { changed(&self.steps(), &before.steps()) };
         for (nr, now, was) in steps {
             out.push(format!(

@@ -122,3 +122,37 @@ fn the_stranded_ipi_race_is_found_by_exhaustive_and_pct_and_not_when_fixed() {
     assert!(fixed.exhausted);
     assert!(fixed.outcomes.iter().all(|r| r.run.violations.is_empty()), "fixed kernel: a violation");
 }
+
+/// Everything an exploration reports, as text: what the CLI prints and the
+/// snapshot holds depends on nothing else.
+fn exploration_text(ex: &interleave::Exploration) -> String {
+    let mut out = format!("{}\n", ex.describe());
+    for r in &ex.outcomes {
+        out.push_str(&format!("{} runs, first {}, {}\n{}", r.runs, r.first_run, r.run.scenario.label, r.run.outcome));
+    }
+    out.push_str(&format!("{:?}\n", ex.nondeterministic));
+    out
+}
+
+/// The explorer's worker threads change no byte of what it reports, for
+/// each strategy, and for a search stopped at its run cap.
+#[test]
+fn exploration_is_the_same_on_any_number_of_threads() {
+    let c = case("slab/create-destroy-vs-hotplug");
+    let strategies = [
+        Strategy::Exhaustive { bound: 2, runs: EXHAUSTIVE_RUNS },
+        Strategy::Exhaustive { bound: 2, runs: 777 },
+        Strategy::Random { runs: 300, seed: 7 },
+        Strategy::Pct { runs: 300, seed: 7, depth: 3 },
+    ];
+    for s in &strategies {
+        let with = |jobs| exploration_text(&interleave::explore(&c, &RunOpts { jobs, ..unlocked() }, s));
+        let one = with(1);
+        assert!(one.contains("NULL pointer dereference") || matches!(s, Strategy::Exhaustive { runs: 777, .. }));
+        for jobs in [2, 3] {
+            assert_eq!(with(jobs), one, "{s:?} on {jobs} threads");
+        }
+    }
+    let capped = interleave::explore(&c, &RunOpts { jobs: 3, ..unlocked() }, &strategies[1]);
+    assert_eq!((capped.executed, capped.exhausted), (777, false));
+}

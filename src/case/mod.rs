@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use regex::Regex;
 use serde::Deserialize;
@@ -120,7 +120,7 @@ pub struct Case {
     pub source: String,
     pub description: String,
     pub see: Option<String>,
-    pub profile: Rc<Profile>,
+    pub profile: Arc<Profile>,
     pub machine: Machine,
     pub modules: Vec<ModuleDecl>,
     pub ops: Vec<OpLine>,
@@ -439,7 +439,7 @@ impl Case {
             source: text.to_string(),
             description: f.description,
             see: f.see,
-            profile: Rc::new(profile),
+            profile: Arc::new(profile),
             machine,
             modules,
             ops,

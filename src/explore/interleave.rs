@@ -28,6 +28,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -38,6 +39,8 @@ use crate::kernel::locking::lockdep::Graph;
 use crate::sim::TaskId;
 use crate::sim::executor::{Decision, Schedule, Strategy};
 use crate::verdict::{self, Scenario, ScenarioRun};
+
+use super::pool;
 
 /// One distinct outcome of an exploration.
 pub struct Reached {
@@ -93,57 +96,88 @@ impl Exploration {
     }
 }
 
-/// Groups runs by outcome as they come.
-struct Collector<'a> {
+/// Runs grouped by outcome, in the order they ran: the whole search's, or
+/// one share of it that a worker thread ran. Shares merge in search order
+/// into exactly what one thread taking every run in turn would have built.
+#[derive(Default)]
+struct Partial {
     by_key: BTreeMap<String, usize>,
+    /// By first reach; `first_run` counts from this share's first run.
     outcomes: Vec<Reached>,
-    /// `--check-determinism`: replay every run and compare.
-    check: Option<&'a RunOpts>,
     /// Schedules whose replay differed.
-    pub nondeterministic: Vec<Schedule>,
+    nondeterministic: Vec<Schedule>,
     locks: Graph,
-    /// Runs so far, and who hears of each.
     runs: u64,
-    progress: &'a mut dyn FnMut(u64, usize),
 }
 
-impl Collector<'_> {
-    fn add(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
-        self.record(case, opts, result);
-        self.runs += 1;
-        (self.progress)(self.runs, self.outcomes.len());
-    }
-
-    fn record(&mut self, case: &Case, opts: &RunOpts, result: RunResult) {
-        let schedule = result.schedule.clone();
-        let label = schedule.to_string();
+impl Partial {
+    /// Takes one checked run, in search order.
+    fn add(&mut self, case_id: &str, prepared: Prepared) {
+        let Prepared { run, nondeterministic } = prepared;
+        if nondeterministic {
+            self.nondeterministic.push(run.scenario.schedule.clone().expect("an explored run has a schedule"));
+        }
         // The schedule as text once: the scenario's label, the lock graph's
         // observer, and the tie-break between schedules of one length.
-        let observer = if result.state.locks.deps.is_empty() { String::new() } else { format!("{} {label}", case.id) };
-        let scenario = Scenario { label, faults: vec![], schedule: Some(schedule.clone()) };
-        let run = ScenarioRun::new(case, scenario, result, opts);
-        if self.check.is_some() && crate::explore::determinism(case, opts, &run).is_some() {
-            self.nondeterministic.push(schedule.clone());
-        }
+        let label = &run.scenario.label;
+        let observer =
+            if run.result.state.locks.deps.is_empty() { String::new() } else { format!("{case_id} {label}") };
         self.locks.add_run(&run.result.state.locks, &observer);
-        match self.by_key.get(&run.outcome) {
+        self.runs += 1;
+        let first_run = self.runs;
+        self.reach(Reached { run, runs: 1, first_run });
+    }
+
+    /// Counts `r`'s runs under its outcome, keeping the shorter schedule.
+    fn reach(&mut self, r: Reached) {
+        match self.by_key.get(&r.run.outcome) {
             Some(&i) => {
-                let r = &mut self.outcomes[i];
-                r.runs += 1;
+                let kept = &mut self.outcomes[i];
+                kept.runs += r.runs;
                 // Fewer deviations, then the lower string; the strings are
-                // compared only between schedules of one length.
-                let (mine, kept) = (schedule.len(), r.schedule().len());
-                if mine < kept || (mine == kept && run.scenario.label < r.run.scenario.label) {
-                    r.run = run;
+                // compared only between schedules of one length. A strict
+                // order, so the shortest of a set does not depend on the
+                // order its runs came in.
+                let (mine, theirs) = (r.schedule().len(), kept.schedule().len());
+                if mine < theirs || (mine == theirs && r.run.scenario.label < kept.run.scenario.label) {
+                    kept.run = r.run;
                 }
             }
             None => {
-                self.by_key.insert(run.outcome.clone(), self.outcomes.len());
-                let first_run = self.outcomes.iter().map(|r| r.runs).sum::<u64>() + 1;
-                self.outcomes.push(Reached { run, runs: 1, first_run });
+                self.by_key.insert(r.run.outcome.clone(), self.outcomes.len());
+                self.outcomes.push(r);
             }
         }
     }
+
+    /// Appends the share that ran next in search order.
+    fn merge(&mut self, next: Partial) {
+        let before = self.runs;
+        for mut r in next.outcomes {
+            r.first_run += before;
+            self.reach(r);
+        }
+        self.runs += next.runs;
+        self.nondeterministic.extend(next.nondeterministic);
+        self.locks.merge(&next.locks);
+    }
+}
+
+/// A run checked on a worker thread, ready for the collector.
+struct Prepared {
+    run: ScenarioRun,
+    /// `--check-determinism`: its replay gave different bytes.
+    nondeterministic: bool,
+}
+
+/// Checks one run (its invariants and outcome text): the costly part of
+/// taking it, done where it ran.
+fn prepare(case: &Case, opts: &RunOpts, check: bool, result: RunResult) -> Prepared {
+    let schedule = result.schedule.clone();
+    let scenario = Scenario { label: schedule.to_string(), faults: vec![], schedule: Some(schedule) };
+    let run = ScenarioRun::new(case, scenario, result, opts);
+    let nondeterministic = check && crate::explore::determinism(case, opts, &run).is_some();
+    Prepared { run, nondeterministic }
 }
 
 /// Explores `case` with `strategy`.
@@ -157,8 +191,16 @@ pub fn explore_with(case: &Case, opts: &RunOpts, strategy: &Choice, check_determ
     explore_watched(case, opts, strategy, check_determinism, &mut |_, _| {})
 }
 
+/// Random and PCT runs per share of the work.
+const SHARE_RUNS: u64 = 64;
+
 /// [`explore_with`], telling `progress` the runs done and the outcomes
-/// found after each run (the CLI's progress bar).
+/// found as the search goes (the CLI's progress bar).
+///
+/// The search runs on `opts.jobs` threads in shares (a subtree of the
+/// exhaustive search, or a stretch of random or PCT runs), each grouped on
+/// its own thread and merged in search order: the result is the same on
+/// any number of threads.
 pub fn explore_watched(
     case: &Case,
     opts: &RunOpts,
@@ -166,32 +208,29 @@ pub fn explore_watched(
     check_determinism: bool,
     progress: &mut dyn FnMut(u64, usize),
 ) -> Exploration {
-    let mut c = Collector {
-        by_key: BTreeMap::new(),
-        outcomes: Vec::new(),
-        check: check_determinism.then_some(opts),
-        nondeterministic: Vec::new(),
-        locks: Graph::default(),
-        runs: 0,
-        progress,
+    let threads = pool::threads(opts.jobs);
+    let take = |strategy: Box<dyn Strategy>| prepare(case, opts, check_determinism, run(case, opts, strategy));
+    let mut all = Partial::default();
+    let id = case.id.as_str();
+    let mut merge = |all: &mut Partial, share: Partial| {
+        all.merge(share);
+        progress(all.runs, all.outcomes.len());
     };
     let (executed, exhausted) = match strategy {
         Choice::Default => {
-            c.add(case, opts, run(case, opts, Box::new(DfsRun::default())));
+            all.add(id, take(Box::new(DfsRun::default())));
             (1, true)
         }
-        Choice::Exhaustive { bound, runs } => exhaustive(case, opts, *bound, *runs, &mut c),
+        Choice::Exhaustive { bound, runs } => exhaustive(id, threads, (*bound, *runs), &take, &mut all, &mut merge),
         Choice::Random { runs, seed } => {
-            for i in 0..*runs {
-                c.add(case, opts, run(case, opts, Box::new(RandomStrategy::new(*seed, i))));
-            }
+            let one = |i| take(Box::new(RandomStrategy::new(*seed, i)));
+            stretches(id, threads, *runs, &one, &mut all, &mut merge);
             (*runs, false)
         }
         Choice::Pct { runs, seed, depth } => {
             let steps = run(case, opts, Box::new(DfsRun::default())).decisions.max(1);
-            for i in 0..*runs {
-                c.add(case, opts, run(case, opts, Box::new(PctStrategy::new(*seed, i, *depth, steps))));
-            }
+            let one = |i| take(Box::new(PctStrategy::new(*seed, i, *depth, steps)));
+            stretches(id, threads, *runs, &one, &mut all, &mut merge);
             (*runs, false)
         }
     };
@@ -200,10 +239,33 @@ pub fn explore_watched(
         executed,
         pruned: 0,
         exhausted,
-        outcomes: c.outcomes,
-        nondeterministic: c.nondeterministic,
-        locks: c.locks,
+        outcomes: all.outcomes,
+        nondeterministic: all.nondeterministic,
+        locks: all.locks,
     }
+}
+
+/// Runs `one(0..runs)` in stretches of [`SHARE_RUNS`] on `threads` threads.
+fn stretches(
+    id: &str,
+    threads: usize,
+    runs: u64,
+    one: &(impl Fn(u64) -> Prepared + Sync),
+    all: &mut Partial,
+    merge: &mut impl FnMut(&mut Partial, Partial),
+) {
+    let starts: Vec<u64> = (0..runs).step_by(SHARE_RUNS as usize).collect();
+    let work = |start: u64| {
+        let mut share = Partial::default();
+        for i in start..(start + SHARE_RUNS).min(runs) {
+            share.add(id, one(i));
+        }
+        (share, vec![])
+    };
+    pool::preorder(threads, starts, work, |share| {
+        merge(all, share);
+        true
+    });
 }
 
 /// Replays one schedule strictly; `Err` if it does not fit the case.
@@ -226,8 +288,6 @@ struct Frame {
     len: u32,
     default: TaskId,
     chosen: TaskId,
-    /// The next eligible task to try after the default, by position.
-    cursor: u32,
     /// Deviations taken before this decision.
     deviations_before: u32,
 }
@@ -240,31 +300,26 @@ struct Stack {
 }
 
 impl Stack {
-    /// The next choice at the deepest frame that has one within `bound`,
-    /// dropping the frames that have none; `false` when the search is done.
-    fn advance(&mut self, bound: u32) -> bool {
-        while let Some(f) = self.frames.last_mut() {
-            let eligible = &self.arena[f.start as usize..(f.start + f.len) as usize];
+    /// The prefixes of the runs that branch off this run within `bound`,
+    /// in the order the search takes them: the deepest decision first, and
+    /// at each decision its eligible tasks in order, the default left out.
+    fn alternatives(&self, prefix: &[TaskId], bound: u32) -> Vec<Vec<TaskId>> {
+        let mut out = Vec::new();
+        for (j, f) in self.frames.iter().enumerate().rev() {
             // Every choice but the default costs one deviation.
-            let next = if f.deviations_before < bound {
-                let rest = &eligible[f.cursor as usize..];
-                rest.iter().position(|&t| t != f.default).map(|k| (k, rest[k]))
-            } else {
-                None
-            };
-            match next {
-                Some((k, t)) => {
-                    f.cursor += k as u32 + 1;
-                    f.chosen = t;
-                    return true;
-                }
-                None => {
-                    self.arena.truncate(f.start as usize);
-                    self.frames.pop();
-                }
+            if f.deviations_before >= bound {
+                continue;
+            }
+            let eligible = &self.arena[f.start as usize..(f.start + f.len) as usize];
+            for &t in eligible.iter().filter(|&&t| t != f.default) {
+                let mut p = Vec::with_capacity(prefix.len() + j + 1);
+                p.extend_from_slice(prefix);
+                p.extend(self.frames[..j].iter().map(|f| f.chosen));
+                p.push(t);
+                out.push(p);
             }
         }
-        false
+        out
     }
 }
 
@@ -293,7 +348,7 @@ impl Strategy for DfsRun {
                 st.arena.extend_from_slice(d.eligible);
                 let len = d.eligible.len() as u32;
                 let deviations_before = self.deviations;
-                st.frames.push(Frame { start, len, default: d.default, chosen: t, cursor: 0, deviations_before });
+                st.frames.push(Frame { start, len, default: d.default, chosen: t, deviations_before });
                 t
             }
         };
@@ -310,21 +365,87 @@ impl Strategy for DfsRun {
 
 /// Delay-bounded depth-first search: returns (runs executed, bound
 /// exhausted).
-fn exhaustive(case: &Case, opts: &RunOpts, bound: u32, runs: u64, c: &mut Collector<'_>) -> (u64, bool) {
-    let stack = Rc::new(RefCell::new(Stack::default()));
-    let mut executed = 0u64;
-    loop {
-        let prefix: Vec<TaskId> = stack.borrow().frames.iter().map(|f| f.chosen).collect();
-        let strat = DfsRun { prefix, stack: Rc::clone(&stack), deviations: 0 };
-        c.add(case, opts, run(case, opts, Box::new(strat)));
-        executed += 1;
-        if executed >= runs {
-            return (executed, false);
+///
+/// The first run takes the default schedule; every decision where another
+/// choice stays within the bound roots a subtree. Each subtree is one
+/// share, searched depth-first on a worker thread, and the shares merge in
+/// the order one thread's search takes them. At the run cap, the share that
+/// crosses it is searched again on its own, stopping exactly at the cap.
+fn exhaustive(
+    id: &str,
+    threads: usize,
+    (bound, runs): (u32, u64),
+    take: &(impl Fn(Box<dyn Strategy>) -> Prepared + Sync),
+    all: &mut Partial,
+    merge: &mut impl FnMut(&mut Partial, Partial),
+) -> (u64, bool) {
+    let mut root = Partial::default();
+    let subtrees = search_one(id, &[], bound, take, &mut root);
+    merge(all, root);
+    if all.runs >= runs {
+        return (all.runs, false);
+    }
+    let stop = AtomicBool::new(false);
+    let work = |prefix: Vec<TaskId>| {
+        let mut share = Partial::default();
+        search(id, &prefix, bound, (runs - 1, &stop), take, &mut share);
+        ((share, prefix), vec![])
+    };
+    let mut crossing = None;
+    let whole = pool::preorder(threads, subtrees, work, |(share, prefix): (Partial, Vec<TaskId>)| {
+        if all.runs + share.runs >= runs {
+            crossing = Some(prefix);
+            stop.store(true, Ordering::Relaxed);
+            return false;
         }
-        if !stack.borrow_mut().advance(bound) {
-            return (executed, true);
+        merge(all, share);
+        true
+    });
+    match crossing {
+        None if whole => (all.runs, true),
+        None => unreachable!("the search stops early only at its run cap"),
+        Some(prefix) => {
+            let mut share = Partial::default();
+            search(id, &prefix, bound, (runs - all.runs, &AtomicBool::new(false)), take, &mut share);
+            merge(all, share);
+            (all.runs, false)
         }
     }
+}
+
+/// Runs the schedule that replays `prefix` and takes the default after it;
+/// returns the prefixes of the runs that branch off it within `bound`.
+fn search_one(
+    id: &str,
+    prefix: &[TaskId],
+    bound: u32,
+    take: &impl Fn(Box<dyn Strategy>) -> Prepared,
+    share: &mut Partial,
+) -> Vec<Vec<TaskId>> {
+    let stack = Rc::new(RefCell::new(Stack::default()));
+    let strat = DfsRun { prefix: prefix.to_vec(), stack: Rc::clone(&stack), deviations: 0 };
+    share.add(id, take(Box::new(strat)));
+    let alternatives = stack.borrow().alternatives(prefix, bound);
+    alternatives
+}
+
+/// The subtree of the run that replays `prefix`, depth-first: the run, then
+/// each alternative's subtree in turn (the deepest decision's first). Each
+/// level is one more deviation, so the recursion is at most `bound` deep.
+/// Stops after `cap` runs in `share`, or when `stop` is set; `false` then.
+fn search(
+    id: &str,
+    prefix: &[TaskId],
+    bound: u32,
+    (cap, stop): (u64, &AtomicBool),
+    take: &impl Fn(Box<dyn Strategy>) -> Prepared,
+    share: &mut Partial,
+) -> bool {
+    let alternatives = search_one(id, prefix, bound, take, share);
+    if share.runs >= cap || stop.load(Ordering::Relaxed) {
+        return false;
+    }
+    alternatives.iter().all(|alt| search(id, alt, bound, (cap, stop), take, share))
 }
 
 /// Uniform random choices from one seeded stream per run.

@@ -21,6 +21,7 @@ use crate::verdict::{self};
 pub use crate::verdict::{SWEEP_ACTION, Scenario, ScenarioRun};
 
 pub mod interleave;
+pub mod pool;
 pub mod shrink;
 
 /// Scenarios with one outcome.

@@ -119,12 +119,12 @@ pub struct Profile {
     pub steps: Vec<ProfileStep>,
     /// The step tables built from `steps`, once per build variant (see
     /// `kernel::cpu`).
-    tables: [std::cell::OnceCell<StepTable>; 4],
+    tables: [std::sync::OnceLock<StepTable>; 4],
 }
 
 /// A built step table, its built-in instances and its empty-step bitmaps.
 pub type StepTable =
-    (std::rc::Rc<Vec<crate::kernel::cpu::CpuhpStep>>, Vec<crate::kernel::cpu::Instance>, [Vec<u64>; 2]);
+    (std::sync::Arc<Vec<crate::kernel::cpu::CpuhpStep>>, Vec<crate::kernel::cpu::Instance>, [Vec<u64>; 2]);
 
 impl Profile {
     /// Loads a built-in profile by name.

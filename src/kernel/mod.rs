@@ -37,7 +37,7 @@ use std::cell::{RefCell, RefMut};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context as PollContext, Poll};
 
 use crate::fault::{Armed, Failpoints, Site, SiteLog};
@@ -278,7 +278,7 @@ pub fn unaccounted(what: &str, ran: &str, lost: &str, queued: u64, done: u64, pe
 /// One modelled machine running one kernel.
 pub struct Kernel {
     s: RefCell<KState>,
-    pub profile: Rc<Profile>,
+    pub profile: Arc<Profile>,
     pub cfg: Config,
     pub lock_ids: LockIds,
     /// The run's failpoints: the one handle to fault injection.
@@ -288,7 +288,7 @@ pub struct Kernel {
 impl Kernel {
     /// Builds the machine as `start_kernel` leaves it before SMP bringup:
     /// only the boot CPU online, every task created, no failpoint armed.
-    pub fn new(profile: Rc<Profile>, cfg: Config, armed: Armed) -> Kernel {
+    pub fn new(profile: Arc<Profile>, cfg: Config, armed: Armed) -> Kernel {
         let mut locks = Locks::default();
         let lock_ids = LockIds {
             cpu_add_remove_lock: locks.add("cpu_add_remove_lock", LockKind::Mutex),

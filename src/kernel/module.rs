@@ -14,7 +14,7 @@
 //! `try_module_get`.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::errno::ENOENT;
 use crate::kernel::trace::SplatKind;
@@ -269,7 +269,7 @@ pub async fn rmmod(k: &Kernel, m: usize) -> i32 {
 pub async fn setup(k: &Kernel, m: usize, d: usize, invoke: bool, multi: bool) -> i32 {
     let decl = k.s().modules[m].decls[d].clone();
     let cb = |b: &Option<_>, func: &str| {
-        b.as_ref().map(|_| Cb { func: Rc::from(func), body: CbBody::Module { module: m, decl: d } })
+        b.as_ref().map(|_| Cb { func: Arc::from(func), body: CbBody::Module { module: m, decl: d } })
     };
     let startup = cb(&decl.startup, &decl.startup_fn);
     let teardown = cb(&decl.teardown, &decl.teardown_fn);

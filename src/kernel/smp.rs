@@ -33,7 +33,7 @@
 //! skips the IPI (QEMU's `hlt` idle does not poll), and
 //! `smp_call_function_any`.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::errno::*;
 use crate::kernel::trace::{Event, SplatKind};
@@ -59,7 +59,7 @@ pub enum CsdFunc {
     /// SLAB's `do_drain(cachep)` on the CPU it runs on.
     SlabDrain(usize),
     /// A function of the case: it only counts as run.
-    Case(Rc<str>),
+    Case(Arc<str>),
 }
 
 /// Which API queued a CSD, for the trace.
@@ -138,9 +138,9 @@ pub struct SmpState {
     /// `cfd_data.pcpu[target].csd` of each sender.
     cfd_csd: Vec<Vec<Option<CsdId>>>,
     /// Caller-owned CSDs of `smp_call_function_single_async`, by function.
-    owned: Vec<(Rc<str>, CsdId)>,
+    owned: Vec<(Arc<str>, CsdId)>,
     /// Interned function names.
-    pub names: Vec<Rc<str>>,
+    pub names: Vec<Arc<str>>,
     /// `static bool warned` of the flush.
     warned: bool,
     /// Broken invariants, first seen first.
@@ -174,7 +174,7 @@ impl SmpState {
         if let Some(i) = self.names.iter().position(|n| &**n == name) {
             return i as u16;
         }
-        self.names.push(Rc::from(name));
+        self.names.push(Arc::from(name));
         (self.names.len() - 1) as u16
     }
 
@@ -255,8 +255,8 @@ impl Kernel {
             match s.smp.owned.iter().find(|(n, _)| &**n == func) {
                 Some(&(_, c)) => c,
                 None => {
-                    let c = s.smp.new_csd(CsdFunc::Case(Rc::from(func)), CsdType::Async);
-                    s.smp.owned.push((Rc::from(func), c));
+                    let c = s.smp.new_csd(CsdFunc::Case(Arc::from(func)), CsdType::Async);
+                    s.smp.owned.push((Arc::from(func), c));
                     c
                 }
             }

@@ -32,7 +32,7 @@
 //! watchdog and RCU quiescent-state reports of the spin loop.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::errno::ENOENT;
 use crate::kernel::trace::Event;
@@ -82,7 +82,7 @@ pub enum StopFn {
     /// `take_cpu_down` for this CPU.
     TakeCpuDown(usize),
     /// A function of the case (`stop_two_cpus`): it does nothing.
-    Case(Rc<str>),
+    Case(Arc<str>),
 }
 
 /// What a stopper work runs (`work->fn`).
@@ -91,7 +91,7 @@ pub enum Job {
     /// `multi_cpu_stop` on the `multi_stop_data` in this slot.
     Multi(usize),
     /// A function of the case (`stop_one_cpu`, `stop_one_cpu_nowait`).
-    Case(Rc<str>),
+    Case(Arc<str>),
     /// The scheduler's (`migration_cpu_stop`, `__balance_push_cpu_stop`).
     Sched(super::sched::core::SchedWork),
 }
@@ -272,7 +272,7 @@ async fn wait_done(k: &Kernel, d: usize) -> i32 {
 
 /// `stop_one_cpu()`: runs `func` on `cpu`'s stopper and waits for it;
 /// `-ENOENT` if that stopper is disabled (the CPU is offline or going).
-pub async fn stop_one_cpu(k: &Kernel, cpu: usize, func: Rc<str>) -> i32 {
+pub async fn stop_one_cpu(k: &Kernel, cpu: usize, func: Arc<str>) -> i32 {
     let d = new_done(k, 1);
     if !cpu_stop_queue_work(k, cpu, Work { job: Job::Case(func), done: Some(d) }) {
         k.s().stop.dones[d] = None;
@@ -285,7 +285,7 @@ pub async fn stop_one_cpu(k: &Kernel, cpu: usize, func: Rc<str>) -> i32 {
 }
 
 /// `stop_one_cpu_nowait()`: queues and returns whether it could.
-pub fn stop_one_cpu_nowait(k: &Kernel, cpu: usize, func: Rc<str>) -> bool {
+pub fn stop_one_cpu_nowait(k: &Kernel, cpu: usize, func: Arc<str>) -> bool {
     cpu_stop_queue_work(k, cpu, Work { job: Job::Case(func), done: None })
 }
 
@@ -296,7 +296,7 @@ pub fn stop_one_cpu_nowait_sched(k: &Kernel, cpu: usize, work: super::sched::cor
 
 /// `stop_two_cpus()`: `multi_cpu_stop` on both, `func` on `cpu1`; `-ENOENT`
 /// unless both stoppers are enabled (`cpu_stop_queue_two_works`).
-pub async fn stop_two_cpus(k: &Kernel, cpu1: usize, cpu2: usize, func: Rc<str>) -> i32 {
+pub async fn stop_two_cpus(k: &Kernel, cpu1: usize, cpu2: usize, func: Arc<str>) -> i32 {
     let ms = MultiStop {
         func: StopFn::Case(func),
         active: CpuMask::of(cpu1),

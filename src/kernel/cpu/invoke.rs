@@ -11,7 +11,7 @@
 //! Left out: the `cpuhp_enter`/`cpuhp_exit` tracepoints as such (the trace
 //! stands for them).
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::errno::*;
 use crate::fault::Site;
@@ -104,9 +104,9 @@ impl Kernel {
     }
 
     /// The C name of a state's callback, for messages.
-    fn func_name(&self, state: State, bringup: bool) -> Rc<str> {
+    fn func_name(&self, state: State, bringup: bool) -> Arc<str> {
         let s = self.s();
-        s.cpu.steps[state as usize].cb(bringup).map_or_else(|| Rc::from("?"), |c| c.func.clone())
+        s.cpu.steps[state as usize].cb(bringup).map_or_else(|| Arc::from("?"), |c| c.func.clone())
     }
 
     /// `cpuhp_invoke_callback()` for the common case, without an `async`

@@ -11,7 +11,7 @@
 //! the `_cpuslocked` entry points as separate operations (the model's callers
 //! always use the locking wrappers).
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::errno::*;
 use crate::kernel::trace::SplatKind;
@@ -91,7 +91,7 @@ impl Kernel {
         let sp = &mut s.cpu.steps_mut()[state as usize];
         sp.startup = startup;
         sp.teardown = teardown;
-        sp.name = name.map(Rc::from);
+        sp.name = name.map(Arc::from);
         sp.multi = multi;
         sp.list.clear();
         s.cpu.refresh_nonempty();

@@ -9,7 +9,7 @@
 //! fields.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::sim::CpuMask;
 use crate::sim::lock::{CompletionId, Locks};
@@ -97,14 +97,14 @@ pub enum CbBody {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cb {
     /// The C function name, for the trace.
-    pub func: Rc<str>,
+    pub func: Arc<str>,
     pub body: CbBody,
 }
 
 /// `struct cpuhp_step`.
 #[derive(Clone, Debug, Default)]
 pub struct CpuhpStep {
-    pub name: Option<Rc<str>>,
+    pub name: Option<Arc<str>>,
     pub startup: Option<Cb>,
     pub teardown: Option<Cb>,
     pub cant_stop: bool,
@@ -141,7 +141,7 @@ pub struct CpuState {
     pub cpuhp: Vec<CpuhpCpuState>,
     /// `cpuhp_hp_states[]`, indexed by state number. Shared with the
     /// profile's template until a registration writes to it.
-    pub steps: Rc<Vec<CpuhpStep>>,
+    pub steps: Arc<Vec<CpuhpStep>>,
     pub instances: Vec<Instance>,
     pub possible: CpuMask,
     pub present: CpuMask,
@@ -262,7 +262,7 @@ impl CpuState {
 
     /// The step table for writing: copied from the template on first write.
     pub fn steps_mut(&mut self) -> &mut Vec<CpuhpStep> {
-        Rc::make_mut(&mut self.steps)
+        Arc::make_mut(&mut self.steps)
     }
 
     /// The lowest state in `lo..=hi` with a callback for the direction.
@@ -393,10 +393,10 @@ fn build_steps(profile: &Profile, hotplug_cpu: bool, slab: bool) -> StepTable {
     let mut instances = Vec::new();
     for p in &profile.steps {
         let builtin = |f: &Option<String>| {
-            f.as_ref().map(|f| Cb { func: Rc::from(f.as_str()), body: CbBody::Builtin(builtin_of(f)) })
+            f.as_ref().map(|f| Cb { func: Arc::from(f.as_str()), body: CbBody::Builtin(builtin_of(f)) })
         };
         let st = &mut steps[p.nr as usize];
-        st.name = Some(Rc::from(p.name.as_str()));
+        st.name = Some(Arc::from(p.name.as_str()));
         st.startup = builtin(&p.startup);
         st.teardown = builtin(&p.teardown);
         st.cant_stop = p.cant_stop;
@@ -414,13 +414,13 @@ fn build_steps(profile: &Profile, hotplug_cpu: bool, slab: bool) -> StepTable {
         // The slab model brings back the SLAB callbacks SLUB leaves NULL.
         if let Some(&nr) = profile.enums.get("CPUHP_SLAB_PREPARE") {
             let st = &mut steps[nr as usize];
-            st.name.get_or_insert_with(|| Rc::from("slab:prepare"));
-            st.startup = Some(Cb { func: Rc::from("slab_prepare_cpu"), body: CbBody::Builtin(Builtin::SlabPrepare) });
-            st.teardown = Some(Cb { func: Rc::from("slab_dead_cpu"), body: CbBody::Builtin(Builtin::SlabDead) });
+            st.name.get_or_insert_with(|| Arc::from("slab:prepare"));
+            st.startup = Some(Cb { func: Arc::from("slab_prepare_cpu"), body: CbBody::Builtin(Builtin::SlabPrepare) });
+            st.teardown = Some(Cb { func: Arc::from("slab_dead_cpu"), body: CbBody::Builtin(Builtin::SlabDead) });
         }
     }
     let nonempty = nonempty_bitmaps(&steps);
-    (Rc::new(steps), instances, nonempty)
+    (Arc::new(steps), instances, nonempty)
 }
 
 /// Which states have a teardown (`[0]`) or a startup (`[1]`).

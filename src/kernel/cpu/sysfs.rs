@@ -247,7 +247,7 @@ mod tests {
             timeline: false,
             rcu: false,
         };
-        let k = Kernel::new(std::rc::Rc::new(Profile::builtin("debian-6.1").unwrap()), cfg, Armed::default());
+        let k = Kernel::new(std::sync::Arc::new(Profile::builtin("debian-6.1").unwrap()), cfg, Armed::default());
         let out = k.states_show();
         assert!(out.starts_with("  0: offline\n  1: threads:prepare\n  2: perf:prepare\n  9: x86/mce:dead\n"), "{out}");
         assert!(out.contains(" 91: cpu:bringup\n 92: idle:dead\n"), "{out}");

@@ -112,10 +112,14 @@ impl Graph {
                 continue;
             }
             let guards: BTreeSet<u16> = dep.guards.iter().map(|&g| self.class(&locks.locks[g].class)).collect();
+            // The chain's classes are numbered whether or not the edge is
+            // new, so that the numbering follows the runs alone: `merge`
+            // of graphs built from consecutive runs then numbers classes as
+            // one graph built from all of them would.
+            let chain: Vec<u16> = dep.chain.iter().map(|&l| self.class(&locks.locks[l].class)).collect();
             match self.edges.get_mut(&(ca, cb)) {
                 Some(e) => e.guards.retain(|g| guards.contains(g)),
                 None => {
-                    let chain = dep.chain.iter().map(|&l| self.class(&locks.locks[l].class)).collect();
                     let by = if label.is_empty() { dep.by.clone() } else { format!("{} in {label}", dep.by) };
                     self.edges.insert((ca, cb), Edge { guards, chain, by });
                 }
@@ -123,8 +127,15 @@ impl Graph {
         }
     }
 
-    /// Adds another graph's dependencies.
+    /// Adds another graph's dependencies. Merging the graphs of consecutive
+    /// shares of runs, in order, gives the graph of all the runs: classes
+    /// new here are numbered in the order `other` first saw them, each edge
+    /// keeps its first chain and observer, and its guards are what every
+    /// share held.
     pub fn merge(&mut self, other: &Graph) {
+        for c in &other.classes {
+            self.class(c);
+        }
         for (&(a, b), e) in &other.edges {
             let ca = self.class(&other.classes[a as usize]);
             let cb = self.class(&other.classes[b as usize]);
