@@ -293,7 +293,11 @@ impl Kernel {
         } else {
             return;
         };
-        (zone.zone_start_pfn, zone.spanned_pages) = found.unwrap_or((0, 0));
+        let (start_pfn, spanned) = found.unwrap_or((0, 0));
+        (zone.zone_start_pfn, zone.spanned_pages) = (start_pfn, spanned);
+        let name = zone.name;
+        drop(s);
+        self.step(format!("shrink_zone_span({name}): zone_start_pfn {start_pfn}, spanned_pages {spanned}"));
     }
 
     /// `offline_pages()`, 6.1.192's order and rollback.

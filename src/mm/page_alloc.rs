@@ -439,9 +439,11 @@ impl Kernel {
     /// calling CPU: a page of an isolated pageblock goes to the buddy lists
     /// (`free_one_page`), any other onto this CPU's pcplist
     /// (`free_unref_page_commit`), which frees a batch once it reaches
-    /// `high` (0 while `zone_pcp_disable` holds it: at once).
-    pub fn free_unref_page(&self, b: usize, cpu: usize) {
-        let Some(z) = self.s().mem.blocks[b].page_zone else { return };
+    /// `high` (0 while `zone_pcp_disable` holds it: at once). Returns where
+    /// the page went, for the trace.
+    pub fn free_unref_page(&self, b: usize, cpu: usize) -> String {
+        let Some(z) = self.s().mem.blocks[b].page_zone else { return "nowhere: the block has no zone".into() };
+        self.s().mem.pages_freed += 1;
         let mt = {
             let s = self.s();
             let pos = buddy_pages(&s.mem, b) + pcp_pages(&s.mem, b);
@@ -454,7 +456,11 @@ impl Kernel {
             let mut s = self.s();
             s.mem.blocks[b].pages.movable -= 1;
             s.mem.blocks[b].pages.free += 1;
-            return;
+            return if mt == Migratetype::Isolate {
+                "the isolated freelist (free_one_page: its pageblock is MIGRATE_ISOLATE)".into()
+            } else {
+                "the buddy lists (free_one_page: the zone has the boot pageset)".into()
+            };
         }
         let bulk = {
             let mut s = self.s();
@@ -465,8 +471,13 @@ impl Kernel {
             let high = pcp.high;
             (pcp.list.len() as u32 >= high).then(|| Kernel::nr_pcp_free(pcp, high))
         };
-        if let Some(n) = bulk {
-            self.free_pcppages_bulk(z, cpu, n);
+        match bulk {
+            Some(n) => {
+                let high = self.s().mem.zones[z].pageset[cpu].high;
+                let n = self.free_pcppages_bulk(z, cpu, n);
+                format!("cpu{cpu}'s pcplist, at high {high}: free_pcppages_bulk of {n} page(s) to the buddy lists")
+            }
+            None => format!("cpu{cpu}'s pcplist"),
         }
     }
 
@@ -481,11 +492,7 @@ impl Kernel {
             if movable == 0 {
                 return -crate::errno::EINVAL;
             }
-            let cpu = self.ctx().cpu;
-            let before = self.s().mem.zones.iter().map(|z| z.pcp_count(cpu)).sum::<usize>();
-            self.free_unref_page(b, cpu);
-            let after = self.s().mem.zones.iter().map(|z| z.pcp_count(cpu)).sum::<usize>();
-            let to = if after > before { format!("cpu{cpu}'s pcplist") } else { "the buddy lists".into() };
+            let to = self.free_unref_page(b, self.ctx().cpu);
             self.step(format!("free_unref_page(memory{index}): to {to}"));
         }
         0

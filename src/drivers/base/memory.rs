@@ -204,6 +204,8 @@ pub struct MemState {
     /// Movable, pinned and unmovable pages at boot: migration moves them,
     /// nothing loses them.
     pub used_at_boot: u32,
+    /// Used pages freed since (`free_pages`).
+    pub pages_freed: u32,
     /// The zones memory has been in, by first use (`mm/page_alloc.rs`).
     pub zones: Vec<Zone>,
     /// `mm/swap.c`: `lru_disable_count` and `lru_drain_gen`.
@@ -586,8 +588,11 @@ pub fn check(s: &crate::kernel::KState, settled: bool) -> Vec<String> {
         }
         used += b.pages.total() - b.pages.free;
     }
-    if used != m.used_at_boot {
-        v.push(format!("{} used pages at boot, {} now: pages were lost or made up", m.used_at_boot, used));
+    if used + m.pages_freed != m.used_at_boot {
+        v.push(format!(
+            "{} used pages at boot, {} freed since, {used} now: pages were lost or made up",
+            m.used_at_boot, m.pages_freed
+        ));
     }
     v
 }
