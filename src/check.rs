@@ -398,11 +398,10 @@ fn after_each_op(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
 /// Whether 6.1 undoes a failed operation of this kind.
 fn restores(op: &crate::case::Op) -> bool {
     use crate::case::{Op, SysfsFile};
-    match op {
-        Op::Write { file: SysfsFile::SmtControl, .. } | Op::Freeze(_) => false,
-        Op::AddMemory { .. } | Op::RemoveMemory(_) => false,
-        _ => true,
-    }
+    !matches!(
+        op,
+        Op::Write { file: SysfsFile::SmtControl, .. } | Op::Freeze(_) | Op::AddMemory { .. } | Op::RemoveMemory(_)
+    )
 }
 
 fn locks(res: &RunResult, v: &mut Vec<Violation>) {
