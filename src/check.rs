@@ -22,7 +22,8 @@
 //!   injected. In the plain run, every expected splat must happen.
 //! - `results`: in the plain run, each operation with `=> RESULT` returned it.
 //! - `restore`: a failed operation of the control task left what the model
-//!   keeps about CPUs and states as it found it (`restore.rs`), and the
+//!   keeps about CPUs and states, and a failed memory `state`/`online`
+//!   write the memory model's counts, as it found them (`restore.rs`), and the
 //!   `balance` rule holds after every operation.
 //! - `stop`: no stopper work of the case is dropped, and at rest no stopper
 //!   has work left (`kernel/stop_machine.rs`).
