@@ -22,7 +22,8 @@
 //!   injected. In the plain run, every expected splat must happen.
 //! - `results`: in the plain run, each operation with `=> RESULT` returned it.
 //! - `restore`: a failed operation of the control task left what the model
-//!   keeps about CPUs and states as it found it (`restore.rs`), and the
+//!   keeps about CPUs and states, and a failed memory `state`/`online`
+//!   write the memory model's counts, as it found them (`restore.rs`), and the
 //!   `balance` rule holds after every operation.
 //! - `stop`: no stopper work of the case is dropped, and at rest no stopper
 //!   has work left (`kernel/stop_machine.rs`).
@@ -45,6 +46,14 @@
 //!   `get_online_mems` reader; at rest, every block's `state`, `online`
 //!   and zone agree, none is left going-offline, an online block has all
 //!   its pages and an offline one none, and no used page was lost.
+//! - `mm`: at rest, each zone has managed ≤ present ≤ spanned pages and
+//!   `NR_FREE_PAGES` ≤ managed, exactly its online blocks' present pages
+//!   (an offline block contributes none), `NR_FREE_PAGES` exactly their
+//!   buddy pages outside isolated pageblocks, a span that covers them and
+//!   no isolated pageblock counted; no online block has an isolated
+//!   pageblock; `lru_disable_count` is 0; every pageset has its zone's
+//!   high and batch (pcplists enabled); and no offline CPU has pages on a
+//!   pcplist (`mm/page_alloc.rs`).
 //! - `ipi`: every queued cross-CPU call ran exactly once; none was still
 //!   queued on a CPU when its `take_cpu_down` finished or when it reached
 //!   `CPUHP_OFFLINE`; none ran from a late IPI on a CPU already offline;
@@ -82,6 +91,7 @@ pub enum Check {
     Results,
     Slab,
     Memory,
+    Mm,
     Ipi,
     Rcu,
     Restore,
@@ -110,6 +120,7 @@ impl Check {
             Check::Results => "results",
             Check::Slab => "slab",
             Check::Memory => "memory",
+            Check::Mm => "mm",
             Check::Ipi => "ipi",
             Check::Rcu => "rcu",
             Check::Restore => "restore",
@@ -167,6 +178,8 @@ pub fn findings(res: &RunResult) -> Vec<Violation> {
     v.extend(smpboot.into_iter().map(|e| Violation::new(Check::Smpboot, e)));
     let mem = crate::drivers::base::memory::check(&res.state, settled);
     v.extend(mem.into_iter().map(|e| Violation::new(Check::Memory, e)));
+    let mm = crate::mm::page_alloc::check(&res.state, settled);
+    v.extend(mm.into_iter().map(|e| Violation::new(Check::Mm, e)));
     v
 }
 
@@ -353,7 +366,8 @@ fn balance(res: &RunResult, v: &mut Vec<Violation>) {
 /// failed operation left the state as it found it (`restore.rs`), except
 /// where 6.1 itself does not restore: an SMT control write or
 /// `freeze_secondary_cpus` keeps the CPUs it took down before the one that
-/// failed; memory hotplug is not compared here; an operation during which
+/// failed; memory hot-add and remove are not compared here (a failed
+/// `online_pages`/`offline_pages` is: `restore.rs` says what of it); an operation during which
 /// the kernel's own error path WARNed (a rollback that failed, "up a
 /// creek"; a "DEAD callback error") leaves the CPU where that WARN says.
 fn after_each_op(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
@@ -385,12 +399,10 @@ fn after_each_op(case: &Case, res: &RunResult, v: &mut Vec<Violation>) {
 /// Whether 6.1 undoes a failed operation of this kind.
 fn restores(op: &crate::case::Op) -> bool {
     use crate::case::{Op, SysfsFile};
-    match op {
-        Op::Write { file: SysfsFile::SmtControl, .. } | Op::Freeze(_) => false,
-        Op::Write { file, .. } if file.memory() => false,
-        Op::AddMemory { .. } | Op::RemoveMemory(_) => false,
-        _ => true,
-    }
+    !matches!(
+        op,
+        Op::Write { file: SysfsFile::SmtControl, .. } | Op::Freeze(_) | Op::AddMemory { .. } | Op::RemoveMemory(_)
+    )
 }
 
 fn locks(res: &RunResult, v: &mut Vec<Violation>) {

@@ -493,6 +493,8 @@ async fn exec(k: &Kernel, h: &RefCell<Harness>, op: &Op) -> i64 {
         }
         Op::AddMemory { index, nid } => k.add_memory(*index, *nid).await,
         Op::RemoveMemory(index) => k.remove_memory(*index).await,
+        Op::FreePages(index, n) => k.free_pages(*index, *n).await,
+        Op::DrainAllPages => k.drain_all_pages().await,
         Op::AcpiCpuHotAdd(slot) => crate::drivers::acpi::scan::acpi_cpu_hot_add(k, *slot).await,
         Op::AcpiCpuHotRemove(slot) => crate::drivers::acpi::scan::acpi_cpu_hot_remove(k, *slot).await,
         Op::GetOnlineMems => {

@@ -631,14 +631,17 @@ fn memory(s: &KState) -> String {
     let auto = if m.auto_online { "online" } else { "offline" };
     let _ = writeln!(
         out,
-        "  memory: auto_online_blocks {auto}, nodes with memory {:?}, slab nodes {:?}",
-        m.nodes_with_memory, m.slab_nodes
+        "  memory: auto_online_blocks {auto}, nodes with memory {:?}, slab nodes {:?}, lru_disable_count {}",
+        m.nodes_with_memory, m.slab_nodes, m.lru_disable_count
     );
+    for z in &m.zones {
+        let _ = writeln!(out, "  {}", zone(z));
+    }
     for b in m.blocks.iter().filter(|b| b.registered) {
         let p = b.pages;
         let _ = writeln!(
             out,
-            "  memory{}: state {}  online {}  valid_zones {}  node {}  pages free {} movable {} pinned {} unmovable {}",
+            "  memory{}: state {}  online {}  valid_zones {}  node {}  pages free {} movable {} pinned {} unmovable {}  pageblocks {}",
             b.index,
             b.state.show(),
             u8::from(!b.dev_offline),
@@ -647,7 +650,8 @@ fn memory(s: &KState) -> String {
             p.free,
             p.movable,
             p.pinned,
-            p.unmovable
+            p.unmovable,
+            pageblocks(&b.pageblocks)
         );
     }
     if m.inject_going_online != 0 || m.inject_going_offline != 0 {
@@ -658,6 +662,42 @@ fn memory(s: &KState) -> String {
         );
     }
     out
+}
+
+/// A zone's counts and pagesets, as `/proc/zoneinfo` names them.
+fn zone(z: &crate::mm::page_alloc::Zone) -> String {
+    let pcp = match z.pageset.first() {
+        None => "boot_pageset".to_string(),
+        Some(p) => {
+            let lists: Vec<String> = z
+                .pageset
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !p.list.is_empty())
+                .map(|(c, p)| format!("cpu{c} {}", p.list.len()))
+                .collect();
+            let lists = if lists.is_empty() { "empty".to_string() } else { lists.join(", ") };
+            format!("pcp high {} batch {}, pcplists {lists}", p.high, p.batch)
+        }
+    };
+    format!(
+        "{}: start_pfn {}  spanned {}  present {}  managed {}  NR_FREE_PAGES {}  nr_isolate_pageblock {}  {pcp}",
+        z.label(),
+        z.zone_start_pfn,
+        z.spanned_pages,
+        z.present_pages,
+        z.managed_pages,
+        z.nr_free_pages,
+        z.nr_isolate_pageblock
+    )
+}
+
+/// A block's pageblock migratetypes: one name when they agree.
+fn pageblocks(mts: &[crate::mm::page_alloc::Migratetype]) -> String {
+    if mts.iter().all(|&m| m == mts[0]) {
+        return format!("{}×{}", mts.len(), mts[0].name());
+    }
+    mts.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")
 }
 
 /// A cpulist, with `(none)` for an empty mask.

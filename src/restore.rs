@@ -11,8 +11,12 @@
 //! applies to and which 6.1 exceptions excuse a difference.
 //! Left out: `cpu_dying_mask`, which says which way a CPU last walked, not
 //! where it is (`cpuhp_reset_state` sets it for the rollback of a failed
-//! bringup, so a CPU that never booted is left in it); memory hotplug's
-//! state (its own issue), RCU's callback-list
+//! bringup, so a CPU that never booted is left in it); of memory hotplug,
+//! the blocks (`memory` checks them) and where pages are: a failed offline
+//! keeps the pages it migrated where they went, so each zone's
+//! `NR_FREE_PAGES` may move, and the pcplists `zone_pcp_disable` drained
+//! stay drained, so only the free pages of all zones together (buddy and
+//! pcplists) are compared; RCU's callback-list
 //! flag (6.1's `rcutree_dead_cpu` does not undo what `rcutree_prepare_cpu`
 //! enabled), the fail knob (one-shot by design) and `cpus_booted_once_mask`
 //! (sticky by design), the threads `smpboot_create_threads` made before it
@@ -88,6 +92,19 @@ pub struct Restorable {
     steps: Arc<Vec<CpuhpStep>>,
     counters: [(&'static str, u64); 5],
     modules: Vec<ModuleState>,
+    /// The memory model's counts (`mm_counts`), nonzero ones only, and the
+    /// zones they name.
+    mm: Vec<(MmKey, i64)>,
+    zones: Vec<(u32, &'static str)>,
+}
+
+/// What one `mm` count is about: a zone (by its index) and a field, or
+/// the whole memory model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum MmKey {
+    Zone(usize, &'static str),
+    Block(u32),
+    Global(&'static str),
 }
 
 impl Restorable {
@@ -126,6 +143,20 @@ impl Restorable {
             steps: c.steps.clone(),
             counters,
             modules: s.modules.clone(),
+            mm: mm_counts(s),
+            zones: s.mem.zones.iter().map(|z| (z.nid, z.name)).collect(),
+        }
+    }
+
+    /// How a diff line names an `mm` count.
+    fn mm_name(&self, key: MmKey) -> String {
+        match key {
+            MmKey::Zone(z, field) => {
+                let (nid, name) = self.zones[z];
+                format!("zone {name} (node {nid}) {field}")
+            }
+            MmKey::Block(index) => format!("isolated pageblocks of online memory{index}"),
+            MmKey::Global(field) => field.to_string(),
         }
     }
 
@@ -202,8 +233,54 @@ impl Restorable {
                 out.push(format!("module {now}; was {was}"));
             }
         }
+        for (key, now, was) in changed(&self.mm, &before.mm) {
+            let show = |v: Option<i64>| v.unwrap_or(0).to_string();
+            out.push(format!("{} is {}, was {}", self.mm_name(key), show(now), show(was)));
+        }
         out
     }
+}
+
+/// The memory model's restorable counts, nonzero ones only (a zone a
+/// failed online made is all zeros, as if it had not been touched): per
+/// zone its span, present and managed pages, isolated pageblocks and pcp
+/// sizes; per online block the pageblocks it has isolated (as a bit mask);
+/// `lru_disable_count`, and the free pages of all zones together.
+fn mm_counts(s: &KState) -> Vec<(MmKey, i64)> {
+    let m = &s.mem;
+    if !m.enabled {
+        return Vec::new();
+    }
+    let mut v = Vec::new();
+    let mut free = 0;
+    for (z, zone) in m.zones.iter().enumerate() {
+        let pcp = zone.pageset.first();
+        let fields = [
+            ("zone_start_pfn", zone.zone_start_pfn as i64),
+            ("spanned_pages", zone.spanned_pages as i64),
+            ("present_pages", zone.present_pages as i64),
+            ("managed_pages", zone.managed_pages as i64),
+            ("nr_isolate_pageblock", zone.nr_isolate_pageblock),
+            ("pcp high", pcp.map_or(0, |p| i64::from(p.high))),
+            ("pcp batch", pcp.map_or(0, |p| i64::from(p.batch))),
+        ];
+        v.extend(fields.into_iter().filter(|f| f.1 != 0).map(|(f, n)| (MmKey::Zone(z, f), n)));
+        free += zone.nr_free_pages + zone.pageset.iter().map(|p| p.list.len() as i64).sum::<i64>();
+    }
+    for b in m.blocks.iter().filter(|b| b.registered && b.state == crate::drivers::base::memory::BlockState::Online) {
+        let isolated =
+            b.pageblocks.iter().enumerate().filter(|(_, mt)| **mt == crate::mm::page_alloc::Migratetype::Isolate);
+        let bits = isolated.fold(0, |acc, (pb, _)| acc | (1 << pb));
+        if bits != 0 {
+            v.push((MmKey::Block(b.index), bits));
+        }
+    }
+    let globals = [
+        ("lru_disable_count", i64::from(m.lru_disable_count)),
+        ("free pages of all zones (NR_FREE_PAGES and pcplists)", free),
+    ];
+    v.extend(globals.into_iter().filter(|g| g.1 != 0).map(|(g, n)| (MmKey::Global(g), n)));
+    v
 }
 
 /// The root domain's online mask, with the runqueues 6.1.192's

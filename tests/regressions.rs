@@ -63,6 +63,21 @@ fn problem(r: Regression) -> &'static [&'static str] {
         Regression::SyntheticHotRemoveKeepsDevice => {
             &["cpu-devices: CPU2 is not present but its cpu2 device is still registered"]
         }
+        Regression::SyntheticOfflineKeepsManaged => &["are not managed ≤ present ≤ spanned"],
+        Regression::SyntheticPcpDeadNoDrain => {
+            &["mm: zone DMA32 (node 0): CPU1 is offline with 3 page(s) on its pcplist"]
+        }
+        Regression::SyntheticIsolateUndoSkipped => {
+            &["nr_isolate_pageblock is 1, was 0", "memory1 is online with pageblock 0 still MIGRATE_ISOLATE"]
+        }
+        Regression::SyntheticLruEnableSkipped => &["lru_disable_count is 1, was 0", "lru_disable_count is 1 at rest"],
+        Regression::SyntheticPcpEnableSkipped => {
+            &["its pcplist is still disabled (zone_pcp_disable without zone_pcp_enable)"]
+        }
+        Regression::SyntheticUnisolateNoFreepageCount => &[
+            "free pages of all zones (NR_FREE_PAGES and pcplists) is 84, was 96",
+            "buddy page(s) outside isolated pageblocks",
+        ],
         Regression::SyntheticDeviceOfflineOnFailure => &[
             "`echo 0 > cpu1/online` failed (",
             "did not restore what it changed: cpuN/online (dev->offline) is 1, was (none)",

@@ -119,6 +119,9 @@ pub enum Op {
     },
     /// `remove_memory(start, size)` of the block `memoryN`.
     RemoveMemory(u32),
+    /// `free_unref_page()` of N used pages of `memoryBLOCK`; `drain_all_pages(NULL)`.
+    FreePages(u32, u32),
+    DrainAllPages,
     /// QEMU's `device_add` of ACPI processor N (its MADT position):
     /// `acpi_device_hotplug(ACPI_NOTIFY_DEVICE_CHECK)`.
     AcpiCpuHotAdd(usize),
@@ -369,6 +372,14 @@ pub const OPERATIONS: &[OpSpec] = &[
         summary: "remove_memory(start, size) of memoryBLOCK: -EBUSY unless it is offline",
         example: "remove_memory 32", group: Group::Memory, flags: MEMORY,
         parse: |e, s, w| e.remove_memory(s, w) },
+    OpSpec { name: "free_pages", usage: "free_pages BLOCK N",
+        summary: "free_unref_page() of N used movable pages of memoryBLOCK on the calling CPU (a process exiting): onto its pcplist, or the buddy lists for an isolated pageblock or a disabled pageset; -EINVAL if fewer are left",
+        example: "free_pages 6 2", group: Group::Memory, flags: MEMORY,
+        parse: |e, s, w| e.arity(s, w, 2).and_then(|()| Ok(Op::FreePages(e.block(s, &w[1])?, e.number(s, &w[2], "a page count")?))) },
+    OpSpec { name: "drain_all_pages", usage: "drain_all_pages",
+        summary: "drain_all_pages(NULL) (direct reclaim): under pcpu_drain_mutex (nothing if another drain holds it), each online CPU with pcplist pages drained",
+        example: "drain_all_pages", group: Group::Memory, flags: MEMORY,
+        parse: |e, s, w| e.bare(s, w, Op::DrainAllPages) },
     OpSpec { name: "get_online_mems", usage: "get_online_mems",
         summary: "get_online_mems(): take mem_hotplug_lock for read",
         example: "get_online_mems", group: Group::Memory, flags: MEMORY,

@@ -87,6 +87,18 @@ pub enum Regression {
     /// `arch_unregister_cpu`, so a hot-removed CPU keeps its `cpuN` device.
     /// Shows the `cpu-devices` check fire.
     SyntheticHotRemoveKeepsDevice,
+    /// Synthetic, not historical: `offline_pages` does not call `adjust_managed_page_count`, so the zone keeps managing the pages it no longer has. Shows the `mm` check "managed ≤ present ≤ spanned" fire.
+    SyntheticOfflineKeepsManaged,
+    /// Synthetic, not historical: `page_alloc_cpu_dead` does not drain the dead CPU's pcplists. Shows the `mm` check "no pages on an offline CPU's pcplist" fire.
+    SyntheticPcpDeadNoDrain,
+    /// Synthetic, not historical: `start_isolate_page_range` does not unset the first pageblock when the last one cannot be isolated. Shows the `mm` check "no isolated pageblock at rest" and the `restore` check on `nr_isolate_pageblock` fire.
+    SyntheticIsolateUndoSkipped,
+    /// Synthetic, not historical: a failed `offline_pages` does not call `lru_cache_enable`. Shows the `mm` check on `lru_disable_count` and the `restore` check fire.
+    SyntheticLruEnableSkipped,
+    /// Synthetic, not historical: `zone_pcp_enable` releases `pcp_batch_high_lock` without restoring the zone's pcp high and batch. Shows the `mm` check "every pageset enabled at rest" fire.
+    SyntheticPcpEnableSkipped,
+    /// Synthetic, not historical: `unset_migratetype_isolate` moves the free pages back without counting them in `NR_FREE_PAGES`. Shows the `mm` check on `NR_FREE_PAGES` and the `restore` check on free pages fire.
+    SyntheticUnisolateNoFreepageCount,
 }
 
 impl Regression {
@@ -108,6 +120,12 @@ impl Regression {
         Regression::SyntheticSmpcfdUnwindLeaks,
         Regression::SyntheticSiblingMapKept,
         Regression::SyntheticHotRemoveKeepsDevice,
+        Regression::SyntheticOfflineKeepsManaged,
+        Regression::SyntheticPcpDeadNoDrain,
+        Regression::SyntheticIsolateUndoSkipped,
+        Regression::SyntheticLruEnableSkipped,
+        Regression::SyntheticPcpEnableSkipped,
+        Regression::SyntheticUnisolateNoFreepageCount,
     ];
 
     pub fn name(self) -> &'static str {
@@ -129,6 +147,12 @@ impl Regression {
             Regression::SyntheticSmpcfdUnwindLeaks => "synthetic-smpcfd-unwind-leaks",
             Regression::SyntheticSiblingMapKept => "synthetic-sibling-map-kept",
             Regression::SyntheticHotRemoveKeepsDevice => "synthetic-hot-remove-keeps-device",
+            Regression::SyntheticOfflineKeepsManaged => "synthetic-offline-keeps-managed",
+            Regression::SyntheticPcpDeadNoDrain => "synthetic-pcp-dead-no-drain",
+            Regression::SyntheticIsolateUndoSkipped => "synthetic-isolate-undo-skipped",
+            Regression::SyntheticLruEnableSkipped => "synthetic-lru-enable-skipped",
+            Regression::SyntheticPcpEnableSkipped => "synthetic-pcp-enable-skipped",
+            Regression::SyntheticUnisolateNoFreepageCount => "synthetic-unisolate-no-freepage-count",
         }
     }
 
@@ -167,7 +191,13 @@ impl Regression {
             | Regression::SyntheticSmpbootParkSkipped
             | Regression::SyntheticSmpcfdUnwindLeaks
             | Regression::SyntheticSiblingMapKept
-            | Regression::SyntheticHotRemoveKeepsDevice => {
+            | Regression::SyntheticHotRemoveKeepsDevice
+            | Regression::SyntheticOfflineKeepsManaged
+            | Regression::SyntheticPcpDeadNoDrain
+            | Regression::SyntheticIsolateUndoSkipped
+            | Regression::SyntheticLruEnableSkipped
+            | Regression::SyntheticPcpEnableSkipped
+            | Regression::SyntheticUnisolateNoFreepageCount => {
                 "synthetic: no kernel had it; it breaks what one check guards, to show that check fire"
             }
         }

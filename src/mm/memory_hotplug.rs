@@ -25,6 +25,7 @@ use crate::errno::{self, *};
 use crate::fault::{MemStep, Site};
 use crate::kernel::trace::SplatKind;
 use crate::kernel::{Kernel, Regression};
+use crate::mm::page_alloc::{Migratetype, PAGEBLOCKS, block_pfn, buddy_pages};
 use crate::sim::lock::{LockKind, Mode};
 
 impl Kernel {
@@ -174,27 +175,19 @@ impl Kernel {
         self.enter_pages("online_pages", b);
         let index = self.s().mem.blocks[b].index;
         self.step(format!("online_pages(memory{index}): move_pfn_range_to_zone({zone}, MIGRATE_ISOLATE)"));
+        let z = self.move_pfn_range_to_zone(b, zone, Migratetype::Isolate);
         self.s().mem.blocks[b].onlining = Some(zone);
         let mut ret = self.memory_notify(MemAction::GoingOnline, b);
         if ret == 0 {
             self.preemption_point().await;
-            let nid = self.s().mem.blocks[b].nid;
-            let new_node = self.s().mem.nodes_with_memory.insert(nid);
-            if zone != "Movable" {
-                self.s().mem.nodes_with_normal.insert(nid);
-            }
-            {
-                let mut s = self.s();
-                let blk = &mut s.mem.blocks[b];
-                blk.pages = Pages { free: BLOCK_PAGES, ..Pages::default() };
-            }
-            let node = if new_node { format!(", node_states_set_node({nid})") } else { String::new() };
+            let node = self.online_pages_locked(b, z, zone);
             self.step(format!("online_pages(memory{index}): online_pages_range{node}, undo_isolate_page_range"));
             self.memory_notify(MemAction::Online, b);
             self.s().mem.blocks[b].onlining = None;
         } else {
             self.memory_notify(MemAction::CancelOnline, b);
             self.step(format!("online_pages(memory{index}): remove_pfn_range_from_zone"));
+            self.remove_pfn_range_from_zone(b, z);
             self.s().mem.blocks[b].onlining = None;
             if ret > 0 {
                 ret = -EINVAL;
@@ -205,6 +198,106 @@ impl Kernel {
             self.mem_hotplug_done().await;
         }
         ret
+    }
+
+    /// `online_pages()` after `MEM_GOING_ONLINE`: the isolated pageblocks
+    /// counted, the zone's pageset made if it was unpopulated,
+    /// `online_pages_range` (`generic_online_page` → `__free_pages_core`:
+    /// managed pages up, every page freed into its isolated pageblock),
+    /// `adjust_present_page_count`, `node_states_set_node`,
+    /// `undo_isolate_page_range(MIGRATE_MOVABLE)` (the free pages into
+    /// `NR_FREE_PAGES`) and `init_per_zone_wmark_min`. Returns the node
+    /// note for the trace.
+    fn online_pages_locked(&self, b: usize, z: usize, zone: &'static str) -> String {
+        self.s().mem.zones[z].nr_isolate_pageblock += PAGEBLOCKS as i64;
+        if !self.s().mem.zones[z].populated() {
+            self.setup_zone_pageset(z);
+        }
+        {
+            let mut s = self.s();
+            s.mem.blocks[b].pages = Pages { free: BLOCK_PAGES, ..Pages::default() };
+            s.mem.blocks[b].online_sections = true;
+        }
+        self.adjust_managed_page_count(z, i64::from(BLOCK_PAGES));
+        self.adjust_present_page_count(z, i64::from(BLOCK_PAGES));
+        let nid = self.s().mem.blocks[b].nid;
+        let new_node = self.s().mem.nodes_with_memory.insert(nid);
+        if zone != "Movable" {
+            self.s().mem.nodes_with_normal.insert(nid);
+        }
+        self.undo_isolate_page_range(b, 0..PAGEBLOCKS, Migratetype::Movable);
+        self.init_per_zone_wmark_min();
+        if new_node { format!(", node_states_set_node({nid})") } else { String::new() }
+    }
+
+    /// `adjust_present_page_count()`.
+    fn adjust_present_page_count(&self, z: usize, nr_pages: i64) {
+        let mut s = self.s();
+        let zone = &mut s.mem.zones[z];
+        zone.present_pages = zone.present_pages.saturating_add_signed(nr_pages);
+    }
+
+    /// `move_pfn_range_to_zone()`: the zone (made if this node never had
+    /// it) grows to span the block (`init_currently_empty_zone`,
+    /// `resize_zone_range`), and `memmap_init_range` links the block's
+    /// pages to it with every pageblock `mt`; no zone count changes.
+    fn move_pfn_range_to_zone(&self, b: usize, zone: &'static str, mt: Migratetype) -> usize {
+        let nid = self.s().mem.blocks[b].nid;
+        let z = self.zone_index(nid, zone);
+        let mut s = self.s();
+        let pfn = block_pfn(s.mem.blocks[b].index);
+        let nr = u64::from(BLOCK_PAGES);
+        let zn = &mut s.mem.zones[z];
+        let old_end = zn.end_pfn();
+        if zn.is_empty() || pfn < zn.zone_start_pfn {
+            zn.zone_start_pfn = pfn;
+        }
+        zn.spanned_pages = (pfn + nr).max(old_end) - zn.zone_start_pfn;
+        let blk = &mut s.mem.blocks[b];
+        blk.page_zone = Some(z);
+        blk.pageblocks = [mt; PAGEBLOCKS];
+        z
+    }
+
+    /// `remove_pfn_range_from_zone()`: the block's pages leave the zone
+    /// (poisoned), and `shrink_zone_span` cuts the zone at an edge.
+    fn remove_pfn_range_from_zone(&self, b: usize, z: usize) {
+        let start = block_pfn(self.s().mem.blocks[b].index);
+        self.s().mem.blocks[b].page_zone = None;
+        self.shrink_zone_span(z, start, start + u64::from(BLOCK_PAGES));
+    }
+
+    /// `shrink_zone_span()`: a range at the zone's start moves the start to
+    /// the next online block of the zone, one at its end moves the end back
+    /// to the last; none left empties it. A range in the middle changes
+    /// nothing.
+    fn shrink_zone_span(&self, z: usize, start: u64, end: u64) {
+        let mut s = self.s();
+        let nr = u64::from(BLOCK_PAGES);
+        let online: Vec<u64> = s
+            .mem
+            .blocks
+            .iter()
+            .filter(|o| o.registered && o.online_sections && o.page_zone == Some(z))
+            .map(|o| block_pfn(o.index))
+            .collect();
+        let zone = &mut s.mem.zones[z];
+        let zone_end = zone.end_pfn();
+        let found = if zone.zone_start_pfn == start {
+            // find_smallest_section_pfn(end, zone_end)
+            online.iter().copied().filter(|&p| p >= end && p < zone_end).min().map(|p| (p, zone_end - p))
+        } else if zone_end == end {
+            // find_biggest_section_pfn(zone_start, start)
+            let first = zone.zone_start_pfn;
+            online.iter().copied().filter(|&p| p >= first && p < start).max().map(|p| (first, p + nr - first))
+        } else {
+            return;
+        };
+        let (start_pfn, spanned) = found.unwrap_or((0, 0));
+        (zone.zone_start_pfn, zone.spanned_pages) = (start_pfn, spanned);
+        let name = zone.name;
+        drop(s);
+        self.step(format!("shrink_zone_span({name}): zone_start_pfn {start_pfn}, spanned_pages {spanned}"));
     }
 
     /// `offline_pages()`, 6.1.192's order and rollback.
@@ -229,15 +322,20 @@ impl Kernel {
             self.step(at("memory offlining failed due to memory holes"));
             return -EINVAL;
         }
+        let Some(z) = self.s().mem.blocks[b].page_zone else { return -EINVAL };
         self.step(at("zone_pcp_disable, lru_cache_disable"));
-        let unmovable = self.s().mem.blocks[b].pages.unmovable;
+        self.zone_pcp_disable(z).await;
+        self.lru_cache_disable().await;
         let isolated = match self.mem_failpoint(b, MemStep::Isolate) {
             Some(err) => Err(err),
-            None if unmovable > 0 => Err(-EBUSY),
-            None => Ok(()),
+            None => self.start_isolate_page_range(b, Migratetype::Movable).map_err(|why| {
+                self.step(at(&format!("start_isolate_page_range: {why}")));
+                -EBUSY
+            }),
         };
         if let Err(err) = isolated {
             self.step(at("failure to isolate range: lru_cache_enable, zone_pcp_enable"));
+            self.failed_removal_pcplists_disabled(z).await;
             return err;
         }
         self.step(at("start_isolate_page_range(MIGRATE_MOVABLE)"));
@@ -245,16 +343,13 @@ impl Kernel {
         if notified != 0 {
             return self.failed_removal_isolated(b, notified, "notifier failure").await;
         }
-        if let Err((err, reason)) = self.migrate_loop(b).await {
+        if let Err((err, reason)) = self.isolated_pages_loop(b).await {
             return self.failed_removal_isolated(b, err, reason).await;
         }
-        if let Some(err) = self.mem_failpoint(b, MemStep::Dissolve) {
-            return self.failed_removal_isolated(b, err, "failure to dissolve huge pages").await;
+        if self.__offline_isolated_pages(b) {
+            self.die().await;
         }
-        {
-            let mut s = self.s();
-            s.mem.blocks[b].pages = Pages::default();
-        }
+        self.offlined(b, z).await;
         self.step(at("test_pages_isolated = 0, __offline_isolated_pages, lru_cache_enable, zone_pcp_enable"));
         let nid = self.s().mem.blocks[b].nid;
         let last = !self
@@ -270,20 +365,63 @@ impl Kernel {
         }
         self.memory_notify(MemAction::Offline, b);
         self.step(at("remove_pfn_range_from_zone"));
+        self.remove_pfn_range_from_zone(b, z);
         0
+    }
+
+    /// `offline_pages()` once the pages are gone: the sections offline, the
+    /// isolated pageblocks no longer counted (their flags stale), the LRU
+    /// cache and pcplists enabled, managed and present pages down, the
+    /// watermarks and pcp sizes redone, the pageset dropped if the zone is
+    /// now unpopulated.
+    async fn offlined(&self, b: usize, z: usize) {
+        let nr = i64::from(BLOCK_PAGES);
+        self.s().mem.blocks[b].online_sections = false;
+        self.s().mem.zones[z].nr_isolate_pageblock -= PAGEBLOCKS as i64;
+        self.lru_cache_enable();
+        self.zone_pcp_enable(z).await;
+        // regression: synthetic-offline-keeps-managed
+        if !self.cfg.has(Regression::SyntheticOfflineKeepsManaged) {
+            self.adjust_managed_page_count(z, -nr);
+        }
+        self.adjust_present_page_count(z, -nr);
+        self.init_per_zone_wmark_min();
+        if !self.s().mem.zones[z].populated() {
+            self.zone_pcp_reset(z);
+        }
+    }
+
+    /// The `do { ... } while (test_pages_isolated())` loop of
+    /// `offline_pages`: migrate until no movable page is left, dissolve
+    /// huge pages, and start again while a page of the range is not a free
+    /// buddy page (one left on a pcplist, say). The signal the model's
+    /// bound stands for ends it.
+    async fn isolated_pages_loop(&self, b: usize) -> Result<(), (i32, &'static str)> {
+        let mut round = 0;
+        loop {
+            self.migrate_loop(b, &mut round).await?;
+            if let Some(err) = self.mem_failpoint(b, MemStep::Dissolve) {
+                return Err((err, "failure to dissolve huge pages"));
+            }
+            if self.test_pages_isolated(b) == 0 {
+                return Ok(());
+            }
+            let index = self.s().mem.blocks[b].index;
+            self.step(format!("offline_pages(memory{index}): test_pages_isolated = -EBUSY: again"));
+        }
     }
 
     /// The migrate loop: until no movable page is left, migrate what can be
     /// migrated; each round a preemption point (`cond_resched`). Pinned
     /// pages never migrate, so only the "signal" (the bound) ends it.
-    async fn migrate_loop(&self, b: usize) -> Result<(), (i32, &'static str)> {
+    async fn migrate_loop(&self, b: usize, round: &mut u32) -> Result<(), (i32, &'static str)> {
         let bound = self.s().mem.migrate_bound;
-        let mut round = 0;
         loop {
-            if round >= bound {
+            if *round >= bound {
                 return Err((-EINTR, "signal backoff"));
             }
-            round += 1;
+            *round += 1;
+            let round = *round;
             self.preemption_point().await;
             if let Some(err) = self.mem_failpoint(b, MemStep::Migrate) {
                 return Err((err, "unmovable page"));
@@ -306,14 +444,20 @@ impl Kernel {
     }
 
     /// `do_migrate_range()`: movable pages move to another online block with
-    /// free pages; they stay if there is none.
+    /// free buddy pages (allocated from its zone's buddy lists, so out of
+    /// `NR_FREE_PAGES` there); they stay if there is none. The source pages
+    /// are freed into their isolated pageblocks, which `NR_FREE_PAGES` does
+    /// not count.
     fn migrate_pages(&self, b: usize, n: u32) {
         let mut s = self.s();
         let target = (0..s.mem.blocks.len())
-            .find(|&t| t != b && s.mem.blocks[t].state == BlockState::Online && s.mem.blocks[t].pages.free >= n);
+            .find(|&t| t != b && s.mem.blocks[t].state == BlockState::Online && buddy_pages(&s.mem, t) >= n);
         let index = s.mem.blocks[b].index;
         let text = match target {
             Some(t) => {
+                if let Some(tz) = s.mem.blocks[t].page_zone {
+                    s.mem.zones[tz].nr_free_pages -= i64::from(n);
+                }
                 s.mem.blocks[t].pages.free -= n;
                 s.mem.blocks[t].pages.movable += n;
                 s.mem.blocks[b].pages.movable -= n;
@@ -338,14 +482,30 @@ impl Kernel {
         if self.memory_hotplug_before_4_20() {
             self.memory_notify(MemAction::CancelOffline, b);
             self.step(format!("offline_pages(memory{index}): {reason}: undo_isolate_page_range"));
+            self.undo_isolate_page_range(b, 0..PAGEBLOCKS, Migratetype::Movable);
         } else {
             self.step(format!("offline_pages(memory{index}): {reason}: undo_isolate_page_range"));
+            self.undo_isolate_page_range(b, 0..PAGEBLOCKS, Migratetype::Movable);
             self.memory_notify(MemAction::CancelOffline, b);
         }
         self.step(format!(
             "offline_pages(memory{index}): lru_cache_enable, zone_pcp_enable: memory offlining failed due to {reason}"
         ));
+        let zone = self.s().mem.blocks[b].page_zone;
+        if let Some(z) = zone {
+            self.failed_removal_pcplists_disabled(z).await;
+        }
         err
+    }
+
+    /// `offline_pages()`'s `failed_removal_pcplists_disabled` label:
+    /// `lru_cache_enable`, `zone_pcp_enable`.
+    async fn failed_removal_pcplists_disabled(&self, z: usize) {
+        // regression: synthetic-lru-enable-skipped
+        if !self.cfg.has(Regression::SyntheticLruEnableSkipped) {
+            self.lru_cache_enable();
+        }
+        self.zone_pcp_enable(z).await;
     }
 
     /// `add_memory(nid, start, size)` of one block at `index`, with its
@@ -419,6 +579,8 @@ impl Kernel {
             blk.online_type = Mmop::Offline;
             blk.pages = Pages::default();
             blk.onlining = None;
+            blk.page_zone = None;
+            blk.online_sections = false;
             return b;
         }
         let dev_lock = s.locks.add(&format!("device_lock(memory{index})"), LockKind::Mutex);
@@ -435,6 +597,9 @@ impl Kernel {
             dev_lock,
             onlining: None,
             registered: true,
+            page_zone: None,
+            pageblocks: [Migratetype::Movable; PAGEBLOCKS],
+            online_sections: false,
         });
         s.mem.blocks.len() - 1
     }

@@ -226,6 +226,9 @@ fn op_skip(op: &Op) -> Option<&'static str> {
         Op::AcpiCpuHotRemove(0) => Some(
             "QEMU's boot CPU has no device id for device_del to name (QEMU refuses it: \"Boot CPU is unpluggable\")",
         ),
+        Op::FreePages(..) | Op::DrainAllPages => {
+            Some("a model-only op: free_unref_page and drain_all_pages have no interface a test can drive page by page")
+        }
         Op::AddMemory { .. } | Op::RemoveMemory(_) => Some(
             "add_memory/remove_memory need a physical range the guest does not have (QEMU's pc-dimm hot-add is not driven)",
         ),

@@ -24,6 +24,7 @@
 
 use crate::errno::*;
 use crate::kernel::{Kernel, Regression};
+use crate::mm::page_alloc::{Migratetype, PAGEBLOCKS, Zone};
 use crate::sim::TaskId;
 use crate::sim::lock::{LockId, LockKind, Mode};
 
@@ -98,6 +99,16 @@ pub struct MemBlock {
     pub onlining: Option<&'static str>,
     /// Registered: its sysfs files exist.
     pub registered: bool,
+    /// The zone its pages are in (`page_zone()`, an index into
+    /// `MemState::zones`): set by `move_pfn_range_to_zone`, cleared by
+    /// `remove_pfn_range_from_zone`; boot memory is in its zone from boot.
+    pub page_zone: Option<usize>,
+    /// Its pageblocks' migratetypes. Stale while the block is offline, as
+    /// 6.1 leaves them.
+    pub pageblocks: [Migratetype; PAGEBLOCKS],
+    /// Its sections are online (`online_mem_sections` /
+    /// `offline_mem_sections`): what `pfn_to_online_page` sees.
+    pub online_sections: bool,
 }
 
 impl MemBlock {
@@ -193,6 +204,18 @@ pub struct MemState {
     /// Movable, pinned and unmovable pages at boot: migration moves them,
     /// nothing loses them.
     pub used_at_boot: u32,
+    /// Used pages freed since (`free_pages`).
+    pub pages_freed: u32,
+    /// The zones memory has been in, by first use (`mm/page_alloc.rs`).
+    pub zones: Vec<Zone>,
+    /// `mm/swap.c`: `lru_disable_count` and `lru_drain_gen`.
+    pub lru_disable_count: i32,
+    pub lru_drain_gen: u32,
+    /// `mm/page_alloc.c`'s `pcp_batch_high_lock` and `pcpu_drain_mutex`,
+    /// `mm/swap.c`'s `__lru_add_drain_all` mutex.
+    pub pcp_batch_high_lock: LockId,
+    pub pcpu_drain_mutex: LockId,
+    pub lru_add_drain_all_lock: LockId,
 }
 
 impl MemState {
@@ -214,9 +237,15 @@ impl Kernel {
     pub fn memory_init(&self, boot_blocks: u32, holes: &[u32], pages: &[BlockPages], auto_online: bool, bound: u32) {
         let mut s = self.s();
         let lock = s.locks.add("mem_hotplug_lock", LockKind::RwSem);
+        let pcp_batch_high_lock = s.locks.add("pcp_batch_high_lock", LockKind::Mutex);
+        let pcpu_drain_mutex = s.locks.add("pcpu_drain_mutex", LockKind::Mutex);
+        let lru_add_drain_all_lock = s.locks.add("lru_add_drain_all lock (mm/swap.c)", LockKind::Mutex);
         s.mem = MemState {
             enabled: true,
             mem_hotplug_lock: lock,
+            pcp_batch_high_lock,
+            pcpu_drain_mutex,
+            lru_add_drain_all_lock,
             auto_online,
             migrate_bound: bound,
             ..MemState::default()
@@ -242,9 +271,31 @@ impl Kernel {
                 dev_lock,
                 onlining: None,
                 registered: true,
+                page_zone: Some(0),
+                pageblocks: [Migratetype::Movable; PAGEBLOCKS],
+                online_sections: true,
             });
         }
         s.mem.used_at_boot = s.mem.blocks.iter().map(|b| b.pages.total() - b.pages.free).sum();
+        drop(s);
+        self.boot_zone(boot_blocks);
+    }
+
+    /// The boot zone (`free_area_init`, `memblock_free_all`,
+    /// `setup_per_cpu_pageset`): every boot block in node 0's DMA32, all
+    /// present and managed, its free pages in the buddy lists.
+    fn boot_zone(&self, boot_blocks: u32) {
+        let z = self.zone_index(0, "DMA32");
+        {
+            let mut s = self.s();
+            let free: u32 = s.mem.blocks.iter().map(|b| b.pages.free).sum();
+            let zone = &mut s.mem.zones[z];
+            zone.spanned_pages = u64::from(boot_blocks) * u64::from(BLOCK_PAGES);
+            zone.present_pages = zone.spanned_pages;
+            zone.managed_pages = zone.spanned_pages;
+            zone.nr_free_pages = i64::from(free);
+        }
+        self.setup_zone_pageset(z);
     }
 
     /// `state_store()`: 0 for success (the write's count).
@@ -537,8 +588,11 @@ pub fn check(s: &crate::kernel::KState, settled: bool) -> Vec<String> {
         }
         used += b.pages.total() - b.pages.free;
     }
-    if used != m.used_at_boot {
-        v.push(format!("{} used pages at boot, {} now: pages were lost or made up", m.used_at_boot, used));
+    if used + m.pages_freed != m.used_at_boot {
+        v.push(format!(
+            "{} used pages at boot, {} freed since, {used} now: pages were lost or made up",
+            m.used_at_boot, m.pages_freed
+        ));
     }
     v
 }

@@ -289,6 +289,7 @@ impl Kernel {
             Builtin::RcutreeOnline => return self.rcutree_online_cpu(cpu),
             Builtin::RcutreeOffline => return self.rcutree_offline_cpu(cpu),
             Builtin::RcutreeDying => return self.rcutree_dying_cpu(cpu),
+            Builtin::PageAllocCpuDead => return self.page_alloc_cpu_dead(cpu),
             Builtin::FinishCpu | Builtin::Nop => {}
             Builtin::BringupCpu
             | Builtin::SmpcfdDying

@@ -224,7 +224,7 @@ impl Kernel {
         let mut ret = 0;
         while let Some(state) = self.cpuhp_next_state(bringup, cpu, target) {
             if self.cfg.preempt_points {
-                self.callback_preemption_point(state, bringup).await;
+                self.callback_preemption_point(cpu, state, bringup).await;
             }
             let err = match self.invoke_callback_sync(cpu, state, bringup, None, false, Via::Walk) {
                 Some(err) => err,
@@ -255,7 +255,7 @@ impl Kernel {
     /// gives no effect (most of the profile's) change nothing another task
     /// can see, so preempting before them gives no schedule that preempting
     /// at the next visible step does not: the explorer skips them.
-    async fn callback_preemption_point(&self, state: State, bringup: bool) {
+    async fn callback_preemption_point(&self, cpu: usize, state: State, bringup: bool) {
         if !self.cfg.preempt_points {
             return;
         }
@@ -266,6 +266,7 @@ impl Kernel {
                 Some(CbBody::Builtin(b)) => match b.calling() {
                     Calling::Inert | Calling::Private => false,
                     Calling::Rcu => self.cfg.rcu,
+                    Calling::Mem => crate::mm::page_alloc::has_pcp_pages(&s.mem, cpu),
                     Calling::Sync | Calling::Sleeps => true,
                 },
                 Some(CbBody::Module { .. }) => true,
@@ -332,7 +333,7 @@ impl Kernel {
         };
         if let Some(state) = state {
             if self.cfg.preempt_points {
-                self.callback_preemption_point(state, bringup).await;
+                self.callback_preemption_point(cpu, state, bringup).await;
             }
             let node = self.s().cpu.cpuhp[cpu].node;
             let atomic = self.profile.is_atomic(state);

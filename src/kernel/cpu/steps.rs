@@ -77,6 +77,11 @@ pub enum Builtin {
     RcutreeOnline,
     RcutreeOffline,
     RcutreeDying,
+    /// `mm/page_alloc.c`: `page_alloc_cpu_dead` (`CPUHP_PAGE_ALLOC`
+    /// teardown). Its startup, `page_alloc_cpu_online`, recomputes the
+    /// same pcp sizes in the model (they do not depend on the CPUs) and is
+    /// left a `Nop`.
+    PageAllocCpuDead,
     /// Any other built-in callback: it succeeds and touches nothing the
     /// model tracks.
     Nop,
@@ -352,6 +357,9 @@ pub enum Calling {
     /// Like `Sync`, but what it changes only the case's RCU operations read:
     /// it is a preemption point only in a case that has them.
     Rcu,
+    /// Like `Sync`, but what it changes is the memory model's pcplists: it
+    /// is a preemption point only when the CPU has pages on one.
+    Mem,
     /// It can sleep: only the `async` path runs it (`invoke_one`).
     Sleeps,
 }
@@ -374,6 +382,7 @@ impl Builtin {
             Builtin::RcutreePrepare | Builtin::RcutreeDead | Builtin::RcutreeOnline | Builtin::RcutreeOffline => {
                 Calling::Rcu
             }
+            Builtin::PageAllocCpuDead => Calling::Mem,
             Builtin::BringupCpu
             | Builtin::TakedownCpu
             | Builtin::SlabPrepare
@@ -458,6 +467,7 @@ fn builtin_of(func: &str) -> Builtin {
         "rcutree_online_cpu" => Builtin::RcutreeOnline,
         "rcutree_offline_cpu" => Builtin::RcutreeOffline,
         "rcutree_dying_cpu" => Builtin::RcutreeDying,
+        "page_alloc_cpu_dead" => Builtin::PageAllocCpuDead,
         _ => Builtin::Nop,
     }
 }
