@@ -218,7 +218,7 @@ pub fn explore_watched(
     };
     let (executed, exhausted) = match strategy {
         Choice::Default => {
-            all.add(id, take(Box::new(DfsRun::default())));
+            all.add(id, take(Box::<DfsRun>::default()));
             (1, true)
         }
         Choice::Exhaustive { bound, runs } => exhaustive(id, threads, (*bound, *runs), &take, &mut all, &mut merge),
@@ -425,8 +425,7 @@ fn search_one(
     let stack = Rc::new(RefCell::new(Stack::default()));
     let strat = DfsRun { prefix: prefix.to_vec(), stack: Rc::clone(&stack), deviations: 0 };
     share.add(id, take(Box::new(strat)));
-    let alternatives = stack.borrow().alternatives(prefix, bound);
-    alternatives
+    stack.borrow().alternatives(prefix, bound)
 }
 
 /// The subtree of the run that replays `prefix`, depth-first: the run, then
