@@ -783,9 +783,9 @@ fn cmd_sweep(paths: &[PathBuf], (format, html): (Format, Option<&Path>), opts: &
         let run = load(f)
             .map_err(|e| e.to_string())
             .and_then(|c| explore::run_case(&c, &inner, None).map(|r| (c, r)).map_err(|e| e.to_string()));
-        ((f, run), vec![])
+        (f, run)
     };
-    explore::pool::preorder(explore::pool::threads(opts.jobs), (0..files.len()).collect(), work, |(f, run)| {
+    explore::pool::ordered(explore::pool::threads(opts.jobs), (0..files.len()).collect(), work, |(f, run)| {
         // The bar appears only once the sweep has run for a second.
         if bar.is_hidden() && start.elapsed().as_secs() >= 1 {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());

@@ -520,14 +520,7 @@ fn rcu(s: &KState, used: bool) -> String {
     for (c, d) in r.rda.iter().enumerate() {
         enabled.assign(c, d.cblist_enabled);
     }
-    let queued: Vec<String> = r
-        .rda
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| !d.cbs.is_empty())
-        .map(|(c, d)| format!("cpu{c} {}", d.cbs.len()))
-        .collect();
-    let queued = if queued.is_empty() { "none".to_string() } else { queued.join(", ") };
+    let queued = per_cpu_counts(r.rda.iter().map(|d| d.cbs.len()), "none");
     let gp =
         r.gp.as_ref()
             .map_or(String::new(), |g| format!(", grace period {} waits for {}", r.completed + 1, mask(g.qsmask)));
@@ -664,19 +657,19 @@ fn memory(s: &KState) -> String {
     out
 }
 
+/// `cpuN count` for each CPU with a non-zero count, or `none` when every
+/// count is zero.
+fn per_cpu_counts(counts: impl Iterator<Item = usize>, none: &str) -> String {
+    let listed: Vec<String> = counts.enumerate().filter(|&(_, n)| n > 0).map(|(c, n)| format!("cpu{c} {n}")).collect();
+    if listed.is_empty() { none.to_string() } else { listed.join(", ") }
+}
+
 /// A zone's counts and pagesets, as `/proc/zoneinfo` names them.
 fn zone(z: &crate::mm::page_alloc::Zone) -> String {
     let pcp = match z.pageset.first() {
         None => "boot_pageset".to_string(),
         Some(p) => {
-            let lists: Vec<String> = z
-                .pageset
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| !p.list.is_empty())
-                .map(|(c, p)| format!("cpu{c} {}", p.list.len()))
-                .collect();
-            let lists = if lists.is_empty() { "empty".to_string() } else { lists.join(", ") };
+            let lists = per_cpu_counts(z.pageset.iter().map(|p| p.list.len()), "empty");
             format!("pcp high {} batch {}, pcplists {lists}", p.high, p.batch)
         }
     };

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use hotplug_fi::explore::pool;
 use hotplug_fi::kernel::Regression;
 use hotplug_fi::snapshot;
 
@@ -127,41 +128,20 @@ fn suite(regressions: &BTreeSet<Regression>, wanted: Option<&[&str]>) -> Vec<Str
     failures
 }
 
-/// Runs `jobs` on every core, each result in its job's place, so that what
-/// the test asserts and prints does not depend on the thread count.
-fn on_every_core<T: Send>(jobs: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(jobs);
-    let mut done: Vec<(usize, T)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= jobs {
-                            return mine;
-                        }
-                        mine.push((i, job(i)));
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("a suite thread panicked")).collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, t)| t).collect()
-}
-
 #[test]
 fn every_regression_is_caught_and_the_fixed_kernel_passes() {
-    // Job 0 is the fixed kernel; job i + 1 is Regression::ALL[i] on.
-    let results = on_every_core(Regression::ALL.len() + 1, |i| match i {
-        0 => suite(&BTreeSet::new(), None),
-        _ => {
-            let r = Regression::ALL[i - 1];
-            suite(&BTreeSet::from([r]), Some(problem(r)))
-        }
+    // Job 0 is the fixed kernel; job i + 1 is Regression::ALL[i] on. The
+    // suites run on every core and come back in that order.
+    let jobs: Vec<Option<Regression>> =
+        std::iter::once(None).chain(Regression::ALL.iter().copied().map(Some)).collect();
+    let mut results = Vec::new();
+    let suite_of = |r: Option<Regression>| match r {
+        None => suite(&BTreeSet::new(), None),
+        Some(r) => suite(&BTreeSet::from([r]), Some(problem(r))),
+    };
+    pool::ordered(pool::threads(0), jobs, suite_of, |failures| {
+        results.push(failures);
+        true
     });
     let off = &results[0];
     assert!(off.is_empty(), "with every regression off the suite must pass:\n{}", off.join("\n"));

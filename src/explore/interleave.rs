@@ -260,9 +260,9 @@ fn stretches(
         for i in start..(start + SHARE_RUNS).min(runs) {
             share.add(id, one(i));
         }
-        (share, vec![])
+        share
     };
-    pool::preorder(threads, starts, work, |share| {
+    pool::ordered(threads, starts, work, |share| {
         merge(all, share);
         true
     });
@@ -278,21 +278,20 @@ fn run(case: &Case, opts: &RunOpts, strategy: Box<dyn Strategy>) -> RunResult {
     engine::run_strategy(case, &[], opts, strategy).expect("a run without faults arms nothing")
 }
 
-/// A decision point the depth-first search can come back to. Its eligible
-/// tasks live in the search's shared arena (no allocation per frame, and
-/// no bound on the number of tasks).
+/// A decision a run took after its prefix, where it took the default. Its
+/// eligible tasks live in the run's arena (no allocation per frame, and no
+/// bound on the number of tasks).
 #[derive(Clone, Copy, Debug)]
 struct Frame {
     /// `arena[start..start + len]`: the eligible tasks, ascending.
     start: u32,
     len: u32,
     default: TaskId,
-    chosen: TaskId,
     /// Deviations taken before this decision.
     deviations_before: u32,
 }
 
-/// The search's frames and the eligible tasks they refer to.
+/// One run's decisions after its prefix and the eligible tasks they refer to.
 #[derive(Default)]
 struct Stack {
     frames: Vec<Frame>,
@@ -314,7 +313,7 @@ impl Stack {
             for &t in eligible.iter().filter(|&&t| t != f.default) {
                 let mut p = Vec::with_capacity(prefix.len() + j + 1);
                 p.extend_from_slice(prefix);
-                p.extend(self.frames[..j].iter().map(|f| f.chosen));
+                p.extend(self.frames[..j].iter().map(|f| f.default));
                 p.push(t);
                 out.push(p);
             }
@@ -348,7 +347,7 @@ impl Strategy for DfsRun {
                 st.arena.extend_from_slice(d.eligible);
                 let len = d.eligible.len() as u32;
                 let deviations_before = self.deviations;
-                st.frames.push(Frame { start, len, default: d.default, chosen: t, deviations_before });
+                st.frames.push(Frame { start, len, default: d.default, deviations_before });
                 t
             }
         };
@@ -389,10 +388,10 @@ fn exhaustive(
     let work = |prefix: Vec<TaskId>| {
         let mut share = Partial::default();
         search(id, &prefix, bound, (runs - 1, &stop), take, &mut share);
-        ((share, prefix), vec![])
+        (share, prefix)
     };
     let mut crossing = None;
-    let whole = pool::preorder(threads, subtrees, work, |(share, prefix): (Partial, Vec<TaskId>)| {
+    pool::ordered(threads, subtrees, work, |(share, prefix): (Partial, Vec<TaskId>)| {
         if all.runs + share.runs >= runs {
             crossing = Some(prefix);
             stop.store(true, Ordering::Relaxed);
@@ -401,9 +400,9 @@ fn exhaustive(
         merge(all, share);
         true
     });
+    // The pool stops early only where the consumer said so: at the cap.
     match crossing {
-        None if whole => (all.runs, true),
-        None => unreachable!("the search stops early only at its run cap"),
+        None => (all.runs, true),
         Some(prefix) => {
             let mut share = Partial::default();
             search(id, &prefix, bound, (runs - all.runs, &AtomicBool::new(false)), take, &mut share);

@@ -1,73 +1,52 @@
-//! Worker threads for the explorer: runs jobs that may spawn more jobs (a
-//! search tree) on every core, and hands their results to one consumer in
-//! the order a single thread would have produced them (preorder: a job,
-//! then each of its children's subtrees in turn).
+//! Worker threads for the explorer and the sweep: runs a list of jobs on
+//! every core and hands their results to one consumer in list order.
 //!
 //! The consumer alone sees results, one at a time and in that order, so
 //! whatever it builds (outcome numbers, "first at run N", the lock graph)
-//! is the same bytes whatever the thread count. Workers take the newest
-//! pending job first, which is the one the consumer needs next, so few
-//! results wait for their turn. A job whose result the consumer will never
-//! take (it stopped at its run cap) may still have run: only its result is
+//! is the same bytes whatever the thread count. The consumer also runs
+//! each job it needs next that no worker has started, so one thread is the
+//! plain sequential loop with no hand-off. Jobs are coarse (a subtree of
+//! the search, a stretch of runs, a case): a hand-off per run cost a fifth
+//! of the time in futex wake-ups. A job whose result the consumer will
+//! never take (it stopped early) may still have run: only its result is
 //! dropped.
 //!
-//! Only runs that arm no failpoint come here: the `fail` crate's registry
-//! is process-wide, so fault scenarios serialise on `FailGuard` anyway.
+//! Only runs that arm no failpoint run in parallel: the `fail` crate's
+//! registry is process-wide, so fault scenarios serialise on `FailGuard`.
 
 use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-/// The worker threads to use for `jobs` (0: one per core).
+/// The threads to use for `jobs` (0: one per core).
 pub fn threads(jobs: usize) -> usize {
     if jobs > 0 { jobs } else { std::thread::available_parallelism().map_or(1, usize::from) }
 }
 
 struct Shared<J, R> {
-    /// Jobs not started, newest last.
+    /// Jobs not started, by position, the first last.
     pending: Vec<(usize, J)>,
-    /// Finished jobs: the result and the ids of the children it spawned.
-    done: BTreeMap<usize, (R, Vec<usize>)>,
-    next_id: usize,
-    /// Jobs being run now, by workers or the consumer.
-    running: usize,
+    /// Finished jobs' results, by position.
+    done: BTreeMap<usize, R>,
     /// The job the consumer waits for a worker to finish.
     awaited: Option<usize>,
-    /// The consumer has what it wants, or a worker panicked.
+    /// The consumer has what it wants, or a thread panicked.
     stop: bool,
     panicked: bool,
 }
 
-impl<J, R> Shared<J, R> {
-    /// Files a finished job; `true` if the consumer waits for it.
-    fn finish(&mut self, id: usize, result: R, children: Vec<J>) -> bool {
-        self.running -= 1;
-        let first = self.next_id;
-        self.next_id += children.len();
-        let ids: Vec<usize> = (first..first + children.len()).collect();
-        // The first child on top: it is the next the consumer needs.
-        self.pending.extend(ids.iter().copied().zip(children).rev());
-        self.done.insert(id, (result, ids));
-        self.awaited == Some(id)
-    }
-}
-
 struct Pool<J, R> {
     shared: Mutex<Shared<J, R>>,
-    /// Signalled when there are jobs to take, or nothing is left.
-    work: Condvar,
+    /// Signalled when the pool stops.
+    stopped: Condvar,
     /// Signalled when the job the consumer waits for is done.
     result: Condvar,
 }
 
 impl<J, R> Pool<J, R> {
     fn lock(&self) -> MutexGuard<'_, Shared<J, R>> {
-        // A worker that panicked holds no half-made change: it only ever
-        // mutates the state under the lock in whole steps.
+        // A thread that panicked holds no half-made change: the state is
+        // only ever changed under the lock in whole steps.
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn wait<'a>(&self, on: &Condvar, g: MutexGuard<'a, Shared<J, R>>) -> MutexGuard<'a, Shared<J, R>> {
-        on.wait(g).unwrap_or_else(PoisonError::into_inner)
     }
 
     fn stop(&self, panicked: bool) {
@@ -75,7 +54,7 @@ impl<J, R> Pool<J, R> {
         g.stop = true;
         g.panicked |= panicked;
         drop(g);
-        self.work.notify_all();
+        self.stopped.notify_all();
         self.result.notify_all();
     }
 }
@@ -92,33 +71,27 @@ impl<J, R> Drop for PanicFlag<'_, J, R> {
     }
 }
 
-/// Runs `roots` and every job they spawn with `work` on `threads` threads
-/// (the calling one included); `consume` gets each result in preorder and
-/// returns `false` to stop. Returns whether every job's result was
-/// consumed. A worker's panic is raised again here, after the others stop.
-///
-/// The caller consumes, and runs itself each job it needs next that no
-/// worker has started, so one thread is the plain sequential loop, with no
-/// hand-off between threads.
-pub fn preorder<J, R>(
+/// Runs `jobs` with `work` on `threads` threads (the calling one
+/// included); `consume` gets each result in the jobs' order and returns
+/// `false` to stop. Returns whether every result was consumed. A worker's
+/// panic is raised again here, after the others stop.
+pub fn ordered<J, R>(
     threads: usize,
-    roots: Vec<J>,
-    work: impl Fn(J) -> (R, Vec<J>) + Sync,
+    jobs: Vec<J>,
+    work: impl Fn(J) -> R + Sync,
     mut consume: impl FnMut(R) -> bool,
 ) -> bool
 where
     J: Send,
     R: Send,
 {
-    let n = roots.len();
-    let pending = roots.into_iter().enumerate().rev().collect();
-    let shared =
-        Shared { pending, done: BTreeMap::new(), next_id: n, running: 0, awaited: None, stop: false, panicked: false };
-    let pool = Pool { shared: Mutex::new(shared), work: Condvar::new(), result: Condvar::new() };
+    let n = jobs.len();
+    let pending = jobs.into_iter().enumerate().rev().collect();
+    let shared = Shared { pending, done: BTreeMap::new(), awaited: None, stop: false, panicked: false };
+    let pool = Pool { shared: Mutex::new(shared), stopped: Condvar::new(), result: Condvar::new() };
     std::thread::scope(|s| {
-        let workers: Vec<_> = (1..threads.max(1)).map(|_| s.spawn(|| worker(&pool, &work))).collect();
-        let mut order: Vec<usize> = (0..n).rev().collect();
-        let all = consume_in_order(&pool, &work, &mut order, &mut consume);
+        let workers: Vec<_> = (1..threads.clamp(1, n.max(1))).map(|_| s.spawn(|| worker(&pool, &work))).collect();
+        let all = consume_in_order(&pool, &work, n, &mut consume);
         pool.stop(false);
         for w in workers {
             if let Err(payload) = w.join() {
@@ -129,76 +102,58 @@ where
     })
 }
 
-fn worker<J, R>(pool: &Pool<J, R>, work: &(impl Fn(J) -> (R, Vec<J>) + Sync)) {
+fn worker<J, R>(pool: &Pool<J, R>, work: &(impl Fn(J) -> R + Sync)) {
     let _flag = PanicFlag(pool);
     let mut g = pool.lock();
-    loop {
-        if g.stop {
-            return;
-        }
-        let Some((id, job)) = g.pending.pop() else {
-            if g.running == 0 {
-                // Nothing runs that could spawn more: the tree is done.
-                drop(g);
-                pool.work.notify_all();
-                return;
-            }
-            g = pool.wait(&pool.work, g);
+    while !g.stop {
+        let Some((at, job)) = g.pending.pop() else {
+            // Nothing left to start: the consumer may still want the
+            // results, so wait for it to say it is done.
+            g = pool.stopped.wait(g).unwrap_or_else(PoisonError::into_inner);
             continue;
         };
-        g.running += 1;
         drop(g);
-        let (result, children) = work(job);
+        let result = work(job);
         g = pool.lock();
-        let more = !children.is_empty();
-        if g.finish(id, result, children) {
+        g.done.insert(at, result);
+        if g.awaited == Some(at) {
             pool.result.notify_one();
-        }
-        if more {
-            pool.work.notify_all();
         }
     }
 }
 
-/// Hands results to `consume` in preorder, running a needed job itself when
-/// no worker has taken it; `false` if it stopped early or a worker
+/// Hands the `n` results to `consume` in order, running a needed job itself
+/// when no worker has taken it; `false` if it stopped early or a worker
 /// panicked.
 fn consume_in_order<J, R>(
     pool: &Pool<J, R>,
-    work: &impl Fn(J) -> (R, Vec<J>),
-    order: &mut Vec<usize>,
+    work: &impl Fn(J) -> R,
+    n: usize,
     consume: &mut impl FnMut(R) -> bool,
 ) -> bool {
     // A job run here that panics must stop the workers too, or the scope
     // would wait for them for ever.
     let _flag = PanicFlag(pool);
-    while let Some(id) = order.pop() {
+    for at in 0..n {
         let mut g = pool.lock();
-        let (result, children) = loop {
+        let result = loop {
             if g.panicked {
                 return false;
             }
-            if let Some(r) = g.done.remove(&id) {
+            if let Some(r) = g.done.remove(&at) {
                 break r;
             }
-            if let Some(at) = g.pending.iter().rposition(|(i, _)| *i == id) {
-                let (_, job) = g.pending.remove(at);
-                g.running += 1;
+            // Jobs are started first to last, so the one needed is either
+            // on top of the pending list or already running.
+            if g.pending.last().is_some_and(|(i, _)| *i == at) {
+                let (_, job) = g.pending.pop().expect("just seen");
                 drop(g);
-                let (result, children) = work(job);
-                g = pool.lock();
-                if !children.is_empty() {
-                    pool.work.notify_all();
-                }
-                g.finish(id, result, children);
-                continue;
+                break work(job);
             }
-            g.awaited = Some(id);
-            g = pool.wait(&pool.result, g);
+            g.awaited = Some(at);
+            g = pool.result.wait(g).unwrap_or_else(PoisonError::into_inner);
             g.awaited = None;
         };
-        drop(g);
-        order.extend(children.into_iter().rev());
         if !consume(result) {
             return false;
         }
@@ -210,44 +165,31 @@ fn consume_in_order<J, R>(
 mod tests {
     use super::*;
 
-    /// A binary tree of depth 4 numbered in preorder comes back in order on
-    /// any number of threads.
     #[test]
-    fn results_come_in_preorder() {
-        fn spawn(depth: u32) -> Vec<u32> {
-            if depth < 4 { vec![depth + 1, depth + 1] } else { vec![] }
-        }
+    fn results_come_in_order_on_any_number_of_threads() {
         for threads in [1, 2, 3, 8] {
             let mut seen = Vec::new();
-            let all = preorder(
+            let all = ordered(
                 threads,
-                vec![0u32],
-                |d| (d, spawn(d)),
-                |d| {
-                    seen.push(d);
+                (0..200u32).collect(),
+                |i| i * 3,
+                |r| {
+                    seen.push(r);
                     true
                 },
             );
             assert!(all);
-            let mut want = Vec::new();
-            fn walk(d: u32, out: &mut Vec<u32>) {
-                out.push(d);
-                for c in spawn(d) {
-                    walk(c, out);
-                }
-            }
-            walk(0, &mut want);
-            assert_eq!(seen, want, "{threads} threads");
+            assert_eq!(seen, (0..200).map(|i| i * 3).collect::<Vec<_>>(), "{threads} threads");
         }
     }
 
     #[test]
     fn the_consumer_stops_the_pool() {
         let mut seen = 0;
-        let all = preorder(
+        let all = ordered(
             2,
             (0..1000).collect(),
-            |i: u32| (i, vec![]),
+            |i: u32| i,
             |_| {
                 seen += 1;
                 seen < 10
@@ -260,6 +202,11 @@ mod tests {
     #[test]
     #[should_panic(expected = "job 3")]
     fn a_workers_panic_reaches_the_caller() {
-        preorder(2, (0..10).collect(), |i: u32| if i == 3 { panic!("job 3") } else { (i, vec![]) }, |_| true);
+        ordered(2, (0..10).collect(), |i: u32| if i == 3 { panic!("job 3") } else { i }, |_| true);
+    }
+
+    #[test]
+    fn no_jobs_no_results() {
+        assert!(ordered(4, Vec::<u32>::new(), |i| i, |_: u32| panic!("no result expected")));
     }
 }
