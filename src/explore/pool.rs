@@ -144,11 +144,19 @@ fn consume_in_order<J, R>(
                 break r;
             }
             // Jobs are started first to last, so the one needed is either
-            // on top of the pending list or already running.
-            if g.pending.last().is_some_and(|(i, _)| *i == at) {
-                let (_, job) = g.pending.pop().expect("just seen");
+            // on top of the pending list or already running. While a worker
+            // runs it, run the next one here rather than wait: a consumer
+            // that only waited would find each next job taken by the
+            // worker that just finished, and the pool would use one core.
+            if let Some((i, job)) = g.pending.pop() {
                 drop(g);
-                break work(job);
+                let result = work(job);
+                if i == at {
+                    break result;
+                }
+                g = pool.lock();
+                g.done.insert(i, result);
+                continue;
             }
             g.awaited = Some(at);
             g = pool.result.wait(g).unwrap_or_else(PoisonError::into_inner);
@@ -181,6 +189,24 @@ mod tests {
             assert!(all);
             assert_eq!(seen, (0..200).map(|i| i * 3).collect::<Vec<_>>(), "{threads} threads");
         }
+    }
+
+    /// Both threads take a fair part of the jobs: a consumer that waited
+    /// for each job a worker holds would find the next one taken by that
+    /// worker each time, and run almost none itself.
+    #[test]
+    fn every_thread_takes_a_share_of_the_jobs() {
+        let caller = std::thread::current().id();
+        let work = |_: u32| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            std::thread::current().id() == caller
+        };
+        let mut here = 0;
+        ordered(2, (0..64).collect(), work, |mine| {
+            here += usize::from(mine);
+            true
+        });
+        assert!((16..=48).contains(&here), "the calling thread ran {here} of 64 jobs");
     }
 
     #[test]
